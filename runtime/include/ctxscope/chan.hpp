@@ -1,0 +1,345 @@
+// ctxscope/chan.hpp — Go channels and select.
+//
+// Chan<T> is a handle: copies share one channel (like Go's channel values).
+//   Chan<int> ch;        // unbuffered: a send waits for a receiver (rendezvous)
+//   Chan<int> ch(8);     // buffered: a send waits only when 8 values are queued
+//
+// Operations:
+//   ch.send(v)            blind: blocks until delivered; observes no context
+//   ch.recv()             blind: std::optional<T>; nullopt once closed and drained
+//   ch.send(ctx, v)       gives up with ctx.err() if ctx is done first ({} if sent)
+//   ch.recv(ctx)          Received<T>{value, err}: err = ctx.err() if ctx is done first
+//   ch.close()            wakes every receiver (nullopt) and every blocked sender
+//   select(ch.on_recv(out), other.on_send(v), ctx.done(), DefaultCase{})
+//                         -> index of the case that ran; uniformly random among
+//                            the ready ones, like Go; blocks unless a DefaultCase
+//                            is given.
+//
+// Errors (Go panics; C++ throws, since both are program bugs): sending on a
+// closed channel, including a sender blocked when the channel is closed, throws
+// `closed_channel_error`; closing a closed channel throws `closed_channel_error`.
+//
+// Thread safety: every operation may be called from any thread.  Every blocking
+// operation is recorded as a wait (detail/events.hpp); operations that complete
+// without blocking are not, except a ctx-aware operation that finds its context
+// already done (recorded as a zero-length wait ending in `done`).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <source_location>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+#include "ctxscope/context.hpp"
+#include "ctxscope/detail/lock.hpp"
+#include "ctxscope/detail/select.hpp"
+
+namespace ctxscope {
+
+class closed_channel_error : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+namespace detail {
+
+/// A waiting send or receive queued on a channel (the Go runtime's sudog).
+struct ChanEntry {
+  ChanEntry* prev = nullptr;
+  ChanEntry* next = nullptr;
+  Waiter* w = nullptr;
+  int idx = 0;
+  bool linked = false;
+  bool closed = false;  ///< set by close() when it woke this entry
+  void* slot = nullptr; ///< recv: std::optional<T>* to fill; send: T* to take
+};
+
+struct WaitQueue {
+  ChanEntry* head = nullptr;
+  ChanEntry* tail = nullptr;
+  void push(ChanEntry* e) noexcept;
+  void remove(ChanEntry* e) noexcept;
+  ChanEntry* pop() noexcept;  ///< nullptr if empty
+};
+
+struct ChanCore {
+  ChanCore(std::size_t cap, const char* label, std::source_location site) noexcept;
+  Lock lock;
+  bool closed = false;
+  std::size_t cap;
+  std::uint64_t id;
+  const char* label;
+  WaitQueue recvq, sendq;
+  void announce(std::source_location site) noexcept;
+  void note_close(std::source_location site) noexcept;
+  [[noreturn]] static void throw_closed(const char* what);
+};
+
+template <class T>
+struct ChanState : ChanCore {
+  ChanState(std::size_t c, const char* l, std::source_location s)
+      : ChanCore(c, l, s), buf(c ? new std::optional<T>[c] : nullptr) {}
+  std::unique_ptr<std::optional<T>[]> buf;
+  std::size_t head = 0, count = 0;
+
+  void push_back(T&& v) {
+    buf[(head + count) % cap].emplace(std::move(v));
+    ++count;
+  }
+  T pop_front() {
+    T v = std::move(*buf[head]);
+    buf[head].reset();
+    head = (head + 1) % cap;
+    --count;
+    return v;
+  }
+  /// A blocked sender claimed for us, or nullptr.
+  ChanEntry* claim(WaitQueue& q) {
+    while (ChanEntry* e = q.pop())
+      if (e->w->try_fire(e->idx)) return e;
+    return nullptr;
+  }
+  /// Under lock: receive now if possible.  `closed_out` set when closed+drained.
+  bool try_recv(std::optional<T>& out, bool& closed_out) {
+    if (count > 0) {
+      out.emplace(pop_front());
+      if (ChanEntry* s = claim(sendq)) {
+        push_back(std::move(*static_cast<T*>(s->slot)));
+        s->w->wake();
+      }
+      return true;
+    }
+    if (ChanEntry* s = claim(sendq)) {
+      out.emplace(std::move(*static_cast<T*>(s->slot)));
+      s->w->wake();
+      return true;
+    }
+    if (closed) {
+      out.reset();
+      closed_out = true;
+      return true;
+    }
+    return false;
+  }
+  /// Under lock: send now if possible.  On a closed channel sets `closed_out`.
+  bool try_send(T& v, bool& closed_out) {
+    if (closed) {
+      closed_out = true;
+      return true;
+    }
+    if (ChanEntry* r = claim(recvq)) {
+      static_cast<std::optional<T>*>(r->slot)->emplace(std::move(v));
+      r->w->wake();
+      return true;
+    }
+    if (count < cap) {
+      push_back(std::move(v));
+      return true;
+    }
+    return false;
+  }
+  void close_locked() {
+    closed = true;
+    while (ChanEntry* r = claim(recvq)) {
+      static_cast<std::optional<T>*>(r->slot)->reset();
+      r->closed = true;
+      r->w->wake();
+    }
+    while (ChanEntry* s = claim(sendq)) {
+      s->closed = true;
+      s->w->wake();
+    }
+  }
+};
+
+template <class T>
+class RecvCase final : public SelectCase {
+ public:
+  RecvCase(std::shared_ptr<ChanState<T>> s, std::optional<T>* out, std::source_location loc)
+      : s_(std::move(s)), out_(out ? out : &own_) {
+    site = loc;
+  }
+  RecvCase(const RecvCase& o) : SelectCase(o), s_(o.s_), out_(o.out_ == &o.own_ ? &own_ : o.out_) {}
+  Lock* lock() noexcept override { return &s_->lock; }
+  bool try_now() override { return s_->try_recv(*out_, entry_.closed); }
+  void enqueue(Waiter* w, int idx) override {
+    entry_.w = w;
+    entry_.idx = idx;
+    entry_.slot = out_;
+    s_->recvq.push(&entry_);
+  }
+  void dequeue() noexcept override {
+    LockGuard g(s_->lock);
+    s_->recvq.remove(&entry_);
+  }
+  WaitObject object() const noexcept override { return WaitObject::chan_recv; }
+  std::uint64_t object_id() const noexcept override { return s_->id; }
+  const char* label() const noexcept override { return s_->label; }
+  WaitOutcome outcome() const noexcept override {
+    return entry_.closed ? WaitOutcome::closed : WaitOutcome::value;
+  }
+  bool closed() const noexcept { return entry_.closed; }
+  std::optional<T>& value() noexcept { return *out_; }
+
+ private:
+  std::shared_ptr<ChanState<T>> s_;
+  std::optional<T> own_;
+  std::optional<T>* out_;
+  ChanEntry entry_;
+};
+
+template <class T>
+class SendCase final : public SelectCase {
+ public:
+  SendCase(std::shared_ptr<ChanState<T>> s, T v, std::source_location loc)
+      : s_(std::move(s)), v_(std::move(v)) {
+    site = loc;
+  }
+  Lock* lock() noexcept override { return &s_->lock; }
+  bool try_now() override { return s_->try_send(v_, entry_.closed); }
+  void enqueue(Waiter* w, int idx) override {
+    entry_.w = w;
+    entry_.idx = idx;
+    entry_.slot = &v_;
+    s_->sendq.push(&entry_);
+  }
+  void dequeue() noexcept override {
+    LockGuard g(s_->lock);
+    s_->sendq.remove(&entry_);
+  }
+  void finish() override {
+    if (entry_.closed) ChanCore::throw_closed("send on closed channel");
+  }
+  WaitObject object() const noexcept override { return WaitObject::chan_send; }
+  std::uint64_t object_id() const noexcept override { return s_->id; }
+  const char* label() const noexcept override { return s_->label; }
+  WaitOutcome outcome() const noexcept override {
+    return entry_.closed ? WaitOutcome::closed : WaitOutcome::value;
+  }
+
+ private:
+  std::shared_ptr<ChanState<T>> s_;
+  T v_;
+  ChanEntry entry_;
+};
+
+}  // namespace detail
+
+/// Result of a ctx-aware receive.
+template <class T>
+struct Received {
+  std::optional<T> value;  ///< nullopt: channel closed and drained, or ctx done
+  std::error_code err;     ///< ctx.err() when the context was done first
+  bool ok() const noexcept { return value.has_value(); }
+};
+
+template <class T>
+class Chan {
+ public:
+  /// capacity 0 = unbuffered.  `label` (static string) names the channel in traces.
+  explicit Chan(std::size_t capacity = 0, const char* label = nullptr,
+                std::source_location loc = std::source_location::current())
+      : s_(std::make_shared<detail::ChanState<T>>(capacity, label, loc)) {
+    s_->announce(loc);
+  }
+
+  /// Blind send: blocks until delivered (or buffered).  Throws closed_channel_error.
+  void send(T v, std::source_location loc = std::source_location::current()) {
+    detail::SendCase<T> c(s_, std::move(v), loc);
+    run(c);
+  }
+  /// Blind receive: the next value, or nullopt once closed and drained.
+  std::optional<T> recv(std::source_location loc = std::source_location::current()) {
+    std::optional<T> out;
+    detail::RecvCase<T> c(s_, &out, loc);
+    run(c);
+    return out;
+  }
+  /// Send unless ctx is done first: {} when sent, else ctx.err().
+  std::error_code send(const Context& ctx, T v,
+                       std::source_location loc = std::source_location::current()) {
+    detail::SendCase<T> c(s_, std::move(v), loc);
+    Done d = ctx.done(loc);
+    detail::SelectCase* cs[] = {&c, &d};
+    if (detail::select_impl(cs, 2) == 1) return ctx.err(loc);
+    return {};
+  }
+  /// Receive unless ctx is done first.
+  Received<T> recv(const Context& ctx, std::source_location loc = std::source_location::current()) {
+    Received<T> r;
+    detail::RecvCase<T> c(s_, &r.value, loc);
+    Done d = ctx.done(loc);
+    detail::SelectCase* cs[] = {&c, &d};
+    if (detail::select_impl(cs, 2) == 1) r.err = ctx.err(loc);
+    return r;
+  }
+  /// Non-blocking forms: true / a value only if the operation could proceed now.
+  bool try_send(T v, std::source_location loc = std::source_location::current()) {
+    detail::SendCase<T> c(s_, std::move(v), loc);
+    detail::DefaultCase d(loc);
+    detail::SelectCase* cs[] = {&c, &d};
+    return detail::select_impl(cs, 2) == 0;
+  }
+  std::optional<T> try_recv(std::source_location loc = std::source_location::current()) {
+    std::optional<T> out;
+    detail::RecvCase<T> c(s_, &out, loc);
+    detail::DefaultCase d(loc);
+    detail::SelectCase* cs[] = {&c, &d};
+    detail::select_impl(cs, 2);
+    return out;
+  }
+  /// Closes the channel.  Throws closed_channel_error if already closed.
+  void close(std::source_location loc = std::source_location::current()) {
+    {
+      detail::LockGuard g(s_->lock);
+      if (s_->closed) detail::ChanCore::throw_closed("close of closed channel");
+      s_->close_locked();
+    }
+    s_->note_close(loc);
+  }
+
+  /// Select cases.  `out` receives the value (nullopt when closed).
+  detail::RecvCase<T> on_recv(std::optional<T>& out,
+                              std::source_location loc = std::source_location::current()) const {
+    return detail::RecvCase<T>(s_, &out, loc);
+  }
+  detail::RecvCase<T> on_recv(std::source_location loc = std::source_location::current()) const {
+    return detail::RecvCase<T>(s_, nullptr, loc);
+  }
+  detail::SendCase<T> on_send(T v, std::source_location loc = std::source_location::current()) const {
+    return detail::SendCase<T>(s_, std::move(v), loc);
+  }
+
+  std::size_t capacity() const noexcept { return s_->cap; }
+  std::size_t size() const {
+    detail::LockGuard g(s_->lock);
+    return s_->count;
+  }
+  std::uint64_t id() const noexcept { return s_->id; }
+  friend bool operator==(const Chan& a, const Chan& b) noexcept { return a.s_ == b.s_; }
+
+ private:
+  static void run(detail::SelectCase& c) {
+    detail::SelectCase* cs[] = {&c};
+    detail::select_impl(cs, 1);
+  }
+  std::shared_ptr<detail::ChanState<T>> s_;
+};
+
+/// Go's select over any mix of on_recv / on_send cases, ctx.done() and an
+/// optional DefaultCase.  Returns the index of the case that ran.  Sending on
+/// a closed channel throws closed_channel_error, as in Go.
+template <class... Cases>
+  requires(sizeof...(Cases) > 0 && (std::is_base_of_v<detail::SelectCase, std::remove_cvref_t<Cases>> && ...))
+std::size_t select(Cases&&... cases) {
+  detail::SelectCase* cs[] = {static_cast<detail::SelectCase*>(&cases)...};
+  return detail::select_impl(cs, sizeof...(Cases));
+}
+
+using detail::DefaultCase;
+
+}  // namespace ctxscope

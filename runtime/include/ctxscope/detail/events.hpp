@@ -1,0 +1,148 @@
+// ctxscope/detail/events.hpp — the runtime's single instrumentation point.
+//
+// Every create, cancel and wait of the runtime is described by one fixed-size
+// `Event` and handed to the installed `EventSink`.  With no sink installed the
+// cost at each point is one relaxed load and one well-predicted branch
+// (`detail::sink()` returns nullptr).  The recorder (trace.hpp) is one sink; tests
+// install their own.
+//
+// Contract for sinks:
+//  * `on_event` is called on the thread that performed the operation, sometimes
+//    while the runtime holds an internal lock of the object concerned: it must
+//    not call back into the runtime, block on other threads, or throw.
+//  * A sink object must stay valid forever once installed (uninstalling does not
+//    wait for threads that already loaded the pointer); recorders keep theirs in
+//    static storage and flip an "active" flag instead of freeing it.
+//  * Strings (`Event::text`) point to storage that lives until process exit
+//    (interned or string literals), so a sink may keep the pointer.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <source_location>
+#include <string_view>
+
+namespace ctxscope {
+
+/// What kind of context a node is (also the `kind` column of the trace).
+enum class Kind : std::uint8_t {
+  background = 0,
+  todo = 1,
+  cancel = 2,          ///< with_cancel
+  timeout = 3,         ///< with_timeout
+  deadline = 4,        ///< with_deadline
+  cause = 5,           ///< with_cancel_cause
+  without_cancel = 6,  ///< without_cancel
+  value = 7,           ///< with_value
+};
+
+/// Why a context became done.
+enum class CancelReason : std::uint8_t {
+  explicit_call = 0,  ///< its CancelFunc / CancelCauseFunc was called
+  parent = 1,         ///< an ancestor was cancelled (Event::ref = direct parent, Event::value = origin)
+  deadline = 2,       ///< its own deadline timer fired
+  born_done = 3,      ///< derived from a parent that was already done
+};
+
+/// Which object a wait blocks on.
+enum class WaitObject : std::uint8_t {
+  chan_recv = 0,
+  chan_send = 1,
+  select = 2,     ///< a select with Event::aux cases
+  waitgroup = 3,
+  group = 4,      ///< errgroup wait
+  sleep = 5,      ///< sleep_for
+  done = 6,       ///< blocking on ctx.done() alone
+};
+
+/// How a wait ended.
+enum class WaitOutcome : std::uint8_t {
+  value = 0,     ///< a channel case transferred a value / a WaitGroup reached zero
+  closed = 1,    ///< a receive saw a closed, drained channel (or a send hit a closed channel)
+  done = 2,      ///< the context's done case won
+  default_ = 3,  ///< select's default case (never blocks; only for select events)
+  timeout = 4,   ///< a sleep ran its full duration
+};
+
+/// Why a context stopped being registered with its parent.
+enum class ReleaseReason : std::uint8_t {
+  own_cancel = 0,   ///< unregistered after its own cancel (explicit or deadline)
+  parent = 1,       ///< its parent was cancelled and dropped all children
+  destroyed = 2,    ///< the last handle went away while still registered
+};
+
+enum class EventType : std::uint8_t {
+  //                   id          ref                 value                aux / code / text / site
+  ctx_create = 1,    // ctx         parent ctx          deadline ns (0=none) kind; aux=1 if registered with a cancelable ancestor; text=value key name; site=creation
+  ctx_cancel = 2,    // ctx         direct parent/0     origin ctx (parent)  reason; err (errc); code+text = cause value/category; site=cancel call (explicit)
+  cancel_dropped = 3,// ctx         -                   1 if ctx was done     site=creation site; last CancelFunc copy destroyed uncalled
+  ctx_release = 4,   // ctx         parent ctx          -                    reason (ReleaseReason)
+  done_observed = 5, // ctx         -                   -                    first time err()/done reported done for this ctx; site=observer
+  wait_begin = 6,    // wait id     ctx whose done is a case (0=none)  object id (chan/wg/...)  object kind; aux=#cases; text=object label; site=call
+  wait_end = 7,      // wait id     -                   case index           outcome
+  thread_spawn = 8,  // new thread  ctx it runs under   parent thread        text=name; site=go() call
+  thread_exit = 9,   // thread      -                   -                    -
+  chan_create = 10,  // chan id     -                   capacity             text=label; site=creation
+  chan_close = 11,   // chan id     -                   -                    site=close call
+};
+
+/// One instrumentation record: 64 bytes, trivially copyable, no ownership.
+struct Event {
+  std::uint64_t time_ns = 0;  ///< steady_clock nanoseconds since its epoch
+  std::uint64_t thread = 0;   ///< ctxscope thread id of the emitting thread (see current_thread_id)
+  std::uint64_t id = 0;       ///< primary object (see table above)
+  std::uint64_t ref = 0;      ///< secondary object
+  std::uint64_t value = 0;    ///< numeric payload
+  std::source_location site{};///< code location (default-constructed: unknown)
+  const char* text = nullptr; ///< string payload with static/interned lifetime
+  EventType type{};
+  std::uint8_t kind = 0;      ///< Kind / CancelReason / WaitObject / WaitOutcome / ReleaseReason
+  std::uint8_t err = 0;       ///< errc value for ctx_cancel
+  std::uint8_t aux = 0;
+  std::int32_t code = 0;      ///< cause error_code value for ctx_cancel
+};
+static_assert(sizeof(Event) == 64, "Event is a fixed 64-byte record");
+
+class EventSink {
+ public:
+  virtual void on_event(const Event& e) noexcept = 0;
+
+ protected:
+  ~EventSink() = default;
+};
+
+namespace detail {
+extern std::atomic<EventSink*> g_sink;
+
+/// The installed sink, or nullptr: the one branch every instrumentation point pays.
+inline EventSink* sink() noexcept { return g_sink.load(std::memory_order_acquire); }
+
+/// steady_clock now, in nanoseconds.
+std::uint64_t now_ns() noexcept;
+
+/// Small dense id of the calling thread (1, 2, ...), assigned on first use.
+std::uint64_t current_thread_id() noexcept;
+
+/// Fresh id for a context, wait, channel or other object; unique in the process.
+/// background() is always 1 and todo() 2; they are never announced by ctx_create.
+std::uint64_t next_object_id() noexcept;
+
+/// Copy `s` into storage that lives until exit and return it (deduplicated).
+const char* intern(std::string_view s);
+
+/// Fills time and thread, then hands the event to the sink `s`.
+void emit_to(EventSink* s, Event& e) noexcept;
+}  // namespace detail
+
+/// Install (or with nullptr remove) the process's event sink.  Returns the old one.
+EventSink* install_event_sink(EventSink* s) noexcept;
+
+/// Names used in traces and reports ("cancel", "parent", "chan_recv", ...).
+std::string_view to_string(Kind) noexcept;
+std::string_view to_string(CancelReason) noexcept;
+std::string_view to_string(WaitObject) noexcept;
+std::string_view to_string(WaitOutcome) noexcept;
+std::string_view to_string(ReleaseReason) noexcept;
+std::string_view to_string(EventType) noexcept;
+
+}  // namespace ctxscope

@@ -1,0 +1,110 @@
+// ctxscope/detail/select.hpp — the one blocking engine behind every wait.
+//
+// Channel send/recv, select, WaitGroup::wait, Group::wait, sleep_for and
+// Done::wait are all `select_impl` over a few SelectCases, so every blocking
+// operation is recorded the same way (wait_begin / wait_end) and observes
+// `ctx.done()` the same way.  The protocol is Go's sudog protocol:
+//  1. lock every case's lock (sorted by address, so two selects never deadlock),
+//  2. poll the cases in a random permutation and complete the first ready one
+//     (uniform choice among ready cases, like Go),
+//  3. otherwise enqueue a Waiter entry on every case, unlock, and park;
+//  4. a waker claims the waiter with one CAS on `fired` (so exactly one case
+//     wins), completes the transfer, then wakes it;
+//  5. the woken thread dequeues its other entries.
+// Context done cases have no lock of their own in step 1 (their state is one
+// atomic); they register a listener after the channel locks are released, and
+// the CAS in step 4 keeps the result exact.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <source_location>
+
+#include "ctxscope/detail/events.hpp"
+#include "ctxscope/detail/lock.hpp"
+
+namespace ctxscope::detail {
+
+/// One parked thread.  Lives on the stack of the blocking call.
+struct Waiter {
+  std::atomic<int> fired{-1};
+  std::atomic<std::uint32_t> woke{0};
+
+  /// Claims the waiter for case `idx`; true for exactly one caller.
+  bool try_fire(int idx) noexcept {
+    int expected = -1;
+    return fired.compare_exchange_strong(expected, idx, std::memory_order_acq_rel);
+  }
+  /// Publishes the completed case to the parked thread.  After this call the
+  /// waker must not touch the Waiter (it may be gone).
+  void wake() noexcept {
+    woke.store(1, std::memory_order_release);
+    woke.notify_one();
+  }
+  void park() noexcept;
+  /// Parks until woken or `deadline_ns` (steady ns) passes; false on timeout.
+  bool park_until(std::uint64_t deadline_ns) noexcept;
+};
+
+class SelectCase {
+ public:
+  /// The lock that guards this case's readiness, or nullptr for lock-free cases
+  /// (context done), which are polled by try_now without a lock and enqueue with
+  /// their own locking.
+  virtual Lock* lock() noexcept { return nullptr; }
+  /// Under lock(): completes the operation if it can proceed now.
+  virtual bool try_now() = 0;
+  /// Under lock() (lock-free cases: takes its own lock; may fire at once).
+  virtual void enqueue(Waiter* w, int idx) = 0;
+  /// Removes the entry if still queued (takes its own lock).
+  virtual void dequeue() noexcept = 0;
+  /// Runs on the selecting thread after this case won (e.g. a send case whose
+  /// channel was closed throws here).  Called after wait_end is recorded.
+  virtual void finish() {}
+  /// What the trace says about this case.
+  virtual WaitObject object() const noexcept = 0;
+  virtual std::uint64_t object_id() const noexcept { return 0; }
+  virtual const char* label() const noexcept { return nullptr; }
+  /// Non-zero for a context done case: the context's id.
+  virtual std::uint64_t done_ctx() const noexcept { return 0; }
+  /// Outcome recorded when this case wins.
+  virtual WaitOutcome outcome() const noexcept { return WaitOutcome::value; }
+
+  std::source_location site{};
+  bool is_default = false;
+
+ protected:
+  ~SelectCase() = default;
+};
+
+/// A select's `default:` — makes the select non-blocking.
+class DefaultCase final : public SelectCase {
+ public:
+  explicit DefaultCase(std::source_location loc = std::source_location::current()) noexcept {
+    site = loc;
+    is_default = true;
+  }
+  bool try_now() override { return false; }
+  void enqueue(Waiter*, int) override {}
+  void dequeue() noexcept override {}
+  WaitObject object() const noexcept override { return WaitObject::select; }
+  WaitOutcome outcome() const noexcept override { return WaitOutcome::default_; }
+};
+
+inline constexpr std::size_t timed_out = static_cast<std::size_t>(-1);
+
+/// Runs the protocol above.  Returns the winning case index, or `timed_out`
+/// when `deadline_ns` (steady ns, 0 = none) passed first.  `obj` / `obj_id` /
+/// `obj_label` override what the trace records as the waited-on object
+/// (WaitGroup, Group, sleep); by default a single case names itself and several
+/// cases are a `select`.
+std::size_t select_impl(SelectCase* const* cases, std::size_t n, std::uint64_t deadline_ns = 0,
+                        const WaitObject* obj = nullptr, std::uint64_t obj_id = 0,
+                        const char* obj_label = nullptr);
+
+/// Uniform random number in [0, n) from a per-thread generator.
+std::uint32_t fast_rand(std::uint32_t n) noexcept;
+
+}  // namespace ctxscope::detail
