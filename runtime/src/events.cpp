@@ -26,10 +26,18 @@ constexpr std::uint64_t kIdBlock = 1024;
 std::atomic<std::uint64_t> g_next_block{1};  // block 0 holds the reserved ids 1 (background), 2 (todo)
 }  // namespace
 
-std::uint64_t current_thread_id() noexcept {
-  thread_local std::uint64_t id = g_next_thread.fetch_add(1, std::memory_order_relaxed);
-  return id;
+namespace {
+thread_local std::uint64_t t_thread_id = 0;
 }
+
+std::uint64_t current_thread_id() noexcept {
+  if (t_thread_id == 0) [[unlikely]]
+    t_thread_id = g_next_thread.fetch_add(1, std::memory_order_relaxed);
+  return t_thread_id;
+}
+
+std::uint64_t reserve_thread_id() noexcept { return g_next_thread.fetch_add(1, std::memory_order_relaxed); }
+void adopt_thread_id(std::uint64_t id) noexcept { t_thread_id = id; }
 
 std::uint64_t next_object_id() noexcept {
   thread_local std::uint64_t next = 0, end = 0;

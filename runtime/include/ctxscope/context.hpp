@@ -103,13 +103,9 @@ class Done final : public detail::SelectCase {
  private:
   friend class Context;
   Done(detail::Node* n, std::source_location loc) noexcept;
-  struct Entry : detail::Listener {
-    detail::Waiter* w = nullptr;
-    int idx = 0;
-  };
   detail::Node* node_;
   detail::CancelNode* src_;
-  Entry entry_;
+  detail::WaitListener entry_;
 };
 
 /// A node of the context tree.  Default-constructed: background().

@@ -74,7 +74,9 @@ enum class ReleaseReason : std::uint8_t {
 enum class EventType : std::uint8_t {
   //                   id          ref                 value                aux / code / text / site
   ctx_create = 1,    // ctx         parent ctx          deadline ns (0=none) kind; aux=1 if registered with a cancelable ancestor; text=value key name; site=creation
-  ctx_cancel = 2,    // ctx         direct parent/0     origin ctx (parent)  reason; err (errc); code+text = cause value/category; site=cancel call (explicit)
+  ctx_cancel = 2,    // ctx         direct parent/0     origin ctx (parent)  reason; err (errc); code+text = cause value/category name; site=cancel call (explicit)
+                     //   aux=1: an explicit call on a context that was already done (no state change;
+                     //   recorded once, so readers know the owner did call cancel)
   cancel_dropped = 3,// ctx         -                   1 if ctx was done     site=creation site; last CancelFunc copy destroyed uncalled
   ctx_release = 4,   // ctx         parent ctx          -                    reason (ReleaseReason)
   done_observed = 5, // ctx         -                   -                    first time err()/done reported done for this ctx; site=observer
@@ -122,6 +124,11 @@ std::uint64_t now_ns() noexcept;
 
 /// Small dense id of the calling thread (1, 2, ...), assigned on first use.
 std::uint64_t current_thread_id() noexcept;
+
+/// Reserves a thread id for a thread about to start (go()); the new thread
+/// calls adopt_thread_id with it before anything else.
+std::uint64_t reserve_thread_id() noexcept;
+void adopt_thread_id(std::uint64_t id) noexcept;
 
 /// Fresh id for a context, wait, channel or other object; unique in the process.
 /// background() is always 1 and todo() 2; they are never announced by ctx_create.

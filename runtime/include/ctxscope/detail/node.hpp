@@ -26,6 +26,7 @@
 namespace ctxscope::detail {
 
 struct CancelNode;
+struct Waiter;
 
 /// An entry in a CancelNode's listener list.  Linked and unlinked under the
 /// owning node's lock only.
@@ -37,8 +38,19 @@ struct Listener {
   bool linked = false;
 };
 
+/// A blocked select's registration on a context's done signal.
+struct WaitListener : Listener {
+  Waiter* w = nullptr;
+  int idx = 0;
+};
+
+/// A registered child's link in its parent's list.
+struct ChildLink : Listener {
+  CancelNode* self = nullptr;
+};
+
 struct Node {
-  Node(Kind k, Node* parent, std::source_location site) noexcept;
+  Node(Kind k, Node* parent, std::source_location site, std::uint64_t id = next_object_id()) noexcept;
   virtual ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -75,14 +87,15 @@ struct CancelNode : Node {
   bool registered = false;                     ///< `as_child` was ever linked (for release events)
   std::error_code cause;                       ///< written under lock before `state` is published
   Listener* listeners = nullptr;               ///< head of the listener list (under lock)
-  Listener as_child{nullptr, nullptr, Listener::child, false};  ///< link in done_src of parent
+  ChildLink as_child;                          ///< link in the parent's done_src list
 };
 
 struct TimerNode : CancelNode {
   TimerNode(Kind k, Node* parent, std::source_location site,
             std::chrono::steady_clock::time_point deadline) noexcept;
   ~TimerNode() override;
-  std::chrono::steady_clock::time_point deadline;
+  std::chrono::steady_clock::time_point deadline;  ///< effective: min(own, parent's)
+  std::error_code deadline_cause;                  ///< cause reported when the deadline fires
   std::size_t heap_index = static_cast<std::size_t>(-1);  ///< under the timer service lock
 };
 

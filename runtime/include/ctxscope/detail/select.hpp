@@ -27,10 +27,14 @@
 
 namespace ctxscope::detail {
 
+/// Wakes a thread asleep on `a` (FUTEX_WAKE).  Safe even if the memory is
+/// already gone: the kernel only uses the address as a key.
+void futex_wake(std::atomic<std::uint32_t>* a) noexcept;
+
 /// One parked thread.  Lives on the stack of the blocking call.
 struct Waiter {
   std::atomic<int> fired{-1};
-  std::atomic<std::uint32_t> woke{0};
+  std::atomic<std::uint32_t> woke{0};  ///< 0 running, 2 asleep, 1 woken
 
   /// Claims the waiter for case `idx`; true for exactly one caller.
   bool try_fire(int idx) noexcept {
@@ -40,8 +44,7 @@ struct Waiter {
   /// Publishes the completed case to the parked thread.  After this call the
   /// waker must not touch the Waiter (it may be gone).
   void wake() noexcept {
-    woke.store(1, std::memory_order_release);
-    woke.notify_one();
+    if (woke.exchange(1, std::memory_order_acq_rel) == 2) futex_wake(&woke);
   }
   void park() noexcept;
   /// Parks until woken or `deadline_ns` (steady ns) passes; false on timeout.

@@ -1,0 +1,245 @@
+// The blocking engine: Waiter parking and select (see detail/select.hpp).
+#include "ctxscope/detail/select.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <vector>
+
+namespace ctxscope::detail {
+namespace {
+
+// woke: 0 running/spinning, 2 asleep in futex, 1 woken.  wake() is
+// `exchange(1)` and enters the kernel only if the waiter is asleep.
+constexpr std::uint32_t kRunning = 0, kWoken = 1, kAsleep = 2;
+constexpr int kSpins = 200;
+
+long futex(std::atomic<std::uint32_t>* a, int op, std::uint32_t v, const timespec* ts) noexcept {
+  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(a), op, v, ts, nullptr, 0);
+}
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+bool spin_for_wake(std::atomic<std::uint32_t>& woke) noexcept {
+  for (int i = 0; i < kSpins; ++i) {
+    if (woke.load(std::memory_order_acquire) == kWoken) return true;
+    cpu_relax();
+  }
+  return false;
+}
+
+}  // namespace
+
+void Waiter::park() noexcept {
+  if (spin_for_wake(woke)) return;
+  for (;;) {
+    std::uint32_t v = woke.load(std::memory_order_acquire);
+    if (v == kWoken) return;
+    if (v == kRunning && !woke.compare_exchange_strong(v, kAsleep, std::memory_order_acq_rel)) continue;
+    futex(&woke, FUTEX_WAIT_PRIVATE, kAsleep, nullptr);
+  }
+}
+
+bool Waiter::park_until(std::uint64_t deadline_ns) noexcept {
+  if (spin_for_wake(woke)) return true;
+  for (;;) {
+    std::uint32_t v = woke.load(std::memory_order_acquire);
+    if (v == kWoken) return true;
+    const std::uint64_t now = now_ns();
+    if (now >= deadline_ns) return false;
+    if (v == kRunning && !woke.compare_exchange_strong(v, kAsleep, std::memory_order_acq_rel)) continue;
+    const std::uint64_t left = deadline_ns - now;
+    timespec ts{static_cast<time_t>(left / 1000000000u), static_cast<long>(left % 1000000000u)};
+    futex(&woke, FUTEX_WAIT_PRIVATE, kAsleep, &ts);
+  }
+}
+
+void futex_wake(std::atomic<std::uint32_t>* a) noexcept { futex(a, FUTEX_WAKE_PRIVATE, 1, nullptr); }
+
+std::uint32_t fast_rand(std::uint32_t n) noexcept {
+  thread_local std::uint64_t x = 0x9E3779B97F4A7C15ull ^ reinterpret_cast<std::uintptr_t>(&x) ^ now_ns();
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return static_cast<std::uint32_t>((x >> 32) * n >> 32);
+}
+
+namespace {
+
+struct WaitRecord {
+  WaitObject obj = WaitObject::select;
+  std::uint64_t obj_id = 0;
+  const char* label = nullptr;
+  std::uint64_t done_ctx = 0;
+};
+
+WaitRecord describe(SelectCase* const* cs, std::size_t n, const WaitObject* obj, std::uint64_t obj_id,
+                    const char* obj_label) noexcept {
+  WaitRecord r;
+  SelectCase* only = nullptr;
+  std::size_t ops = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (cs[i]->is_default) continue;
+    if (std::uint64_t d = cs[i]->done_ctx()) {
+      if (r.done_ctx == 0) r.done_ctx = d;
+      continue;
+    }
+    if (++ops == 1) only = cs[i];
+  }
+  if (obj != nullptr) {
+    r.obj = *obj;
+    r.obj_id = obj_id;
+    r.label = obj_label;
+  } else if (ops == 1) {
+    r.obj = only->object();
+    r.obj_id = only->object_id();
+    r.label = only->label();
+  } else if (ops == 0) {
+    r.obj = WaitObject::done;
+  } else {
+    r.obj = WaitObject::select;
+    r.obj_id = only->object_id();
+  }
+  return r;
+}
+
+void emit_wait(EventSink* s, EventType t, std::uint64_t wait_id, const WaitRecord& r, std::size_t n,
+               std::source_location site, std::uint64_t idx, WaitOutcome out) noexcept {
+  Event e;
+  e.type = t;
+  e.id = wait_id;
+  if (t == EventType::wait_begin) {
+    e.ref = r.done_ctx;
+    e.value = r.obj_id;
+    e.kind = static_cast<std::uint8_t>(r.obj);
+    e.aux = static_cast<std::uint8_t>(n > 255 ? 255 : n);
+    e.text = r.label;
+    e.site = site;
+  } else {
+    e.value = idx;
+    e.kind = static_cast<std::uint8_t>(out);
+  }
+  emit_to(s, e);
+}
+
+}  // namespace
+
+std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t deadline_ns,
+                        const WaitObject* obj, std::uint64_t obj_id, const char* obj_label) {
+  // 1. lock every distinct lock in address order
+  std::array<Lock*, 16> small_locks;
+  std::vector<Lock*> big_locks;
+  Lock** locks = small_locks.data();
+  if (n > small_locks.size()) {
+    big_locks.resize(n);
+    locks = big_locks.data();
+  }
+  std::size_t nl = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    if (Lock* l = cs[i]->lock()) locks[nl++] = l;
+  std::sort(locks, locks + nl);
+  nl = static_cast<std::size_t>(std::unique(locks, locks + nl) - locks);
+  for (std::size_t i = 0; i < nl; ++i) locks[i]->lock();
+  auto unlock_all = [&] {
+    for (std::size_t i = nl; i-- > 0;) locks[i]->unlock();
+  };
+
+  // 2. poll in a random permutation: the first ready case is a uniform pick
+  std::array<std::uint32_t, 16> small_order;
+  std::vector<std::uint32_t> big_order;
+  std::uint32_t* order = small_order.data();
+  if (n > small_order.size()) {
+    big_order.resize(n);
+    order = big_order.data();
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t j = fast_rand(static_cast<std::uint32_t>(i + 1));
+    order[i] = order[j];
+    order[j] = static_cast<std::uint32_t>(i);
+  }
+  int chosen = -1, dflt = -1;
+  try {
+    for (std::size_t k = 0; k < n; ++k) {
+      SelectCase* c = cs[order[k]];
+      if (c->is_default) {
+        dflt = static_cast<int>(order[k]);
+        continue;
+      }
+      if (c->try_now()) {
+        chosen = static_cast<int>(order[k]);
+        break;
+      }
+    }
+  } catch (...) {
+    unlock_all();
+    throw;
+  }
+  if (chosen >= 0 || dflt >= 0) {
+    unlock_all();
+    if (chosen >= 0) {
+      // A ctx-aware operation that finds its context already done is worth a
+      // record even though it did not block: it is the evidence of
+      // use-after-cancel (a premature cancel).
+      if (cs[chosen]->done_ctx() != 0)
+        if (EventSink* s = sink()) {
+          WaitRecord r = describe(cs, n, obj, obj_id, obj_label);
+          const std::uint64_t wid = next_object_id();
+          emit_wait(s, EventType::wait_begin, wid, r, n, cs[0]->site, 0, WaitOutcome::value);
+          emit_wait(s, EventType::wait_end, wid, r, n, cs[0]->site, static_cast<std::uint64_t>(chosen),
+                    WaitOutcome::done);
+        }
+      cs[chosen]->finish();
+      return static_cast<std::size_t>(chosen);
+    }
+    return static_cast<std::size_t>(dflt);
+  }
+
+  // 3. enqueue everywhere and park
+  Waiter w;
+  for (std::size_t i = 0; i < n; ++i)
+    if (cs[i]->lock() != nullptr) cs[i]->enqueue(&w, static_cast<int>(i));
+  unlock_all();
+  for (std::size_t i = 0; i < n; ++i)
+    if (cs[i]->lock() == nullptr && !cs[i]->is_default) cs[i]->enqueue(&w, static_cast<int>(i));
+
+  EventSink* s = sink();
+  WaitRecord rec;
+  std::uint64_t wid = 0;
+  if (s != nullptr) {
+    rec = describe(cs, n, obj, obj_id, obj_label);
+    wid = next_object_id();
+    emit_wait(s, EventType::wait_begin, wid, rec, n, cs[0]->site, 0, WaitOutcome::value);
+  }
+
+  bool expired = false;
+  if (deadline_ns != 0) {
+    if (!w.park_until(deadline_ns)) {
+      if (w.try_fire(static_cast<int>(n))) expired = true;
+      else w.park();  // a case fired concurrently: wait for its transfer to complete
+    }
+  } else {
+    w.park();
+  }
+  const int fired = w.fired.load(std::memory_order_acquire);
+
+  // 4. leave every other queue
+  for (std::size_t i = 0; i < n; ++i)
+    if (static_cast<int>(i) != fired) cs[i]->dequeue();
+
+  if (s != nullptr)
+    emit_wait(s, EventType::wait_end, wid, rec, n, {}, expired ? n : static_cast<std::uint64_t>(fired),
+              expired ? WaitOutcome::timeout : cs[fired]->outcome());
+  if (expired) return timed_out;
+  cs[fired]->finish();
+  return static_cast<std::size_t>(fired);
+}
+
+}  // namespace ctxscope::detail
