@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# compare_go.sh [build-dir] — runtime benchmarks side by side with Go.
+#
+# Builds ctxscope_bench_runtime in <build-dir> (default build/bench; configured
+# Release if it has no cache yet), runs it and the Go peers in bench/go/ in one
+# go, and prints operation, C++ ns/op, peer ns/op, ratio, target, PASS/MISS.
+# Raw results and a Markdown copy of the table land in <build-dir>/bench-results/.
+#
+# Go runs offline (GOPROXY=off, no dependencies) with its caches inside the
+# build dir, so it works as root with a fresh HOME.  GOMAXPROCS=2 matches the
+# two threads the C++ WithTimeout benchmark uses.
+# Environment: CTXSCOPE_BENCH_STRICT=1 makes any MISS exit with status 1.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+build="${1:-$root/build/bench}"
+mkdir -p "$build"
+build="$(cd "$build" && pwd)"
+out="$build/bench-results"
+mkdir -p "$out"
+
+if [[ ! -f "$build/CMakeCache.txt" ]]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCTXSCOPE_BUILD_ANALYZER=OFF -DCTXSCOPE_BUILD_LINT=OFF \
+    -DCTXSCOPE_BUILD_SAMPLES=OFF -DCTXSCOPE_BUILD_TESTS=OFF >/dev/null
+fi
+build_type="$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")"
+if [[ "$build_type" != "Release" ]]; then
+  echo "compare_go.sh: note: $build is a '$build_type' build; figures are meant for Release" >&2
+fi
+cmake --build "$build" --target ctxscope_bench_runtime
+
+bin="$(find "$build" -name ctxscope_bench_runtime -type f -perm -u+x | head -n 1)"
+if [[ -z "$bin" ]]; then
+  echo "compare_go.sh: ctxscope_bench_runtime not found under $build" >&2
+  exit 1
+fi
+if ! command -v go >/dev/null; then
+  echo "compare_go.sh: 'go' not found (Debian: apt-get install golang-go)" >&2
+  exit 1
+fi
+
+echo "== C++: $bin" >&2
+"$bin" --benchmark_format=json >"$out/runtime_cpp.json"
+
+echo "== Go: $(go version)" >&2
+(
+  cd "$here/go"
+  export GOCACHE="$build/go/cache" GOPATH="$build/go/path" GOPROXY=off GOFLAGS=-mod=mod \
+    GO111MODULE=on GOTOOLCHAIN=local GOMAXPROCS=2
+  go test -run '^$' -bench . -benchmem -count 1
+) >"$out/runtime_go.txt"
+
+python3 "$here/runtime/compare.py" "$out/runtime_cpp.json" "$out/runtime_go.txt" "$out/runtime_compare.md"

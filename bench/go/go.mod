@@ -1,0 +1,3 @@
+module ctxscope.dev/bench/go
+
+go 1.19

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Prints the runtime-vs-Go comparison table (used by bench/compare_go.sh).
+
+usage: compare.py runtime_cpp.json runtime_go.txt out.md
+
+runtime_cpp.json is ctxscope_bench_runtime --benchmark_format=json; runtime_go.txt
+is `go test -bench . -benchmem` output of bench/go.  Every row is
+(operation, C++ value, peer value, peer name, ratio, target, PASS/MISS/info).
+Exit status: 0, or 1 when CTXSCOPE_BENCH_STRICT=1 and a target is missed;
+2 on unreadable input.
+"""
+import json
+import os
+import platform
+import re
+import sys
+
+UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def fail(msg):
+    print(f"compare.py: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def load_cpp(path):
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"{path}: not a Google Benchmark JSON file ({e})")
+    benches = {}
+    for b in data.get("benchmarks", []):
+        if b.get("error_occurred"):
+            print(f"compare.py: {path}: {b['name']}: {b.get('error_message')}", file=sys.stderr)
+            continue
+        name = b["name"].split("/")[0]
+        rec = dict(b)
+        rec["ns"] = b["real_time"] * UNIT_NS[b.get("time_unit", "ns")]
+        benches[name] = rec
+    return data.get("context", {}), benches
+
+
+GO_LINE = re.compile(r"^Benchmark(\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$")
+
+
+def load_go(path):
+    benches = {}
+    try:
+        lines = open(path).read().splitlines()
+    except OSError as e:
+        fail(f"{path}: {e}")
+    for line in lines:
+        m = GO_LINE.match(line)
+        if not m:
+            continue
+        fields = m.group(3).split()
+        metrics = {fields[i + 1]: float(fields[i]) for i in range(0, len(fields) - 1, 2)}
+        benches[m.group(1)] = metrics
+    if not benches:
+        fail(f"{path}: no Go benchmark results")
+    return benches
+
+
+def main():
+    if len(sys.argv) != 4:
+        fail("usage: compare.py runtime_cpp.json runtime_go.txt out.md")
+    ctx, cpp = load_cpp(sys.argv[1])
+    go = load_go(sys.argv[2])
+
+    def c(name, div=1.0):
+        return cpp[name]["ns"] / div if name in cpp else None
+
+    def g(name, metric="ns/op", div=1.0):
+        return go[name][metric] / div if name in go and metric in go[name] else None
+
+    def cx(key):
+        return float(ctx[key]) if key in ctx else None
+
+    rows = []  # (operation, cpp, peer, peer_name, max_ratio or None, absolute limit or None)
+
+    def ratio_row(op, cv, pv, peer, limit):
+        rows.append((op, cv, pv, peer, limit, None))
+
+    ratio_row("with_cancel + cancel, cancelable parent", c("WithCancelFromCancelableParent"),
+              g("WithCancelFromCancelableParent"), "Go WithCancel+cancel", 1.0)
+    ratio_row("with_cancel + cancel, cancelable parent", c("WithCancelFromCancelableParent"),
+              c("StdStopSourceCreateRequestStop"), "std::stop_source+request_stop", 3.0)
+    ratio_row("with_cancel + cancel, background parent", c("WithCancelFromBackground"),
+              c("StdStopSourceCreateRequestStop"), "std::stop_source+request_stop", None)
+    ratio_row("with_cancel + cancel, cancelable parent", c("WithCancelFromCancelableParent"),
+              c("StdStopSourceChildOfToken"), "std stop_source+stop_callback child", None)
+    ratio_row("cancel a parent of 10k children", c("CancelParent10kChildren"),
+              g("CancelParent10kChildren"), "Go", 1.0)
+    ratio_row("create 10k children + cancel parent", c("Tree10kCreateAndCancel"),
+              g("Tree10kCreateAndCancel"), "Go", None)
+    ratio_row("err() on a live context", c("ErrLive"), c("StdStopTokenStopRequested"),
+              "std::stop_token::stop_requested", 1.5)
+    ratio_row("err() on a live context", c("ErrLive"), g("ErrLive"), "Go ctx.Err()", None)
+    ratio_row("done().ready() on a live context", c("DoneReadyLive"), g("DoneSelectLive"),
+              "Go select{<-Done():;default:}", None)
+    ratio_row("with_timeout + cancel, per pair (2 threads)", c("WithTimeout", 10.0),
+              g("WithTimeout", div=10.0), "Go BenchmarkWithTimeout/10", 1.0)
+    ratio_row("with_timeout + cancel, one thread", c("WithTimeoutCancelPair"),
+              g("WithTimeoutCancelPair"), "Go", None)
+    ratio_row("Chan<int>(128) throughput, per element", c("ChanBufferedThroughput"),
+              g("ChanBufferedThroughput"), "Go chan int (128)", 3.0)
+    ratio_row("unbuffered ping-pong, per round trip", c("ChanUnbufferedPingPong"),
+              g("ChanUnbufferedPingPong"), "Go unbuffered chan", 3.0)
+
+    tb, ta = cx("threads_before"), cx("threads_after_10k_timeouts")
+    tp = cx("threads_after_parent_cancel_10k_timeout_children")
+    rows.append(("threads added by 10k with_timeout", None if tb is None else ta - tb,
+                 g("GoroutinesPer10kTimeoutChildren", "goroutines"), "Go goroutines, foreign parent",
+                 None, 1.0))
+    rows.append(("threads added after parent cancel of 10k", None if tb is None else tp - tb,
+                 None, "", None, 1.0))
+    rows.append(("bytes per live with_cancel (requested)", cx("with_cancel_requested_bytes"),
+                 g("BytesPerLiveWithCancel", "B/ctx"), "Go live heap B/ctx", None, 128.0))
+    rows.append(("bytes per live with_cancel (usable)", cx("with_cancel_usable_bytes"),
+                 g("BytesPerLiveWithCancel", "B/ctx"), "Go live heap B/ctx", None, 128.0))
+    rows.append(("bytes per live with_timeout (usable)", cx("with_timeout_usable_bytes"),
+                 None, "", None, None))
+
+    def fmt(v):
+        if v is None:
+            return "n/a"
+        if v >= 1000:
+            return f"{v:,.0f}"
+        if v >= 10:
+            return f"{v:.1f}"
+        return f"{v:.2f}"
+
+    table = []
+    missed = 0
+    for op, cv, pv, peer, limit, absmax in rows:
+        ratio = cv / pv if cv is not None and pv not in (None, 0) else None
+        if absmax is not None:
+            target = f"<= {absmax:g}"
+            ok = cv is not None and cv <= absmax
+        elif limit is not None:
+            target = f"ratio <= {limit:g}"
+            ok = ratio is not None and ratio <= limit
+        else:
+            target, ok = "info", None
+        verdict = "info" if ok is None else ("PASS" if ok else "MISS")
+        missed += verdict == "MISS"
+        table.append((op, fmt(cv), fmt(pv), peer, "n/a" if ratio is None else f"{ratio:.2f}", target, verdict))
+
+    head = ("operation", "C++ ns/op", "peer ns/op", "peer", "ratio", "target", "result")
+    widths = [max(len(r[i]) for r in table + [head]) for i in range(len(head))]
+    line = lambda r: "  ".join(r[i].ljust(widths[i]) if i in (0, 3, 5, 6) else r[i].rjust(widths[i])
+                               for i in range(len(r)))
+    print(line(head))
+    print("  ".join("-" * w for w in widths))
+    for r in table:
+        print(line(r))
+    print("(threads/bytes rows: the C++ and peer columns are counts/bytes, not ns)")
+
+    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    try:
+        for l in open("/proc/cpuinfo"):
+            if l.startswith("model name"):
+                machine = l.split(":", 1)[1].strip() + f", {os.cpu_count()} cores"
+                break
+    except OSError:
+        pass
+    with open(sys.argv[3], "w") as f:
+        f.write(f"Machine: {machine}.\n\n")
+        f.write("| " + " | ".join(head) + " |\n")
+        f.write("|" + "|".join("---" for _ in head) + "|\n")
+        for r in table:
+            f.write("| " + " | ".join(r) + " |\n")
+    print(f"{missed} target(s) missed; Markdown table: {sys.argv[3]}")
+    if missed and os.environ.get("CTXSCOPE_BENCH_STRICT") == "1":
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
