@@ -30,5 +30,7 @@ void stop();
 void flush();
 /// True while recording.
 bool active() noexcept;
+/// Events dropped so far by the current (or last) recording: 0 unless drop_when_full.
+unsigned long long events_dropped() noexcept;
 
 }  // namespace ctxscope::trace

@@ -1,0 +1,227 @@
+// ctxscope/trace_schema.hpp — THE declaration of the trace file format.
+//
+// A trace is one SQLite file (WAL mode) per process run.  This header declares
+// every table and column once, with its documentation; the recorder creates the
+// file from it (`create_sql()`), docs/trace-schema.md is generated from it
+// (`markdown()`, tool `ctxscope-gen-schema-doc`), and the reader checks a file
+// against it.  Change a table => bump `kVersion` and regenerate the page (a test
+// fails while the page is stale).
+//
+// Conventions that hold for every table:
+//  * Times (`*_ns` columns) are steady-clock (CLOCK_MONOTONIC) nanoseconds
+//    RELATIVE TO THE RUN START: `run.start_steady_ns` is the absolute steady time
+//    of 0, `run.start_wall_ns` the Unix wall time of 0.  Deadlines too.
+//  * Object ids (contexts, waits, channels, WaitGroups, Groups) share one id
+//    space; background is context 1 and todo context 2 (rows always present).
+//  * Thread ids are ctxscope's small dense ids (1, 2, ...), not OS tids.
+//  * Sites and stacks are ids into `sites` / `stacks`; NULL = unknown / not captured.
+//  * Enumerations are stored as their names (TEXT) in the entity tables and as
+//    small integers in `events`; table `enums` maps one to the other.
+//  * Rows in the entity tables (contexts, waits, threads, channels) are upserted:
+//    a context whose cancel is recorded before its creation still gets one row.
+//  * The file holds no views or triggers (readers refuse files that do); consumers
+//    create their own TEMP views.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace ctxscope::trace::schema {
+
+/// `PRAGMA user_version` of files written by this ctxscope.  Readers refuse newer.
+inline constexpr int kVersion = 1;
+/// `PRAGMA application_id`: ASCII "CTXS".
+inline constexpr std::int32_t kApplicationId = 0x43545853;
+
+struct Column {
+  std::string_view name;
+  std::string_view type;  ///< SQL type and column constraint, e.g. "INTEGER PRIMARY KEY"
+  std::string_view doc;
+};
+
+struct Table {
+  std::string_view name;
+  std::string_view doc;
+  std::span<const Column> columns;
+  std::string_view table_constraint = {};  ///< e.g. "PRIMARY KEY (stack_id, depth)"; empty if none
+  bool without_rowid = false;
+};
+
+namespace cols {
+inline constexpr Column run[] = {
+    {"schema_version", "INTEGER NOT NULL", "Schema version of this file (same as `PRAGMA user_version`)."},
+    {"ctxscope_version", "TEXT NOT NULL", "Version of the ctxscope library that wrote the file."},
+    {"pid", "INTEGER NOT NULL", "Process id of the traced program."},
+    {"executable", "TEXT", "Path of the executable (`/proc/self/exe`)."},
+    {"argv", "TEXT", "Command line as a JSON array of strings."},
+    {"clock", "TEXT NOT NULL", "Clock of every `*_ns` column: `CLOCK_MONOTONIC` (std::chrono::steady_clock)."},
+    {"start_wall_ns", "INTEGER NOT NULL", "Unix wall-clock time of the run start, ns since the epoch (time 0 of the trace)."},
+    {"start_steady_ns", "INTEGER NOT NULL", "Absolute steady-clock ns of the run start; add it to any `*_ns` to get steady time."},
+    {"end_state", "TEXT NOT NULL", "`stopped`: trace::stop() (or exit) ended the run cleanly; `none`: no end marker — "
+                                   "the program is still running or was killed (the trace is incomplete)."},
+    {"end_ns", "INTEGER", "When the run was stopped; NULL without end marker."},
+    {"last_commit_ns", "INTEGER", "Time of the last committed batch: everything before it is in the file."},
+    {"events_recorded", "INTEGER NOT NULL", "Events written to `events` so far (updated at every commit)."},
+    {"events_dropped", "INTEGER NOT NULL", "Events lost because buffers were full in drop mode (0 unless "
+                                           "`drop_when_full`); readers must report a non-zero value."},
+    {"drop_mode", "INTEGER NOT NULL", "1 if the run was recorded with `drop_when_full` (drop instead of wait)."},
+    {"stack_frames", "INTEGER NOT NULL", "Frames captured per stack (CTXSCOPE_STACKS); 0 = stacks off."},
+};
+
+inline constexpr Column threads[] = {
+    {"id", "INTEGER PRIMARY KEY", "ctxscope thread id."},
+    {"name", "TEXT", "Name given to go(); NULL for threads not started by go() (e.g. main)."},
+    {"ctx", "INTEGER", "Context the thread was started with by go(); NULL if not started by go()."},
+    {"parent_thread", "INTEGER", "Thread that called go(); NULL if unknown."},
+    {"spawn_ns", "INTEGER", "When go() started it; NULL if not started by go()."},
+    {"spawn_site", "INTEGER", "Site of the go() call (`sites.id`)."},
+    {"exit_ns", "INTEGER", "When its function returned; NULL if still running at the end of the trace."},
+    {"first_ns", "INTEGER", "Time of the first event recorded from or about this thread."},
+};
+
+inline constexpr Column contexts[] = {
+    {"id", "INTEGER PRIMARY KEY", "Context id (1 = background, 2 = todo)."},
+    {"parent", "INTEGER", "Parent context id; NULL for background and todo."},
+    {"kind", "TEXT", "background, todo, cancel, timeout, deadline, cause, without_cancel, value."},
+    {"thread", "INTEGER", "Thread that created it."},
+    {"created_ns", "INTEGER", "Creation time."},
+    {"site", "INTEGER", "Creation site (`sites.id`): the with_* call."},
+    {"stack", "INTEGER", "Creation stack (`stacks.id`) when stacks are on."},
+    {"deadline_ns", "INTEGER", "Effective deadline (relative to run start, may be negative); NULL if none."},
+    {"registered", "INTEGER", "1 if it was registered with a cancelable ancestor at creation (cancel propagates to it)."},
+    {"label", "TEXT", "Key name for `value` contexts; NULL otherwise."},
+    {"cancel_ns", "INTEGER", "When it became done; NULL if never."},
+    {"cancel_reason", "TEXT", "explicit (its cancel func was called), parent (an ancestor was cancelled), "
+                              "deadline (its own timer fired), born_done (derived from a done parent)."},
+    {"cancel_parent", "INTEGER", "For reason parent: the direct parent that propagated the cancel."},
+    {"cancel_origin", "INTEGER", "For reason parent: the ancestor whose cancel started the propagation."},
+    {"cancel_thread", "INTEGER", "Thread on which the cancel happened (caller, propagating thread or timer thread)."},
+    {"cancel_site", "INTEGER", "Site of the explicit cancel call (`sites.id`); NULL for other reasons."},
+    {"cancel_stack", "INTEGER", "Stack of the explicit cancel call when stacks are on."},
+    {"cancel_called_ns", "INTEGER", "First time its CancelFunc was explicitly called, even if it was already done "
+                                    "then (the owner did call cancel); NULL if never called."},
+    {"cancel_called_thread", "INTEGER", "Thread of that first explicit call."},
+    {"cancel_called_site", "INTEGER", "Site of that first explicit call."},
+    {"err", "TEXT", "canceled or deadline_exceeded; NULL while not done."},
+    {"cause_code", "INTEGER", "Cause (Go 1.20 context.Cause) as error_code value; NULL if the cause is err itself."},
+    {"cause_category", "TEXT", "Category name of the cause error_code."},
+    {"done_observed_ns", "INTEGER", "First time err()/done reported done for it; NULL if nobody looked."},
+    {"done_observed_thread", "INTEGER", "Thread of that first observation."},
+    {"done_observed_site", "INTEGER", "Site of that first observation."},
+    {"dropped_ns", "INTEGER", "When the last copy of its CancelFunc was destroyed uncalled (a lost cancel); NULL if not."},
+    {"dropped_thread", "INTEGER", "Thread that destroyed the last copy."},
+    {"dropped_when_done", "INTEGER", "1 if it was already done (by parent/deadline) when the cancel was dropped."},
+    {"released_ns", "INTEGER", "When it was unregistered from its parent; NULL if still registered at the end."},
+    {"release_reason", "TEXT", "own_cancel, parent (parent cancelled, dropped all children), destroyed (last handle gone while registered)."},
+    {"release_thread", "INTEGER", "Thread on which the release happened."},
+};
+
+inline constexpr Column waits[] = {
+    {"id", "INTEGER PRIMARY KEY", "Wait id (one blocking operation)."},
+    {"thread", "INTEGER", "Waiting thread."},
+    {"object", "TEXT", "chan_recv, chan_send, select, waitgroup, group, sleep, done."},
+    {"object_id", "INTEGER", "Id of the channel / WaitGroup / Group; NULL for select, sleep, done."},
+    {"label", "TEXT", "Label of the object, if it has one."},
+    {"done_ctx", "INTEGER", "Context whose done() was among the cases; NULL if the wait does not observe any context."},
+    {"n_cases", "INTEGER", "Number of cases of a select (1 for other waits)."},
+    {"site", "INTEGER", "Site of the blocking call (`sites.id`)."},
+    {"begin_ns", "INTEGER", "When it began."},
+    {"end_ns", "INTEGER", "When it ended; NULL if still blocked at the end of the trace."},
+    {"outcome", "TEXT", "value, closed, done, default, timeout; NULL if still blocked."},
+    {"case_index", "INTEGER", "Index of the select case that won."},
+};
+
+inline constexpr Column channels[] = {
+    {"id", "INTEGER PRIMARY KEY", "Channel id."},
+    {"capacity", "INTEGER", "Buffer capacity (0 = unbuffered)."},
+    {"label", "TEXT", "Label given at creation, if any."},
+    {"thread", "INTEGER", "Creating thread."},
+    {"created_ns", "INTEGER", "Creation time."},
+    {"site", "INTEGER", "Creation site."},
+    {"closed_ns", "INTEGER", "When close() was called; NULL if never."},
+    {"close_thread", "INTEGER", "Thread that closed it."},
+    {"close_site", "INTEGER", "Site of the close() call."},
+};
+
+inline constexpr Column sites[] = {
+    {"id", "INTEGER PRIMARY KEY", "Site id, referenced by the `site` columns."},
+    {"file", "TEXT", "Source file as the compiler spelled it (std::source_location::file_name)."},
+    {"line", "INTEGER", "Line."},
+    {"col", "INTEGER", "Column (0 if unknown)."},
+    {"function", "TEXT", "Enclosing function (std::source_location::function_name)."},
+};
+
+inline constexpr Column stacks[] = {
+    {"id", "INTEGER PRIMARY KEY", "Stack id (deduplicated: equal frame lists share one id)."},
+    {"depth", "INTEGER NOT NULL", "Number of frames (rows in `stack_frames`)."},
+};
+
+inline constexpr Column stack_frames[] = {
+    {"stack_id", "INTEGER NOT NULL", "`stacks.id`."},
+    {"depth", "INTEGER NOT NULL", "0 = innermost frame (the ctxscope call's caller)."},
+    {"frame_id", "INTEGER NOT NULL", "`frames.id`."},
+};
+
+inline constexpr Column frames[] = {
+    {"id", "INTEGER PRIMARY KEY", "Frame id (deduplicated by address)."},
+    {"address", "INTEGER", "Instruction address in the traced process."},
+    {"function", "TEXT", "Symbolized function name, if known."},
+    {"file", "TEXT", "Source file, if debug info was available."},
+    {"line", "INTEGER", "Source line, if debug info was available."},
+};
+
+inline constexpr Column events[] = {
+    {"seq", "INTEGER PRIMARY KEY", "Order in which the recorder wrote the event (per-thread order is preserved; "
+                                   "order across threads by `t_ns`, then `seq`)."},
+    {"t_ns", "INTEGER NOT NULL", "Time of the event."},
+    {"type", "INTEGER NOT NULL", "EventType (see `enums` where type = 'event'): 1 ctx_create, 2 ctx_cancel, 3 cancel_dropped, "
+                                 "4 ctx_release, 5 done_observed, 6 wait_begin, 7 wait_end, 8 thread_spawn, 9 thread_exit, "
+                                 "10 chan_create, 11 chan_close."},
+    {"thread", "INTEGER NOT NULL", "Emitting thread."},
+    {"id", "INTEGER", "Primary object (context / wait / thread / channel id), see detail/events.hpp."},
+    {"ref", "INTEGER", "Secondary object (parent ctx, done ctx, ...)."},
+    {"value", "INTEGER", "Numeric payload exactly as emitted (absolute deadline ns for ctx_create, capacity, ...)."},
+    {"kind", "INTEGER", "Kind / CancelReason / WaitObject / WaitOutcome / ReleaseReason depending on type."},
+    {"aux", "INTEGER", "Auxiliary byte (ctx_create: registered flag; ctx_cancel: 1 = explicit call on an already-done context; "
+                           "wait_begin: number of select cases)."},
+    {"err", "INTEGER", "errc value for ctx_cancel (1 canceled, 2 deadline_exceeded)."},
+    {"code", "INTEGER", "Cause error_code value for ctx_cancel."},
+    {"site", "INTEGER", "`sites.id` or NULL."},
+};
+
+inline constexpr Column enums[] = {
+    {"type", "TEXT NOT NULL", "Enumeration: event, kind, cancel_reason, wait_object, wait_outcome, release_reason, errc."},
+    {"value", "INTEGER NOT NULL", "Integer value as stored in `events`."},
+    {"name", "TEXT NOT NULL", "Name as stored in the entity tables."},
+};
+}  // namespace cols
+
+inline constexpr Table kTables[] = {
+    {"run", "One row describing the traced process run and how it ended.", cols::run},
+    {"threads", "One row per thread seen (started by go() or emitting any event).", cols::threads},
+    {"contexts", "One row per context: creation, cancellation, lost cancel, release.", cols::contexts},
+    {"waits", "One row per blocking operation (channel op, select, WaitGroup/Group wait, sleep, done wait).", cols::waits},
+    {"channels", "One row per channel.", cols::channels},
+    {"sites", "Code locations (std::source_location), deduplicated.", cols::sites},
+    {"stacks", "Captured stacks (CTXSCOPE_STACKS=N), deduplicated.", cols::stacks},
+    {"stack_frames", "Frames of each stack, innermost first.", cols::stack_frames, "PRIMARY KEY (stack_id, depth)", true},
+    {"frames", "Symbolized frames, deduplicated by address.", cols::frames},
+    {"events", "Every event in raw form: compact integers, one row per event (what bulk scans read).", cols::events},
+    {"enums", "Names of the integer codes used in `events`.", cols::enums, "PRIMARY KEY (type, value)", true},
+};
+
+/// All tables of a version-`kVersion` trace.
+inline constexpr std::span<const Table> tables() noexcept { return kTables; }
+
+/// The table, or nullptr.
+const Table* find_table(std::string_view name) noexcept;
+
+/// `CREATE TABLE ...;` statements for every table (no pragmas, no data).
+std::string create_sql();
+
+/// The reference page docs/trace-schema.md (Markdown), generated from this declaration.
+std::string markdown();
+
+}  // namespace ctxscope::trace::schema

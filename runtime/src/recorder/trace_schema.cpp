@@ -1,0 +1,98 @@
+// Renders the one schema declaration (trace_schema.hpp) as SQL and as Markdown.
+#include "ctxscope/trace_schema.hpp"
+
+#include <cstdio>
+#include <string>
+
+namespace ctxscope::trace::schema {
+
+const Table* find_table(std::string_view name) noexcept {
+  for (const Table& t : kTables)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+std::string create_sql() {
+  std::string s;
+  for (const Table& t : kTables) {
+    s += "CREATE TABLE ";
+    s += t.name;
+    s += " (\n";
+    bool first = true;
+    for (const Column& c : t.columns) {
+      if (!first) s += ",\n";
+      first = false;
+      s += "  ";
+      s += c.name;
+      s += ' ';
+      s += c.type;
+    }
+    if (!t.table_constraint.empty()) {
+      s += ",\n  ";
+      s += t.table_constraint;
+    }
+    s += "\n)";
+    if (t.without_rowid) s += " WITHOUT ROWID";
+    s += ";\n";
+  }
+  return s;
+}
+
+namespace {
+// Table cells must not break the Markdown table.
+std::string cell(std::string_view v) {
+  std::string r;
+  for (char ch : v) {
+    if (ch == '|') r += "\\|";
+    else if (ch == '\n') r += ' ';
+    else r += ch;
+  }
+  return r;
+}
+}  // namespace
+
+std::string markdown() {
+  std::string s;
+  s += "<!-- GENERATED from runtime/include/ctxscope/trace_schema.hpp by ctxscope-gen-schema-doc; do not edit. -->\n";
+  s += "# ctxscope trace schema (version " + std::to_string(kVersion) + ")\n\n";
+  s += "A trace is one SQLite file (WAL mode) per traced process, written by the recorder\n"
+       "(`CTXSCOPE_TRACE=run.db` or `ctxscope::trace::start(\"run.db\")`).\n\n";
+  char appid[16];
+  std::snprintf(appid, sizeof appid, "0x%08X", static_cast<unsigned>(kApplicationId));
+  s += "- `PRAGMA application_id` = `" + std::string(appid) + "` (ASCII \"CTXS\"): marks the file as a ctxscope trace.\n";
+  s += "- `PRAGMA user_version` = `" + std::to_string(kVersion) +
+       "`: the schema version; readers refuse a newer version.\n";
+  s += "- Every `*_ns` column is steady-clock (CLOCK_MONOTONIC) nanoseconds **relative to the run start**:\n"
+       "  `run.start_steady_ns` is the absolute steady time of 0 and `run.start_wall_ns` its Unix wall time.\n"
+       "  Deadlines too (negative if before the start).\n";
+  s += "- Object ids (contexts, waits, channels, WaitGroups, Groups) share one id space;\n"
+       "  context 1 is background and 2 is todo (their rows are always present).\n";
+  s += "- Thread ids are ctxscope's dense ids (1, 2, ...), not OS thread ids.\n";
+  s += "- `site` / `*_site` columns reference `sites.id`; `stack` columns reference `stacks.id`; NULL = unknown or not captured.\n";
+  s += "- Enumerations are names (TEXT) in the entity tables and integers in `events`; `enums` maps them.\n";
+  s += "- The file contains no views or triggers; readers refuse a file that does. Create TEMP views instead.\n";
+  s += "- A run without end marker (`run.end_state = 'none'`) is still being written or was killed: it holds\n"
+       "  everything up to `run.last_commit_ns` (the recorder commits at least every 100 ms).\n";
+  s += "- `run.events_dropped` is 0 unless the run used drop mode; every reader reports a non-zero count.\n";
+  s += "- `fork()`: recording is off in the child of a traced process (it never writes the parent's file);\n"
+       "  a child that calls `trace::start` records into its own file. A path in `CTXSCOPE_TRACE` may contain\n"
+       "  `%p`, replaced by the pid, so that exec'd children traced through the environment get their own files;\n"
+       "  a second process starting on a file that a live recorder holds is refused.\n\n";
+  s += "## Tables\n\n";
+  for (const Table& t : kTables) s += "- [`" + std::string(t.name) + "`](#" + std::string(t.name) + ")\n";
+  s += "\n";
+  for (const Table& t : kTables) {
+    s += "## " + std::string(t.name) + "\n\n" + std::string(t.doc) + "\n\n";
+    s += "| column | type | meaning |\n|---|---|---|\n";
+    for (const Column& c : t.columns)
+      s += "| `" + std::string(c.name) + "` | " + cell(c.type) + " | " + cell(c.doc) + " |\n";
+    if (!t.table_constraint.empty())
+      s += "\nTable constraint: `" + std::string(t.table_constraint) + "`" +
+           (t.without_rowid ? " (WITHOUT ROWID)" : "") + ".\n";
+    s += "\n";
+  }
+  s += "## DDL\n\n```sql\n" + create_sql() + "```\n";
+  return s;
+}
+
+}  // namespace ctxscope::trace::schema
