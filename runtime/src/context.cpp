@@ -193,11 +193,14 @@ bool cancel_node(CancelNode* n, errc err, const std::error_code& cause, CancelRe
 
 /// Unlinks n from its parent's list if still linked (after its own cancel).
 void unregister(CancelNode* n, ReleaseReason r) noexcept {
-  if (!n->registered) return;
+  // `registered` only goes true -> false, so a false read is final and saves
+  // the parent's lock on the common path (destructor after an explicit cancel).
+  if (!n->registered.load(std::memory_order_acquire)) return;
   CancelNode* p = n->parent->done_src;
   p->lock.lock();
   const bool was = n->as_child.linked;
   if (was) unlink(p, &n->as_child);
+  n->registered.store(false, std::memory_order_release);
   p->lock.unlock();
   if (was) emit_release(n, r);
 }
@@ -211,7 +214,10 @@ void cancel_and_unregister(CancelNode* n, errc err, const std::error_code& cause
 }
 
 void explicit_cancel(CancelNode* n, const std::error_code& cause, std::source_location site) noexcept {
-  const bool first_call = n->cancel_called.exchange(1, std::memory_order_acq_rel) == 0;
+  // A load then a store, not an RMW: two racing first calls may both record
+  // the no-op event, which readers tolerate; the common path stays cheap.
+  const bool first_call = n->cancel_called.load(std::memory_order_relaxed) == 0;
+  if (first_call) n->cancel_called.store(1, std::memory_order_release);
   Deferred d;
   if (!cancel_node(n, errc::canceled, cause, CancelReason::explicit_call, 0, 0, site, d) && first_call)
     emit_cancel(n, errc::canceled, cause, CancelReason::explicit_call, 0, 0, site, true);
@@ -249,14 +255,14 @@ void attach(CancelNode* n, std::uint64_t deadline_ns) noexcept {
     p->lock.lock();
     parent_state = p->state.load(std::memory_order_relaxed);
     if (parent_state == 0) {
-      n->registered = true;
+      n->registered.store(true, std::memory_order_relaxed);
       link(p, &n->as_child);
     } else {
       parent_cause = p->cause;
     }
     p->lock.unlock();
   }
-  emit_create(n, n->registered, deadline_ns, nullptr);
+  emit_create(n, parent_state == 0 && p != nullptr, deadline_ns, nullptr);
   if (parent_state != 0) {
     Deferred d;  // a new node has no listeners: nothing is deferred
     cancel_node(n, static_cast<errc>(parent_state), parent_cause, CancelReason::born_done,
@@ -272,7 +278,7 @@ std::pair<Context, CancelFunc> make_timer(const Context& parent, Kind k, Clock::
   pn->ref();
   auto* n = new TimerNode(k, pn, loc, parent_sooner ? *pd : d);
   n->deadline_cause = cause;
-  n->ref();  // one reference for the Context, one for the CancelFunc
+  n->refs.store(2, std::memory_order_relaxed);  // the Context and the CancelFunc; not yet shared
   attach(n, to_ns(n->deadline));
   if (!parent_sooner && n->state.load(std::memory_order_acquire) == 0) {
     if (Clock::now() >= n->deadline) {
@@ -406,10 +412,6 @@ Context Context::parent() const noexcept {
 
 // CancelFunc ---------------------------------------------------------------
 
-CancelFunc::CancelFunc(detail::CancelNode* adopt) noexcept : n_(adopt) {
-  n_->cancel_refs.fetch_add(1, std::memory_order_relaxed);
-}
-
 CancelFunc::CancelFunc(const CancelFunc& o) noexcept : n_(o.n_) {
   if (n_) {
     n_->ref();
@@ -453,7 +455,7 @@ std::pair<Context, CancelFunc> with_cancel(const Context& parent, Site loc) {
   detail::Node* p = parent.node();
   p->ref();
   auto* n = new detail::CancelNode(Kind::cancel, p, loc);
-  n->ref();
+  n->refs.store(2, std::memory_order_relaxed);  // the Context and the CancelFunc; not yet shared
   detail::attach(n, 0);
   return {Context(n), CancelFunc(n)};
 }
@@ -462,7 +464,7 @@ std::pair<Context, CancelCauseFunc> with_cancel_cause(const Context& parent, Sit
   detail::Node* p = parent.node();
   p->ref();
   auto* n = new detail::CancelNode(Kind::cause, p, loc);
-  n->ref();
+  n->refs.store(2, std::memory_order_relaxed);
   detail::attach(n, 0);
   return {Context(n), CancelCauseFunc(n)};
 }

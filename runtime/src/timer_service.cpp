@@ -23,7 +23,9 @@ class TimerService {
       started_ = true;
       std::thread([this] { run(); }).detach();  // lives for the process; never joined
     }
-    if (n->heap_index == 0) cv_.notify_one();  // new earliest deadline
+    // Wake the thread only if it would otherwise sleep past this deadline:
+    // creating and cancelling far-off timeouts in a loop then costs no syscall.
+    if (n->deadline < wake_at_) cv_.notify_one();
   }
 
   void remove(TimerNode* n) noexcept {
@@ -36,13 +38,22 @@ class TimerService {
     pthread_setname_np(pthread_self(), "ctxscope-timer");
     std::unique_lock lk(mu_);
     for (;;) {
+      const auto now = std::chrono::steady_clock::now();
       if (heap_.empty()) {
-        cv_.wait(lk);
+        // Keep an earlier wake-up time if one is pending rather than waking
+        // on every add after the heap drained.
+        if (wake_at_ <= now || wake_at_ == kNever) {
+          wake_at_ = kNever;
+          cv_.wait(lk);
+        } else {
+          cv_.wait_until(lk, wake_at_);
+        }
         continue;
       }
       TimerNode* top = heap_.front();
-      if (std::chrono::steady_clock::now() < top->deadline) {
-        cv_.wait_until(lk, top->deadline);
+      if (now < top->deadline) {
+        if (top->deadline < wake_at_ || wake_at_ <= now) wake_at_ = top->deadline;
+        cv_.wait_until(lk, wake_at_);
         continue;
       }
       erase(0);
@@ -93,7 +104,9 @@ class TimerService {
 
   std::mutex mu_;
   std::condition_variable cv_;
+  static constexpr auto kNever = std::chrono::steady_clock::time_point::max();
   std::vector<TimerNode*> heap_;
+  std::chrono::steady_clock::time_point wake_at_ = kNever;  ///< when the thread wakes next, at the latest
   bool started_ = false;
 };
 

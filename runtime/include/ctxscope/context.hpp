@@ -190,7 +190,8 @@ class CancelFunc {
   void operator()(std::source_location loc = std::source_location::current()) const noexcept;
   explicit operator bool() const noexcept { return n_ != nullptr; }
 
-  explicit CancelFunc(detail::CancelNode* adopt) noexcept;  // internal
+  /// Internal: adopts one node reference and the node's initial cancel_refs count.
+  explicit CancelFunc(detail::CancelNode* adopt) noexcept : n_(adopt) {}
 
  protected:
   detail::CancelNode* n_ = nullptr;

@@ -80,11 +80,11 @@ struct CancelNode : Node {
   ~CancelNode() override;
 
   Lock lock;
-  std::atomic<std::uint32_t> cancel_refs{0};  ///< live CancelFunc copies
+  std::atomic<std::uint32_t> cancel_refs{1};  ///< live CancelFunc copies (the first is adopted)
   std::atomic<std::uint8_t> state{0};          ///< 0 live, else the errc value; set once, under lock
   std::atomic<std::uint8_t> cancel_called{0};  ///< an explicit cancel ran (even as a no-op)
   std::atomic<std::uint8_t> observed{0};       ///< done_observed already emitted
-  bool registered = false;                     ///< `as_child` was ever linked (for release events)
+  std::atomic<bool> registered{false};         ///< `as_child` may still be linked in the parent's list
   std::error_code cause;                       ///< written under lock before `state` is published
   Listener* listeners = nullptr;               ///< head of the listener list (under lock)
   ChildLink as_child;                          ///< link in the parent's done_src list
