@@ -160,7 +160,7 @@ inline constexpr Column stacks[] = {
 
 inline constexpr Column stack_frames[] = {
     {"stack_id", "INTEGER NOT NULL", "`stacks.id`."},
-    {"depth", "INTEGER NOT NULL", "0 = innermost frame (the ctxscope call's caller)."},
+    {"depth", "INTEGER NOT NULL", "0 = innermost frame outside the recorder and ctxscope::detail (typically the ctxscope API function, then its caller)."},
     {"frame_id", "INTEGER NOT NULL", "`frames.id`."},
 };
 

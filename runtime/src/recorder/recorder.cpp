@@ -46,6 +46,7 @@
 #include "ctxscope/detail/events.hpp"
 #include "ctxscope/trace.hpp"
 #include "ctxscope/trace_schema.hpp"
+#include "recorder/recorder_internal.hpp"
 
 #ifndef CTXSCOPE_VERSION
 #define CTXSCOPE_VERSION "0.0.0"
@@ -56,8 +57,10 @@ namespace {
 
 using ctxscope::detail::now_ns;
 
-constexpr std::uint64_t kRingCap = 2048;  // events per thread (128 KiB); power of two
+constexpr std::uint64_t kRingCap = detail::kRingCapacity;  // events per thread (128 KiB); power of two
+static_assert((kRingCap & (kRingCap - 1)) == 0);
 constexpr int kMaxFrames = 64;
+constexpr int kInternalFrames = 4;  // on_event / push / emit_to / safe_dump_to, when not inlined
 constexpr std::uint64_t kProducerWaitNs = 5'000'000'000;  // bounded wait before a full ring drops
 constexpr std::uint64_t kCommitEveryNs = 50'000'000;      // issue: at least every 100 ms
 constexpr long kTickNs = 10'000'000;
@@ -108,6 +111,7 @@ struct State {
   std::atomic<std::uint64_t> flush_req{0};
   std::atomic<std::uint64_t> flush_done{0};
   std::atomic<bool> stop_req{false};
+  std::atomic<bool> paused{false};
   std::atomic<bool> running{false};  // a recorder thread exists (in this process)
   std::atomic<int> owner_pid{0};
   std::mutex control_mu;
@@ -182,9 +186,10 @@ void push(Ring* r, const Event& e) {
   if (nf > 0 && wants_stack(e)) [[unlikely]] {
     if (!r->frames) r->frames = new const void*[kRingCap * (kMaxFrames + 1)];
     const void** mem = r->frames + i * (kMaxFrames + 1);
-    const int want = std::min(nf, kMaxFrames);
-    // skip: safe_dump_to's own frame, push, on_event, emit_to.
-    std::size_t n = boost::stacktrace::safe_dump_to(3, mem, (want + 1) * sizeof(void*));
+    // The recorder's own frames (how many depends on inlining) are captured
+    // too and stripped at symbolization: capture a few more than asked.
+    const int want = std::min(nf + kInternalFrames, kMaxFrames);
+    std::size_t n = boost::stacktrace::safe_dump_to(0, mem, (want + 1) * sizeof(void*));
     r->nframes[i] = static_cast<std::uint8_t>(n > 0 ? n - 1 : 0);  // n counts the terminating 0
   } else {
     r->nframes[i] = 0;
@@ -278,7 +283,12 @@ class Writer {
   std::int64_t rel(std::uint64_t abs) const { return static_cast<std::int64_t>(abs - t0_); }
   std::int64_t site_id(const std::source_location& loc);
   std::int64_t stack_id(const void* const* frames, int n);
-  std::int64_t frame_id(const void* addr);
+  struct FrameInfo {
+    std::int64_t id;
+    bool internal;  // a frame of the recorder or of ctxscope's internals: stripped from the top of stacks
+  };
+  FrameInfo frame_id(const void* addr);
+  int stack_frames_ = 0;
   void see_thread(std::uint64_t id, std::uint64_t t);
   // Binding helpers: 0 / nullptr become NULL where the schema says so.
   static void bind_i(sqlite3_stmt* s, int i, std::int64_t v) { sqlite3_bind_int64(s, i, v); }
@@ -306,7 +316,7 @@ class Writer {
   std::int64_t next_site_ = 1;
   std::unordered_set<std::uint64_t> threads_seen_;
   std::map<std::vector<const void*>, std::int64_t> stacks_;
-  std::unordered_map<const void*, std::int64_t> frames_;
+  std::unordered_map<const void*, FrameInfo> frames_;
   std::int64_t next_stack_ = 1, next_frame_ = 1;
 };
 
@@ -346,6 +356,7 @@ void Writer::step(sqlite3_stmt* s) {
 bool Writer::open(const std::string& path, std::uint64_t t0, int stack_frames, bool drop_mode, std::string* err) {
   path_ = path;
   t0_ = t0;
+  stack_frames_ = stack_frames;
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK) {
     if (err) *err = path + ": cannot create trace: " + (db_ ? sqlite3_errmsg(db_) : "out of memory");
@@ -510,14 +521,16 @@ std::int64_t Writer::site_id(const std::source_location& loc) {
   return jt->second;
 }
 
-std::int64_t Writer::frame_id(const void* addr) {
+Writer::FrameInfo Writer::frame_id(const void* addr) {
   auto it = frames_.find(addr);
   if (it != frames_.end()) return it->second;
   const std::int64_t id = next_frame_++;
-  frames_.emplace(addr, id);
   boost::stacktrace::frame f(addr);
   std::string name = f.name(), file = f.source_file();
   std::size_t line = f.source_line();
+  const bool internal = name.rfind("ctxscope::trace::", 0) == 0 || name.rfind("ctxscope::detail::", 0) == 0 ||
+                        name.rfind("boost::stacktrace::", 0) == 0;
+  frames_.emplace(addr, FrameInfo{id, internal});
   bind_i(ins_frame_, 1, id);
   bind_i(ins_frame_, 2, static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(addr)));
   if (name.empty()) sqlite3_bind_null(ins_frame_, 3);
@@ -526,7 +539,7 @@ std::int64_t Writer::frame_id(const void* addr) {
   else sqlite3_bind_text(ins_frame_, 4, file.c_str(), -1, SQLITE_TRANSIENT);
   bind_opt(ins_frame_, 5, static_cast<std::int64_t>(line));
   step(ins_frame_);
-  return id;
+  return {id, internal};
 }
 
 std::int64_t Writer::stack_id(const void* const* frames, int n) {
@@ -535,14 +548,19 @@ std::int64_t Writer::stack_id(const void* const* frames, int n) {
   auto [it, fresh] = stacks_.emplace(std::move(key), next_stack_);
   if (!fresh) return it->second;
   const std::int64_t id = next_stack_++;
-  bind_i(ins_stack_, 1, id);
-  bind_i(ins_stack_, 2, n);
-  step(ins_stack_);
+  std::vector<std::int64_t> ids;
   for (int d = 0; d < n; ++d) {
-    const std::int64_t fid = frame_id(frames[d]);
+    FrameInfo fi = frame_id(frames[d]);
+    if (fi.internal && ids.empty()) continue;  // only leading internal frames
+    if (static_cast<int>(ids.size()) < stack_frames_) ids.push_back(fi.id);
+  }
+  bind_i(ins_stack_, 1, id);
+  bind_i(ins_stack_, 2, static_cast<std::int64_t>(ids.size()));
+  step(ins_stack_);
+  for (std::size_t d = 0; d < ids.size(); ++d) {
     bind_i(ins_stack_frame_, 1, id);
-    bind_i(ins_stack_frame_, 2, d);
-    bind_i(ins_stack_frame_, 3, fid);
+    bind_i(ins_stack_frame_, 2, static_cast<std::int64_t>(d));
+    bind_i(ins_stack_frame_, 3, ids[d]);
     step(ins_stack_frame_);
   }
   return id;
@@ -798,10 +816,11 @@ void recorder_main(Writer* w) {
     const bool stopping = g.stop_req.load(std::memory_order_acquire);
     const std::uint64_t freq = g.flush_req.load(std::memory_order_acquire);
     const std::uint32_t word = g.wake_word.load(std::memory_order_acquire);
-    const std::size_t n = drain_all(*w, snapshot);
+    const bool paused = g.paused.load(std::memory_order_acquire) && !stopping;
+    const std::size_t n = paused ? 0 : drain_all(*w, snapshot);
     pending = pending || n > 0;
     const std::uint64_t now = now_ns();
-    const bool flush_wanted = freq > g.flush_done.load(std::memory_order_relaxed);
+    const bool flush_wanted = !paused && freq > g.flush_done.load(std::memory_order_relaxed);
     if (stopping) {
       w->commit(true);
       break;
@@ -919,7 +938,7 @@ void stop() {
   if (!t_in_recorder) flush();  // everything emitted before stop() is in the file
   g.active.store(false, std::memory_order_release);
   EventSink* expected = &g_recorder;
-  detail::g_sink.compare_exchange_strong(expected, nullptr);
+  ctxscope::detail::g_sink.compare_exchange_strong(expected, nullptr);
   g.stop_req.store(true, std::memory_order_release);
   wake_recorder(true);
   g.thread->join();
@@ -951,6 +970,10 @@ unsigned long long events_dropped() noexcept { return g.dropped.load(std::memory
 
 namespace detail {
 EventSink* recorder_sink() noexcept { return &g_recorder; }
+void pause_for_test(bool paused) noexcept {
+  g.paused.store(paused, std::memory_order_release);
+  wake_recorder(true);
+}
 
 bool start_from_environment() {
   const char* path = std::getenv("CTXSCOPE_TRACE");

@@ -1,0 +1,16 @@
+// Recorder internals shared with its tests (not installed).
+#pragma once
+
+#include "ctxscope/detail/events.hpp"
+
+namespace ctxscope::trace::detail {
+/// The recorder's sink object (static storage; installed by trace::start).
+EventSink* recorder_sink() noexcept;
+/// Test hook: while paused the recorder thread drains nothing (rings fill up),
+/// so that full-buffer behaviour can be tested deterministically.
+void pause_for_test(bool paused) noexcept;
+/// Starts from CTXSCOPE_TRACE / CTXSCOPE_STACKS / CTXSCOPE_DROP (autostart).
+bool start_from_environment();
+/// Events per thread buffer.
+inline constexpr unsigned long long kRingCapacity = 2048;
+}  // namespace ctxscope::trace::detail

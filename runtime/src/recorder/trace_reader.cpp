@@ -1,0 +1,192 @@
+// Opening traces as untrusted input: defensive configuration, then checks from
+// the cheapest and most specific (magic, application_id, version) to the most
+// expensive (quick_check), so each bad file gets the one line that explains it.
+#include "ctxscope/trace_reader.hpp"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "ctxscope/trace_schema.hpp"
+
+namespace ctxscope::trace {
+namespace {
+
+struct Stmt {
+  sqlite3_stmt* s = nullptr;
+  ~Stmt() { sqlite3_finalize(s); }
+};
+
+std::string text_col(sqlite3_stmt* s, int i) {
+  const unsigned char* t = sqlite3_column_text(s, i);
+  return t ? reinterpret_cast<const char*>(t) : "";
+}
+
+// Runs a one-value pragma/query; false with `*msg` on SQLite error.
+bool query_int(sqlite3* db, const char* sql, std::int64_t* out, std::string* msg) {
+  Stmt st;
+  if (sqlite3_prepare_v2(db, sql, -1, &st.s, nullptr) != SQLITE_OK) {
+    *msg = sqlite3_errmsg(db);
+    return false;
+  }
+  int rc = sqlite3_step(st.s);
+  if (rc == SQLITE_ROW) {
+    *out = sqlite3_column_int64(st.s, 0);
+    return true;
+  }
+  *msg = rc == SQLITE_DONE ? "no result" : sqlite3_errmsg(db);
+  return false;
+}
+
+std::string hex32(std::int64_t v) {
+  char b[16];
+  std::snprintf(b, sizeof b, "0x%08X", static_cast<unsigned>(static_cast<std::uint32_t>(v)));
+  return b;
+}
+
+}  // namespace
+
+std::optional<TraceReader> TraceReader::open(const std::string& path, std::string* err) {
+  auto fail = [&](const std::string& what) -> std::optional<TraceReader> {
+    if (err) *err = path + ": " + what;
+    return std::nullopt;
+  };
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) != 0) return fail(std::string("cannot open: ") + std::strerror(errno));
+  if (!S_ISREG(sb.st_mode)) return fail("not a regular file");
+  {
+    // The main file of a live or killed WAL trace may still be empty (nothing
+    // checkpointed yet); otherwise it must start with SQLite's magic.
+    std::ifstream in(path, std::ios::binary);
+    char magic[16] = {};
+    in.read(magic, sizeof magic);
+    const auto got = in.gcount();
+    struct stat wb;
+    const bool has_wal = ::stat((path + "-wal").c_str(), &wb) == 0 && wb.st_size > 0;
+    if (got == 0 && !has_wal) return fail("empty file, not a ctxscope trace");
+    if (got > 0 && (got < 16 || std::memcmp(magic, "SQLite format 3", 16) != 0)) return fail("not a SQLite database");
+  }
+
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string m = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return fail("cannot open: " + m);
+  }
+  TraceReader r(db, path, 0);  // closes db on every early return
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
+#ifdef SQLITE_DBCONFIG_TRUSTED_SCHEMA
+  sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+#endif
+  sqlite3_exec(db, "PRAGMA trusted_schema=OFF; PRAGMA cell_size_check=ON; PRAGMA mmap_size=0;", nullptr, nullptr,
+               nullptr);
+  sqlite3_busy_timeout(db, 2000);
+
+  std::string msg;
+  std::int64_t app = 0, ver = 0;
+  if (!query_int(db, "PRAGMA application_id", &app, &msg)) {
+    if (sqlite3_errcode(db) == SQLITE_NOTADB) return fail("not a SQLite database");
+    return fail("file is truncated or corrupt (" + msg + ")");
+  }
+  if (app != schema::kApplicationId)
+    return fail("not a ctxscope trace (application_id " + hex32(app) + ", expected " + hex32(schema::kApplicationId) + ")");
+  if (!query_int(db, "PRAGMA user_version", &ver, &msg)) return fail("file is truncated or corrupt (" + msg + ")");
+  if (ver > schema::kVersion)
+    return fail("schema version " + std::to_string(ver) + " is newer than this ctxscope (max " +
+                std::to_string(schema::kVersion) + ")");
+  if (ver < 1) return fail("not a ctxscope trace (schema version " + std::to_string(ver) + ")");
+  r.version_ = static_cast<int>(ver);
+
+  {
+    Stmt st;
+    if (sqlite3_prepare_v2(db, "SELECT type, name FROM sqlite_schema WHERE type IN ('view','trigger') LIMIT 1", -1,
+                           &st.s, nullptr) != SQLITE_OK)
+      return fail("file is truncated or corrupt (" + std::string(sqlite3_errmsg(db)) + ")");
+    int rc = sqlite3_step(st.s);
+    if (rc == SQLITE_ROW)
+      return fail("refusing a trace that contains a " + text_col(st.s, 0) + " ('" + text_col(st.s, 1) +
+                  "'): traces never hold views or triggers");
+    if (rc != SQLITE_DONE) return fail("file is truncated or corrupt (" + std::string(sqlite3_errmsg(db)) + ")");
+  }
+  {
+    Stmt st;
+    if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st.s, nullptr) != SQLITE_OK)
+      return fail("file is truncated or corrupt (quick_check: " + std::string(sqlite3_errmsg(db)) + ")");
+    int rc = sqlite3_step(st.s);
+    if (rc != SQLITE_ROW)
+      return fail("file is truncated or corrupt (quick_check: " + std::string(sqlite3_errmsg(db)) + ")");
+    std::string first = text_col(st.s, 0);
+    if (first != "ok") return fail("file is truncated or corrupt (quick_check: " + first + ")");
+  }
+  for (const schema::Table& t : schema::tables()) {
+    std::int64_t n = 0;
+    std::string q = "SELECT count(*) FROM sqlite_schema WHERE type='table' AND name='" + std::string(t.name) + "'";
+    if (!query_int(db, q.c_str(), &n, &msg)) return fail("file is truncated or corrupt (" + msg + ")");
+    if (n != 1) return fail("not a complete ctxscope trace (table '" + std::string(t.name) + "' is missing)");
+  }
+  std::int64_t runs = 0;
+  if (!query_int(db, "SELECT count(*) FROM run", &runs, &msg)) return fail("file is truncated or corrupt (" + msg + ")");
+  if (runs != 1) return fail("not a complete ctxscope trace (" + std::to_string(runs) + " rows in table 'run')");
+  return std::optional<TraceReader>(std::move(r));
+}
+
+TraceReader::TraceReader(TraceReader&& o) noexcept : db_(o.db_), path_(std::move(o.path_)), version_(o.version_) {
+  o.db_ = nullptr;
+}
+
+TraceReader& TraceReader::operator=(TraceReader&& o) noexcept {
+  if (this != &o) {
+    sqlite3_close(db_);
+    db_ = o.db_;
+    o.db_ = nullptr;
+    path_ = std::move(o.path_);
+    version_ = o.version_;
+  }
+  return *this;
+}
+
+TraceReader::~TraceReader() { sqlite3_close(db_); }
+
+RunInfo TraceReader::run() const {
+  RunInfo ri;
+  Stmt st;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT schema_version, ctxscope_version, pid, executable, argv, clock, start_wall_ns, "
+                         "start_steady_ns, end_state, end_ns, last_commit_ns, events_recorded, events_dropped, "
+                         "drop_mode, stack_frames FROM run LIMIT 1",
+                         -1, &st.s, nullptr) != SQLITE_OK ||
+      sqlite3_step(st.s) != SQLITE_ROW)
+    return ri;
+  ri.schema_version = sqlite3_column_int(st.s, 0);
+  ri.ctxscope_version = text_col(st.s, 1);
+  ri.pid = sqlite3_column_int64(st.s, 2);
+  ri.executable = text_col(st.s, 3);
+  ri.argv = text_col(st.s, 4);
+  ri.clock = text_col(st.s, 5);
+  ri.start_wall_ns = sqlite3_column_int64(st.s, 6);
+  ri.start_steady_ns = sqlite3_column_int64(st.s, 7);
+  ri.end_state = text_col(st.s, 8);
+  if (sqlite3_column_type(st.s, 9) != SQLITE_NULL) ri.end_ns = sqlite3_column_int64(st.s, 9);
+  ri.last_commit_ns = sqlite3_column_int64(st.s, 10);
+  ri.events_recorded = sqlite3_column_int64(st.s, 11);
+  ri.events_dropped = sqlite3_column_int64(st.s, 12);
+  ri.drop_mode = sqlite3_column_int(st.s, 13) != 0;
+  ri.stack_frames = sqlite3_column_int(st.s, 14);
+  return ri;
+}
+
+std::vector<std::string> TraceReader::warnings() const {
+  std::vector<std::string> w;
+  RunInfo ri = run();
+  if (ri.events_dropped > 0)
+    w.push_back(path_ + ": " + std::to_string(ri.events_dropped) + " events dropped (recorded in drop mode)");
+  if (!ri.complete())
+    w.push_back(path_ + ": incomplete trace (no end marker: the program is still running or was killed)");
+  return w;
+}
+
+}  // namespace ctxscope::trace

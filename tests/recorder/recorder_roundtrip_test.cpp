@@ -1,0 +1,407 @@
+// Every event kind goes emit -> file -> reader with exact values.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ctxscope/trace_schema.hpp"
+#include "recorder/recorder_test_util.hpp"
+
+namespace ctxscope {
+namespace {
+
+using rectest::emit;
+using rectest::q_int;
+using rectest::q_text;
+
+std::string S(std::int64_t id) { return std::to_string(id); }
+
+class RecorderRoundTrip : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = rectest::temp_trace("roundtrip");
+    std::string err;
+    ASSERT_TRUE(trace::start(path_, {}, &err)) << err;
+    ASSERT_TRUE(trace::active());
+    t0_ = detail::now_ns();
+  }
+  void TearDown() override { trace::stop(); }
+  // A reader on the file after a flush barrier.
+  std::optional<trace::TraceReader> read() {
+    trace::flush();
+    return rectest::must_open(path_);
+  }
+  std::string path_;
+  std::uint64_t t0_ = 0;
+};
+
+// Ids far above anything the runtime hands out during the test.
+constexpr std::uint64_t kBase = 1ull << 40;
+
+TEST_F(RecorderRoundTrip, RunRowDescribesTheProcessAndIsIncompleteUntilStop) {
+  auto r = read();
+  ASSERT_TRUE(r);
+  auto ri = r->run();
+  EXPECT_EQ(ri.schema_version, trace::schema::kVersion);
+  EXPECT_EQ(ri.pid, getpid());
+  EXPECT_EQ(ri.clock, "CLOCK_MONOTONIC");
+  EXPECT_EQ(ri.end_state, "none");
+  EXPECT_FALSE(ri.complete());
+  EXPECT_EQ(ri.events_dropped, 0);
+  EXPECT_NE(ri.argv.find("ctxscope_tests"), std::string::npos) << ri.argv;
+  EXPECT_NE(ri.executable.find("ctxscope_tests"), std::string::npos);
+  EXPECT_GT(ri.start_wall_ns, 1'600'000'000'000'000'000);
+  EXPECT_LE(static_cast<std::uint64_t>(ri.start_steady_ns), t0_);
+  EXPECT_EQ(q_text(r->db(), "SELECT kind FROM contexts WHERE id=1"), "background");
+  EXPECT_EQ(q_text(r->db(), "SELECT kind FROM contexts WHERE id=2"), "todo");
+  EXPECT_EQ(q_int(r->db(), "PRAGMA application_id"), trace::schema::kApplicationId);
+  EXPECT_EQ(q_text(r->db(), "PRAGMA journal_mode"), "wal");
+  trace::stop();
+  auto r2 = rectest::must_open(path_);
+  ASSERT_TRUE(r2);
+  EXPECT_TRUE(r2->run().complete());
+  EXPECT_TRUE(r2->run().end_ns.has_value());
+  EXPECT_TRUE(r2->warnings().empty());
+}
+
+TEST_F(RecorderRoundTrip, ContextCreateCancelDropReleaseObserveRoundTrip) {
+  const std::uint64_t ctx = kBase + 1, child = kBase + 2;
+  const char* key = detail::intern("request_id");
+  const std::source_location here = std::source_location::current();
+  Event e{};
+  e.type = EventType::ctx_create;
+  e.id = ctx;
+  e.ref = 1;
+  e.value = t0_ + 5'000'000;
+  e.kind = static_cast<std::uint8_t>(Kind::deadline);
+  e.aux = 1;
+  e.site = here;
+  emit(e);
+  e = {};
+  e.type = EventType::ctx_create;
+  e.id = child;
+  e.ref = ctx;
+  e.kind = static_cast<std::uint8_t>(Kind::value);
+  e.text = key;
+  emit(e);
+  e = {};
+  e.type = EventType::ctx_cancel;
+  e.id = ctx;
+  e.kind = static_cast<std::uint8_t>(CancelReason::explicit_call);
+  e.err = 1;
+  e.code = 42;
+  e.text = "generic";
+  e.site = here;
+  emit(e);
+  e = {};
+  e.type = EventType::ctx_cancel;
+  e.id = child;
+  e.ref = ctx;
+  e.value = ctx;
+  e.kind = static_cast<std::uint8_t>(CancelReason::parent);
+  e.err = 1;
+  emit(e);
+  e = {};
+  e.type = EventType::ctx_cancel;  // second explicit call on a done context: only "called"
+  e.id = child;
+  e.kind = static_cast<std::uint8_t>(CancelReason::explicit_call);
+  e.aux = 1;
+  e.err = 1;
+  emit(e);
+  e = {};
+  e.type = EventType::cancel_dropped;
+  e.id = child;
+  e.value = 1;
+  emit(e);
+  e = {};
+  e.type = EventType::ctx_release;
+  e.id = child;
+  e.ref = ctx;
+  e.kind = static_cast<std::uint8_t>(ReleaseReason::parent);
+  emit(e);
+  e = {};
+  e.type = EventType::done_observed;
+  e.id = ctx;
+  e.site = here;
+  emit(e);
+
+  auto r = read();
+  ASSERT_TRUE(r);
+  sqlite3* db = r->db();
+  const std::string c = "SELECT %s FROM contexts WHERE id=" + S(ctx);
+  auto col = [&](const std::string& what, std::uint64_t id) {
+    return "SELECT " + what + " FROM contexts WHERE id=" + S(id);
+  };
+  const auto start = static_cast<std::uint64_t>(r->run().start_steady_ns);
+  EXPECT_EQ(q_int(db, col("parent", ctx)), 1);
+  EXPECT_EQ(q_text(db, col("kind", ctx)), "deadline");
+  EXPECT_EQ(q_int(db, col("registered", ctx)), 1);
+  EXPECT_EQ(q_int(db, col("deadline_ns", ctx)), static_cast<std::int64_t>(t0_ + 5'000'000 - start));
+  EXPECT_EQ(q_int(db, col("thread", ctx)), static_cast<std::int64_t>(detail::current_thread_id()));
+  EXPECT_EQ(q_text(db, "SELECT s.file FROM contexts c JOIN sites s ON s.id=c.site WHERE c.id=" + S(ctx)),
+            here.file_name());
+  EXPECT_EQ(q_int(db, "SELECT s.line FROM contexts c JOIN sites s ON s.id=c.site WHERE c.id=" + S(ctx)),
+            here.line());
+  EXPECT_EQ(q_text(db, "SELECT s.function FROM contexts c JOIN sites s ON s.id=c.site WHERE c.id=" + S(ctx)),
+            here.function_name());
+  EXPECT_EQ(q_text(db, col("cancel_reason", ctx)), "explicit");
+  EXPECT_EQ(q_text(db, col("err", ctx)), "canceled");
+  EXPECT_EQ(q_int(db, col("cause_code", ctx)), 42);
+  EXPECT_EQ(q_text(db, col("cause_category", ctx)), "generic");
+  EXPECT_EQ(q_int(db, col("cancel_site", ctx)), q_int(db, col("site", ctx)));  // same source_location
+  EXPECT_EQ(q_int(db, col("cancel_called_ns", ctx)), q_int(db, col("cancel_ns", ctx)));
+  EXPECT_TRUE(q_int(db, col("done_observed_ns", ctx)).has_value());
+  EXPECT_EQ(q_int(db, "SELECT count(*) FROM sites"), 1);  // deduplicated
+
+  EXPECT_EQ(q_text(db, col("kind", child)), "value");
+  EXPECT_EQ(q_text(db, col("label", child)), "request_id");
+  EXPECT_EQ(q_text(db, col("cancel_reason", child)), "parent");
+  EXPECT_EQ(q_int(db, col("cancel_parent", child)), static_cast<std::int64_t>(ctx));
+  EXPECT_EQ(q_int(db, col("cancel_origin", child)), static_cast<std::int64_t>(ctx));
+  EXPECT_EQ(q_int(db, col("cause_code", child)), std::nullopt);
+  EXPECT_TRUE(q_int(db, col("cancel_called_ns", child)).has_value());
+  EXPECT_GT(*q_int(db, col("cancel_called_ns", child)), *q_int(db, col("cancel_ns", child)));
+  EXPECT_EQ(q_int(db, col("dropped_when_done", child)), 1);
+  EXPECT_TRUE(q_int(db, col("dropped_ns", child)).has_value());
+  EXPECT_EQ(q_text(db, col("release_reason", child)), "parent");
+  EXPECT_TRUE(q_int(db, col("released_ns", child)).has_value());
+
+  EXPECT_EQ(q_int(db, "SELECT count(*) FROM events WHERE id IN (" + S(ctx) + "," + S(child) + ")"), 8);
+  EXPECT_EQ(q_int(db, "SELECT value FROM events WHERE type=1 AND id=" + S(ctx)),
+            static_cast<std::int64_t>(t0_ + 5'000'000));
+  EXPECT_EQ(q_int(db, "SELECT code FROM events WHERE type=2 AND id=" + S(ctx)), 42);
+}
+
+TEST_F(RecorderRoundTrip, WaitsThreadsAndChannelsRoundTrip) {
+  const std::uint64_t w1 = kBase + 10, w2 = kBase + 11, ch = kBase + 12, th = 1'000'000, ctx = kBase + 13;
+  Event e{};
+  e.type = EventType::chan_create;
+  e.id = ch;
+  e.value = 8;
+  e.text = "jobs";
+  emit(e);
+  e = {};
+  e.type = EventType::wait_begin;
+  e.id = w1;
+  e.ref = ctx;
+  e.kind = static_cast<std::uint8_t>(WaitObject::select);
+  e.aux = 3;
+  emit(e);
+  e = {};
+  e.type = EventType::wait_end;
+  e.id = w1;
+  e.value = 2;
+  e.kind = static_cast<std::uint8_t>(WaitOutcome::done);
+  emit(e);
+  e = {};
+  e.type = EventType::wait_begin;  // never ends: stuck
+  e.id = w2;
+  e.value = ch;
+  e.text = "jobs";
+  e.kind = static_cast<std::uint8_t>(WaitObject::chan_recv);
+  emit(e);
+  e = {};
+  e.type = EventType::chan_close;
+  e.id = ch;
+  emit(e);
+  e = {};
+  e.type = EventType::thread_spawn;
+  e.id = th;
+  e.ref = ctx;
+  e.value = detail::current_thread_id();
+  e.text = "worker";
+  emit(e);
+  std::thread([&] {
+    detail::adopt_thread_id(th);
+    Event x{};
+    x.type = EventType::thread_exit;
+    x.id = th;
+    emit(x);
+  }).join();
+
+  auto r = read();
+  ASSERT_TRUE(r);
+  sqlite3* db = r->db();
+  auto w = [&](const std::string& what, std::uint64_t id) { return "SELECT " + what + " FROM waits WHERE id=" + S(id); };
+  EXPECT_EQ(q_text(db, w("object", w1)), "select");
+  EXPECT_EQ(q_int(db, w("n_cases", w1)), 3);
+  EXPECT_EQ(q_int(db, w("done_ctx", w1)), static_cast<std::int64_t>(ctx));
+  EXPECT_EQ(q_text(db, w("outcome", w1)), "done");
+  EXPECT_EQ(q_int(db, w("case_index", w1)), 2);
+  EXPECT_LE(*q_int(db, w("begin_ns", w1)), *q_int(db, w("end_ns", w1)));
+  EXPECT_EQ(q_text(db, w("object", w2)), "chan_recv");
+  EXPECT_EQ(q_int(db, w("object_id", w2)), static_cast<std::int64_t>(ch));
+  EXPECT_EQ(q_text(db, w("label", w2)), "jobs");
+  EXPECT_EQ(q_int(db, w("done_ctx", w2)), std::nullopt);
+  EXPECT_EQ(q_int(db, w("end_ns", w2)), std::nullopt);
+  EXPECT_EQ(q_int(db, "SELECT capacity FROM channels WHERE id=" + S(ch)), 8);
+  EXPECT_EQ(q_text(db, "SELECT label FROM channels WHERE id=" + S(ch)), "jobs");
+  EXPECT_TRUE(q_int(db, "SELECT closed_ns FROM channels WHERE id=" + S(ch)).has_value());
+  EXPECT_EQ(q_text(db, "SELECT name FROM threads WHERE id=" + S(th)), "worker");
+  EXPECT_EQ(q_int(db, "SELECT ctx FROM threads WHERE id=" + S(th)), static_cast<std::int64_t>(ctx));
+  EXPECT_EQ(q_int(db, "SELECT parent_thread FROM threads WHERE id=" + S(th)),
+            static_cast<std::int64_t>(detail::current_thread_id()));
+  EXPECT_TRUE(q_int(db, "SELECT exit_ns FROM threads WHERE id=" + S(th)).has_value());
+  EXPECT_EQ(q_text(db, "SELECT name FROM enums WHERE type='event' AND value=6"), "wait_begin");
+}
+
+TEST_F(RecorderRoundTrip, CancelRecordedBeforeCreateStillGivesOneRow) {
+  // Rings are drained per thread: a cancel on thread B may be written before
+  // the create on thread A.  Both land in one row.
+  const std::uint64_t ctx = kBase + 20;
+  std::thread([&] {
+    Event e{};
+    e.type = EventType::ctx_cancel;
+    e.id = ctx;
+    e.kind = static_cast<std::uint8_t>(CancelReason::explicit_call);
+    e.err = 1;
+    emit(e);
+  }).join();
+  Event e{};
+  e.type = EventType::ctx_create;
+  e.id = ctx;
+  e.ref = 1;
+  e.kind = static_cast<std::uint8_t>(Kind::cancel);
+  emit(e);
+  auto r = read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM contexts WHERE id=" + S(ctx)), 1);
+  EXPECT_EQ(q_text(r->db(), "SELECT kind || '/' || cancel_reason FROM contexts WHERE id=" + S(ctx)), "cancel/explicit");
+}
+
+TEST_F(RecorderRoundTrip, FlushIsABarrierForEveryProducerThread) {
+  constexpr int kThreads = 4, kEach = 5000;  // more than one ring's capacity per thread
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([t] {
+      for (int i = 0; i < kEach; ++i) {
+        Event e{};
+        e.type = EventType::chan_close;
+        e.id = kBase + 1000 + static_cast<std::uint64_t>(t);
+        e.value = static_cast<std::uint64_t>(i);
+        emit(e);
+      }
+    });
+  for (auto& t : ts) t.join();
+  auto r = read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events WHERE type=11 AND id>=" + S(kBase + 1000)), kThreads * kEach);
+  // Per-thread order is preserved by seq.
+  EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events a JOIN events b ON a.id=b.id AND b.value=a.value+1 "
+                           "WHERE a.type=11 AND b.type=11 AND a.id>=" + S(kBase + 1000) + " AND b.seq < a.seq"),
+            0);
+  EXPECT_EQ(r->run().events_dropped, 0);
+}
+
+TEST_F(RecorderRoundTrip, RecorderDoesNotRecordAfterStop) {
+  trace::stop();
+  EXPECT_FALSE(trace::active());
+  Event e{};
+  e.type = EventType::chan_close;
+  e.id = kBase + 30;
+  emit(e);  // no sink: nothing
+  auto r = rectest::must_open(path_);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events WHERE id=" + S(kBase + 30)), 0);
+}
+
+TEST(RecorderStart, RefusesASecondStartAndAnUnwritablePath) {
+  std::string err;
+  EXPECT_FALSE(trace::start("/nonexistent-dir/x.db", {}, &err));
+  EXPECT_NE(err.find("/nonexistent-dir/x.db: cannot create trace"), std::string::npos) << err;
+  const std::string p = rectest::temp_trace("second");
+  ASSERT_TRUE(trace::start(p, {}, &err)) << err;
+  EXPECT_FALSE(trace::start(p, {}, &err));
+  EXPECT_NE(err.find("already recording"), std::string::npos) << err;
+  trace::stop();
+}
+
+TEST(RecorderStart, StacksAreCapturedSymbolizedAndDeduplicated) {
+  const std::string p = rectest::temp_trace("stacks");
+  trace::Options o;
+  o.stack_frames = 16;
+  std::string err;
+  ASSERT_TRUE(trace::start(p, o, &err)) << err;
+  for (int i = 0; i < 3; ++i) {  // same call stack three times: one stack row
+    Event e{};
+    e.type = EventType::ctx_create;
+    e.id = kBase + 40 + static_cast<std::uint64_t>(i);
+    e.ref = 1;
+    e.kind = static_cast<std::uint8_t>(Kind::cancel);
+    emit(e);
+  }
+  trace::stop();
+  auto r = rectest::must_open(p);
+  ASSERT_TRUE(r);
+  sqlite3* db = r->db();
+  EXPECT_EQ(r->run().stack_frames, 16);
+  EXPECT_EQ(q_int(db, "SELECT count(DISTINCT stack) FROM contexts WHERE id>=" + S(kBase + 40)), 1);
+  EXPECT_EQ(q_int(db, "SELECT count(*) FROM contexts WHERE stack IS NULL AND id>=" + S(kBase + 40)), 0);
+  auto depth = q_int(db, "SELECT depth FROM stacks");
+  ASSERT_TRUE(depth);
+  EXPECT_GT(*depth, 2);
+  EXPECT_LE(*depth, 16);
+  EXPECT_EQ(q_int(db, "SELECT count(*) FROM stack_frames"), depth);
+  // This test's own function is on the stack, symbolized.
+  EXPECT_GE(q_int(db, "SELECT count(*) FROM frames WHERE function LIKE '%StacksAreCaptured%'"), 1);
+}
+
+TEST(RecorderDropMode, CountsEveryDropAndReadersReportIt) {
+  const std::string p = rectest::temp_trace("drop");
+  trace::Options o;
+  o.drop_when_full = true;
+  std::string err;
+  ASSERT_TRUE(trace::start(p, o, &err)) << err;
+  trace::detail::pause_for_test(true);
+  constexpr int kExtra = 100;
+  std::thread([&] {  // a fresh thread: its ring starts empty
+    for (unsigned i = 0; i < trace::detail::kRingCapacity + kExtra; ++i) {
+      Event e{};
+      e.type = EventType::chan_close;
+      e.id = kBase + 50;
+      emit(e);
+    }
+  }).join();
+  EXPECT_EQ(trace::events_dropped(), static_cast<unsigned long long>(kExtra));
+  trace::detail::pause_for_test(false);
+  trace::stop();
+  auto r = rectest::must_open(p);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->run().events_dropped, kExtra);
+  EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events WHERE id=" + S(kBase + 50)),
+            static_cast<std::int64_t>(trace::detail::kRingCapacity));
+  auto w = r->warnings();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0], p + ": 100 events dropped (recorded in drop mode)");
+}
+
+TEST(RecorderWaitMode, AFullBufferMakesTheProducerWaitAndLosesNothing) {
+  const std::string p = rectest::temp_trace("wait");
+  std::string err;
+  ASSERT_TRUE(trace::start(p, {}, &err)) << err;
+  trace::detail::pause_for_test(true);
+  std::atomic<int> emitted{0};
+  std::thread producer([&] {
+    for (unsigned i = 0; i < trace::detail::kRingCapacity + 10; ++i) {
+      Event e{};
+      e.type = EventType::chan_close;
+      e.id = kBase + 60;
+      emit(e);
+      emitted.fetch_add(1);
+    }
+  });
+  // The producer fills its ring, then waits: it cannot finish while paused.
+  while (emitted.load() < static_cast<int>(trace::detail::kRingCapacity)) std::this_thread::yield();
+  trace::detail::pause_for_test(false);
+  producer.join();
+  trace::stop();
+  auto r = rectest::must_open(p);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->run().events_dropped, 0);
+  EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events WHERE id=" + S(kBase + 60)),
+            static_cast<std::int64_t>(trace::detail::kRingCapacity + 10));
+}
+
+}  // namespace
+}  // namespace ctxscope
