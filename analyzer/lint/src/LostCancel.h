@@ -1,0 +1,35 @@
+// lost-cancel: the cancel function of a cancelable context is discarded, or
+// held in a variable that some path to the end of the function never uses.
+//
+// Go's `go vet` lostcancel, transposed: a cancel is "used" by any reference to
+// the variable after its definition — calling it, handing it to
+// ctxscope::defer, passing, returning, storing or capturing it.  Paths are
+// those of Clang's CFG for the function: `return`, falling off the end, a
+// `throw` no handler in the function catches, and (for a variable defined in
+// a loop) reaching the same definition again.  Calls to [[noreturn]]
+// functions end a path without a finding, as panics do for vet.
+#pragma once
+
+#include <map>
+#include <memory>
+
+#include "Diagnostic.h"
+#include "clang/ASTMatchers/ASTMatchFinder.h"
+#include "clang/Analysis/CFG.h"
+
+namespace ctxscope::lint {
+
+class LostCancel {
+ public:
+  void register_matchers(clang::ast_matchers::MatchFinder& finder,
+                         clang::ast_matchers::MatchFinder::MatchCallback* cb);
+  void run(const clang::ast_matchers::MatchFinder::MatchResult& result, Reporter& out);
+  /// Drop per-translation-unit caches (CFGs).
+  void reset() { cfgs_.clear(); }
+
+ private:
+  const clang::CFG* cfg_for(const clang::FunctionDecl& fn, clang::ASTContext& ctx);
+  std::map<const clang::FunctionDecl*, std::unique_ptr<clang::CFG>> cfgs_;
+};
+
+}  // namespace ctxscope::lint
