@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import sys
 
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -34,7 +35,12 @@ def load_cpp(path):
         if b.get("error_occurred"):
             print(f"compare.py: {path}: {b['name']}: {b.get('error_message')}", file=sys.stderr)
             continue
-        name = b["name"].split("/")[0]
+        # With --benchmark_repetitions only the median aggregate is used.
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        name = b.get("run_name", b["name"]).split("/")[0]
+        if b.get("run_type") != "aggregate" and name in benches:
+            continue
         rec = dict(b)
         rec["ns"] = b["real_time"] * UNIT_NS[b.get("time_unit", "ns")]
         benches[name] = rec
@@ -45,7 +51,8 @@ GO_LINE = re.compile(r"^Benchmark(\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$")
 
 
 def load_go(path):
-    benches = {}
+    """Go results by name; with -count N, the median of each metric."""
+    runs = {}
     try:
         lines = open(path).read().splitlines()
     except OSError as e:
@@ -56,10 +63,11 @@ def load_go(path):
             continue
         fields = m.group(3).split()
         metrics = {fields[i + 1]: float(fields[i]) for i in range(0, len(fields) - 1, 2)}
-        benches[m.group(1)] = metrics
-    if not benches:
+        runs.setdefault(m.group(1), []).append(metrics)
+    if not runs:
         fail(f"{path}: no Go benchmark results")
-    return benches
+    return {name: {k: statistics.median(r[k] for r in rs if k in r) for k in rs[0]}
+            for name, rs in runs.items()}
 
 
 def main():
@@ -134,7 +142,9 @@ def main():
     table = []
     missed = 0
     for op, cv, pv, peer, limit, absmax in rows:
-        ratio = cv / pv if cv is not None and pv not in (None, 0) else None
+        # threads/bytes rows compare against an absolute limit; a ratio to a
+        # peer that counts something else (goroutines) would mislead.
+        ratio = cv / pv if absmax is None and cv is not None and pv not in (None, 0) else None
         if absmax is not None:
             target = f"<= {absmax:g}"
             ok = cv is not None and cv <= absmax
@@ -165,8 +175,16 @@ def main():
                 break
     except OSError:
         pass
+    load = ""
+    try:
+        start = open(os.path.join(os.path.dirname(sys.argv[1]), "loadavg_start")).read().split()
+        end = open("/proc/loadavg").read().split()[:3]
+        load = f" Load average (1/5/15 min) {' '.join(start)} at start, {' '.join(end)} at end."
+    except OSError:
+        pass
+    print(f"Machine: {machine}.{load}")
     with open(sys.argv[3], "w") as f:
-        f.write(f"Machine: {machine}.\n\n")
+        f.write(f"Machine: {machine}.{load}\n\n")
         f.write("| " + " | ".join(head) + " |\n")
         f.write("|" + "|".join("---" for _ in head) + "|\n")
         for r in table:
