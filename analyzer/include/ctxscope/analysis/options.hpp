@@ -1,0 +1,27 @@
+// ctxscope/analysis/options.hpp — thresholds of the rules.
+//
+// Grace periods absorb scheduling noise: they are the time a thread may take
+// to notice `done` before a rule calls it blind or late.  The defaults are far
+// above the wake-up latency of a loaded 2-core machine (a few ms, tens of ms
+// under heavy contention) and far below what a real bug shows (a goroutine
+// that ignores cancellation stays blocked until its value arrives, usually
+// hundreds of ms, or forever).  See docs/rules.md.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+namespace ctxscope::analysis {
+
+struct Options {
+  /// blind-wait: the wait must still be blocked this long after its thread's
+  /// context was done (so a wait that ends on a value racing the cancel is clean).
+  std::int64_t blind_wait_grace_ns = 50'000'000;    // 50 ms
+  /// late-exit: a thread may run this long after its context was done.
+  std::int64_t late_exit_grace_ns = 100'000'000;    // 100 ms
+  /// Rules not to run at all (their findings count as suppressed).
+  std::set<std::string> ignore;
+};
+
+}  // namespace ctxscope::analysis

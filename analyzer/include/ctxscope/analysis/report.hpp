@@ -1,0 +1,51 @@
+// ctxscope/analysis/report.hpp — the result of analysing one trace, and its
+// renderings (text, JSON, SARIF 2.1.0, JUnit XML).
+//
+// Formatters are pure functions of the Report: same report, same bytes.  They
+// never print machine-dependent data except what the trace itself holds (the
+// program and file paths recorded in it).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ctxscope/analysis/finding.hpp"
+
+namespace ctxscope::analysis {
+
+struct RunInfo {
+  std::string trace_path;
+  std::string program;      ///< as recorded in the trace (may be empty)
+  bool complete = true;     ///< false: the run has no end marker (crashed / killed)
+  std::int64_t duration_ns = 0;
+  std::uint64_t events = 0;
+};
+
+struct Report {
+  RunInfo run;
+  std::vector<Finding> findings;          ///< sorted: file, line, rule, context
+  std::vector<std::string> warnings;      ///< about the run itself ("ended abnormally")
+  std::size_t suppressed = 0;             ///< dropped by --suppress / --ignore
+  std::map<std::string, std::size_t> suppressed_by_rule;
+
+  /// Number of findings whose severity is >= `level`.
+  std::size_t count_at_least(Severity level) const noexcept;
+};
+
+enum class Format { text, json, sarif, junit };
+/// "text" | "json" | "sarif" | "junit".
+bool parse_format(const std::string& s, Format& out) noexcept;
+
+std::string to_text(const Report&);
+std::string to_json(const Report&);   ///< {"run":…, "findings":[…], "suppressed":…}
+std::string to_sarif(const Report&);  ///< SARIF 2.1.0, one run, one result per finding
+std::string to_junit(const Report&);  ///< one <testcase> per finding, each failed
+std::string render(const Report&, Format);
+
+/// Only the findings as JSON (the golden-file format: no run paths, no counts).
+std::string findings_to_json(const std::vector<Finding>&);
+
+}  // namespace ctxscope::analysis

@@ -1,0 +1,38 @@
+-- Rule blind-wait (error): a wait that does not observe the context of its
+-- thread and was still blocked when that context was done — the goroutine
+-- ignores cancellation.
+--
+-- Exact definition, for a wait w on a go() thread whose effective context C
+-- (temp.thread_ctx) became done at C.done_ns:
+--   * w is not a select that took its default case, and
+--   * w was blocked after C was done for longer than the grace period:
+--       w.end_ns IS NULL (still blocked at the end of the run), or
+--       w.end_ns - max(w.begin_ns, C.done_ns) > :blind_wait_grace_ns
+--     (a wait that ends on a value while the cancel races it is clean), and
+--   * w does not observe C: its done case (waits.done_ctx) is not C nor a
+--     descendant of C that C's cancellation reaches (a path without a
+--     without_cancel context).  A wait observing only an unrelated context
+--     is blind to C.
+-- Site: the blocking call.
+WITH RECURSIVE cand AS (
+  SELECT w.id AS wait, w.thread AS thread, tc.ctx AS thread_ctx, tc.eff_ctx AS ctx,
+         w.done_ctx AS done_ctx, w.site AS site, w.object AS object, w.object_id AS object_id,
+         w.label AS label, w.begin_ns AS begin_ns, w.end_ns AS end_ns, w.outcome AS outcome,
+         tc.done_ns AS done_ns
+    FROM waits w CROSS JOIN thread_ctx tc ON tc.thread = w.thread
+   WHERE tc.done_ns IS NOT NULL
+     AND coalesce(w.outcome, '') <> 'default'
+     AND (w.end_ns IS NULL OR w.end_ns - max(w.begin_ns, tc.done_ns) > :blind_wait_grace_ns)
+),
+-- Contexts whose cancellation reaches each candidate's done case: the done
+-- context and its ancestors, up to (and including) the first without_cancel.
+reach(wait, ctx, hops) AS (
+  SELECT wait, done_ctx, 0 FROM cand WHERE done_ctx IS NOT NULL
+  UNION
+  SELECT reach.wait, c.parent, reach.hops + 1 FROM reach JOIN contexts c ON c.id = reach.ctx
+   WHERE c.kind <> 'without_cancel' AND c.parent IS NOT NULL AND reach.hops < 10000
+)
+SELECT cand.*
+  FROM cand
+ WHERE NOT EXISTS (SELECT 1 FROM reach WHERE reach.wait = cand.wait AND reach.ctx = cand.ctx)
+ ORDER BY cand.wait;

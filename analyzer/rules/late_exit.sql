@@ -1,0 +1,19 @@
+-- Rule late-exit (warning): a go() thread that kept running longer than the
+-- grace period after its context was done.
+--
+-- Exact definition, for a thread t with effective context C (temp.thread_ctx)
+-- done at C.done_ns, with L = max(C.done_ns, t.spawn_ns):
+--   * t exited, and t.exit_ns - L > :late_exit_grace_ns; or
+--   * t never exited, trace_end - L > :late_exit_grace_ns, and t is not
+--     blocked in a wait at the end (that thread is reported by stuck-wait).
+-- Site: the go() call that started the thread.
+SELECT t.id AS thread, tc.ctx AS thread_ctx, tc.eff_ctx AS ctx, t.spawn_site AS site,
+       t.spawn_ns AS spawn_ns, t.exit_ns AS exit_ns, tc.done_ns AS done_ns
+  FROM thread_ctx tc JOIN threads t ON t.id = tc.thread
+ WHERE tc.done_ns IS NOT NULL
+   AND ((t.exit_ns IS NOT NULL
+         AND t.exit_ns - max(tc.done_ns, coalesce(t.spawn_ns, 0)) > :late_exit_grace_ns)
+     OR (t.exit_ns IS NULL
+         AND (SELECT t FROM trace_end) - max(tc.done_ns, coalesce(t.spawn_ns, 0)) > :late_exit_grace_ns
+         AND NOT EXISTS (SELECT 1 FROM waits w WHERE w.thread = t.id AND w.end_ns IS NULL)))
+ ORDER BY t.id;

@@ -1,0 +1,40 @@
+-- Rule lost-cancel: a cancelable context (with_cancel, with_timeout,
+-- with_deadline, with_cancel_cause) whose cancel function was never called.
+--
+-- Exact definition, on the `contexts` table:
+--   kind IN (cancel, timeout, deadline, cause) AND cancel_called_ns IS NULL
+-- Sub-kinds, first that applies:
+--   dropped               (error)   the last copy of the CancelFunc was destroyed
+--                                   uncalled while the context was not done:
+--                                   cancel became impossible (dropped_ns set,
+--                                   dropped_when_done = 0).
+--   leaked                (error)   never done by the end of the run: it stays
+--                                   registered with its parent (and keeps its
+--                                   timer) for as long as the parent lives.
+--   released-by-deadline  (warning) done only because its own deadline fired.
+--   released-by-parent    (warning) done only because an ancestor was cancelled
+--                                   (or it was born from a done parent).
+-- Site: the creation site (the with_* call).
+SELECT
+  c.id            AS ctx,
+  c.thread        AS thread,
+  c.site          AS site,
+  c.stack         AS stack,
+  c.created_ns    AS created_ns,
+  c.cancel_ns     AS done_ns,
+  c.cancel_reason AS done_reason,
+  c.cancel_origin AS origin,
+  c.dropped_ns    AS dropped_ns,
+  c.dropped_thread AS dropped_thread,
+  c.registered    AS registered,
+  c.released_ns   AS released_ns,
+  CASE
+    WHEN c.dropped_ns IS NOT NULL AND coalesce(c.dropped_when_done, 0) = 0 THEN 'dropped'
+    WHEN c.cancel_ns IS NULL THEN 'leaked'
+    WHEN c.cancel_reason = 'deadline' THEN 'released-by-deadline'
+    ELSE 'released-by-parent'
+  END             AS subkind
+FROM contexts c
+WHERE c.kind IN ('cancel', 'timeout', 'deadline', 'cause')
+  AND c.cancel_called_ns IS NULL
+ORDER BY c.id;

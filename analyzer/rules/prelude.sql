@@ -1,0 +1,35 @@
+-- ctxscope rules, prelude: TEMP helper tables every rule reads.
+--
+-- Run this once per connection before any rule (the analyzer does; by hand:
+--   sqlite3 trace.db '.read analyzer/rules/prelude.sql' '.param set :blind_wait_grace_ns 50000000' \
+--                    '.read analyzer/rules/blind_wait.sql'
+-- ).  It writes only TEMP tables, so it works on a read-only trace.
+
+-- The end of the observed run: the end marker, or for an incomplete run (no
+-- end marker) the last committed batch, which is the last moment the trace
+-- speaks for.
+DROP TABLE IF EXISTS temp.trace_end;
+CREATE TEMP TABLE trace_end AS
+  SELECT coalesce(end_ns, last_commit_ns, 0) AS t, end_state FROM run LIMIT 1;
+
+-- thread_ctx: each go() thread whose context can become done, with the
+-- "effective" context: the thread's own context, or for a value context the
+-- nearest ancestor with a done of its own (value contexts share their
+-- parent's done).  Threads under background/todo/without_cancel never have a
+-- done and are absent.
+DROP TABLE IF EXISTS temp.thread_ctx;
+CREATE TEMP TABLE thread_ctx(
+  thread  INTEGER PRIMARY KEY,
+  ctx     INTEGER NOT NULL,   -- threads.ctx: what go() was given
+  eff_ctx INTEGER NOT NULL,   -- the cancelable context whose done ends the thread's work
+  done_ns INTEGER             -- when eff_ctx became done; NULL if never
+);
+INSERT INTO thread_ctx
+WITH RECURSIVE eff(thread, ctx, cur, hops) AS (
+  SELECT id, ctx, ctx, 0 FROM threads WHERE ctx IS NOT NULL
+  UNION ALL
+  SELECT eff.thread, eff.ctx, c.parent, eff.hops + 1 FROM eff JOIN contexts c ON c.id = eff.cur
+   WHERE c.kind = 'value' AND c.parent IS NOT NULL AND eff.hops < 10000)
+SELECT eff.thread, eff.ctx, eff.cur, c.cancel_ns
+  FROM eff JOIN contexts c ON c.id = eff.cur
+ WHERE c.kind IN ('cancel', 'timeout', 'deadline', 'cause');

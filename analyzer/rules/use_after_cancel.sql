@@ -1,0 +1,26 @@
+-- Rule use-after-cancel (warning): a blocking operation begun under a context
+-- that its own thread had already cancelled — the premature cancel ("defer
+-- cancel() runs before the body is read").
+--
+-- Exact definition, for a wait w whose done case is context X:
+--   * w ended with outcome done, and X was already done when w began
+--     (X.cancel_ns <= w.begin_ns; the runtime records a ctx-aware operation on
+--     a done context as a zero-length wait), and
+--   * the cancel that made X done — X's own, or for reason parent the
+--     origin's — was an explicit cancel call made on w's thread.
+-- A worker that sees done because ANOTHER thread cancelled is the normal
+-- shutdown path and is not reported.  One finding per (site, context): a loop
+-- retrying the same read reports once.
+SELECT w.id AS wait, w.thread AS thread, w.done_ctx AS ctx, o.id AS origin, w.site AS site,
+       w.object AS object, w.object_id AS object_id, w.label AS label,
+       min(w.begin_ns) AS begin_ns, o.cancel_ns AS cancel_ns, o.cancel_site AS cancel_site,
+       count(*) AS repeats
+  FROM waits w
+  JOIN contexts x ON x.id = w.done_ctx
+  JOIN contexts o ON o.id = CASE x.cancel_reason WHEN 'parent' THEN x.cancel_origin ELSE x.id END
+ WHERE w.outcome = 'done'
+   AND x.cancel_ns IS NOT NULL AND x.cancel_ns <= w.begin_ns
+   AND o.cancel_reason = 'explicit'
+   AND o.cancel_thread = w.thread
+ GROUP BY w.site, w.done_ctx
+ ORDER BY min(w.id);

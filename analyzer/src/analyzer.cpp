@@ -1,0 +1,501 @@
+// The rule engine: runs the compiled-in SQL of each rule and turns its rows
+// into Findings.  The SQL decides WHICH rows are findings; this file only
+// names, locates and explains them.
+#include "ctxscope/analysis/analyzer.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <tuple>
+#include <unordered_map>
+#include <variant>
+
+#include "rules_sql.hpp"
+
+namespace ctxscope::analysis {
+namespace {
+
+// ---- thin SQLite helpers -------------------------------------------------
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, std::string_view sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &s_, nullptr) != SQLITE_OK)
+      throw AnalysisError(std::string("SQL error: ") + sqlite3_errmsg(db));
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  void bind_named(const char* name, std::int64_t v) {
+    if (int i = sqlite3_bind_parameter_index(s_, name); i > 0) sqlite3_bind_int64(s_, i, v);
+  }
+  void bind(int i, std::int64_t v) { sqlite3_bind_int64(s_, i, v); }
+  bool step() {
+    const int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw AnalysisError(std::string("SQL error: ") + sqlite3_errmsg(db_));
+  }
+  void reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  bool null(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
+  std::int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
+  std::optional<std::int64_t> opt(int c) const {
+    if (null(c)) return std::nullopt;
+    return i64(c);
+  }
+  std::string text(int c) const {
+    const auto* t = sqlite3_column_text(s_, c);
+    return t ? std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(sqlite3_column_bytes(s_, c)))
+             : std::string();
+  }
+  int columns() const { return sqlite3_column_count(s_); }
+  const char* name(int c) const { return sqlite3_column_name(s_, c); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+};
+
+void exec(sqlite3* db, std::string_view sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db, std::string(sql).c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string m = msg ? msg : sqlite3_errmsg(db);
+    sqlite3_free(msg);
+    throw AnalysisError("SQL error: " + m);
+  }
+}
+
+// A result row of a rule, by column name (rules name their columns).
+struct Row {
+  std::unordered_map<std::string, std::optional<std::int64_t>> ints;
+  std::unordered_map<std::string, std::string> texts;
+  std::optional<std::int64_t> opt(const std::string& k) const {
+    auto it = ints.find(k);
+    return it == ints.end() ? std::nullopt : it->second;
+  }
+  std::int64_t get(const std::string& k, std::int64_t dflt = 0) const { return opt(k).value_or(dflt); }
+  std::string str(const std::string& k) const {
+    auto it = texts.find(k);
+    return it == texts.end() ? std::string() : it->second;
+  }
+};
+
+Row read_row(const Stmt& s) {
+  Row r;
+  for (int c = 0; c < s.columns(); ++c) {
+    const std::string n = s.name(c);
+    if (s.null(c)) {
+      r.ints[n] = std::nullopt;
+    } else {
+      r.ints[n] = s.i64(c);
+      r.texts[n] = s.text(c);
+    }
+  }
+  return r;
+}
+
+// ---- the trace's entities, looked up on demand and cached -----------------
+
+struct CtxInfo {
+  std::uint64_t id = 0;
+  std::optional<std::int64_t> parent;
+  std::string kind;
+  std::optional<std::int64_t> site, created_ns, cancel_ns, cancel_origin, cancel_site, cancel_thread;
+  std::string cancel_reason;
+};
+
+class Entities {
+ public:
+  explicit Entities(sqlite3* db)
+      : site_q_(db, "SELECT file, line, col, function FROM sites WHERE id = ?"),
+        thread_q_(db, "SELECT name FROM threads WHERE id = ?"),
+        ctx_q_(db,
+               "SELECT parent, kind, site, created_ns, cancel_ns, cancel_reason, cancel_origin, cancel_site, "
+               "cancel_thread FROM contexts WHERE id = ?"),
+        stack_q_(db,
+                 "SELECT f.function, f.file, f.line, f.address FROM stack_frames sf JOIN frames f ON f.id = "
+                 "sf.frame_id WHERE sf.stack_id = ? ORDER BY sf.depth") {}
+
+  Site site(std::optional<std::int64_t> id) {
+    if (!id) return {};
+    if (auto it = sites_.find(*id); it != sites_.end()) return it->second;
+    Site s;
+    site_q_.bind(1, *id);
+    if (site_q_.step()) {
+      s.file = site_q_.text(0);
+      s.line = static_cast<int>(site_q_.i64(1));
+      s.column = static_cast<int>(site_q_.i64(2));
+      s.function = site_q_.text(3);
+    }
+    site_q_.reset();
+    return sites_[*id] = s;
+  }
+
+  std::string thread_name(std::int64_t id) {
+    if (auto it = threads_.find(id); it != threads_.end()) return it->second;
+    std::string n;
+    thread_q_.bind(1, id);
+    if (thread_q_.step()) n = thread_q_.text(0);
+    thread_q_.reset();
+    if (n.empty()) n = id == 1 ? "main" : "thread#" + std::to_string(id);
+    return threads_[id] = n;
+  }
+
+  const CtxInfo& ctx(std::int64_t id) {
+    if (auto it = ctxs_.find(id); it != ctxs_.end()) return it->second;
+    CtxInfo c;
+    c.id = static_cast<std::uint64_t>(id);
+    ctx_q_.bind(1, id);
+    if (ctx_q_.step()) {
+      c.parent = ctx_q_.opt(0);
+      c.kind = ctx_q_.text(1);
+      c.site = ctx_q_.opt(2);
+      c.created_ns = ctx_q_.opt(3);
+      c.cancel_ns = ctx_q_.opt(4);
+      c.cancel_reason = ctx_q_.text(5);
+      c.cancel_origin = ctx_q_.opt(6);
+      c.cancel_site = ctx_q_.opt(7);
+      c.cancel_thread = ctx_q_.opt(8);
+    } else {
+      c.kind = id == 1 ? "background" : id == 2 ? "todo" : "unknown";
+    }
+    ctx_q_.reset();
+    return ctxs_[id] = c;
+  }
+
+  /// root → … → ctx.  Cycles (a damaged file) stop the walk.
+  std::vector<AncestryEntry> ancestry(std::int64_t id) {
+    std::vector<AncestryEntry> out;
+    std::optional<std::int64_t> cur = id;
+    while (cur && out.size() < 10000) {
+      const CtxInfo c = ctx(*cur);
+      if (std::any_of(out.begin(), out.end(), [&](const AncestryEntry& a) { return a.context == c.id; })) break;
+      AncestryEntry a;
+      a.context = c.id;
+      a.kind = c.kind;
+      a.site = site(c.site);
+      a.done_ns = c.cancel_ns.value_or(-1);
+      a.done_reason = c.cancel_ns ? c.cancel_reason : "";
+      out.push_back(std::move(a));
+      cur = c.parent;
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+
+  std::vector<std::string> stack(std::optional<std::int64_t> id) {
+    std::vector<std::string> out;
+    if (!id) return out;
+    stack_q_.bind(1, *id);
+    while (stack_q_.step()) {
+      std::string fr = stack_q_.null(0) ? "" : stack_q_.text(0);
+      if (fr.empty()) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(stack_q_.i64(3)));
+        fr = buf;
+      }
+      if (!stack_q_.null(1) && !stack_q_.text(1).empty())
+        fr += " at " + stack_q_.text(1) + ":" + std::to_string(stack_q_.i64(2));
+      out.push_back(std::move(fr));
+    }
+    stack_q_.reset();
+    return out;
+  }
+
+ private:
+  Stmt site_q_, thread_q_, ctx_q_, stack_q_;
+  std::unordered_map<std::int64_t, Site> sites_;
+  std::unordered_map<std::int64_t, std::string> threads_;
+  std::unordered_map<std::int64_t, CtxInfo> ctxs_;
+};
+
+std::string base(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
+
+std::string at(const Site& s) {
+  if (!s.known()) return "";
+  return " at " + base(s.file) + ":" + std::to_string(s.line);
+}
+
+std::string ctx_ref(const CtxInfo& c) { return "ctx#" + std::to_string(c.id) + " (" + c.kind + ")"; }
+
+// How `c` became done, as a verb phrase: "was cancelled at main.cpp:40",
+// "was cancelled by parent ctx#3 at handler.cpp:40", "hit its deadline", ...
+std::string how_done(Entities& E, const CtxInfo& c) {
+  const std::string& r = c.cancel_reason;
+  if (r == "explicit") return "was cancelled" + at(E.site(c.cancel_site));
+  if (r == "deadline") return "hit its deadline";
+  if (r == "born_done") return "was created from an already-done parent";
+  if (r == "parent" && c.cancel_origin) {
+    const CtxInfo& o = E.ctx(*c.cancel_origin);
+    const bool direct = c.parent && *c.parent == *c.cancel_origin;
+    std::string who = std::string(direct ? "parent" : "ancestor") + " ctx#" + std::to_string(o.id);
+    if (o.cancel_reason == "deadline") return "was cancelled when " + who + " hit its deadline";
+    return "was cancelled by " + who + at(E.site(o.cancel_site));
+  }
+  if (r == "parent") return "was cancelled by its parent";
+  return "became done";
+}
+
+std::string wait_what(const Row& r) {
+  std::string w = r.str("object");
+  if (w.empty()) w = "wait";
+  const std::string label = r.str("label");
+  if (!label.empty()) w += " '" + label + "'";
+  else if (r.opt("object_id")) w += " (object #" + std::to_string(r.get("object_id")) + ")";
+  return w;
+}
+
+struct Ctx {
+  sqlite3* db;
+  const Options& opts;
+  Entities& E;
+  std::int64_t end_ns;
+  std::vector<Finding>& out;
+};
+
+Finding base_finding(Ctx& k, std::string rule, Severity sev, std::int64_t ctx, std::int64_t thread) {
+  Finding f;
+  f.rule = std::move(rule);
+  f.severity = sev;
+  f.context = static_cast<std::uint64_t>(ctx);
+  if (ctx > 0) f.ancestry = k.E.ancestry(ctx);
+  f.thread = static_cast<std::uint64_t>(thread);
+  if (thread > 0) f.thread_name = k.E.thread_name(thread);
+  return f;
+}
+
+void lost_cancel(Ctx& k, const Row& r) {
+  const std::string sub = r.str("subkind");
+  const bool err = sub == "dropped" || sub == "leaked";
+  Finding f = base_finding(k, "lost-cancel", err ? Severity::error : Severity::warning, r.get("ctx"),
+                           r.get("thread"));
+  f.subkind = sub;
+  f.site = k.E.site(r.opt("site"));
+  f.stack = k.E.stack(r.opt("stack"));
+  const CtxInfo& c = k.E.ctx(r.get("ctx"));
+  const std::int64_t created = r.get("created_ns");
+  f.times.push_back({"created", created});
+  std::string m;
+  if (sub == "dropped") {
+    const std::int64_t dropped = r.get("dropped_ns");
+    f.times.push_back({"cancel dropped", dropped});
+    m = "the cancel function of " + ctx_ref(c) + " was dropped without being called, " +
+        format_duration(dropped - created) + " after creation";
+    if (r.opt("dropped_thread")) m += " on thread '" + k.E.thread_name(r.get("dropped_thread")) + "'";
+    if (auto d = r.opt("done_ns")) {
+      f.times.push_back({"context done", *d});
+      m += "; the context stayed live " + format_duration(*d - dropped) + " more, until it " + how_done(k.E, c);
+    } else {
+      m += "; the context was still live at the end of the run, " + format_duration(k.end_ns - dropped) +
+           " later";
+    }
+  } else if (sub == "leaked") {
+    f.times.push_back({"run end", k.end_ns});
+    m = ctx_ref(c) + " was never cancelled: its cancel function was not called and the context was still live "
+        "at the end of the run, " + format_duration(k.end_ns - created) + " after creation";
+    if (r.get("registered") == 1 && c.parent)
+      m += " (registered with ctx#" + std::to_string(*c.parent) + ", which keeps it alive)";
+  } else {
+    const std::int64_t d = r.get("done_ns");
+    f.times.push_back({"context done", d});
+    m = "the cancel function of " + ctx_ref(c) + " was never called; the context was released only when it " +
+        how_done(k.E, c) + ", " + format_duration(d - created) + " after creation";
+  }
+  f.message = std::move(m);
+  k.out.push_back(std::move(f));
+}
+
+void blind_wait(Ctx& k, const Row& r) {
+  Finding f = base_finding(k, "blind-wait", Severity::error, r.get("ctx"), r.get("thread"));
+  f.wait = static_cast<std::uint64_t>(r.get("wait"));
+  f.site = k.E.site(r.opt("site"));
+  const CtxInfo& c = k.E.ctx(r.get("ctx"));
+  const std::int64_t done = r.get("done_ns"), begin = r.get("begin_ns");
+  f.times.push_back({"wait began", begin});
+  f.times.push_back({"context done", done});
+  std::string m = wait_what(r) + " on thread '" + f.thread_name + "' ";
+  if (auto dc = r.opt("done_ctx"))
+    m += "observes only ctx#" + std::to_string(*dc) + ", not its thread's context";
+  else
+    m += "does not observe its thread's context";
+  if (auto e = r.opt("end_ns")) {
+    f.times.push_back({"wait ended", *e});
+    m += ": still blocked " + format_duration(*e - std::max(begin, done)) + " after ctx#" +
+         std::to_string(c.id) + " " + how_done(k.E, c) + " (it ended on '" + r.str("outcome") + "')";
+  } else {
+    f.times.push_back({"run end", k.end_ns});
+    m += ": still blocked at the end of the run, " + format_duration(k.end_ns - std::max(begin, done)) +
+         " after ctx#" + std::to_string(c.id) + " " + how_done(k.E, c);
+  }
+  if (begin > done) m += " (it began " + format_duration(begin - done) + " after the context was done)";
+  f.message = std::move(m);
+  k.out.push_back(std::move(f));
+}
+
+void stuck_wait(Ctx& k, const Row& r) {
+  Finding f = base_finding(k, "stuck-wait", Severity::error, r.get("ctx"), r.get("thread"));
+  f.wait = static_cast<std::uint64_t>(r.get("wait"));
+  f.site = k.E.site(r.opt("site"));
+  const std::int64_t begin = r.get("begin_ns");
+  f.times.push_back({"wait began", begin});
+  f.times.push_back({"run end", k.end_ns});
+  std::string m = wait_what(r) + " on thread '" + f.thread_name + "' is still blocked at the end of the run, " +
+                  format_duration(k.end_ns - begin) + " after it began";
+  if (r.opt("ctx")) {
+    const CtxInfo& c = k.E.ctx(r.get("ctx"));
+    if (c.cancel_ns) {
+      f.times.push_back({"context done", *c.cancel_ns});
+      m += "; its context ctx#" + std::to_string(c.id) + " " + how_done(k.E, c) + " " +
+           format_duration(k.end_ns - *c.cancel_ns) + " before the end";
+    }
+  }
+  f.message = std::move(m);
+  k.out.push_back(std::move(f));
+}
+
+void use_after_cancel(Ctx& k, const Row& r) {
+  Finding f = base_finding(k, "use-after-cancel", Severity::warning, r.get("ctx"), r.get("thread"));
+  f.wait = static_cast<std::uint64_t>(r.get("wait"));
+  f.site = k.E.site(r.opt("site"));
+  const std::int64_t begin = r.get("begin_ns"), cancel = r.get("cancel_ns");
+  f.times.push_back({"context cancelled", cancel});
+  f.times.push_back({"wait began", begin});
+  const CtxInfo& c = k.E.ctx(r.get("ctx"));
+  std::string m = wait_what(r) + " began under ctx#" + std::to_string(c.id) + ", which this thread had already ";
+  if (r.get("origin") == r.get("ctx"))
+    m += "cancelled " + format_duration(begin - cancel) + " earlier" + at(k.E.site(r.opt("cancel_site")));
+  else
+    m += "cancelled (through ancestor ctx#" + std::to_string(r.get("origin")) + ") " +
+         format_duration(begin - cancel) + " earlier" + at(k.E.site(r.opt("cancel_site")));
+  m += ": it failed at once with 'canceled'";
+  if (r.get("repeats") > 1) m += " (" + std::to_string(r.get("repeats")) + " times)";
+  f.message = std::move(m);
+  k.out.push_back(std::move(f));
+}
+
+void late_exit(Ctx& k, const Row& r) {
+  Finding f = base_finding(k, "late-exit", Severity::warning, r.get("ctx"), r.get("thread"));
+  f.site = k.E.site(r.opt("site"));
+  const std::int64_t done = r.get("done_ns");
+  const std::int64_t from = std::max(done, r.get("spawn_ns"));
+  const CtxInfo& c = k.E.ctx(r.get("ctx"));
+  if (r.opt("spawn_ns")) f.times.push_back({"spawned", r.get("spawn_ns")});
+  f.times.push_back({"context done", done});
+  std::string m = "thread '" + f.thread_name + "' ";
+  if (auto x = r.opt("exit_ns")) {
+    f.times.push_back({"exited", *x});
+    m += "exited " + format_duration(*x - from) + " after";
+  } else {
+    f.times.push_back({"run end", k.end_ns});
+    m += "was still running at the end of the run, " + format_duration(k.end_ns - from) + " after";
+  }
+  m += " its context ctx#" + std::to_string(c.id) + " " + how_done(k.E, c) + " (grace " +
+       format_duration(k.opts.late_exit_grace_ns) + ")";
+  f.message = std::move(m);
+  k.out.push_back(std::move(f));
+}
+
+using Builder = void (*)(Ctx&, const Row&);
+Builder builder_for(std::string_view id) {
+  if (id == "lost-cancel") return lost_cancel;
+  if (id == "blind-wait") return blind_wait;
+  if (id == "stuck-wait") return stuck_wait;
+  if (id == "use-after-cancel") return use_after_cancel;
+  if (id == "late-exit") return late_exit;
+  return nullptr;
+}
+
+}  // namespace
+
+std::span<const RuleSql> rule_sql() noexcept { return detail::kRuleSql; }
+std::string_view prelude_sql() noexcept { return detail::kPreludeSql; }
+
+Report analyze(sqlite3* db, const Options& opts, const ProgressFn& progress) {
+  Report rep;
+  const auto rules = rule_sql();
+  const int steps = static_cast<int>(rules.size()) + 1;
+  if (progress) progress("preparing", 0, steps);
+  exec(db, prelude_sql());
+
+  std::int64_t end_ns = 0;
+  {
+    Stmt s(db,
+           "SELECT coalesce(r.end_ns, r.last_commit_ns, 0), r.end_state, r.executable, r.events_recorded, "
+           "r.events_dropped FROM run r LIMIT 1");
+    if (!s.step()) throw AnalysisError("the run table is empty");
+    end_ns = s.i64(0);
+    rep.run.complete = s.text(1) == "stopped";
+    rep.run.program = s.text(2);
+    rep.run.events = static_cast<std::uint64_t>(s.i64(3));
+    rep.run.duration_ns = end_ns;
+    if (!rep.run.complete)
+      rep.warnings.push_back("the run ended abnormally (no end marker: crashed, killed, or still running); "
+                             "findings are as of the last commit, " + format_duration(end_ns) + " into the run");
+    if (s.i64(4) > 0)
+      rep.warnings.push_back(std::to_string(s.i64(4)) +
+                             " events were dropped while recording (drop_when_full): findings may be incomplete");
+  }
+
+  Entities E(db);
+  Ctx k{db, opts, E, end_ns, rep.findings};
+  int step = 1;
+  for (const auto& rule : rules) {
+    if (progress) progress(rule.id, step, steps);
+    ++step;
+    if (opts.ignore.count(std::string(rule.id))) continue;
+    Builder b = builder_for(rule.id);
+    if (!b) continue;
+    Stmt s(db, rule.sql);
+    s.bind_named(":blind_wait_grace_ns", opts.blind_wait_grace_ns);
+    s.bind_named(":late_exit_grace_ns", opts.late_exit_grace_ns);
+    while (s.step()) b(k, read_row(s));
+  }
+  // Ignored rules count as suppressed: run them only to count (cheap enough,
+  // and the report must say what it hid).
+  for (const auto& rule : rules) {
+    if (!opts.ignore.count(std::string(rule.id))) continue;
+    Stmt s(db, rule.sql);
+    s.bind_named(":blind_wait_grace_ns", opts.blind_wait_grace_ns);
+    s.bind_named(":late_exit_grace_ns", opts.late_exit_grace_ns);
+    std::size_t n = 0;
+    while (s.step()) ++n;
+    if (n) {
+      rep.suppressed += n;
+      rep.suppressed_by_rule[std::string(rule.id)] += n;
+    }
+  }
+  std::stable_sort(rep.findings.begin(), rep.findings.end(), [](const Finding& a, const Finding& b) {
+    return std::tie(a.site.file, a.site.line, a.rule, a.context, a.wait, a.thread) <
+           std::tie(b.site.file, b.site.line, b.rule, b.context, b.wait, b.thread);
+  });
+  return rep;
+}
+
+}  // namespace ctxscope::analysis
+
+#include "ctxscope/trace_reader.hpp"
+
+namespace ctxscope::analysis {
+
+bool analyze_file(const std::string& path, const Options& opts, Report& out, std::string* err,
+                  const ProgressFn& progress) {
+  auto reader = trace::TraceReader::open(path, err);
+  if (!reader) return false;
+  try {
+    Report r = analyze(reader->db(), opts, progress);
+    r.run.trace_path = path;
+    out = std::move(r);
+    return true;
+  } catch (const AnalysisError& e) {
+    if (err) *err = path + ": damaged trace: " + e.what();
+    return false;
+  }
+}
+
+}  // namespace ctxscope::analysis

@@ -1,0 +1,323 @@
+// Report renderings.  Each format is a pure function of the Report.
+#include "ctxscope/analysis/report.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+
+namespace ctxscope::analysis {
+namespace {
+
+using nlohmann::ordered_json;
+
+const char* kToolUri = "https://github.com/ctxscope/ctxscope/blob/main/docs/rules.md";
+
+ordered_json site_json(const Site& s) {
+  return ordered_json{{"file", s.file}, {"line", s.line}, {"column", s.column}, {"function", s.function}};
+}
+
+ordered_json finding_json(const Finding& f) {
+  ordered_json j;
+  j["rule"] = f.rule;
+  j["subkind"] = f.subkind;
+  j["severity"] = std::string(to_string(f.severity));
+  j["message"] = f.message;
+  j["site"] = site_json(f.site);
+  j["context"] = f.context;
+  auto anc = ordered_json::array();
+  for (const auto& a : f.ancestry) {
+    ordered_json e{{"context", a.context}, {"kind", a.kind}, {"site", site_json(a.site)}};
+    e["done_ns"] = a.done_ns;
+    e["done_reason"] = a.done_reason;
+    anc.push_back(std::move(e));
+  }
+  j["ancestry"] = std::move(anc);
+  j["thread"] = f.thread;
+  j["thread_name"] = f.thread_name;
+  j["wait"] = f.wait;
+  j["stack"] = f.stack;
+  auto times = ordered_json::array();
+  for (const auto& m : f.times) times.push_back(ordered_json{{"what", m.what}, {"ns", m.ns}});
+  j["times"] = std::move(times);
+  return j;
+}
+
+std::string location(const Site& s) {
+  if (!s.known()) return "<unknown>";
+  std::string out = s.file + ":" + std::to_string(s.line);
+  if (s.column > 0) out += ":" + std::to_string(s.column);
+  return out;
+}
+
+std::string ancestry_line(const std::vector<AncestryEntry>& anc) {
+  std::string out;
+  for (const auto& a : anc) {
+    if (!out.empty()) out += " → ";
+    out += "ctx#" + std::to_string(a.context) + " " + a.kind;
+    if (a.site.known()) out += " (" + a.site.file.substr(a.site.file.find_last_of('/') + 1) + ":" +
+                               std::to_string(a.site.line) + ")";
+  }
+  return out;
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string o;
+  o.reserve(s.size());
+  for (unsigned char c : s) {
+    switch (c) {
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      case '\'': o += "&apos;"; break;
+      default:
+        // XML 1.0 forbids most control characters even escaped.
+        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') o += '?';
+        else o += static_cast<char>(c);
+    }
+  }
+  return o;
+}
+
+// A file path as a SARIF artifact URI: absolute paths become file:// URIs,
+// relative ones stay relative references; reserved characters are escaped.
+std::string to_uri(const std::string& path) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string o = (!path.empty() && path[0] == '/') ? "file://" : "";
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || std::string_view("/-._~:+@").find(static_cast<char>(c)) != std::string_view::npos) {
+      o += static_cast<char>(c);
+    } else {
+      o += '%';
+      o += hex[c >> 4];
+      o += hex[c & 15];
+    }
+  }
+  return o;
+}
+
+std::string sarif_level(Severity s) {
+  switch (s) {
+    case Severity::error: return "error";
+    case Severity::warning: return "warning";
+    case Severity::note: return "note";
+  }
+  return "error";
+}
+
+const char* rule_summary(std::string_view id) {
+  if (id == "lost-cancel") return "A cancelable context whose cancel function was never called.";
+  if (id == "blind-wait") return "A wait that does not observe its thread's context stayed blocked after that context was done.";
+  if (id == "stuck-wait") return "A wait still blocked at the end of the trace (a leaked goroutine).";
+  if (id == "use-after-cancel") return "A blocking operation begun under a context its own thread had already cancelled.";
+  if (id == "late-exit") return "A thread kept running longer than the grace period after its context was done.";
+  return "";
+}
+
+Severity rule_default_severity(std::string_view id) {
+  return (id == "use-after-cancel" || id == "late-exit") ? Severity::warning : Severity::error;
+}
+
+}  // namespace
+
+std::size_t Report::count_at_least(Severity level) const noexcept {
+  std::size_t n = 0;
+  for (const auto& f : findings)
+    if (f.severity >= level) ++n;
+  return n;
+}
+
+bool parse_format(const std::string& s, Format& out) noexcept {
+  if (s == "text") out = Format::text;
+  else if (s == "json") out = Format::json;
+  else if (s == "sarif") out = Format::sarif;
+  else if (s == "junit") out = Format::junit;
+  else return false;
+  return true;
+}
+
+std::string to_text(const Report& r) {
+  std::ostringstream o;
+  for (const auto& w : r.warnings) o << r.run.trace_path << ": warning: " << w << " [ctxscope-run]\n";
+  for (const auto& f : r.findings) {
+    o << location(f.site) << ": " << to_string(f.severity) << ": " << f.message << " [ctxscope-" << f.rule
+      << "]\n";
+    // The context's creation site as a note, unless it is the site itself.
+    if (!f.ancestry.empty()) {
+      const auto& ctx = f.ancestry.back();
+      if (ctx.site.known() && !(ctx.site == f.site))
+        o << location(ctx.site) << ": note: context ctx#" << ctx.context << " (" << ctx.kind
+          << ") created here\n";
+      o << "    ancestry: " << ancestry_line(f.ancestry) << "\n";
+    }
+    if (!f.thread_name.empty() || f.thread != 0)
+      o << "    thread: " << (f.thread_name.empty() ? "<unnamed>" : f.thread_name) << " (#" << f.thread << ")\n";
+    for (std::size_t i = 0; i < f.stack.size(); ++i) o << "    #" << i << " " << f.stack[i] << "\n";
+  }
+  const std::size_t errors = r.count_at_least(Severity::error);
+  const std::size_t warnings = r.count_at_least(Severity::warning) - errors;
+  o << "ctxscope: " << r.findings.size() << (r.findings.size() == 1 ? " finding" : " findings") << " ("
+    << errors << (errors == 1 ? " error, " : " errors, ") << warnings
+    << (warnings == 1 ? " warning)" : " warnings)");
+  if (r.suppressed > 0) {
+    o << ", " << r.suppressed << " suppressed (";
+    bool first = true;
+    for (const auto& [rule, n] : r.suppressed_by_rule) {
+      o << (first ? "" : ", ") << rule << ": " << n;
+      first = false;
+    }
+    o << ")";
+  }
+  o << " in " << r.run.trace_path << "\n";
+  return o.str();
+}
+
+std::string findings_to_json(const std::vector<Finding>& fs) {
+  auto arr = ordered_json::array();
+  for (const auto& f : fs) arr.push_back(finding_json(f));
+  return arr.dump(2) + "\n";
+}
+
+std::string to_json(const Report& r) {
+  ordered_json j;
+  j["run"] = ordered_json{{"trace", r.run.trace_path}, {"program", r.run.program},
+                          {"complete", r.run.complete}, {"duration_ns", r.run.duration_ns},
+                          {"events", r.run.events}};
+  j["warnings"] = r.warnings;
+  const std::size_t errors = r.count_at_least(Severity::error);
+  j["summary"] = ordered_json{{"findings", r.findings.size()},
+                              {"errors", errors},
+                              {"warnings", r.count_at_least(Severity::warning) - errors},
+                              {"suppressed", r.suppressed},
+                              {"suppressed_by_rule", r.suppressed_by_rule}};
+  auto arr = ordered_json::array();
+  for (const auto& f : r.findings) arr.push_back(finding_json(f));
+  j["findings"] = std::move(arr);
+  return j.dump(2) + "\n";
+}
+
+std::string to_sarif(const Report& r) {
+  auto rules = ordered_json::array();
+  for (auto id : kRules) {
+    rules.push_back(ordered_json{
+        {"id", std::string(id)},
+        {"name", std::string(id)},
+        {"shortDescription", {{"text", rule_summary(id)}}},
+        {"helpUri", std::string(kToolUri) + "#" + std::string(id)},
+        {"defaultConfiguration", {{"level", sarif_level(rule_default_severity(id))}}}});
+  }
+  auto results = ordered_json::array();
+  for (const auto& f : r.findings) {
+    ordered_json res;
+    res["ruleId"] = f.rule;
+    std::size_t idx = 0;
+    for (std::size_t i = 0; i < std::size(kRules); ++i)
+      if (kRules[i] == f.rule) idx = i;
+    res["ruleIndex"] = idx;
+    res["level"] = sarif_level(f.severity);
+    res["message"] = {{"text", f.message}};
+    auto loc_of = [](const Site& s) {
+      ordered_json region{{"startLine", s.line}};
+      if (s.column > 0) region["startColumn"] = s.column;
+      ordered_json loc{{"physicalLocation", {{"artifactLocation", {{"uri", to_uri(s.file)}}}, {"region", region}}}};
+      if (!s.function.empty())
+        loc["logicalLocations"] = ordered_json::array({{{"fullyQualifiedName", s.function}, {"kind", "function"}}});
+      return loc;
+    };
+    res["locations"] = ordered_json::array();
+    if (f.site.known()) res["locations"].push_back(loc_of(f.site));
+    auto related = ordered_json::array();
+    int rid = 1;
+    for (const auto& a : f.ancestry) {
+      if (!a.site.known()) continue;
+      auto l = loc_of(a.site);
+      l["id"] = rid++;
+      l["message"] = {{"text", "ctx#" + std::to_string(a.context) + " (" + a.kind + ") created here"}};
+      related.push_back(std::move(l));
+    }
+    if (!related.empty()) res["relatedLocations"] = std::move(related);
+    if (!f.stack.empty()) {
+      auto frames = ordered_json::array();
+      for (const auto& fr : f.stack) frames.push_back({{"location", {{"message", {{"text", fr}}}}}});
+      res["stacks"] = ordered_json::array({{{"message", {{"text", "creation stack"}}}, {"frames", frames}}});
+    }
+    // Stable identity across runs: rule + site + subkind (no ids or times).
+    res["partialFingerprints"] = {{"ctxscopeSite/v1", f.rule + ":" + f.subkind + ":" + f.site.str()}};
+    ordered_json props{{"context", f.context}, {"thread", f.thread}, {"threadName", f.thread_name}};
+    if (!f.subkind.empty()) props["subkind"] = f.subkind;
+    if (!f.ancestry.empty()) props["ancestry"] = ancestry_line(f.ancestry);
+    auto times = ordered_json::object();
+    for (const auto& m : f.times) times[m.what] = m.ns;
+    props["timesNs"] = std::move(times);
+    res["properties"] = std::move(props);
+    results.push_back(std::move(res));
+  }
+  ordered_json run;
+  run["tool"] = {{"driver",
+                  {{"name", "ctxscope"},
+                   {"informationUri", kToolUri},
+                   {"version", CTXSCOPE_VERSION},
+                   {"rules", std::move(rules)}}}};
+  ordered_json invocation{{"executionSuccessful", true}};
+  if (!r.warnings.empty()) {
+    auto notes = ordered_json::array();
+    for (const auto& w : r.warnings) notes.push_back({{"level", "warning"}, {"message", {{"text", w}}}});
+    invocation["toolExecutionNotifications"] = std::move(notes);
+  }
+  run["invocations"] = ordered_json::array({invocation});
+  if (!r.run.trace_path.empty())
+    run["artifacts"] = ordered_json::array(
+        {{{"location", {{"uri", to_uri(r.run.trace_path)}}}, {"roles", ordered_json::array({"analysisTarget"})}}});
+  run["results"] = std::move(results);
+  run["properties"] = {{"suppressed", r.suppressed}, {"runComplete", r.run.complete}};
+  ordered_json log{{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+                   {"version", "2.1.0"},
+                   {"runs", ordered_json::array({run})}};
+  return log.dump(2) + "\n";
+}
+
+std::string to_junit(const Report& r) {
+  std::ostringstream o;
+  const std::size_t n = r.findings.size();
+  const std::size_t tests = n == 0 ? 1 : n;
+  o << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  o << "<testsuites name=\"ctxscope\" tests=\"" << tests << "\" failures=\"" << n << "\" errors=\"0\">\n";
+  o << "  <testsuite name=\"ctxscope " << xml_escape(r.run.trace_path) << "\" tests=\"" << tests
+    << "\" failures=\"" << n << "\" errors=\"0\" skipped=\"" << 0 << "\">\n";
+  if (!r.warnings.empty() || r.suppressed > 0) {
+    o << "    <properties>\n";
+    for (const auto& w : r.warnings) o << "      <property name=\"warning\" value=\"" << xml_escape(w) << "\"/>\n";
+    o << "      <property name=\"suppressed\" value=\"" << r.suppressed << "\"/>\n";
+    o << "    </properties>\n";
+  }
+  if (n == 0) o << "    <testcase classname=\"ctxscope\" name=\"no findings\"/>\n";
+  for (const auto& f : r.findings) {
+    const std::string name = location(f.site) + " " + f.rule + (f.subkind.empty() ? "" : "/" + f.subkind) +
+                             " ctx#" + std::to_string(f.context);
+    o << "    <testcase classname=\"ctxscope." << xml_escape(f.rule) << "\" name=\"" << xml_escape(name)
+      << "\"";
+    if (f.site.known()) o << " file=\"" << xml_escape(f.site.file) << "\" line=\"" << f.site.line << "\"";
+    o << ">\n";
+    o << "      <failure type=\"" << to_string(f.severity) << "\" message=\"" << xml_escape(f.message) << "\">";
+    std::string body = location(f.site) + ": " + std::string(to_string(f.severity)) + ": " + f.message + "\n";
+    if (!f.ancestry.empty()) body += "ancestry: " + ancestry_line(f.ancestry) + "\n";
+    if (!f.thread_name.empty()) body += "thread: " + f.thread_name + "\n";
+    for (const auto& fr : f.stack) body += "  " + fr + "\n";
+    o << xml_escape(body) << "</failure>\n";
+    o << "    </testcase>\n";
+  }
+  o << "  </testsuite>\n</testsuites>\n";
+  return o.str();
+}
+
+std::string render(const Report& r, Format f) {
+  switch (f) {
+    case Format::text: return to_text(r);
+    case Format::json: return to_json(r);
+    case Format::sarif: return to_sarif(r);
+    case Format::junit: return to_junit(r);
+  }
+  return to_text(r);
+}
+
+}  // namespace ctxscope::analysis

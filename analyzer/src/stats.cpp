@@ -1,0 +1,259 @@
+#include "ctxscope/analysis/stats.hpp"
+
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+#include <unordered_map>
+
+#include "ctxscope/analysis/analyzer.hpp"
+#include "ctxscope/analysis/finding.hpp"
+
+namespace ctxscope::analysis {
+namespace {
+
+struct Q {
+  Q(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK)
+      throw AnalysisError(std::string("SQL error: ") + sqlite3_errmsg(db));
+  }
+  ~Q() { sqlite3_finalize(s); }
+  bool step() {
+    const int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) throw AnalysisError(std::string("SQL error: ") + sqlite3_errmsg(db_));
+    return false;
+  }
+  std::int64_t i(int c) { return sqlite3_column_int64(s, c); }
+  bool null(int c) { return sqlite3_column_type(s, c) == SQLITE_NULL; }
+  std::string t(int c) {
+    auto* p = sqlite3_column_text(s, c);
+    return p ? reinterpret_cast<const char*>(p) : "";
+  }
+  sqlite3* db_;
+  sqlite3_stmt* s = nullptr;
+};
+
+void count_by(sqlite3* db, const char* sql, std::map<std::string, std::uint64_t>& out) {
+  Q q(db, sql);
+  while (q.step()) out[q.null(0) ? "" : q.t(0)] += static_cast<std::uint64_t>(q.i(1));
+}
+
+std::int64_t pct(const std::vector<std::int64_t>& v, double p) {
+  if (v.empty()) return 0;
+  auto idx = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(idx, v.size() - 1)];
+}
+
+}  // namespace
+
+TraceStats compute_stats(sqlite3* db) {
+  TraceStats st;
+  {
+    Q q(db, "SELECT end_state, coalesce(end_ns, last_commit_ns, 0), events_recorded FROM run LIMIT 1");
+    if (q.step()) {
+      st.complete = q.t(0) == "stopped";
+      st.duration_ns = q.i(1);
+    }
+  }
+  count_by(db,
+           "SELECT coalesce(e.name, 'type ' || ev.type), ev.n FROM (SELECT type, count(*) AS n FROM events GROUP BY "
+           "type) ev LEFT JOIN enums e ON e.type = 'event' AND e.value = ev.type",
+           st.events_by_type);
+  for (auto& [k, n] : st.events_by_type) st.events += n;
+  count_by(db, "SELECT kind, count(*) FROM contexts GROUP BY kind", st.contexts_by_kind);
+  for (auto& [k, n] : st.contexts_by_kind) st.contexts += n;
+  count_by(db, "SELECT coalesce(cancel_reason, 'never'), count(*) FROM contexts GROUP BY 1", st.cancel_reasons);
+  count_by(db, "SELECT object, count(*) FROM waits GROUP BY object", st.waits_by_object);
+  for (auto& [k, n] : st.waits_by_object) st.waits += n;
+  count_by(db, "SELECT coalesce(outcome, 'blocked'), count(*) FROM waits GROUP BY 1", st.wait_outcomes);
+  {
+    Q q(db, "SELECT count(*) FROM threads");
+    if (q.step()) st.threads = static_cast<std::uint64_t>(q.i(0));
+    Q c(db, "SELECT count(*) FROM channels");
+    if (c.step()) st.channels = static_cast<std::uint64_t>(c.i(0));
+  }
+  // Depths in C++: the trace has no index on contexts.parent, and a hash map
+  // walk is linear where a recursive CTE would not be.
+  {
+    std::unordered_map<std::int64_t, std::int64_t> parent;
+    Q q(db, "SELECT id, parent FROM contexts");
+    while (q.step()) parent[q.i(0)] = q.null(1) ? 0 : q.i(1);
+    std::unordered_map<std::int64_t, int> depth;
+    std::vector<std::int64_t> chain;
+    for (auto& [id, p] : parent) {
+      chain.clear();
+      std::int64_t cur = id;
+      int base = 0;
+      while (true) {
+        if (auto it = depth.find(cur); it != depth.end()) {
+          base = it->second;
+          break;
+        }
+        chain.push_back(cur);
+        auto pit = parent.find(cur);
+        if (pit == parent.end() || pit->second == 0 || chain.size() > parent.size()) {
+          base = -1;
+          break;
+        }
+        cur = pit->second;
+      }
+      for (auto it = chain.rbegin(); it != chain.rend(); ++it) depth[*it] = ++base;
+    }
+    for (auto& [id, d] : depth) {
+      ++st.depth_histogram[d];
+      st.max_depth = std::max(st.max_depth, d);
+    }
+  }
+  {
+    std::vector<std::int64_t> lat;
+    Q q(db,
+        "SELECT w.end_ns - c.cancel_ns FROM waits w JOIN contexts c ON c.id = w.done_ctx WHERE w.outcome = 'done' "
+        "AND c.cancel_ns IS NOT NULL AND w.begin_ns <= c.cancel_ns AND w.end_ns >= c.cancel_ns");
+    while (q.step()) lat.push_back(q.i(0));
+    std::sort(lat.begin(), lat.end());
+    st.latency_samples = lat.size();
+    st.latency_p50 = pct(lat, 0.50);
+    st.latency_p90 = pct(lat, 0.90);
+    st.latency_p99 = pct(lat, 0.99);
+    st.latency_max = lat.empty() ? 0 : lat.back();
+  }
+  return st;
+}
+
+std::string stats_to_text(const TraceStats& s) {
+  std::ostringstream o;
+  auto section = [&](const char* title, const std::map<std::string, std::uint64_t>& m) {
+    o << title << ":";
+    if (m.empty()) o << " none";
+    for (auto& [k, n] : m) o << "  " << k << " " << n;
+    o << "\n";
+  };
+  o << "run: " << (s.complete ? "complete" : "INCOMPLETE (no end marker)") << ", "
+    << format_duration(s.duration_ns) << "\n";
+  o << "events " << s.events << ", contexts " << s.contexts << ", threads " << s.threads << ", waits "
+    << s.waits << ", channels " << s.channels << "\n";
+  section("events by type", s.events_by_type);
+  section("contexts by kind", s.contexts_by_kind);
+  section("cancel reasons", s.cancel_reasons);
+  section("waits by object", s.waits_by_object);
+  section("wait outcomes", s.wait_outcomes);
+  o << "context depth: max " << s.max_depth << " (";
+  bool first = true;
+  for (auto& [d, n] : s.depth_histogram) {
+    o << (first ? "" : ", ") << "depth " << d << ": " << n;
+    first = false;
+  }
+  o << ")\n";
+  o << "cancel latency (done -> wake-up, " << s.latency_samples << " waits): p50 "
+    << format_duration(s.latency_p50) << ", p90 " << format_duration(s.latency_p90) << ", p99 "
+    << format_duration(s.latency_p99) << ", max " << format_duration(s.latency_max) << "\n";
+  return o.str();
+}
+
+std::string stats_to_json(const TraceStats& s) {
+  nlohmann::ordered_json j;
+  j["complete"] = s.complete;
+  j["duration_ns"] = s.duration_ns;
+  j["events"] = s.events;
+  j["contexts"] = s.contexts;
+  j["threads"] = s.threads;
+  j["waits"] = s.waits;
+  j["channels"] = s.channels;
+  j["events_by_type"] = s.events_by_type;
+  j["contexts_by_kind"] = s.contexts_by_kind;
+  j["cancel_reasons"] = s.cancel_reasons;
+  j["waits_by_object"] = s.waits_by_object;
+  j["wait_outcomes"] = s.wait_outcomes;
+  j["max_depth"] = s.max_depth;
+  auto h = nlohmann::ordered_json::object();
+  for (auto& [d, n] : s.depth_histogram) h[std::to_string(d)] = n;
+  j["depth_histogram"] = h;
+  j["cancel_latency_ns"] = {{"samples", s.latency_samples}, {"p50", s.latency_p50}, {"p90", s.latency_p90},
+                            {"p99", s.latency_p99}, {"max", s.latency_max}};
+  return j.dump(2) + "\n";
+}
+
+namespace {
+// Chrome's "ts"/"dur" are microseconds; keep ns precision as decimals.
+std::string us(std::int64_t ns) {
+  char b[48];
+  std::snprintf(b, sizeof b, "%lld.%03lld", static_cast<long long>(ns / 1000),
+                static_cast<long long>((ns < 0 ? -ns : ns) % 1000));
+  if (ns < 0 && ns > -1000) return std::string("-") + b;
+  return b;
+}
+std::string js(const std::string& s) { return nlohmann::json(s).dump(); }
+}  // namespace
+
+void export_chrome(sqlite3* db, std::ostream& out) {
+  std::int64_t end = 0;
+  {
+    Q q(db, "SELECT coalesce(end_ns, last_commit_ns, 0) FROM run LIMIT 1");
+    if (q.step()) end = q.i(0);
+  }
+  out << "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
+  out << "{\"ph\":\"M\",\"pid\":1,\"tid\":0,\"name\":\"process_name\",\"args\":{\"name\":\"ctxscope trace\"}}";
+  {
+    Q q(db, "SELECT id, name FROM threads ORDER BY id");
+    while (q.step()) {
+      std::string name = q.null(1) ? (q.i(0) == 1 ? "main" : "thread#" + std::to_string(q.i(0))) : q.t(1);
+      out << ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":" << q.i(0)
+          << ",\"name\":\"thread_name\",\"args\":{\"name\":" << js(name) << "}}";
+    }
+  }
+  // Waits as complete slices on their thread's track.
+  {
+    Q q(db,
+        "SELECT w.id, w.thread, w.object, w.label, w.begin_ns, w.end_ns, w.outcome, w.done_ctx, s.file, s.line "
+        "FROM waits w LEFT JOIN sites s ON s.id = w.site ORDER BY w.id");
+    while (q.step()) {
+      const std::int64_t b = q.i(4), e = q.null(5) ? end : q.i(5);
+      std::string name = q.t(2) + (q.null(3) ? "" : " " + q.t(3));
+      out << ",\n{\"ph\":\"X\",\"cat\":\"wait\",\"pid\":1,\"tid\":" << q.i(1) << ",\"ts\":" << us(b)
+          << ",\"dur\":" << us(std::max<std::int64_t>(e - b, 0)) << ",\"name\":" << js(name);
+      if (!q.null(7) && q.t(6) == "done") out << ",\"bind_id\":\"c" << q.i(0) << "\",\"flow_in\":true";
+      out << ",\"args\":{\"wait\":" << q.i(0) << ",\"outcome\":" << js(q.null(5) ? "still blocked" : q.t(6));
+      if (!q.null(7)) out << ",\"done_ctx\":" << q.i(7);
+      if (!q.null(8)) out << ",\"site\":" << js(q.t(8) + ":" + std::to_string(q.i(9)));
+      out << "}}";
+    }
+  }
+  // Contexts as async spans (creation → done, or the end of the run).
+  {
+    Q q(db,
+        "SELECT c.id, c.kind, c.thread, c.created_ns, c.cancel_ns, c.cancel_reason, c.parent, s.file, s.line "
+        "FROM contexts c LEFT JOIN sites s ON s.id = c.site WHERE c.created_ns IS NOT NULL ORDER BY c.id");
+    while (q.step()) {
+      const std::int64_t id = q.i(0);
+      const std::int64_t tid = q.null(2) ? 0 : q.i(2);
+      std::string name = "ctx#" + std::to_string(id) + " " + q.t(1);
+      out << ",\n{\"ph\":\"b\",\"cat\":\"context\",\"pid\":1,\"tid\":" << tid << ",\"id\":\"0x" << std::hex << id
+          << std::dec << "\",\"ts\":" << us(q.i(3)) << ",\"name\":" << js(name) << ",\"args\":{";
+      out << "\"parent\":" << (q.null(6) ? 0 : q.i(6));
+      if (!q.null(7)) out << ",\"site\":" << js(q.t(7) + ":" + std::to_string(q.i(8)));
+      out << "}}";
+      out << ",\n{\"ph\":\"e\",\"cat\":\"context\",\"pid\":1,\"tid\":" << tid << ",\"id\":\"0x" << std::hex << id
+          << std::dec << "\",\"ts\":" << us(q.null(4) ? end : q.i(4)) << ",\"name\":" << js(name)
+          << ",\"args\":{\"done\":" << js(q.null(4) ? "never" : q.t(5)) << "}}";
+    }
+  }
+  // Cancel → wake-up flows: a marker slice at the cancel on the cancelling
+  // thread, bound to the wait slice it woke.
+  {
+    Q q(db,
+        "SELECT w.id, c.id, coalesce(c.cancel_thread, w.thread), c.cancel_ns FROM waits w JOIN contexts c ON "
+        "c.id = w.done_ctx WHERE w.outcome = 'done' AND c.cancel_ns IS NOT NULL ORDER BY w.id");
+    while (q.step()) {
+      out << ",\n{\"ph\":\"X\",\"cat\":\"cancel\",\"pid\":1,\"tid\":" << q.i(2) << ",\"ts\":" << us(q.i(3))
+          << ",\"dur\":0,\"name\":\"cancel ctx#" << q.i(1) << "\",\"bind_id\":\"c" << q.i(0)
+          << "\",\"flow_out\":true}";
+    }
+  }
+  out << "\n]}\n";
+}
+
+}  // namespace ctxscope::analysis
