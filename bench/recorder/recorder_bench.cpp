@@ -1,0 +1,402 @@
+// Recorder benchmarks (issue 3 targets in brackets):
+//   Enqueue/*          hot-thread cost of one event into the per-thread ring   [<= 25 ns, stacks off]
+//   WithCancel/*       with_cancel + cancel untraced vs traced                  [traced <= 2x]
+//   FanOut/*           a fan-out request handler (errgroup of 16 goroutines)   [traced <= 5% slower]
+//   SustainedVsRaw/*   events/s into the file with zero drops, vs a raw         [>= 1M ev/s, >= 0.5x raw]
+//                      prepared-statement loop writing the same rows; bytes/event [goal <= 48]
+//   WithCancel/traced_stacks16_*: cost per creation with 16-frame stacks         [report]
+// "burst" variants time only the hot thread: bursts that fit in the ring, with an
+// untimed flush between them.  "sustained" variants include back-pressure from
+// the recorder (the producer waits when its ring is full).
+#include <benchmark/benchmark.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ctxscope/chan.hpp"
+#include "ctxscope/context.hpp"
+#include "ctxscope/detail/events.hpp"
+#include "ctxscope/go.hpp"
+#include "ctxscope/trace.hpp"
+#include "ctxscope/trace_schema.hpp"
+#include "recorder/recorder_internal.hpp"
+
+namespace ctx = ctxscope;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string bench_path(const std::string& name) {
+  const char* dir = std::getenv("CTXSCOPE_BENCH_DIR");
+  std::string p = std::string(dir && *dir ? dir : "/tmp") + "/ctxscope-bench-" + name + "-" +
+                  std::to_string(getpid()) + ".db";
+  for (const char* suf : {"", "-wal", "-shm"}) std::filesystem::remove(p + suf);
+  return p;
+}
+
+std::uintmax_t file_bytes(const std::string& p) {
+  std::uintmax_t n = 0;
+  for (const char* suf : {"", "-wal"}) {
+    std::error_code ec;
+    auto s = std::filesystem::file_size(p + suf, ec);
+    if (!ec) n += s;
+  }
+  return n;
+}
+
+void remove_trace(const std::string& p) {
+  for (const char* suf : {"", "-wal", "-shm"}) std::filesystem::remove(p + suf);
+}
+
+struct Tracing {
+  std::string path;
+  explicit Tracing(const std::string& name, ctx::trace::Options o = {}) : path(bench_path(name)) {
+    std::string err;
+    if (!ctx::trace::start(path, o, &err)) {
+      std::fprintf(stderr, "%s\n", err.c_str());
+      std::abort();
+    }
+  }
+  ~Tracing() {
+    ctx::trace::stop();
+    remove_trace(path);
+  }
+};
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// ------------------------------------------------------------------ enqueue ---
+
+constexpr int kBurst = 1024;  // events per timed burst: half a ring
+
+ctx::Event sample_event() {
+  ctx::Event e{};
+  e.type = ctx::EventType::ctx_create;
+  e.id = 1u << 20;
+  e.ref = 1;
+  e.kind = static_cast<std::uint8_t>(ctx::Kind::cancel);
+  e.site = std::source_location::current();
+  e.time_ns = ctx::detail::now_ns();
+  e.thread = ctx::detail::current_thread_id();
+  return e;
+}
+
+// The sink's on_event alone: ring push.
+void Enqueue_OnEvent(benchmark::State& state) {
+  Tracing t("enqueue");
+  ctx::EventSink* sink = ctx::trace::detail::recorder_sink();
+  ctx::Event e = sample_event();
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < kBurst; ++i) {
+      e.id++;
+      sink->on_event(e);
+    }
+    state.SetIterationTime(seconds_since(t0));
+    ctx::trace::flush();
+  }
+  state.SetItemsProcessed(state.iterations() * kBurst);
+  state.counters["ns/event"] = benchmark::Counter(static_cast<double>(state.iterations() * kBurst),
+                                                   benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(Enqueue_OnEvent)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// What an instrumentation point pays: emit_to = clock read + thread id + on_event.
+void Enqueue_EmitTo(benchmark::State& state) {
+  Tracing t("emit");
+  ctx::EventSink* sink = ctx::detail::sink();
+  ctx::Event e = sample_event();
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < kBurst; ++i) {
+      e.id++;
+      ctx::detail::emit_to(sink, e);
+    }
+    state.SetIterationTime(seconds_since(t0));
+    ctx::trace::flush();
+  }
+  state.SetItemsProcessed(state.iterations() * kBurst);
+  state.counters["ns/event"] = benchmark::Counter(static_cast<double>(state.iterations() * kBurst),
+                                                   benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(Enqueue_EmitTo)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// --------------------------------------------------------------- with_cancel ---
+
+// with_cancel from a cancelable parent + cancel: 3 events traced (create, cancel, release).
+inline void with_cancel_once(const ctx::Context& parent) {
+  auto [c, cancel] = ctx::with_cancel(parent);
+  cancel();
+  benchmark::DoNotOptimize(c);
+}
+
+constexpr int kOpsPerBurst = 256;  // 768 events: fits in a ring
+
+void run_with_cancel_bursts(benchmark::State& state) {
+  auto [parent, cancel_parent] = ctx::with_cancel(ctx::background());
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < kOpsPerBurst; ++i) with_cancel_once(parent);
+    state.SetIterationTime(seconds_since(t0));
+    ctx::trace::flush();
+  }
+  cancel_parent();
+  state.SetItemsProcessed(state.iterations() * kOpsPerBurst);
+  state.counters["ns/op"] = benchmark::Counter(static_cast<double>(state.iterations() * kOpsPerBurst),
+                                                benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void WithCancel_untraced_burst(benchmark::State& state) { run_with_cancel_bursts(state); }
+void WithCancel_traced_burst(benchmark::State& state) {
+  Tracing t("wc-burst");
+  run_with_cancel_bursts(state);
+}
+void WithCancel_traced_stacks16_burst(benchmark::State& state) {
+  ctx::trace::Options o;
+  o.stack_frames = 16;
+  Tracing t("wc-stacks", o);
+  run_with_cancel_bursts(state);
+}
+BENCHMARK(WithCancel_untraced_burst)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(WithCancel_traced_burst)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(WithCancel_traced_stacks16_burst)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+void run_with_cancel_sustained(benchmark::State& state) {
+  auto [parent, cancel_parent] = ctx::with_cancel(ctx::background());
+  for (auto _ : state) with_cancel_once(parent);
+  ctx::trace::flush();
+  cancel_parent();
+  state.SetItemsProcessed(state.iterations());
+}
+void WithCancel_untraced_sustained(benchmark::State& state) { run_with_cancel_sustained(state); }
+void WithCancel_traced_sustained(benchmark::State& state) {
+  Tracing t("wc-sustained");
+  run_with_cancel_sustained(state);
+  state.counters["dropped"] = static_cast<double>(ctx::trace::events_dropped());
+}
+BENCHMARK(WithCancel_untraced_sustained);
+BENCHMARK(WithCancel_traced_sustained);
+
+// -------------------------------------------------------------------- fan-out ---
+
+// Scenario 2 (fanout-timeout) scaled up and without its simulated latencies:
+// one request = a deadline, an errgroup of 16 goroutines, each deriving a child
+// context and doing 8 ctx-aware channel exchanges and some work.
+constexpr int kTasks = 16, kSteps = 8;
+
+std::uint64_t work(std::uint64_t x) {
+  for (int i = 0; i < 2000; ++i) x = x * 6364136223846793005ull + 1442695040888963407ull;
+  return x;
+}
+
+void fanout_request() {
+  auto [rctx, cancel] = ctx::with_timeout(ctx::background(), std::chrono::seconds(5));
+  auto [g, gctx] = ctx::Group::with_context(rctx);
+  ctx::Chan<std::uint64_t> results(kTasks * kSteps, "results");
+  for (int t = 0; t < kTasks; ++t) {
+    g.go("task", [gctx = gctx, results, t]() mutable -> std::error_code {
+      auto [tctx, tcancel] = ctx::with_cancel(gctx);
+      std::uint64_t x = static_cast<std::uint64_t>(t);
+      for (int s = 0; s < kSteps; ++s) {
+        if (tctx.err()) return tctx.err();
+        x = work(x);
+        if (auto err = results.send(tctx, x)) return err;
+      }
+      tcancel();
+      return {};
+    });
+  }
+  std::uint64_t sum = 0;
+  for (int i = 0; i < kTasks * kSteps; ++i) {
+    auto r = results.recv(rctx);
+    if (r.err) break;
+    sum += r.value ? *r.value : 0;
+  }
+  benchmark::DoNotOptimize(sum);
+  (void)g.wait();
+  cancel();
+}
+
+void FanOut_untraced(benchmark::State& state) {
+  for (auto _ : state) fanout_request();
+}
+void FanOut_traced(benchmark::State& state) {
+  Tracing t("fanout");
+  for (auto _ : state) fanout_request();
+  ctx::trace::flush();
+  state.counters["dropped"] = static_cast<double>(ctx::trace::events_dropped());
+}
+BENCHMARK(FanOut_untraced)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(FanOut_traced)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// ----------------------------------------------------------- sustained vs raw ---
+
+// One "unit" = 5 events as a realistic mix: a context created, a wait on a
+// channel observing it, the wait ends, the context is cancelled and released.
+constexpr int kUnit = 5;
+
+void emit_units(std::uint64_t base, std::uint64_t units, ctx::EventSink* sink) {
+  const std::source_location site = std::source_location::current();
+  for (std::uint64_t u = 0; u < units; ++u) {
+    const std::uint64_t id = base + 2 * u, wid = id + 1;
+    ctx::Event e{};
+    e.type = ctx::EventType::ctx_create;
+    e.id = id;
+    e.ref = 1;
+    e.kind = static_cast<std::uint8_t>(ctx::Kind::cancel);
+    e.site = site;
+    ctx::detail::emit_to(sink, e);
+    e = {};
+    e.type = ctx::EventType::wait_begin;
+    e.id = wid;
+    e.ref = id;
+    e.value = 77;
+    e.kind = static_cast<std::uint8_t>(ctx::WaitObject::chan_recv);
+    e.site = site;
+    ctx::detail::emit_to(sink, e);
+    e = {};
+    e.type = ctx::EventType::wait_end;
+    e.id = wid;
+    e.kind = static_cast<std::uint8_t>(ctx::WaitOutcome::value);
+    ctx::detail::emit_to(sink, e);
+    e = {};
+    e.type = ctx::EventType::ctx_cancel;
+    e.id = id;
+    e.err = 1;
+    e.kind = static_cast<std::uint8_t>(ctx::CancelReason::explicit_call);
+    e.site = site;
+    ctx::detail::emit_to(sink, e);
+    e = {};
+    e.type = ctx::EventType::ctx_release;
+    e.id = id;
+    e.ref = 1;
+    e.kind = static_cast<std::uint8_t>(ctx::ReleaseReason::own_cancel);
+    ctx::detail::emit_to(sink, e);
+  }
+}
+
+// The same rows, written by a plain loop of prepared statements on one thread:
+// an events row per event plus the entity row insert/update.
+double raw_insert_events_per_s(std::uint64_t units) {
+  const std::string p = bench_path("raw");
+  sqlite3* db = nullptr;
+  sqlite3_open(p.c_str(), &db);
+  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;", nullptr, nullptr,
+               nullptr);
+  sqlite3_exec(db, ctx::trace::schema::create_sql().c_str(), nullptr, nullptr, nullptr);
+  sqlite3_exec(db, "INSERT INTO sites(id,file,line,col,function) VALUES(1,'bench.cpp',1,1,'f')", nullptr, nullptr,
+               nullptr);
+  auto prep = [&](const char* sql) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK) std::abort();
+    return s;
+  };
+  sqlite3_stmt* ev = prep("INSERT INTO events(t_ns,type,thread,id,ref,value,kind,aux,err,code,site) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+  sqlite3_stmt* cc = prep("INSERT INTO contexts(id,parent,kind,thread,created_ns,site,registered) VALUES(?,1,'cancel',1,?,1,0)");
+  sqlite3_stmt* wb = prep("INSERT INTO waits(id,thread,object,object_id,done_ctx,n_cases,site,begin_ns) VALUES(?,1,'chan_recv',77,?,1,1,?)");
+  sqlite3_stmt* we = prep("UPDATE waits SET end_ns=?, outcome='value', case_index=0 WHERE id=?");
+  sqlite3_stmt* cn = prep("UPDATE contexts SET cancel_ns=?, cancel_reason='explicit', cancel_thread=1, cancel_site=1, "
+                          "err='canceled', cancel_called_ns=?, cancel_called_thread=1, cancel_called_site=1 WHERE id=?");
+  sqlite3_stmt* cr = prep("UPDATE contexts SET released_ns=?, release_reason='own_cancel', release_thread=1 WHERE id=?");
+  auto step = [](sqlite3_stmt* s) {
+    sqlite3_step(s);
+    sqlite3_reset(s);
+  };
+  auto event = [&](std::int64_t t, int type, std::int64_t id, std::int64_t ref, std::int64_t value, int kind, int err,
+                   bool site) {
+    sqlite3_bind_int64(ev, 1, t);
+    sqlite3_bind_int(ev, 2, type);
+    sqlite3_bind_int(ev, 3, 1);
+    sqlite3_bind_int64(ev, 4, id);
+    sqlite3_bind_int64(ev, 5, ref);
+    sqlite3_bind_int64(ev, 6, value);
+    sqlite3_bind_int(ev, 7, kind);
+    sqlite3_bind_int(ev, 8, 0);
+    sqlite3_bind_int(ev, 9, err);
+    sqlite3_bind_int(ev, 10, 0);
+    if (site) sqlite3_bind_int(ev, 11, 1);
+    else sqlite3_bind_null(ev, 11);
+    step(ev);
+  };
+  const auto t0 = Clock::now();
+  sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+  std::int64_t t = 1000;
+  for (std::uint64_t u = 0; u < units; ++u) {
+    const auto id = static_cast<std::int64_t>((1ull << 32) + 2 * u), wid = id + 1;
+    event(t++, 1, id, 1, 0, 2, 0, true);
+    sqlite3_bind_int64(cc, 1, id);
+    sqlite3_bind_int64(cc, 2, t);
+    step(cc);
+    event(t++, 6, wid, id, 77, 0, 0, true);
+    sqlite3_bind_int64(wb, 1, wid);
+    sqlite3_bind_int64(wb, 2, id);
+    sqlite3_bind_int64(wb, 3, t);
+    step(wb);
+    event(t++, 7, wid, 0, 0, 0, 0, false);
+    sqlite3_bind_int64(we, 1, t);
+    sqlite3_bind_int64(we, 2, wid);
+    step(we);
+    event(t++, 2, id, 0, 0, 0, 1, true);
+    sqlite3_bind_int64(cn, 1, t);
+    sqlite3_bind_int64(cn, 2, t);
+    sqlite3_bind_int64(cn, 3, id);
+    step(cn);
+    event(t++, 4, id, 1, 0, 0, 0, false);
+    sqlite3_bind_int64(cr, 1, t);
+    sqlite3_bind_int64(cr, 2, id);
+    step(cr);
+    if (u % 10000 == 9999) sqlite3_exec(db, "COMMIT; BEGIN", nullptr, nullptr, nullptr);
+  }
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  const double secs = seconds_since(t0);
+  for (sqlite3_stmt* s : {ev, cc, wb, we, cn, cr}) sqlite3_finalize(s);
+  sqlite3_close(db);
+  remove_trace(p);
+  return static_cast<double>(units * kUnit) / secs;
+}
+
+// Both measured in the same run, back to back.  Arg: producer threads.
+void SustainedVsRaw(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  constexpr std::uint64_t kEvents = 2'000'000;
+  const std::uint64_t units_per_thread = kEvents / kUnit / static_cast<std::uint64_t>(threads);
+  for (auto _ : state) {
+    const std::string p = bench_path("sustained");
+    std::string err;
+    if (!ctx::trace::start(p, {}, &err)) std::abort();
+    ctx::EventSink* sink = ctx::detail::sink();
+    const auto t0 = Clock::now();
+    std::vector<std::thread> ts;
+    for (int i = 0; i < threads; ++i)
+      ts.emplace_back(emit_units, (1ull << 36) * static_cast<std::uint64_t>(i + 1), units_per_thread, sink);
+    for (auto& t : ts) t.join();
+    ctx::trace::flush();  // everything committed
+    const double secs = seconds_since(t0);
+    const double events = static_cast<double>(units_per_thread * kUnit * static_cast<std::uint64_t>(threads));
+    const auto dropped = ctx::trace::events_dropped();
+    ctx::trace::stop();
+    const double bytes = static_cast<double>(file_bytes(p));
+    remove_trace(p);
+    const double raw = raw_insert_events_per_s(units_per_thread * static_cast<std::uint64_t>(threads));
+    state.SetIterationTime(secs);
+    state.counters["recorder_ev/s"] = events / secs;
+    state.counters["raw_ev/s"] = raw;
+    state.counters["recorder/raw"] = events / secs / raw;
+    state.counters["bytes/event"] = bytes / events;
+    state.counters["dropped"] = static_cast<double>(dropped);
+  }
+}
+BENCHMARK(SustainedVsRaw)->Arg(1)->Arg(2)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
