@@ -43,7 +43,8 @@ class Stmt {
     sqlite3_reset(s_);
     sqlite3_clear_bindings(s_);
   }
-  bool null(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
+  int type(int c) const { return sqlite3_column_type(s_, c); }
+  bool null(int c) const { return type(c) == SQLITE_NULL; }
   std::int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
   std::optional<std::int64_t> opt(int c) const {
     if (null(c)) return std::nullopt;
@@ -90,11 +91,13 @@ Row read_row(const Stmt& s) {
   Row r;
   for (int c = 0; c < s.columns(); ++c) {
     const std::string n = s.name(c);
-    if (s.null(c)) {
-      r.ints[n] = std::nullopt;
-    } else {
-      r.ints[n] = s.i64(c);
-      r.texts[n] = s.text(c);
+    // Read each value once, in its own type: converting a value in place
+    // (int64 then text) is not safe for every result column.
+    switch (s.type(c)) {
+      case SQLITE_NULL: r.ints[n] = std::nullopt; break;
+      case SQLITE_INTEGER:
+      case SQLITE_FLOAT: r.ints[n] = s.i64(c); break;
+      default: r.texts[n] = s.text(c); r.ints[n] = std::nullopt; break;
     }
   }
   return r;

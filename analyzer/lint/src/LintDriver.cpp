@@ -1,6 +1,7 @@
 #include "LintDriver.h"
 
 #include <algorithm>
+#include <set>
 
 #include "BlindWait.h"
 #include "Diagnostic.h"
@@ -101,6 +102,14 @@ LintRun lint(const LintInput& in) {
   blind_wait.rule().register_matchers(finder, &blind_wait);
   std::unique_ptr<FrontendActionFactory> factory = newFrontendActionFactory(&finder);
 
+  std::set<std::string> listed;
+  for (const std::string& f : in.database->getAllFiles()) {
+    llvm::SmallString<256> norm(f);
+    llvm::sys::path::remove_dots(norm, true);
+    listed.insert(std::string(norm));
+  }
+  bool fixed_database = listed.empty();  // `-- args`: every file is "listed"
+
   for (size_t i = 0; i < in.files.size(); ++i) {
     const std::string& file = in.files[i];
     const std::string& shown = in.shown_as[i];
@@ -109,9 +118,16 @@ LintRun lint(const LintInput& in) {
       ++run.input_errors;
       continue;
     }
-    if (in.database->getCompileCommands(file).empty())
+    if (!fixed_database && !listed.count(file)) {
+      // JSON databases infer a command for unlisted files from the nearest
+      // listed one (as clangd does); otherwise the defaults apply.
+      std::vector<CompileCommand> inferred = in.database->getCompileCommands(file);
+      std::string how = inferred.empty() || inferred.front().Heuristic.empty()
+                            ? std::string("-std=c++20")
+                            : inferred.front().Heuristic;
       llvm::errs() << "ctxscope-lint: warning: " << shown
-                   << " is not in the compilation database; analyzing it with default flags (-std=c++20)\n";
+                   << " is not in the compilation database; analyzing it with default flags (" << how << ")\n";
+    }
 
     ClangTool tool(db, {file});
     tool.mapVirtualFile(kCompatPath, kCompatHeader);

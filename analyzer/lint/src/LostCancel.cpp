@@ -291,7 +291,8 @@ void LostCancel::run(const MatchFinder::MatchResult& result, Reporter& out) {
   std::string name = c.var->getNameAsString();
   UseFinder finder(c);
   unsigned def_line = sm.getExpansionLineNumber(create->getBeginLoc());
-  if (!finder.uses(fn->getBody())) {
+  // An unused structured binding is Go's `_`: discarded, whatever the paths.
+  if (isa<BindingDecl>(c.var) && !finder.uses(fn->getBody())) {
     out.report(ctx, {Rule::lost_cancel, create->getBeginLoc(),
                      "the cancel function '" + name + "' returned by " + creator_name +
                          " is never used; call it or hand it to ctxscope::defer to avoid a context leak",
