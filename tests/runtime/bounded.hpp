@@ -1,0 +1,46 @@
+// Test support: blocking operations with a hang detector.  A broken runtime
+// makes these fail the test after testing::kHangLimit instead of hanging the
+// whole suite; the limit is never a timing assertion.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <system_error>
+
+#include "ctxscope/chan.hpp"
+#include "ctxscope/context.hpp"
+#include "ctxscope/go.hpp"
+#include "runtime/event_recorder.hpp"
+
+namespace ctxscope::testing {
+
+/// ch.recv(), failing the test (nullopt) if nothing arrives within kHangLimit.
+template <class T>
+std::optional<T> recv_bounded(Chan<T>& ch) {
+  auto [limit, stop] = with_timeout(background(), kHangLimit);
+  Received<T> r = ch.recv(limit);
+  stop();
+  if (r.err) ADD_FAILURE() << "hang detector: nothing received on channel " << ch.id();
+  return std::move(r.value);
+}
+
+/// Waits for ctx to be done and returns its err(); fails the test on a hang.
+inline std::error_code await_done(const Context& c) {
+  auto [limit, stop] = with_timeout(background(), kHangLimit);
+  if (select(c.done(), limit.done()) == 1) {
+    ADD_FAILURE() << "hang detector: context " << c.id() << " never became done";
+    return {};
+  }
+  stop();
+  return c.err();
+}
+
+/// wg.wait(), failing the test on a hang.
+inline void wait_bounded(const WaitGroup& wg) {
+  auto [limit, stop] = with_timeout(background(), kHangLimit);
+  if (wg.wait(limit)) ADD_FAILURE() << "hang detector: WaitGroup never reached zero";
+  stop();
+}
+
+}  // namespace ctxscope::testing
