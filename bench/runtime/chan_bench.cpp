@@ -2,6 +2,7 @@
 // thread (std::thread; the Go peers a goroutine) and report real time.
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <cstdint>
 #include <thread>
 
@@ -58,5 +59,36 @@ void ChanUnbufferedPingPong(benchmark::State& state) {
   echo.join();
 }
 BENCHMARK(ChanUnbufferedPingPong)->UseRealTime();
+
+// Peer for the ping-pong: the cheapest blocking handoff between two OS threads
+// the standard library offers (C++20 atomic wait/notify: a short spin, then a
+// futex).  It is the floor for any channel built on OS threads on this machine;
+// Go's peer switches goroutines on one OS thread instead.
+void StdAtomicWaitPingPong(benchmark::State& state) {
+  constexpr std::uint32_t kStop = UINT32_MAX;
+  std::atomic<std::uint32_t> ping{0};
+  std::atomic<std::uint32_t> pong{0};
+  std::thread echo([&] {
+    std::uint32_t seen = 0;
+    for (;;) {
+      ping.wait(seen, std::memory_order_acquire);
+      seen = ping.load(std::memory_order_acquire);
+      if (seen == kStop) return;
+      pong.store(seen, std::memory_order_release);
+      pong.notify_one();
+    }
+  });
+  std::uint32_t i = 0;
+  for (auto _ : state) {
+    ++i;
+    ping.store(i, std::memory_order_release);
+    ping.notify_one();
+    for (std::uint32_t v; (v = pong.load(std::memory_order_acquire)) != i;) pong.wait(v, std::memory_order_acquire);
+  }
+  ping.store(kStop, std::memory_order_release);
+  ping.notify_one();
+  echo.join();
+}
+BENCHMARK(StdAtomicWaitPingPong)->UseRealTime();
 
 }  // namespace

@@ -115,6 +115,8 @@ def main():
               g("ChanBufferedThroughput"), "Go chan int (128)", 3.0)
     ratio_row("unbuffered ping-pong, per round trip", c("ChanUnbufferedPingPong"),
               g("ChanUnbufferedPingPong"), "Go unbuffered chan", 3.0)
+    ratio_row("unbuffered ping-pong, per round trip", c("ChanUnbufferedPingPong"),
+              c("StdAtomicWaitPingPong"), "std::atomic wait/notify ping-pong", None)
 
     tb, ta = cx("threads_before"), cx("threads_after_10k_timeouts")
     tp = cx("threads_after_parent_cancel_10k_timeout_children")
