@@ -548,6 +548,10 @@ void Done::dequeue() noexcept {
   if (entry_.linked) detail::unlink(src_, &entry_);
 }
 
+void Done::finish() {
+  if (src_ != nullptr && detail::sink() != nullptr) detail::note_observed(src_, site);
+}
+
 std::uint64_t Done::done_ctx() const noexcept { return node_->id; }
 
 std::error_code Done::wait() const {

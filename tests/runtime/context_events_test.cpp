@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <latch>
+#include <thread>
+#include <vector>
 #include <string_view>
 #include <system_error>
 
@@ -273,6 +276,29 @@ TEST(ContextEvents, ExplicitCallOnAnAlreadyDoneContextIsRecordedOnceAsNoop) {
   EXPECT_TRUE(rec.of(EventType::cancel_dropped, c.id()).empty());
 }
 
+TEST(ContextEvents, ConcurrentExplicitCancelsRecordOneStateChange) {
+  ScopedRecorder rec;
+  for (int round = 0; round < 50; ++round) {
+    auto [c, k] = with_cancel(background());
+    std::latch go(4);
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 4; ++i)
+      ts.emplace_back([&go, k = k] {
+        go.arrive_and_wait();
+        k();
+      });
+    for (auto& t : ts) t.join();
+    auto v = rec.of(EventType::ctx_cancel, c.id());
+    int changes = 0, noops = 0;
+    for (const Event& e : v) {
+      EXPECT_EQ(e.kind, u8(CancelReason::explicit_call));
+      (e.aux == 0 ? changes : noops) += 1;
+    }
+    EXPECT_EQ(changes, 1);
+    EXPECT_LE(noops, 1);  // recorded at most once
+  }
+}
+
 TEST(ContextEvents, DeferredCancelRecordsTheDeferSite) {
   ScopedRecorder rec;
   auto [c, kc] = with_cancel(background());
@@ -467,7 +493,7 @@ TEST(ContextEvents, DoneObservedThroughAValueChildNamesTheCancelableContext) {
   EXPECT_EQ(rec.of(EventType::done_observed, c.id()).size(), 1u);
 }
 
-TEST(ContextEvents, DISABLED_DoneWaitReturningDoneIsAnObservation) {
+TEST(ContextEvents, DoneWaitReturningDoneIsAnObservation) {
   ScopedRecorder rec;
   auto [c, k] = with_cancel(background());
   k();
@@ -475,7 +501,7 @@ TEST(ContextEvents, DISABLED_DoneWaitReturningDoneIsAnObservation) {
   EXPECT_EQ(rec.of(EventType::done_observed, c.id()).size(), 1u);
 }
 
-TEST(ContextEvents, DISABLED_SelectWonByDoneIsAnObservation) {
+TEST(ContextEvents, SelectWonByDoneIsAnObservation) {
   ScopedRecorder rec;
   auto [c, k] = with_cancel(background());
   Chan<int> ch;

@@ -96,6 +96,8 @@ class Done final : public detail::SelectCase {
   bool try_now() override;
   void enqueue(detail::Waiter* w, int idx) override;
   void dequeue() noexcept override;
+  /// Winning a select (or Done::wait returning) is an observation of done.
+  void finish() override;
   WaitObject object() const noexcept override { return WaitObject::done; }
   std::uint64_t done_ctx() const noexcept override;
   WaitOutcome outcome() const noexcept override { return WaitOutcome::done; }

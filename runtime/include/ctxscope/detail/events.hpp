@@ -79,7 +79,9 @@ enum class EventType : std::uint8_t {
                      //   recorded once, so readers know the owner did call cancel)
   cancel_dropped = 3,// ctx         -                   1 if ctx was done     site=creation site; last CancelFunc copy destroyed uncalled
   ctx_release = 4,   // ctx         parent ctx          -                    reason (ReleaseReason)
-  done_observed = 5, // ctx         -                   -                    first time err()/done reported done for this ctx; site=observer
+  done_observed = 5, // ctx         -                   -                    first time err(), Done::wait or a select won by done
+                     //   reported done; ctx = the cancelable context that is done (nearest cancelable
+                     //   ancestor-or-self of the context asked), once per such context; site=observer
   wait_begin = 6,    // wait id     ctx whose done is a case (0=none)  object id (chan/wg/...)  object kind; aux=#cases; text=object label; site=call
   wait_end = 7,      // wait id     -                   case index           outcome
   thread_spawn = 8,  // new thread  ctx it runs under   parent thread        text=name; site=go() call
