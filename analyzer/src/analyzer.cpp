@@ -307,7 +307,7 @@ void lost_cancel(Ctx& k, const Row& r) {
   } else {
     const std::int64_t d = r.get("done_ns");
     f.times.push_back({"context done", d});
-    m = "the cancel function of " + ctx_ref(c) + " was never called; the context was released only when it " +
+    m = "the cancel function of " + ctx_ref(c) + " was never called; the context was released only because it " +
         how_done(k.E, c) + ", " + format_duration(d - created) + " after creation";
   }
   f.message = std::move(m);

@@ -1,0 +1,174 @@
+// End-to-end: each sample runs traced (CTXSCOPE_TRACE), the analyzer reads the
+// trace, and the multiset of (rule, file, line) must equal EXACTLY the
+// `// trace-expect: rule[ xN][, rule...]` markers of the sample's buggy.cpp;
+// fixed mode must report nothing.  Samples absent from the build are skipped.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <regex>
+#include <tuple>
+
+#include "test_util.hpp"
+
+namespace ctxscope::testing {
+namespace {
+
+using Key = std::tuple<std::string, std::string, int>;  // rule, file basename, line
+using Multiset = std::map<Key, int>;
+
+std::string base(const std::string& p) { return p.substr(p.find_last_of('/') + 1); }
+
+Multiset expected_markers(const std::filesystem::path& buggy_cpp) {
+  Multiset m;
+  std::ifstream in(buggy_cpp);
+  EXPECT_TRUE(in) << "cannot read " << buggy_cpp;
+  static const std::regex marker(R"(//\s*trace-expect:\s*(.*)$)");
+  static const std::regex item(R"(^\s*([a-z-]+)(?:\s+x(\d+))?\s*$)");
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    std::smatch mm;
+    if (!std::regex_search(line, mm, marker)) continue;
+    std::string list = mm[1];
+    std::size_t pos = 0;
+    while (pos <= list.size()) {
+      auto comma = list.find(',', pos);
+      std::string one = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      std::smatch im;
+      if (std::regex_match(one, im, item))
+        m[{im[1], base(buggy_cpp.string()), n}] += im[2].matched ? std::stoi(im[2]) : 1;
+      else
+        ADD_FAILURE() << buggy_cpp << ":" << n << ": malformed trace-expect item '" << one << "'";
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+  }
+  return m;
+}
+
+std::string show(const Multiset& m) {
+  std::string s;
+  for (auto& [k, n] : m)
+    s += "  " + std::get<0>(k) + " " + std::get<1>(k) + ":" + std::to_string(std::get<2>(k)) +
+         (n > 1 ? " x" + std::to_string(n) : "") + "\n";
+  return s.empty() ? "  (none)\n" : s;
+}
+
+struct Sample {
+  const char* name;
+  const char* exe;  ///< nullptr when the sample is not part of this build
+};
+
+#ifdef CTXSCOPE_SAMPLE_ci_job
+#define S_ci_job CTXSCOPE_SAMPLE_ci_job
+#else
+#define S_ci_job nullptr
+#endif
+#ifdef CTXSCOPE_SAMPLE_fanout_timeout
+#define S_fanout_timeout CTXSCOPE_SAMPLE_fanout_timeout
+#else
+#define S_fanout_timeout nullptr
+#endif
+#ifdef CTXSCOPE_SAMPLE_first_response
+#define S_first_response CTXSCOPE_SAMPLE_first_response
+#else
+#define S_first_response nullptr
+#endif
+#ifdef CTXSCOPE_SAMPLE_pipeline
+#define S_pipeline CTXSCOPE_SAMPLE_pipeline
+#else
+#define S_pipeline nullptr
+#endif
+#ifdef CTXSCOPE_SAMPLE_http_premature_cancel
+#define S_http_premature_cancel CTXSCOPE_SAMPLE_http_premature_cancel
+#else
+#define S_http_premature_cancel nullptr
+#endif
+#ifdef CTXSCOPE_SAMPLE_propagation_tree
+#define S_propagation_tree CTXSCOPE_SAMPLE_propagation_tree
+#else
+#define S_propagation_tree nullptr
+#endif
+#ifdef CTXSCOPE_SAMPLE_lost_cancel
+#define S_lost_cancel CTXSCOPE_SAMPLE_lost_cancel
+#else
+#define S_lost_cancel nullptr
+#endif
+
+const Sample kSamples[] = {
+    {"ci-job", S_ci_job},
+    {"fanout-timeout", S_fanout_timeout},
+    {"first-response", S_first_response},
+    {"pipeline", S_pipeline},
+    {"http-premature-cancel", S_http_premature_cancel},
+    {"propagation-tree", S_propagation_tree},
+    {"lost-cancel", S_lost_cancel},
+};
+
+class SampleE2E : public ::testing::TestWithParam<Sample> {
+ protected:
+  // Runs the sample traced and returns the findings as a multiset.
+  Multiset run_and_analyze(const std::string& mode, analysis::Report* out = nullptr) {
+    const auto dir = test_dir();
+    const auto trace = dir / (mode + ".db");
+    const auto r = run_cmd("CTXSCOPE_TRACE='" + trace.string() + "' '" + GetParam().exe + "' --mode=" + mode, dir);
+    EXPECT_EQ(r.code, 0) << GetParam().name << " --mode=" << mode << " failed:\n" << r.err;
+    analysis::Report rep = analyze_path(trace);
+    EXPECT_TRUE(rep.run.complete) << "the sample's trace has no end marker";
+    Multiset got;
+    for (const auto& f : rep.findings) got[{f.rule, base(f.site.file), f.site.line}] += 1;
+    if (out) *out = rep;
+    return got;
+  }
+};
+
+TEST_P(SampleE2E, BuggyModeReportsExactlyTheMarkedFindings) {
+  if (!GetParam().exe) GTEST_SKIP() << "sample-" << GetParam().name << " is not part of this build";
+  const auto expected =
+      expected_markers(std::filesystem::path(CTXSCOPE_SOURCE_DIR) / "samples" / GetParam().name / "buggy.cpp");
+  ASSERT_FALSE(expected.empty()) << "buggy.cpp of " << GetParam().name << " has no trace-expect marker";
+  analysis::Report rep;
+  const auto got = run_and_analyze("buggy", &rep);
+  EXPECT_EQ(got, expected) << "expected:\n" << show(expected) << "got:\n" << show(got) << "report:\n"
+                           << analysis::to_text(rep);
+}
+
+TEST_P(SampleE2E, FixedModeReportsNothing) {
+  if (!GetParam().exe) GTEST_SKIP() << "sample-" << GetParam().name << " is not part of this build";
+  analysis::Report rep;
+  const auto got = run_and_analyze("fixed", &rep);
+  EXPECT_TRUE(got.empty()) << "got:\n" << show(got) << "report:\n" << analysis::to_text(rep);
+}
+
+INSTANTIATE_TEST_SUITE_P(Samples, SampleE2E, ::testing::ValuesIn(kSamples),
+                         [](const ::testing::TestParamInfo<Sample>& i) {
+                           std::string n = i.param.name;
+                           for (auto& c : n)
+                             if (c == '-') c = '_';
+                           return n;
+                         });
+
+// The CLI's `run` drives the same flow and gates on --fail-on.
+TEST(CliRun, TracesAProgramAnalysesItAndFailsOnFindings) {
+  if (!S_ci_job) GTEST_SKIP() << "sample-ci-job is not part of this build";
+  const auto dir = test_dir();
+  const auto trace = dir / "run.db";
+  auto r = run_cmd(cli() + " run --trace '" + trace.string() + "' -- '" + S_ci_job + "' --mode=buggy", dir);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.out.find("buggy.cpp:32:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[ctxscope-blind-wait]"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(trace));
+  r = run_cmd(cli() + " run --fail-on=error -- '" + S_ci_job + "' --mode=fixed", dir);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("trace written to"), std::string::npos) << r.err;
+}
+
+TEST(CliRun, ProgramThatCannotStartIsAUsageError) {
+  const auto dir = test_dir();
+  auto r = run_cmd(cli() + " run -- /nonexistent/program", dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("/nonexistent/program: cannot run"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace ctxscope::testing
