@@ -284,14 +284,21 @@ void emit_units(std::uint64_t base, std::uint64_t units, ctx::EventSink* sink) {
   }
 }
 
-// The same rows, written by a plain loop of prepared statements on one thread:
-// an events row per event plus the entity row insert/update.
+sqlite3* open_raw(const std::string& p) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(p.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  sqlite3_exec(db,
+               "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768;",
+               nullptr, nullptr, nullptr);
+  return db;
+}
+
+// Baseline 1 ("raw"): the same rows written by a plain loop of prepared
+// statements on one thread, one statement per row change: an events row per
+// event plus the entity row insert/update it implies.
 double raw_insert_events_per_s(std::uint64_t units) {
   const std::string p = bench_path("raw");
-  sqlite3* db = nullptr;
-  sqlite3_open(p.c_str(), &db);
-  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;", nullptr, nullptr,
-               nullptr);
+  sqlite3* db = open_raw(p);
   sqlite3_exec(db, ctx::trace::schema::create_sql().c_str(), nullptr, nullptr, nullptr);
   sqlite3_exec(db, "INSERT INTO sites(id,file,line,col,function) VALUES(1,'bench.cpp',1,1,'f')", nullptr, nullptr,
                nullptr);
@@ -364,7 +371,94 @@ double raw_insert_events_per_s(std::uint64_t units) {
   return static_cast<double>(units * kUnit) / secs;
 }
 
-// Both measured in the same run, back to back.  Arg: producer threads.
+
+// Baseline 2 ("raw_min"): the least SQL work that produces the same final rows:
+// events 64 rows per statement, each context and wait row inserted once with
+// its final values, 16 rows per statement.  No rings, no threads.
+double raw_min_events_per_s(std::uint64_t units) {
+  const std::string p = bench_path("rawmin");
+  sqlite3* db = open_raw(p);
+  sqlite3_exec(db, ctx::trace::schema::create_sql().c_str(), nullptr, nullptr, nullptr);
+  auto multi = [](std::string head, const char* one, int rows) {
+    for (int r = 0; r < rows; ++r) head += std::string(r ? "," : "") + one;
+    return head;
+  };
+  auto prep = [&](const std::string& sql) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) std::abort();
+    return s;
+  };
+  sqlite3_stmt* ev = prep(multi("INSERT INTO events(t_ns,type,thread,id,ref,value,kind,aux,err,code,site) VALUES ",
+                                "(?,?,?,?,?,?,?,?,?,?,?)", 64));
+  sqlite3_stmt* cx = prep(multi("INSERT INTO contexts(id,parent,kind,thread,created_ns,site,registered,cancel_ns,"
+                                "cancel_reason,cancel_thread,cancel_site,err,cancel_called_ns,cancel_called_thread,"
+                                "cancel_called_site,released_ns,release_reason,release_thread) VALUES ",
+                                "(?,1,'cancel',1,?,1,0,?,'explicit',1,1,'canceled',?,1,1,?,'own_cancel',1)", 16));
+  sqlite3_stmt* wt = prep(multi("INSERT INTO waits(id,thread,object,object_id,done_ctx,n_cases,site,begin_ns,end_ns,"
+                                "outcome,case_index) VALUES ",
+                                "(?,1,'chan_recv',77,?,1,1,?,?,'value',0)", 16));
+  int ne = 0, nc = 0;
+  auto step = [](sqlite3_stmt* s) {
+    sqlite3_step(s);
+    sqlite3_reset(s);
+  };
+  auto event = [&](std::int64_t t, int type, std::int64_t id, std::int64_t ref, std::int64_t value, int kind, int err,
+                   bool site) {
+    const int b = ne * 11;
+    sqlite3_bind_int64(ev, b + 1, t);
+    sqlite3_bind_int(ev, b + 2, type);
+    sqlite3_bind_int(ev, b + 3, 1);
+    sqlite3_bind_int64(ev, b + 4, id);
+    sqlite3_bind_int64(ev, b + 5, ref);
+    sqlite3_bind_int64(ev, b + 6, value);
+    sqlite3_bind_int(ev, b + 7, kind);
+    sqlite3_bind_int(ev, b + 8, 0);
+    sqlite3_bind_int(ev, b + 9, err);
+    sqlite3_bind_int(ev, b + 10, 0);
+    if (site) sqlite3_bind_int(ev, b + 11, 1);
+    else sqlite3_bind_null(ev, b + 11);
+    if (++ne == 64) {
+      step(ev);
+      ne = 0;
+    }
+  };
+  const auto t0 = Clock::now();
+  sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+  std::int64_t t = 1000;
+  for (std::uint64_t u = 0; u < units; ++u) {
+    const auto id = static_cast<std::int64_t>((1ull << 32) + 2 * u), wid = id + 1;
+    const std::int64_t t1 = t;
+    event(t++, 1, id, 1, 0, 2, 0, true);
+    event(t++, 6, wid, id, 77, 0, 0, true);
+    event(t++, 7, wid, 0, 0, 0, 0, false);
+    event(t++, 2, id, 0, 0, 0, 1, true);
+    event(t++, 4, id, 1, 0, 0, 0, false);
+    const int bc = nc * 5, bw = nc * 4;
+    sqlite3_bind_int64(cx, bc + 1, id);
+    sqlite3_bind_int64(cx, bc + 2, t1);
+    sqlite3_bind_int64(cx, bc + 3, t1 + 3);
+    sqlite3_bind_int64(cx, bc + 4, t1 + 3);
+    sqlite3_bind_int64(cx, bc + 5, t1 + 4);
+    sqlite3_bind_int64(wt, bw + 1, wid);
+    sqlite3_bind_int64(wt, bw + 2, id);
+    sqlite3_bind_int64(wt, bw + 3, t1 + 1);
+    sqlite3_bind_int64(wt, bw + 4, t1 + 2);
+    if (++nc == 16) {
+      step(cx);
+      step(wt);
+      nc = 0;
+    }
+    if (u % 10000 == 9999) sqlite3_exec(db, "COMMIT; BEGIN", nullptr, nullptr, nullptr);
+  }
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  const double secs = seconds_since(t0);
+  for (sqlite3_stmt* s : {ev, cx, wt}) sqlite3_finalize(s);
+  sqlite3_close(db);
+  remove_trace(p);
+  return static_cast<double>(units * kUnit - static_cast<std::uint64_t>(ne)) / secs;
+}
+
+// All three measured in the same run, back to back.  Arg: producer threads.
 void SustainedVsRaw(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   constexpr std::uint64_t kEvents = 2'000'000;
@@ -387,7 +481,10 @@ void SustainedVsRaw(benchmark::State& state) {
     const double bytes = static_cast<double>(file_bytes(p));
     remove_trace(p);
     const double raw = raw_insert_events_per_s(units_per_thread * static_cast<std::uint64_t>(threads));
+    const double raw_min = raw_min_events_per_s(units_per_thread * static_cast<std::uint64_t>(threads));
     state.SetIterationTime(secs);
+    state.counters["raw_min_ev/s"] = raw_min;
+    state.counters["recorder/raw_min"] = events / secs / raw_min;
     state.counters["recorder_ev/s"] = events / secs;
     state.counters["raw_ev/s"] = raw;
     state.counters["recorder/raw"] = events / secs / raw;

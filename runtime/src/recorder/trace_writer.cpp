@@ -1,0 +1,545 @@
+// TraceWriter: SQLite side of the recorder (see trace_writer.hpp).
+#include "recorder/trace_writer.hpp"
+
+#include <sqlite3.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <boost/stacktrace/frame.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
+#ifndef CTXSCOPE_VERSION
+#define CTXSCOPE_VERSION "0.0.0"
+#endif
+
+namespace ctxscope::trace::detail {
+namespace {
+
+using ctxscope::detail::now_ns;
+
+std::string json_escape(std::string_view s) {
+  std::string r = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      r += '\\';
+      r += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      r += b;
+    } else {
+      r += static_cast<char>(c);
+    }
+  }
+  return r + "\"";
+}
+
+std::string read_file(const char* p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+const char* errc_name(std::uint8_t v) {
+  switch (v) {
+    case 1: return "canceled";
+    case 2: return "deadline_exceeded";
+  }
+  return nullptr;
+}
+
+const char* name_of(std::string_view v) { return v.data(); }  // to_string() returns literals
+
+}  // namespace
+
+std::size_t TraceWriter::SiteKeyHash::operator()(const SiteKey& k) const noexcept {
+  std::size_t h = std::hash<const void*>()(k.file);
+  h = h * 31 + std::hash<const void*>()(k.func);
+  return h * 131 + k.line * 7 + k.col;
+}
+
+int TraceWriter::Entity::col(std::string_view name) const {
+  for (int i = 0; i < ncols; ++i)
+    if (table->columns[static_cast<std::size_t>(i)].name == name) return i;
+  std::fprintf(stderr, "ctxscope: internal: no column %.*s\n", static_cast<int>(name.size()), name.data());
+  std::abort();
+}
+
+TraceWriter::Cell* TraceWriter::Entity::row(std::int64_t id) {
+  auto [it, fresh] = index.emplace(id, static_cast<std::uint32_t>(cells.size() / static_cast<std::size_t>(ncols)));
+  if (fresh) {
+    cells.resize(cells.size() + static_cast<std::size_t>(ncols));
+    cells[static_cast<std::size_t>(it->second) * static_cast<std::size_t>(ncols)] = {id, nullptr, 1};
+  }
+  return &cells[static_cast<std::size_t>(it->second) * static_cast<std::size_t>(ncols)];
+}
+
+bool TraceWriter::exec(const char* sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    if (!failed_)
+      std::fprintf(stderr, "ctxscope: %s: trace write failed: %s\n", path_.c_str(), msg ? msg : sqlite3_errmsg(db_));
+    sqlite3_free(msg);
+    failed_ = true;
+    return false;
+  }
+  return true;
+}
+
+sqlite3_stmt* TraceWriter::prep(const std::string& sql) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+    std::fprintf(stderr, "ctxscope: internal: cannot prepare %s: %s\n", sql.c_str(), sqlite3_errmsg(db_));
+    failed_ = true;
+  }
+  return s;
+}
+
+void TraceWriter::step(sqlite3_stmt* s) {
+  if (!s) return;
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_DONE && !failed_) {
+    std::fprintf(stderr, "ctxscope: %s: trace write failed: %s\n", path_.c_str(), sqlite3_errmsg(db_));
+    failed_ = true;
+  }
+  sqlite3_reset(s);
+}
+
+// Builds the first-wins multi-row upserts of one entity table.
+bool TraceWriter::init_entity(Entity& e, const char* name) {
+  e.table = schema::find_table(name);
+  e.ncols = static_cast<int>(e.table->columns.size());
+  std::string cols, one = "(", set;
+  for (int i = 0; i < e.ncols; ++i) {
+    const std::string c(e.table->columns[static_cast<std::size_t>(i)].name);
+    cols += (i ? "," : "") + c;
+    one += i ? ",?" : "?";
+    if (i == 0) continue;  // the id
+    set += set.empty() ? "" : ",";
+    if (c == "first_ns")
+      set += c + "=min(coalesce(" + c + ",excluded." + c + "),coalesce(excluded." + c + "," + c + "))";
+    else
+      set += c + "=coalesce(" + c + ",excluded." + c + ")";
+  }
+  one += ")";
+  auto sql = [&](int rows) {
+    std::string s = "INSERT INTO " + std::string(name) + "(" + cols + ") VALUES ";
+    for (int r = 0; r < rows; ++r) s += (r ? "," : "") + one;
+    return s + " ON CONFLICT(id) DO UPDATE SET " + set;
+  };
+  e.upsert1 = prep(sql(1));
+  e.upsertK = prep(sql(kEntitiesPerStmt));
+  e.cells.reserve(static_cast<std::size_t>(e.ncols) * 4096);
+  return !failed_;
+}
+
+bool TraceWriter::open(const std::string& path, std::uint64_t t0, int stack_frames, bool drop_mode, std::string* err) {
+  path_ = path;
+  t0_ = t0;
+  stack_frames_ = stack_frames;
+  auto fail = [&] {
+    if (err) *err = path + ": cannot create trace: " + (db_ ? sqlite3_errmsg(db_) : "out of memory");
+    close();
+    return false;
+  };
+  // SQLite's memory statistics take a global mutex on every allocation (~12% of
+  // the recorder's time).  Only effective before SQLite is initialized in this
+  // process; harmless (SQLITE_MISUSE) afterwards.
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK)
+    return fail();
+  char pragmas[320];
+  // synchronous=NORMAL in WAL: a commit survives the process being killed (the
+  // issue's durability case); only an OS crash may lose the last commits.
+  std::snprintf(pragmas, sizeof pragmas,
+                "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                "PRAGMA application_id=%d; PRAGMA user_version=%d; PRAGMA cache_size=-32768; "
+                "PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=4000;",
+                schema::kApplicationId, schema::kVersion);
+  if (!exec(pragmas) || !exec("BEGIN") || !exec(schema::create_sql().c_str())) return fail();
+  in_txn_ = true;
+
+  timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  const std::int64_t wall_ns = static_cast<std::int64_t>(wall.tv_sec) * 1000000000 + wall.tv_nsec -
+                               static_cast<std::int64_t>(now_ns() - t0);
+  const std::string cmdline = read_file("/proc/self/cmdline");
+  std::string argv = "[";
+  for (std::size_t p = 0; p < cmdline.size();) {
+    std::size_t e = cmdline.find('\0', p);
+    if (e == std::string::npos) e = cmdline.size();
+    if (argv.size() > 1) argv += ',';
+    argv += json_escape(std::string_view(cmdline).substr(p, e - p));
+    p = e + 1;
+  }
+  argv += "]";
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = 0;
+  if (sqlite3_stmt* run = prep(
+          "INSERT INTO run(schema_version, ctxscope_version, pid, executable, argv, clock, start_wall_ns, "
+          "start_steady_ns, end_state, events_recorded, events_dropped, drop_mode, stack_frames, last_commit_ns) "
+          "VALUES(?,?,?,?,?,'CLOCK_MONOTONIC',?,?,'none',0,0,?,?,0)")) {
+    sqlite3_bind_int(run, 1, schema::kVersion);
+    sqlite3_bind_text(run, 2, CTXSCOPE_VERSION, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(run, 3, getpid());
+    sqlite3_bind_text(run, 4, exe, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(run, 5, argv.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(run, 6, wall_ns);
+    sqlite3_bind_int64(run, 7, static_cast<std::int64_t>(t0));
+    sqlite3_bind_int(run, 8, drop_mode ? 1 : 0);
+    sqlite3_bind_int(run, 9, stack_frames);
+    step(run);
+    sqlite3_finalize(run);
+  }
+  exec("INSERT INTO contexts(id, kind) VALUES(1, 'background'), (2, 'todo')");
+  {
+    std::string en = "INSERT INTO enums(type, value, name) VALUES ";
+    bool first = true;
+    auto add = [&](const char* type, int v, std::string_view name) {
+      en += first ? "" : ",";
+      first = false;
+      en += "('" + std::string(type) + "'," + std::to_string(v) + ",'" + std::string(name) + "')";
+    };
+    for (int v = 1; v <= 11; ++v) add("event", v, to_string(static_cast<EventType>(v)));
+    for (int v = 0; v <= 7; ++v) add("kind", v, to_string(static_cast<Kind>(v)));
+    for (int v = 0; v <= 3; ++v) add("cancel_reason", v, to_string(static_cast<CancelReason>(v)));
+    for (int v = 0; v <= 6; ++v) add("wait_object", v, to_string(static_cast<WaitObject>(v)));
+    for (int v = 0; v <= 4; ++v) add("wait_outcome", v, to_string(static_cast<WaitOutcome>(v)));
+    for (int v = 0; v <= 2; ++v) add("release_reason", v, to_string(static_cast<ReleaseReason>(v)));
+    add("errc", 1, "canceled");
+    add("errc", 2, "deadline_exceeded");
+    exec(en.c_str());
+  }
+  {
+    std::string one = "(?,?,?,?,?,?,?,?,?,?,?)";
+    std::string s = "INSERT INTO events(t_ns,type,thread,id,ref,value,kind,aux,err,code,site) VALUES ";
+    ins_event1_ = prep(s + one);
+    for (int r = 0; r < kEventsPerStmt; ++r) s += (r ? "," : "") + one;
+    ins_eventK_ = prep(s);
+    pending_events_.reserve(kEventsPerStmt);
+  }
+  init_entity(contexts_, "contexts");
+  init_entity(waits_, "waits");
+  init_entity(threads_, "threads");
+  init_entity(channels_, "channels");
+  if (failed_) return fail();
+  const Entity& C = contexts_;
+  cc_ = {C.col("parent"), C.col("kind"), C.col("thread"), C.col("created_ns"), C.col("site"), C.col("stack"),
+         C.col("deadline_ns"), C.col("registered"), C.col("label"), C.col("cancel_ns"), C.col("cancel_reason"),
+         C.col("cancel_parent"), C.col("cancel_origin"), C.col("cancel_thread"), C.col("cancel_site"),
+         C.col("cancel_stack"), C.col("cancel_called_ns"), C.col("cancel_called_thread"),
+         C.col("cancel_called_site"), C.col("err"), C.col("cause_code"), C.col("cause_category"),
+         C.col("done_observed_ns"), C.col("done_observed_thread"), C.col("done_observed_site"), C.col("dropped_ns"),
+         C.col("dropped_thread"), C.col("dropped_when_done"), C.col("released_ns"), C.col("release_reason"),
+         C.col("release_thread")};
+  const Entity& W = waits_;
+  wc_ = {W.col("thread"), W.col("object"), W.col("object_id"), W.col("label"), W.col("done_ctx"), W.col("n_cases"),
+         W.col("site"), W.col("begin_ns"), W.col("end_ns"), W.col("outcome"), W.col("case_index")};
+  const Entity& T = threads_;
+  tc_ = {T.col("name"), T.col("ctx"), T.col("parent_thread"), T.col("spawn_ns"), T.col("spawn_site"), T.col("exit_ns"),
+         T.col("first_ns")};
+  const Entity& H = channels_;
+  chc_ = {H.col("capacity"), H.col("label"), H.col("thread"), H.col("created_ns"), H.col("site"), H.col("closed_ns"),
+          H.col("close_thread"), H.col("close_site")};
+  ins_site_ = prep("INSERT INTO sites(id,file,line,col,function) VALUES(?,?,?,?,?)");
+  ins_stack_ = prep("INSERT INTO stacks(id,depth) VALUES(?,?)");
+  ins_stack_frame_ = prep("INSERT INTO stack_frames(stack_id,depth,frame_id) VALUES(?,?,?)");
+  ins_frame_ = prep("INSERT INTO frames(id,address,function,file,line) VALUES(?,?,?,?,?)");
+  run_commit_ = prep("UPDATE run SET events_recorded=?, events_dropped=?, last_commit_ns=?");
+  run_end_ = prep("UPDATE run SET end_state='stopped', end_ns=?");
+  if (failed_ || !commit(false, 0)) return fail();
+  return true;
+}
+
+std::int64_t TraceWriter::site_id(const std::source_location& loc) {
+  if (loc.line() == 0 && (!loc.file_name() || !*loc.file_name())) return 0;
+  const SiteKey k{loc.file_name(), loc.function_name(), loc.line(), loc.column()};
+  auto it = site_by_ptr_.find(k);
+  if (it != site_by_ptr_.end()) return it->second;
+  // Equal locations may come from different string literals (one per TU).
+  auto key = std::make_tuple(std::string(k.file ? k.file : ""), std::string(k.func ? k.func : ""), k.line, k.col);
+  auto [jt, fresh] = site_by_text_.emplace(std::move(key), next_site_);
+  if (fresh) {
+    ++next_site_;
+    sqlite3_bind_int64(ins_site_, 1, jt->second);
+    sqlite3_bind_text(ins_site_, 2, k.file, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins_site_, 3, k.line);
+    sqlite3_bind_int64(ins_site_, 4, k.col);
+    sqlite3_bind_text(ins_site_, 5, k.func, -1, SQLITE_STATIC);
+    step(ins_site_);
+  }
+  site_by_ptr_.emplace(k, jt->second);
+  return jt->second;
+}
+
+TraceWriter::FrameInfo TraceWriter::frame_id(const void* addr) {
+  auto it = frames_.find(addr);
+  if (it != frames_.end()) return it->second;
+  const std::int64_t id = next_frame_++;
+  boost::stacktrace::frame f(addr);
+  const std::string name = f.name(), file = f.source_file();
+  const std::size_t line = f.source_line();
+  const bool internal = name.rfind("ctxscope::trace::", 0) == 0 || name.rfind("ctxscope::detail::", 0) == 0 ||
+                        name.rfind("boost::stacktrace::", 0) == 0;
+  frames_.emplace(addr, FrameInfo{id, internal});
+  sqlite3_bind_int64(ins_frame_, 1, id);
+  sqlite3_bind_int64(ins_frame_, 2, static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(addr)));
+  if (name.empty()) sqlite3_bind_null(ins_frame_, 3);
+  else sqlite3_bind_text(ins_frame_, 3, name.c_str(), -1, SQLITE_TRANSIENT);
+  if (file.empty()) sqlite3_bind_null(ins_frame_, 4);
+  else sqlite3_bind_text(ins_frame_, 4, file.c_str(), -1, SQLITE_TRANSIENT);
+  if (line) sqlite3_bind_int64(ins_frame_, 5, static_cast<std::int64_t>(line));
+  else sqlite3_bind_null(ins_frame_, 5);
+  step(ins_frame_);
+  return {id, internal};
+}
+
+std::int64_t TraceWriter::stack_id(const void* const* frames, int n) {
+  if (n <= 0 || !frames) return 0;
+  std::vector<const void*> key(frames, frames + n);
+  auto [it, fresh] = stacks_.emplace(std::move(key), next_stack_);
+  if (!fresh) return it->second;
+  const std::int64_t id = next_stack_++;
+  std::vector<std::int64_t> ids;
+  for (int d = 0; d < n; ++d) {
+    const FrameInfo fi = frame_id(frames[d]);
+    if (fi.internal && ids.empty()) continue;  // only leading internal frames
+    if (static_cast<int>(ids.size()) < stack_frames_) ids.push_back(fi.id);
+  }
+  sqlite3_bind_int64(ins_stack_, 1, id);
+  sqlite3_bind_int64(ins_stack_, 2, static_cast<std::int64_t>(ids.size()));
+  step(ins_stack_);
+  for (std::size_t d = 0; d < ids.size(); ++d) {
+    sqlite3_bind_int64(ins_stack_frame_, 1, id);
+    sqlite3_bind_int64(ins_stack_frame_, 2, static_cast<std::int64_t>(d));
+    sqlite3_bind_int64(ins_stack_frame_, 3, ids[d]);
+    step(ins_stack_frame_);
+  }
+  return id;
+}
+
+void TraceWriter::see_thread(std::uint64_t id, std::int64_t t) {
+  if (!threads_seen_.insert(id).second) return;
+  Cell* r = threads_.row(static_cast<std::int64_t>(id));
+  Cell& f = r[tc_.first_ns];
+  if (f.tag == 0 || t < f.i) f = {t, nullptr, 1};
+}
+
+void TraceWriter::write(const Event& e, const void* const* frames, int nframes) {
+  if (failed_) return;
+  const std::int64_t t = rel(e.time_ns);
+  const std::int64_t site = site_id(e.site);
+  const auto thread = static_cast<std::int64_t>(e.thread);
+  const auto id = static_cast<std::int64_t>(e.id), ref = static_cast<std::int64_t>(e.ref);
+  see_thread(e.thread, t);
+
+  pending_events_.push_back(EventRow{{t, static_cast<int>(e.type), thread, id, ref, static_cast<std::int64_t>(e.value),
+                                      e.kind, e.aux, e.err, e.code, site}});
+  ++events_;
+  if (pending_events_.size() == kEventsPerStmt) flush_events();
+
+  switch (e.type) {
+    case EventType::ctx_create: {
+      Cell* r = contexts_.row(id);
+      set_opt(r, cc_.parent, ref);
+      set_text(r, cc_.kind, name_of(to_string(static_cast<Kind>(e.kind))));
+      set(r, cc_.thread, thread);
+      set(r, cc_.created_ns, t);
+      set_opt(r, cc_.site, site);
+      set_opt(r, cc_.stack, stack_id(frames, nframes));
+      if (e.value) set(r, cc_.deadline_ns, rel(e.value));
+      set(r, cc_.registered, e.aux ? 1 : 0);
+      set_text(r, cc_.label, e.text);
+      break;
+    }
+    case EventType::ctx_cancel: {
+      Cell* r = contexts_.row(id);
+      const auto reason = static_cast<CancelReason>(e.kind);
+      const bool explicit_call = reason == CancelReason::explicit_call;
+      if (e.aux == 0) {  // the context became done
+        set(r, cc_.cancel_ns, t);
+        set_text(r, cc_.cancel_reason, name_of(to_string(reason)));
+        if (reason == CancelReason::parent) {
+          set_opt(r, cc_.cancel_parent, ref);
+          set_opt(r, cc_.cancel_origin, static_cast<std::int64_t>(e.value));
+        }
+        set(r, cc_.cancel_thread, thread);
+        if (explicit_call) {
+          set_opt(r, cc_.cancel_site, site);
+          set_opt(r, cc_.cancel_stack, stack_id(frames, nframes));
+        }
+        set_text(r, cc_.err, errc_name(e.err));
+        if (e.text) {
+          set(r, cc_.cause_code, e.code);
+          set_text(r, cc_.cause_category, e.text);
+        }
+      }
+      if (explicit_call) {
+        set(r, cc_.called_ns, t);
+        set(r, cc_.called_thread, thread);
+        set_opt(r, cc_.called_site, site);
+      }
+      break;
+    }
+    case EventType::cancel_dropped: {
+      Cell* r = contexts_.row(id);
+      set(r, cc_.dropped_ns, t);
+      set(r, cc_.dropped_thread, thread);
+      set(r, cc_.dropped_when_done, e.value ? 1 : 0);
+      set_opt(r, cc_.site, site);
+      break;
+    }
+    case EventType::ctx_release: {
+      Cell* r = contexts_.row(id);
+      set(r, cc_.released_ns, t);
+      set_text(r, cc_.release_reason, name_of(to_string(static_cast<ReleaseReason>(e.kind))));
+      set(r, cc_.release_thread, thread);
+      set_opt(r, cc_.parent, ref);
+      break;
+    }
+    case EventType::done_observed: {
+      Cell* r = contexts_.row(id);
+      set(r, cc_.obs_ns, t);
+      set(r, cc_.obs_thread, thread);
+      set_opt(r, cc_.obs_site, site);
+      break;
+    }
+    case EventType::wait_begin: {
+      Cell* r = waits_.row(id);
+      set(r, wc_.thread, thread);
+      set_text(r, wc_.object, name_of(to_string(static_cast<WaitObject>(e.kind))));
+      set_opt(r, wc_.object_id, static_cast<std::int64_t>(e.value));
+      set_text(r, wc_.label, e.text);
+      set_opt(r, wc_.done_ctx, ref);
+      set(r, wc_.n_cases, e.aux ? e.aux : 1);
+      set_opt(r, wc_.site, site);
+      set(r, wc_.begin_ns, t);
+      break;
+    }
+    case EventType::wait_end: {
+      Cell* r = waits_.row(id);
+      set(r, wc_.end_ns, t);
+      set_text(r, wc_.outcome, name_of(to_string(static_cast<WaitOutcome>(e.kind))));
+      set(r, wc_.case_index, static_cast<std::int64_t>(e.value));
+      break;
+    }
+    case EventType::thread_spawn: {
+      Cell* r = threads_.row(id);
+      set_text(r, tc_.name, e.text);
+      set_opt(r, tc_.ctx, ref);
+      set_opt(r, tc_.parent_thread, static_cast<std::int64_t>(e.value ? e.value : e.thread));
+      set(r, tc_.spawn_ns, t);
+      set_opt(r, tc_.spawn_site, site);
+      Cell& f = r[tc_.first_ns];
+      if (f.tag == 0 || t < f.i) f = {t, nullptr, 1};
+      threads_seen_.insert(e.id);
+      break;
+    }
+    case EventType::thread_exit: {
+      Cell* r = threads_.row(id ? id : thread);
+      set(r, tc_.exit_ns, t);
+      break;
+    }
+    case EventType::chan_create: {
+      Cell* r = channels_.row(id);
+      set(r, chc_.capacity, static_cast<std::int64_t>(e.value));
+      set_text(r, chc_.label, e.text);
+      set(r, chc_.thread, thread);
+      set(r, chc_.created_ns, t);
+      set_opt(r, chc_.site, site);
+      break;
+    }
+    case EventType::chan_close: {
+      Cell* r = channels_.row(id);
+      set(r, chc_.closed_ns, t);
+      set(r, chc_.close_thread, thread);
+      set_opt(r, chc_.close_site, site);
+      break;
+    }
+  }
+}
+
+void TraceWriter::flush_events() {
+  if (!in_txn_ && !failed_) {
+    if (!exec("BEGIN")) return;
+    in_txn_ = true;
+  }
+  std::size_t i = 0;
+  const std::size_t n = pending_events_.size();
+  auto bind_row = [](sqlite3_stmt* s, int base, const EventRow& r) {
+    for (int c = 0; c < 11; ++c) {
+      if (c == 10 && r.v[c] == 0) sqlite3_bind_null(s, base + c + 1);  // site: NULL when unknown
+      else sqlite3_bind_int64(s, base + c + 1, r.v[c]);
+    }
+  };
+  for (; n - i >= kEventsPerStmt; i += kEventsPerStmt) {
+    for (int r = 0; r < kEventsPerStmt; ++r) bind_row(ins_eventK_, r * 11, pending_events_[i + static_cast<std::size_t>(r)]);
+    step(ins_eventK_);
+  }
+  for (; i < n; ++i) {
+    bind_row(ins_event1_, 0, pending_events_[i]);
+    step(ins_event1_);
+  }
+  pending_events_.clear();
+}
+
+void TraceWriter::flush_entity(Entity& e) {
+  const std::size_t nc = static_cast<std::size_t>(e.ncols);
+  const std::size_t rows = e.cells.size() / nc;
+  auto bind_row = [&](sqlite3_stmt* s, int base, const Cell* row) {
+    for (int c = 0; c < e.ncols; ++c) {
+      const Cell& v = row[c];
+      if (v.tag == 1) sqlite3_bind_int64(s, base + c + 1, v.i);
+      else if (v.tag == 2) sqlite3_bind_text(s, base + c + 1, v.s, -1, SQLITE_STATIC);
+      else sqlite3_bind_null(s, base + c + 1);
+    }
+  };
+  std::size_t i = 0;
+  for (; rows - i >= kEntitiesPerStmt; i += kEntitiesPerStmt) {
+    for (int r = 0; r < kEntitiesPerStmt; ++r) bind_row(e.upsertK, r * e.ncols, &e.cells[(i + static_cast<std::size_t>(r)) * nc]);
+    step(e.upsertK);
+  }
+  for (; i < rows; ++i) {
+    bind_row(e.upsert1, 0, &e.cells[i * nc]);
+    step(e.upsert1);
+  }
+  e.cells.clear();
+  e.index.clear();
+}
+
+bool TraceWriter::commit(bool final_stop, std::uint64_t dropped) {
+  if (!db_ || failed_) return false;
+  if (!in_txn_) {
+    if (!exec("BEGIN")) return false;
+    in_txn_ = true;
+  }
+  flush_events();
+  for (Entity* e : {&contexts_, &waits_, &threads_, &channels_}) flush_entity(*e);
+  const std::int64_t now = rel(now_ns());
+  sqlite3_bind_int64(run_commit_, 1, static_cast<std::int64_t>(events_));
+  sqlite3_bind_int64(run_commit_, 2, static_cast<std::int64_t>(dropped));
+  sqlite3_bind_int64(run_commit_, 3, now);
+  step(run_commit_);
+  if (final_stop) {
+    sqlite3_bind_int64(run_end_, 1, now);
+    step(run_end_);
+  }
+  in_txn_ = false;
+  return exec("COMMIT");
+}
+
+void TraceWriter::close() {
+  if (!db_) return;
+  for (sqlite3_stmt* s : {ins_event1_, ins_eventK_, contexts_.upsert1, contexts_.upsertK, waits_.upsert1, waits_.upsertK,
+                          threads_.upsert1, threads_.upsertK, channels_.upsert1, channels_.upsertK, ins_site_,
+                          ins_stack_, ins_stack_frame_, ins_frame_, run_commit_, run_end_})
+    sqlite3_finalize(s);
+  if (in_txn_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(db_);
+  db_ = nullptr;
+}
+
+}  // namespace ctxscope::trace::detail

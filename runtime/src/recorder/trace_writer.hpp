@@ -1,0 +1,144 @@
+// TraceWriter: everything SQLite on the recording side.  Used only by the
+// recorder thread (and by start/stop while that thread does not run).
+//
+// Per event it appends one `events` row to a batch (written 64 rows per
+// statement) and merges the event into a pending entity row (contexts, waits,
+// threads, channels) keyed by object id.  commit() writes the pending entity
+// rows as multi-row upserts whose columns are first-wins (coalesce(old, new)),
+// so a context created, cancelled and released within one commit interval
+// costs one row write, and events of one object drained out of order (rings
+// are per thread) still meet in one row.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <source_location>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "ctxscope/detail/events.hpp"
+#include "ctxscope/trace_schema.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace ctxscope::trace::detail {
+
+class TraceWriter {
+ public:
+  TraceWriter() = default;
+  TraceWriter(const TraceWriter&) = delete;
+  TraceWriter& operator=(const TraceWriter&) = delete;
+  ~TraceWriter() { close(); }
+
+  /// Creates the schema and the run row (committed).  `t0` = steady ns of time 0.
+  bool open(const std::string& path, std::uint64_t t0, int stack_frames, bool drop_mode, std::string* err);
+  /// Buffers one event (frames: raw stack of ctx_create / explicit cancel, or null).
+  void write(const Event& e, const void* const* frames, int nframes);
+  /// Writes everything buffered, updates the run row, commits.  `final_stop`
+  /// also writes the end marker.  False once the file failed (reported once on stderr).
+  bool commit(bool final_stop, std::uint64_t dropped);
+  void close();
+  std::uint64_t events_written() const { return events_; }
+
+ private:
+  // One pending value of an entity column: null, integer or static text.
+  struct Cell {
+    std::int64_t i = 0;
+    const char* s = nullptr;
+    std::uint8_t tag = 0;  // 0 null, 1 int, 2 text
+  };
+  struct Entity {
+    const schema::Table* table = nullptr;
+    int ncols = 0;
+    std::unordered_map<std::int64_t, std::uint32_t> index;  // id -> pending row
+    std::vector<Cell> cells;                                 // pending rows, ncols each
+    sqlite3_stmt* upsert1 = nullptr;
+    sqlite3_stmt* upsertK = nullptr;
+    int col(std::string_view name) const;
+    Cell* row(std::int64_t id);
+  };
+  static constexpr int kEventsPerStmt = 64;
+  static constexpr int kEntitiesPerStmt = 16;
+  struct EventRow {
+    std::int64_t v[11];
+  };
+
+  bool exec(const char* sql);
+  sqlite3_stmt* prep(const std::string& sql);
+  void step(sqlite3_stmt* s);
+  bool init_entity(Entity& e, const char* name);
+  void flush_events();
+  void flush_entity(Entity& e);
+  std::int64_t rel(std::uint64_t abs) const { return static_cast<std::int64_t>(abs - t0_); }
+  std::int64_t site_id(const std::source_location& loc);
+  std::int64_t stack_id(const void* const* frames, int n);
+  struct FrameInfo {
+    std::int64_t id;
+    bool internal;  // recorder / ctxscope::detail frame: stripped from the top of stacks
+  };
+  FrameInfo frame_id(const void* addr);
+  void see_thread(std::uint64_t id, std::int64_t t);
+
+  static void set(Cell* row, int c, std::int64_t v) {
+    if (row[c].tag == 0) row[c] = {v, nullptr, 1};
+  }
+  static void set_opt(Cell* row, int c, std::int64_t v) {
+    if (v) set(row, c, v);
+  }
+  static void set_text(Cell* row, int c, const char* s) {
+    if (s && row[c].tag == 0) row[c] = {0, s, 2};
+  }
+
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  std::uint64_t t0_ = 0;
+  std::uint64_t events_ = 0;
+  int stack_frames_ = 0;
+  bool failed_ = false;
+  bool in_txn_ = false;
+
+  std::vector<EventRow> pending_events_;
+  sqlite3_stmt *ins_event1_{}, *ins_eventK_{};
+  Entity contexts_, waits_, threads_, channels_;
+  sqlite3_stmt *ins_site_{}, *ins_stack_{}, *ins_stack_frame_{}, *ins_frame_{}, *run_commit_{}, *run_end_{};
+
+  // Column indices, resolved once from the schema declaration.
+  struct {
+    int parent, kind, thread, created_ns, site, stack, deadline_ns, registered, label, cancel_ns, cancel_reason,
+        cancel_parent, cancel_origin, cancel_thread, cancel_site, cancel_stack, called_ns, called_thread, called_site,
+        err, cause_code, cause_category, obs_ns, obs_thread, obs_site, dropped_ns, dropped_thread, dropped_when_done,
+        released_ns, release_reason, release_thread;
+  } cc_{};
+  struct {
+    int thread, object, object_id, label, done_ctx, n_cases, site, begin_ns, end_ns, outcome, case_index;
+  } wc_{};
+  struct {
+    int name, ctx, parent_thread, spawn_ns, spawn_site, exit_ns, first_ns;
+  } tc_{};
+  struct {
+    int capacity, label, thread, created_ns, site, closed_ns, close_thread, close_site;
+  } chc_{};
+
+  struct SiteKey {
+    const char* file;
+    const char* func;
+    std::uint32_t line, col;
+    bool operator==(const SiteKey&) const = default;
+  };
+  struct SiteKeyHash {
+    std::size_t operator()(const SiteKey& k) const noexcept;
+  };
+  std::unordered_map<SiteKey, std::int64_t, SiteKeyHash> site_by_ptr_;
+  std::map<std::tuple<std::string, std::string, std::uint32_t, std::uint32_t>, std::int64_t> site_by_text_;
+  std::int64_t next_site_ = 1;
+  std::unordered_set<std::uint64_t> threads_seen_;
+  std::map<std::vector<const void*>, std::int64_t> stacks_;
+  std::unordered_map<const void*, FrameInfo> frames_;
+  std::int64_t next_stack_ = 1, next_frame_ = 1;
+};
+
+}  // namespace ctxscope::trace::detail
