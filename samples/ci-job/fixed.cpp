@@ -32,7 +32,7 @@ std::error_code run_job(const Context& parent, const Job& job, Clock::duration d
   auto _ = defer(cancel);
   Chan<std::error_code> outcome(1, "wait-job outcome");
   waiter_left.add(1);
-  go(ctx, "wait-job", [ctx, job, outcome, waiter_left]() mutable {
+  go(ctx, "wait-job", [ctx = ctx, job, outcome, waiter_left]() mutable {
     outcome.try_send(wait_for_job(ctx, job));
     waiter_left.done();
   });

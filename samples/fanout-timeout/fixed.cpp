@@ -58,9 +58,9 @@ std::error_code handle(const Context& parent, const Options& o, Report& r) {
   auto [ctx, cancel] = with_timeout(parent, o.deadline);
   auto _ = defer(cancel);
   auto [g, gctx] = Group::with_context(ctx);
-  g.go("authorize", [gctx, &o, &r] { return authorize(gctx, o.fail_authz, r); });
-  g.go("query-pod", [gctx, &r] { return query_pod(gctx, r); });
-  g.go("fetch-logs", [gctx, &r] { return fetch_logs(gctx, r); });
+  g.go("authorize", [gctx = gctx, &o, &r] { return authorize(gctx, o.fail_authz, r); });
+  g.go("query-pod", [gctx = gctx, &r] { return query_pod(gctx, r); });
+  g.go("fetch-logs", [gctx = gctx, &r] { return fetch_logs(gctx, r); });
   return g.wait();
 }
 

@@ -43,7 +43,7 @@ Result first(const Context& parent, int n, WaitGroup reached) {
   Chan<Result> results(0, "results");  // BUG: unbuffered, and only one answer is ever received
   reached.add(n);
   for (int i = 0; i < n; ++i)
-    go(parent, "replica-" + std::to_string(i), [ctx, i, results, reached]() mutable {
+    go(parent, "replica-" + std::to_string(i), [ctx = ctx, i, results, reached]() mutable {
       Result r = query_replica(ctx, i);
       reached.done();
       results.send(r);  // trace-expect: stuck-wait x2

@@ -30,7 +30,7 @@ Result first(const Context& parent, int n, WaitGroup finished) {
   Chan<Result> results(static_cast<std::size_t>(n), "results");  // room for every replica's answer
   finished.add(n);
   for (int i = 0; i < n; ++i)
-    go(parent, "replica-" + std::to_string(i), [ctx, i, results, finished]() mutable {
+    go(parent, "replica-" + std::to_string(i), [ctx = ctx, i, results, finished]() mutable {
       results.try_send(query_replica(ctx, i));  // never fails: one slot per replica
       finished.done();
     });
