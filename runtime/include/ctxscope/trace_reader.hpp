@@ -51,7 +51,11 @@ class TraceReader {
  public:
   /// Opens and validates `path`.  On failure returns nullopt and sets `*err` to
   /// one line naming the file and the problem.  Never throws on bad input.
-  static std::optional<TraceReader> open(const std::string& path, std::string* err);
+  /// `quick_check = false` skips the whole-file PRAGMA quick_check (it reads
+  /// every page: 3-4x a scan of `events`).  For consumers that read the tables
+  /// anyway and report SQLITE_CORRUPT from their own queries (the analyzer);
+  /// every other check still runs.
+  static std::optional<TraceReader> open(const std::string& path, std::string* err, bool quick_check = true);
 
   TraceReader(TraceReader&& o) noexcept;
   TraceReader& operator=(TraceReader&& o) noexcept;

@@ -49,7 +49,7 @@ std::string hex32(std::int64_t v) {
 
 }  // namespace
 
-std::optional<TraceReader> TraceReader::open(const std::string& path, std::string* err) {
+std::optional<TraceReader> TraceReader::open(const std::string& path, std::string* err, bool quick_check) {
   auto fail = [&](const std::string& what) -> std::optional<TraceReader> {
     if (err) *err = path + ": " + what;
     return std::nullopt;
@@ -112,7 +112,7 @@ std::optional<TraceReader> TraceReader::open(const std::string& path, std::strin
                   "'): traces never hold views or triggers");
     if (rc != SQLITE_DONE) return fail("file is truncated or corrupt (" + std::string(sqlite3_errmsg(db)) + ")");
   }
-  {
+  if (quick_check) {
     Stmt st;
     if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st.s, nullptr) != SQLITE_OK)
       return fail("file is truncated or corrupt (quick_check: " + std::string(sqlite3_errmsg(db)) + ")");
