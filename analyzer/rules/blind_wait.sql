@@ -20,7 +20,8 @@ WITH RECURSIVE cand AS (
          w.label AS label, w.begin_ns AS begin_ns, w.end_ns AS end_ns, w.outcome AS outcome,
          tc.done_ns AS done_ns
     FROM waits w CROSS JOIN thread_ctx tc ON tc.thread = w.thread
-   WHERE tc.done_ns IS NOT NULL
+   WHERE (w.end_ns IS NULL OR w.end_ns - w.begin_ns > :blind_wait_grace_ns)  -- cheap filter first
+     AND tc.done_ns IS NOT NULL
      AND coalesce(w.outcome, '') <> 'default'
      AND (w.end_ns IS NULL OR w.end_ns - max(w.begin_ns, tc.done_ns) > :blind_wait_grace_ns)
 ),
@@ -32,7 +33,8 @@ reach(wait, ctx, hops) AS (
   SELECT reach.wait, c.parent, reach.hops + 1 FROM reach JOIN contexts c ON c.id = reach.ctx
    WHERE c.kind <> 'without_cancel' AND c.parent IS NOT NULL AND reach.hops < 10000
 )
+-- (A join, not NOT EXISTS: the recursive CTE is then computed once.)
 SELECT cand.*
-  FROM cand
- WHERE NOT EXISTS (SELECT 1 FROM reach WHERE reach.wait = cand.wait AND reach.ctx = cand.ctx)
+  FROM cand LEFT JOIN reach ON reach.wait = cand.wait AND reach.ctx = cand.ctx
+ WHERE reach.wait IS NULL
  ORDER BY cand.wait;

@@ -1,9 +1,14 @@
 -- ctxscope rules, prelude: TEMP helper tables every rule reads.
 --
 -- Run this once per connection before any rule (the analyzer does; by hand:
---   sqlite3 trace.db '.read analyzer/rules/prelude.sql' '.param set :blind_wait_grace_ns 50000000' \
---                    '.read analyzer/rules/blind_wait.sql'
+--   sqlite3 trace.db '.param set :blind_wait_grace_ns 50000000' \
+--     '.param set :late_exit_grace_ns 100000000' \
+--     '.read analyzer/rules/prelude.sql' '.read analyzer/rules/blind_wait.sql'
 -- ).  It writes only TEMP tables, so it works on a read-only trace.
+
+-- Helper tables live in memory: they are small, and a trace may sit on a
+-- read-only or slow filesystem.
+PRAGMA temp_store = MEMORY;
 
 -- The end of the observed run: the end marker, or for an incomplete run (no
 -- end marker) the last committed batch, which is the last moment the trace
@@ -12,11 +17,15 @@ DROP TABLE IF EXISTS temp.trace_end;
 CREATE TEMP TABLE trace_end AS
   SELECT coalesce(end_ns, last_commit_ns, 0) AS t, end_state FROM run LIMIT 1;
 
--- thread_ctx: each go() thread whose context can become done, with the
--- "effective" context: the thread's own context, or for a value context the
--- nearest ancestor with a done of its own (value contexts share their
--- parent's done).  Threads under background/todo/without_cancel never have a
--- done and are absent.
+-- thread_ctx: the go() threads some rule could report, with their "effective"
+-- context: the thread's own context, or for a value context the nearest
+-- ancestor with a done of its own (value contexts share their parent's done).
+-- Threads under background/todo/without_cancel never have a done and are
+-- absent.  Only candidate threads are listed — a thread with a wait that
+-- lasted longer than the blind-wait grace (or never ended), or a thread that
+-- lived longer than the late-exit grace (or never exited): a shorter wait or
+-- life can never be reported, and skipping them keeps the analysis a few
+-- sequential scans instead of one lookup per thread.
 DROP TABLE IF EXISTS temp.thread_ctx;
 CREATE TEMP TABLE thread_ctx(
   thread  INTEGER PRIMARY KEY,
@@ -25,8 +34,16 @@ CREATE TEMP TABLE thread_ctx(
   done_ns INTEGER             -- when eff_ctx became done; NULL if never
 );
 INSERT INTO thread_ctx
-WITH RECURSIVE eff(thread, ctx, cur, hops) AS (
-  SELECT id, ctx, ctx, 0 FROM threads WHERE ctx IS NOT NULL
+WITH RECURSIVE
+cand(thread) AS (
+  SELECT thread FROM waits
+   WHERE end_ns IS NULL OR end_ns - begin_ns > :blind_wait_grace_ns
+  UNION
+  SELECT id FROM threads
+   WHERE ctx IS NOT NULL AND (exit_ns IS NULL OR exit_ns - coalesce(spawn_ns, 0) > :late_exit_grace_ns)
+),
+eff(thread, ctx, cur, hops) AS (
+  SELECT t.id, t.ctx, t.ctx, 0 FROM cand JOIN threads t ON t.id = cand.thread WHERE t.ctx IS NOT NULL
   UNION ALL
   SELECT eff.thread, eff.ctx, c.parent, eff.hops + 1 FROM eff JOIN contexts c ON c.id = eff.cur
    WHERE c.kind = 'value' AND c.parent IS NOT NULL AND eff.hops < 10000)

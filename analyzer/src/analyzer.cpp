@@ -63,12 +63,28 @@ class Stmt {
   sqlite3_stmt* s_ = nullptr;
 };
 
-void exec(sqlite3* db, std::string_view sql) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db, std::string(sql).c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
-    std::string m = msg ? msg : sqlite3_errmsg(db);
-    sqlite3_free(msg);
-    throw AnalysisError("SQL error: " + m);
+
+// Runs every statement of `sql`, binding the grace-period parameters wherever
+// a statement names them (sqlite3_exec cannot bind).
+void exec_bound(sqlite3* db, std::string_view sql, const Options& o) {
+  const char* p = sql.data();
+  const char* end = sql.data() + sql.size();
+  while (p < end) {
+    sqlite3_stmt* st = nullptr;
+    const char* tail = nullptr;
+    if (sqlite3_prepare_v2(db, p, static_cast<int>(end - p), &st, &tail) != SQLITE_OK)
+      throw AnalysisError(std::string("SQL error: ") + sqlite3_errmsg(db));
+    p = tail;
+    if (!st) continue;  // whitespace or comments only
+    if (int i = sqlite3_bind_parameter_index(st, ":blind_wait_grace_ns"); i > 0)
+      sqlite3_bind_int64(st, i, o.blind_wait_grace_ns);
+    if (int i = sqlite3_bind_parameter_index(st, ":late_exit_grace_ns"); i > 0)
+      sqlite3_bind_int64(st, i, o.late_exit_grace_ns);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) throw AnalysisError(std::string("SQL error: ") + sqlite3_errmsg(db));
   }
 }
 
@@ -424,7 +440,7 @@ Report analyze(sqlite3* db, const Options& opts, const ProgressFn& progress) {
   const auto rules = rule_sql();
   const int steps = static_cast<int>(rules.size()) + 1;
   if (progress) progress("preparing", 0, steps);
-  exec(db, prelude_sql());
+  exec_bound(db, prelude_sql(), opts);
 
   std::int64_t end_ns = 0;
   {
@@ -488,7 +504,9 @@ namespace ctxscope::analysis {
 
 bool analyze_file(const std::string& path, const Options& opts, Report& out, std::string* err,
                   const ProgressFn& progress) {
-  auto reader = trace::TraceReader::open(path, err);
+  // No whole-file quick_check: it costs 3-4 scans of `events`, and the rules'
+  // own queries meet any corruption in what they read (SQLITE_CORRUPT below).
+  auto reader = trace::TraceReader::open(path, err, /*quick_check=*/false);
   if (!reader) return false;
   try {
     Report r = analyze(reader->db(), opts, progress);
@@ -496,7 +514,7 @@ bool analyze_file(const std::string& path, const Options& opts, Report& out, std
     out = std::move(r);
     return true;
   } catch (const AnalysisError& e) {
-    if (err) *err = path + ": damaged trace: " + e.what();
+    if (err) *err = path + ": file is truncated or corrupt (" + e.what() + ")";
     return false;
   }
 }
