@@ -44,8 +44,7 @@ struct Args {
 inline Args parse_args(int argc, char** argv, std::string_view known, std::string_view usage) {
   Args a;
   auto fail = [&](const std::string& msg) {
-    std::fprintf(stderr, "%s: %s\nusage: %s --mode=buggy|fixed [--trace FILE]%s%.*s\n", argv[0], msg.c_str(),
-                 argv[0], usage.empty() ? "" : " ", static_cast<int>(usage.size()), usage.data());
+    std::fprintf(stderr, "%s: %s (see --help)\n", argv[0], msg.c_str());
     std::exit(2);
   };
   for (int i = 1; i < argc; ++i) {

@@ -14,15 +14,13 @@ using namespace std::chrono_literals;
 Response round_trip(const Context& ctx, const std::string& url, int chunks, std::error_code& err) {
   Chan<int> status(1, "status line");
   Chan<std::string> body(0, "response body");
-  // The server's connection context is derived from the request: it ends
-  // when the request is cancelled, and when the server is done with it.
+  // The server streams under the request context: once it is done, the
+  // server stops and the remaining chunks are never sent.
   go(ctx, "server", [ctx, url, chunks, status, body]() mutable {
-    auto [conn, hang_up] = with_cancel(ctx);
-    auto _ = defer(hang_up);
     status.try_send(200);
     for (int i = 1; i <= chunks; ++i) {
-      if (sleep_for(conn, 10ms)) return;  // the network is not instantaneous
-      if (body.send(conn, url + " part " + std::to_string(i) + "/" + std::to_string(chunks) + "\n")) return;
+      if (sleep_for(ctx, 10ms)) return;  // the network is not instantaneous
+      if (body.send(ctx, url + " part " + std::to_string(i) + "/" + std::to_string(chunks) + "\n")) return;
     }
     body.close();
   });
