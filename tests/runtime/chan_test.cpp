@@ -428,6 +428,9 @@ TEST(ChanEvents, CtxAwareWaitRecordsTheContextAndTheDoneOutcome) {
   Event e = rec.only(EventType::wait_end, begins[0].id);
   EXPECT_EQ(e.kind, u8(WaitOutcome::done));
   EXPECT_EQ(e.value, 1u);  // the done case
+  // returning ctx.err() is the observation of done, on the waiting thread
+  Event o = rec.only(EventType::done_observed, ctx.id());
+  EXPECT_EQ(o.thread, begins[0].thread);
 }
 
 TEST(ChanEvents, CloseEndsBlockedWaitsWithClosedOutcome) {

@@ -28,8 +28,8 @@ constexpr int scaled(int normal, int sanitized) { return kSanitized ? sanitized 
 
 TEST(Stress, CancelRacingWithDeriveLeavesEveryChildDone) {
   static const Key<int> key("i");
-  const int rounds = scaled(40, 10);
-  const int per_thread = scaled(300, 100);
+  const int rounds = scaled(40, 30);
+  const int per_thread = scaled(300, 150);
   constexpr int kThreads = 3;
   for (int round = 0; round < rounds; ++round) {
     auto [parent, cancel] = with_cancel_cause(background());
@@ -80,7 +80,7 @@ TEST(Stress, CancelRacingWithDeriveLeavesEveryChildDone) {
 }
 
 TEST(Stress, CancelRacingWithSelectHasExactlyOneWinner) {
-  const int rounds = scaled(400, 120);
+  const int rounds = scaled(400, 300);
   for (int round = 0; round < rounds; ++round) {
     auto [ctx, cancel] = with_cancel(background());
     Chan<int> ch(static_cast<std::size_t>(round % 2));  // unbuffered and buffered(1)
@@ -118,7 +118,7 @@ TEST(Stress, CancelRacingWithSelectHasExactlyOneWinner) {
 }
 
 TEST(Stress, ManySendersAndReceiversLoseNothing) {
-  const int per_sender = scaled(3000, 600);
+  const int per_sender = scaled(3000, 1500);
   constexpr int kSenders = 4, kReceivers = 4;
   for (std::size_t cap : {std::size_t{0}, std::size_t{1}, std::size_t{16}}) {
     Chan<long> ch(cap);
@@ -155,7 +155,7 @@ TEST(Stress, SelectAcrossChannelsLosesNothing) {
   // Senders choose between two channels with select; receivers select over
   // both and a quit channel.  The channels are unbuffered, so once every send
   // returned every value has been received.
-  const int per_sender = scaled(2000, 400);
+  const int per_sender = scaled(2000, 1200);
   constexpr int kSenders = 3, kReceivers = 3;
   Chan<long> a, b;
   Chan<int> quit;
@@ -191,7 +191,7 @@ TEST(Stress, SelectAcrossChannelsLosesNothing) {
 }
 
 TEST(Stress, TimersCreatedAndCancelledConcurrently) {
-  const int per_thread = scaled(400, 150);
+  const int per_thread = scaled(400, 400);
   constexpr int kThreads = 4;
   auto [parent, cancel_parent] = with_timeout(background(), 1h);
   std::vector<std::vector<Context>> expiring(kThreads), cancelled(kThreads), raced(kThreads);
@@ -244,7 +244,7 @@ TEST(Stress, TimersCreatedAndCancelledConcurrently) {
 }
 
 TEST(Stress, WaitGroupAddDoneWaitFromManyThreads) {
-  const int rounds = scaled(200, 60);
+  const int rounds = scaled(200, 150);
   for (int round = 0; round < rounds; ++round) {
     WaitGroup wg;
     constexpr int kWorkers = 4;
