@@ -11,7 +11,8 @@ core=(build-essential cmake ninja-build pkg-config
       libsqlite3-dev sqlite3
       libboost-dev libboost-stacktrace-dev
       libgtest-dev libgmock-dev libbenchmark-dev
-      nlohmann-json3-dev libcli11-dev)
+      nlohmann-json3-dev libcli11-dev
+      libxml2-utils time)  # analyzer tests (xmllint for JUnit) and bench (GNU time: peak RSS)
 extra=(clang-14 llvm-14-dev libclang-14-dev libclang-cpp14-dev clang-tidy-14
        libclang-rt-14-dev golang-go python3)
 
