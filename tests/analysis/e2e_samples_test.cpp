@@ -58,6 +58,7 @@ struct Sample {
   const char* name;
   const char* exe;  ///< nullptr when the sample is not part of this build
 };
+void PrintTo(const Sample& s, std::ostream* os) { *os << s.name; }
 
 #ifdef CTXSCOPE_SAMPLE_ci_job
 #define S_ci_job CTXSCOPE_SAMPLE_ci_job

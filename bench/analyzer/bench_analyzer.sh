@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Analyzer benchmark: for synthetic traces of 1M, 3M and 10M events, times
+# `ctxscope analyze` and, in the same run, the baseline
+#   sqlite3 FILE 'SELECT count(*), sum(t_ns) FROM events'
+# (one scan of the events table), alternating the two, and prints the median
+# wall times, their ratio, peak RSS, and the cost per million events (linearity).
+#
+#   bench/analyzer/bench_analyzer.sh [BUILD_DIR] [REPEATS]     (default build/release, 5)
+#
+# Needs: the `ctxscope` and `ctxscope-gen-trace` targets built in BUILD_DIR
+# (configure with -DCTXSCOPE_BUILD_BENCH=ON), sqlite3, and GNU time (package
+# `time`, installed by packaging/install-deps.sh).  Traces are generated once
+# into BUILD_DIR/bench-traces (about 1 GB for the three).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build="${1:-build/release}"
+reps="${2:-5}"
+cli="$build/analyzer/ctxscope"
+gen="$build/bench/analyzer/ctxscope-gen-trace"
+for b in "$cli" "$gen"; do
+  [ -x "$b" ] || { echo "bench_analyzer: $b not built (cmake --build $build --target ctxscope ctxscope-gen-trace)" >&2; exit 2; }
+done
+command -v sqlite3 >/dev/null || { echo "bench_analyzer: sqlite3 not installed" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "bench_analyzer: /usr/bin/time not installed (package 'time')" >&2; exit 2; }
+dir="$build/bench-traces"
+mkdir -p "$dir"
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "analyzer benchmark: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $reps runs each, medians"
+printf '%-10s %12s %12s %7s %14s %16s %10s\n' events "analyze (s)" "scan (s)" ratio "analyze RSS" "analyze s/Mev" findings
+for n in 1000000 3000000 10000000; do
+  f="$dir/synthetic-$n.db"
+  [ -f "$f" ] || "$gen" "$f" "$n" 1 >/dev/null 2>&1
+  # Warm the page cache once so neither side pays the first read from disk.
+  sqlite3 "$f" 'SELECT count(*), sum(t_ns) FROM events' >/dev/null
+  a_times=(); s_times=(); rss=0
+  for ((i = 0; i < reps; i++)); do
+    out=$( { /usr/bin/time -f '%e %M' "$cli" analyze "$f" --format json --no-progress >"$dir/report.json"; } 2>&1 | tail -1)
+    a_times+=("${out% *}"); r="${out#* }"; [ "$r" -gt "$rss" ] && rss=$r
+    out=$( { /usr/bin/time -f '%e' sqlite3 "$f" 'SELECT count(*), sum(t_ns) FROM events' >/dev/null; } 2>&1 | tail -1)
+    s_times+=("$out")
+  done
+  a=$(printf '%s\n' "${a_times[@]}" | median)
+  s=$(printf '%s\n' "${s_times[@]}" | median)
+  findings=$(grep -m1 -o '"findings": [0-9]*' "$dir/report.json" | grep -o '[0-9]*$')
+  awk -v n="$n" -v a="$a" -v s="$s" -v rss="$rss" -v f="$findings" 'BEGIN {
+    printf "%-10d %12.2f %12.2f %6.2fx %11.0f MB %16.3f %10d\n", n, a, s, (s > 0 ? a / s : 0), rss / 1024, a / (n / 1e6), f }'
+done
+echo "targets: ratio <= 3x at 10M events, analyze RSS <= 500 MB, s/Mev roughly constant (linear)"
