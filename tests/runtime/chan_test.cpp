@@ -271,6 +271,19 @@ TEST(Select, PicksUniformlyAmongReadyChannelAndDone) {
   EXPECT_LE(done_won, kTrials * 60 / 100);
 }
 
+TEST(Select, PicksUniformlyAmongReadySendCases) {
+  // Go's TestPseudoRandomSend: two send cases on one buffered channel.
+  Chan<int> c(1);
+  constexpr int kTrials = 10000;
+  int zeros = 0;
+  for (int i = 0; i < kTrials; ++i) {
+    ASSERT_LT(select(c.on_send(0), c.on_send(1)), 2u);
+    if (c.recv() == 0) ++zeros;
+  }
+  EXPECT_GE(zeros, kTrials * 40 / 100);
+  EXPECT_LE(zeros, kTrials * 60 / 100);
+}
+
 TEST(Select, DefaultCaseMakesItNonBlocking) {
   ScopedRecorder rec;
   Chan<int> a, b;

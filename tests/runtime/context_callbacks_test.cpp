@@ -106,6 +106,15 @@ TEST(AfterFunc, OnANeverDoneContextNeverRunsAndStopSucceeds) {
   EXPECT_FALSE(ran.load());
 }
 
+TEST(AfterFunc, OnWithoutCancelOfACancelledParentNeverRuns) {
+  auto [ctx, cancel] = with_cancel(background());
+  std::atomic<bool> ran{false};
+  StopFunc stop = after_func(without_cancel(ctx), [&] { ran = true; });
+  cancel();
+  EXPECT_TRUE(stop());  // still pending: it can never run
+  EXPECT_FALSE(ran.load());
+}
+
 TEST(AfterFunc, ManyCallbacksEachRunOnce) {
   auto [ctx, cancel] = with_cancel(background());
   constexpr int kN = 20;

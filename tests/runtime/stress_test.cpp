@@ -28,7 +28,7 @@ constexpr int scaled(int normal, int sanitized) { return kSanitized ? sanitized 
 
 TEST(Stress, CancelRacingWithDeriveLeavesEveryChildDone) {
   static const Key<int> key("i");
-  const int rounds = scaled(40, 30);
+  const int rounds = scaled(200, 30);
   const int per_thread = scaled(300, 150);
   constexpr int kThreads = 3;
   for (int round = 0; round < rounds; ++round) {
@@ -80,7 +80,7 @@ TEST(Stress, CancelRacingWithDeriveLeavesEveryChildDone) {
 }
 
 TEST(Stress, CancelRacingWithSelectHasExactlyOneWinner) {
-  const int rounds = scaled(400, 300);
+  const int rounds = scaled(2000, 300);
   for (int round = 0; round < rounds; ++round) {
     auto [ctx, cancel] = with_cancel(background());
     Chan<int> ch(static_cast<std::size_t>(round % 2));  // unbuffered and buffered(1)
@@ -191,7 +191,7 @@ TEST(Stress, SelectAcrossChannelsLosesNothing) {
 }
 
 TEST(Stress, TimersCreatedAndCancelledConcurrently) {
-  const int per_thread = scaled(400, 400);
+  const int per_thread = scaled(2000, 400);
   constexpr int kThreads = 4;
   auto [parent, cancel_parent] = with_timeout(background(), 1h);
   std::vector<std::vector<Context>> expiring(kThreads), cancelled(kThreads), raced(kThreads);
@@ -260,4 +260,70 @@ TEST(Stress, WaitGroupAddDoneWaitFromManyThreads) {
     ASSERT_EQ(finished.load(), kWorkers);
     second_waiter.join();
   }
+}
+
+TEST(Stress, CauseIsConsistentWithErrWhileCancelling) {
+  // Go's TestCauseRace: a reader polling cause() while another thread cancels
+  // with a cause never sees a cause without err, nor any other cause.
+  const int rounds = scaled(2000, 150);
+  const auto want = std::make_error_code(std::errc::io_error);
+  for (int round = 0; round < rounds; ++round) {
+    auto [ctx, cancel] = with_cancel_cause(background());
+    std::latch start(2);
+    std::thread reader([&, ctx = ctx] {
+      start.arrive_and_wait();
+      for (;;) {
+        const auto cause = ctx.cause();
+        if (!cause) {
+          std::this_thread::yield();
+          continue;
+        }
+        EXPECT_EQ(cause, want);
+        EXPECT_EQ(ctx.err(), errc::canceled);
+        break;
+      }
+    });
+    start.arrive_and_wait();
+    cancel(want);
+    reader.join();
+  }
+}
+
+TEST(Stress, NonblockingRecvOfAReadyChannelNeverTakesDefault) {
+  // Go's TestNonblockRecvRace: a buffered value (or a close) makes the receive
+  // ready; a concurrent close must not make a non-blocking receive miss it.
+  const int rounds = scaled(2000, 200);
+  for (int round = 0; round < rounds; ++round) {
+    Chan<int> c(1);
+    c.send(1);
+    std::atomic<bool> took_default{false};
+    std::thread t([&, c]() mutable {
+      if (select(c.on_recv(), DefaultCase{}) == 1) took_default = true;
+    });
+    c.close();
+    t.join();
+    ASSERT_FALSE(took_default.load()) << "round " << round;
+  }
+}
+
+TEST(Stress, SelectNeverMatchesItsOwnSendWithItsOwnRecv) {
+  // Go's TestSelfSelect: two threads each select over sending and receiving
+  // on one unbuffered channel; a thread must never receive its own value.
+  const int iters = scaled(2000, 600);
+  Chan<int> c;
+  std::atomic<int> self_receives{0};
+  WaitGroup wg;
+  wg.add(2);
+  for (int p = 0; p < 2; ++p)
+    go(background(), "self-select", [&, c, wg, p]() mutable {
+      for (int i = 0; i < iters; ++i) {
+        std::optional<int> v;
+        if (select(c.on_send(p), c.on_recv(v)) == 1 && v == p) self_receives.fetch_add(1);
+      }
+      wg.done();
+    });
+  // Every completed select pairs one of each thread's, so both loops end
+  // together (a self-match would leave the other thread waiting: a hang).
+  ctxscope::testing::wait_bounded(wg);
+  EXPECT_EQ(self_receives.load(), 0);
 }
