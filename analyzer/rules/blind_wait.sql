@@ -19,7 +19,7 @@ WITH RECURSIVE cand AS (
          w.done_ctx AS done_ctx, w.site AS site, w.object AS object, w.object_id AS object_id,
          w.label AS label, w.begin_ns AS begin_ns, w.end_ns AS end_ns, w.outcome AS outcome,
          tc.done_ns AS done_ns
-    FROM waits w CROSS JOIN thread_ctx tc ON tc.thread = w.thread
+    FROM wait_cand w CROSS JOIN thread_ctx tc ON tc.thread = w.thread
    WHERE (w.end_ns IS NULL OR w.end_ns - w.begin_ns > :blind_wait_grace_ns)  -- cheap filter first
      AND tc.done_ns IS NOT NULL
      AND coalesce(w.outcome, '') <> 'default'

@@ -15,5 +15,5 @@ SELECT t.id AS thread, tc.ctx AS thread_ctx, tc.eff_ctx AS ctx, t.spawn_site AS 
          AND t.exit_ns - max(tc.done_ns, coalesce(t.spawn_ns, 0)) > :late_exit_grace_ns)
      OR (t.exit_ns IS NULL
          AND (SELECT t FROM trace_end) - max(tc.done_ns, coalesce(t.spawn_ns, 0)) > :late_exit_grace_ns
-         AND t.id NOT IN (SELECT w.thread FROM waits w WHERE w.end_ns IS NULL)))
+         AND t.id NOT IN (SELECT w.thread FROM wait_cand w WHERE w.end_ns IS NULL)))
  ORDER BY t.id;

@@ -17,6 +17,17 @@ DROP TABLE IF EXISTS temp.trace_end;
 CREATE TEMP TABLE trace_end AS
   SELECT coalesce(end_ns, last_commit_ns, 0) AS t, end_state FROM run LIMIT 1;
 
+-- wait_cand: the waits some rule could report, read from `waits` in ONE
+-- sequential scan (the rules then read this small table): still blocked at
+-- the end (stuck-wait, blind-wait), blocked longer than the blind-wait grace
+-- (blind-wait), or ended by a done context (use-after-cancel).  A wait that
+-- ended on its own within the grace can never be reported.
+DROP TABLE IF EXISTS temp.wait_cand;
+CREATE TEMP TABLE wait_cand AS
+  SELECT id, thread, object, object_id, label, done_ctx, site, begin_ns, end_ns, outcome
+    FROM waits
+   WHERE end_ns IS NULL OR end_ns - begin_ns > :blind_wait_grace_ns OR outcome = 'done';
+
 -- thread_ctx: the go() threads some rule could report, with their "effective"
 -- context: the thread's own context, or for a value context the nearest
 -- ancestor with a done of its own (value contexts share their parent's done).
@@ -36,7 +47,7 @@ CREATE TEMP TABLE thread_ctx(
 INSERT INTO thread_ctx
 WITH RECURSIVE
 cand(thread) AS (
-  SELECT thread FROM waits
+  SELECT thread FROM wait_cand
    WHERE end_ns IS NULL OR end_ns - begin_ns > :blind_wait_grace_ns
   UNION
   SELECT id FROM threads

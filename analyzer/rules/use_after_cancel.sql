@@ -15,7 +15,7 @@ SELECT w.id AS wait, w.thread AS thread, w.done_ctx AS ctx, o.id AS origin, w.si
        w.object AS object, w.object_id AS object_id, w.label AS label,
        min(w.begin_ns) AS begin_ns, o.cancel_ns AS cancel_ns, o.cancel_site AS cancel_site,
        count(*) AS repeats
-  FROM waits w
+  FROM wait_cand w
   JOIN contexts x ON x.id = w.done_ctx
   JOIN contexts o ON o.id = CASE x.cancel_reason WHEN 'parent' THEN x.cancel_origin ELSE x.id END
  WHERE w.outcome = 'done'

@@ -293,7 +293,9 @@ std::string to_junit(const Report& r) {
   if (n == 0) o << "    <testcase classname=\"ctxscope\" name=\"no findings\"/>\n";
   for (const auto& f : r.findings) {
     const std::string name = location(f.site) + " " + f.rule + (f.subkind.empty() ? "" : "/" + f.subkind) +
-                             " ctx#" + std::to_string(f.context);
+                             " ctx#" + std::to_string(f.context) +
+                             (f.thread_name.empty() ? "" : " thread '" + f.thread_name + "'") +
+                             (f.wait ? " wait#" + std::to_string(f.wait) : "");
     o << "    <testcase classname=\"ctxscope." << xml_escape(f.rule) << "\" name=\"" << xml_escape(name)
       << "\"";
     if (f.site.known()) o << " file=\"" << xml_escape(f.site.file) << "\" line=\"" << f.site.line << "\"";

@@ -27,6 +27,8 @@ struct GoldenCase {
   void (*build)(const std::filesystem::path&);
 };
 
+void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.name; }
+
 class Golden : public ::testing::TestWithParam<GoldenCase> {};
 
 TEST_P(Golden, FindingsAndTextReportMatchTheGoldenFiles) {
