@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
+#include <memory>
+#include <stop_token>
 #include <latch>
 #include <thread>
 #include <vector>
@@ -326,4 +329,40 @@ TEST(Stress, SelectNeverMatchesItsOwnSendWithItsOwnRecv) {
   // together (a self-match would leave the other thread waiting: a hang).
   ctxscope::testing::wait_bounded(wg);
   EXPECT_EQ(self_receives.load(), 0);
+}
+
+TEST(Stress, StopCallbacksAndAfterFuncsRacingWithCancelEachRunOnce) {
+  // Registration racing with cancel: whichever wins, every stop callback runs
+  // exactly once (at once if the token was already stopped) and every
+  // after_func runs exactly once (at once on a done context).
+  const int rounds = scaled(300, 60);
+  constexpr int kThreads = 3, kPer = 8;
+  for (int round = 0; round < rounds; ++round) {
+    auto [ctx, cancel] = with_cancel(background());
+    std::atomic<int> stop_runs{0};
+    Chan<int> after_runs(kThreads * kPer);
+    std::latch start(kThreads + 1), cancel_returned(1);
+    std::vector<std::thread> ts;
+    for (int t = 0; t < kThreads; ++t)
+      ts.emplace_back([&, ctx = ctx] {
+        std::vector<std::unique_ptr<std::stop_callback<std::function<void()>>>> cbs;
+        start.arrive_and_wait();
+        for (int i = 0; i < kPer; ++i) {
+          cbs.push_back(std::make_unique<std::stop_callback<std::function<void()>>>(
+              ctx.stop_token(), std::function<void()>([&] { stop_runs.fetch_add(1); })));
+          (void)after_func(ctx, [&after_runs] { after_runs.send(1); });
+        }
+        // Keep the callbacks registered until cancel() has returned: seeing
+        // ctx done is not enough, stop callbacks run after the state is
+        // published (outside the runtime's locks), before cancel() returns.
+        cancel_returned.wait();
+      });
+    start.arrive_and_wait();
+    cancel();
+    cancel_returned.count_down();
+    for (auto& t : ts) t.join();
+    ASSERT_EQ(stop_runs.load(), kThreads * kPer) << "round " << round;
+    for (int i = 0; i < kThreads * kPer; ++i) ASSERT_EQ(ctxscope::testing::recv_bounded(after_runs), 1);
+    ASSERT_EQ(after_runs.try_recv(), std::nullopt);
+  }
 }
