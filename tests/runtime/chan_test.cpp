@@ -498,8 +498,10 @@ TEST(ChanEvents, SelectRecordsCaseCountContextAndWinningIndex) {
   ScopedRecorder rec;
   auto [ctx, cancel] = with_cancel(background());
   Chan<int> a, b;
+  unsigned line = 0;
   std::thread t([&, ctx = ctx] {
     std::optional<int> v;
+    line = __LINE__ + 1;
     EXPECT_EQ(select(a.on_recv(), b.on_recv(v), ctx.done()), 1u);
     EXPECT_EQ(v, 8);
   });
@@ -510,6 +512,7 @@ TEST(ChanEvents, SelectRecordsCaseCountContextAndWinningIndex) {
   ASSERT_EQ(begins.size(), 1u);
   EXPECT_EQ(begins[0].kind, u8(WaitObject::select));
   EXPECT_EQ(begins[0].aux, 3);
+  EXPECT_EQ(begins[0].site.line(), line);  // the select statement (its first case)
   Event e = rec.only(EventType::wait_end, begins[0].id);
   EXPECT_EQ(e.value, 1u);
   EXPECT_EQ(e.kind, u8(WaitOutcome::value));
