@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Prints the runtime-vs-Go comparison table (used by bench/compare_go.sh).
 
-usage: compare.py runtime_cpp.json runtime_go.txt out.md
+usage: compare.py --out table.md --cpp round1.json [...] --go round1.txt [...]
 
-runtime_cpp.json is ctxscope_bench_runtime --benchmark_format=json; runtime_go.txt
-is `go test -bench . -benchmem` output of bench/go.  Every row is
-(operation, C++ value, peer value, peer name, ratio, target, PASS/MISS/info).
+Each --cpp file is one `ctxscope_bench_runtime --benchmark_format=json` run,
+each --go file one `go test -bench . -benchmem` run of bench/go.  Per benchmark
+the fastest round is kept (CTXSCOPE_BENCH_STAT=median: the median).  Every row
+is (operation, C++ value, peer value, peer name, ratio, target, PASS/MISS/info).
 Exit status: 0, or 1 when CTXSCOPE_BENCH_STRICT=1 and a target is missed;
 2 on unreadable input.
 """
+import argparse
 import json
 import os
 import platform
@@ -24,60 +26,73 @@ def fail(msg):
     sys.exit(2)
 
 
-def load_cpp(path):
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError) as e:
-        fail(f"{path}: not a Google Benchmark JSON file ({e})")
-    benches = {}
-    for b in data.get("benchmarks", []):
-        if b.get("error_occurred"):
-            print(f"compare.py: {path}: {b['name']}: {b.get('error_message')}", file=sys.stderr)
-            continue
-        # With --benchmark_repetitions only the median aggregate is used.
-        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
-            continue
-        name = b.get("run_name", b["name"]).split("/")[0]
-        if b.get("run_type") != "aggregate" and name in benches:
-            continue
-        rec = dict(b)
-        rec["ns"] = b["real_time"] * UNIT_NS[b.get("time_unit", "ns")]
-        benches[name] = rec
-    return data.get("context", {}), benches
+def pick(values):
+    if os.environ.get("CTXSCOPE_BENCH_STAT", "min") == "median":
+        return statistics.median(values)
+    return min(values)
+
+
+def load_cpp(paths):
+    """(benchmark context of the first run, {name: aggregated real ns/op})."""
+    context, runs = None, {}
+    for path in paths:
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (OSError, ValueError) as e:
+            fail(f"{path}: not a Google Benchmark JSON file ({e})")
+        if context is None:
+            context = data.get("context", {})
+        for b in data.get("benchmarks", []):
+            if b.get("error_occurred"):
+                print(f"compare.py: {path}: {b['name']}: {b.get('error_message')}", file=sys.stderr)
+                continue
+            if b.get("run_type") == "aggregate":
+                continue
+            name = b.get("run_name", b["name"]).split("/")[0]
+            ns = b["real_time"] * UNIT_NS[b.get("time_unit", "ns")]
+            runs.setdefault(name, []).append(ns)
+    if not runs:
+        fail(f"{' '.join(paths)}: no C++ benchmark results")
+    return context or {}, {name: pick(v) for name, v in runs.items()}
 
 
 GO_LINE = re.compile(r"^Benchmark(\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$")
 
 
-def load_go(path):
-    """Go results by name; with -count N, the median of each metric."""
+def load_go(paths):
+    """{name: {metric: aggregated value}} over every run of every file."""
     runs = {}
-    try:
-        lines = open(path).read().splitlines()
-    except OSError as e:
-        fail(f"{path}: {e}")
-    for line in lines:
-        m = GO_LINE.match(line)
-        if not m:
-            continue
-        fields = m.group(3).split()
-        metrics = {fields[i + 1]: float(fields[i]) for i in range(0, len(fields) - 1, 2)}
-        runs.setdefault(m.group(1), []).append(metrics)
+    for path in paths:
+        try:
+            lines = open(path).read().splitlines()
+        except OSError as e:
+            fail(f"{path}: {e}")
+        for line in lines:
+            m = GO_LINE.match(line)
+            if not m:
+                continue
+            fields = m.group(3).split()
+            metrics = {fields[i + 1]: float(fields[i]) for i in range(0, len(fields) - 1, 2)}
+            runs.setdefault(m.group(1), []).append(metrics)
     if not runs:
-        fail(f"{path}: no Go benchmark results")
-    return {name: {k: statistics.median(r[k] for r in rs if k in r) for k in rs[0]}
-            for name, rs in runs.items()}
+        fail(f"{' '.join(paths)}: no Go benchmark results")
+    return {name: {k: pick([r[k] for r in rs if k in r]) for k in rs[0]} for name, rs in runs.items()}
 
 
 def main():
-    if len(sys.argv) != 4:
-        fail("usage: compare.py runtime_cpp.json runtime_go.txt out.md")
-    ctx, cpp = load_cpp(sys.argv[1])
-    go = load_go(sys.argv[2])
+    ap = argparse.ArgumentParser(description="runtime vs Go comparison table")
+    ap.add_argument("--out", required=True, help="Markdown copy of the table")
+    ap.add_argument("--cpp", nargs="+", required=True, help="ctxscope_bench_runtime JSON runs")
+    ap.add_argument("--go", nargs="+", required=True, help="go test -bench outputs")
+    args = ap.parse_args()
+    ctx, cpp = load_cpp(args.cpp)
+    go = load_go(args.go)
+    rounds = f"{len(args.cpp)} C++ / {len(args.go)} Go rounds, " + (
+        "median" if os.environ.get("CTXSCOPE_BENCH_STAT") == "median" else "best round")
 
     def c(name, div=1.0):
-        return cpp[name]["ns"] / div if name in cpp else None
+        return cpp[name] / div if name in cpp else None
 
     def g(name, metric="ns/op", div=1.0):
         return go[name][metric] / div if name in go and metric in go[name] else None
@@ -179,19 +194,19 @@ def main():
         pass
     load = ""
     try:
-        start = open(os.path.join(os.path.dirname(sys.argv[1]), "loadavg_start")).read().split()
+        start = open(os.path.join(os.path.dirname(args.cpp[0]), "loadavg_start")).read().split()
         end = open("/proc/loadavg").read().split()[:3]
         load = f" Load average (1/5/15 min) {' '.join(start)} at start, {' '.join(end)} at end."
     except OSError:
         pass
-    print(f"Machine: {machine}.{load}")
-    with open(sys.argv[3], "w") as f:
-        f.write(f"Machine: {machine}.{load}\n\n")
+    print(f"Machine: {machine}. {rounds}.{load}")
+    with open(args.out, "w") as f:
+        f.write(f"Machine: {machine}. {rounds}.{load}\n\n")
         f.write("| " + " | ".join(head) + " |\n")
         f.write("|" + "|".join("---" for _ in head) + "|\n")
         for r in table:
             f.write("| " + " | ".join(r) + " |\n")
-    print(f"{missed} target(s) missed; Markdown table: {sys.argv[3]}")
+    print(f"{missed} target(s) missed; Markdown table: {args.out}")
     if missed and os.environ.get("CTXSCOPE_BENCH_STRICT") == "1":
         sys.exit(1)
 
