@@ -335,7 +335,7 @@ TEST(Stress, StopCallbacksAndAfterFuncsRacingWithCancelEachRunOnce) {
   // Registration racing with cancel: whichever wins, every stop callback runs
   // exactly once (at once if the token was already stopped) and every
   // after_func runs exactly once (at once on a done context).
-  const int rounds = scaled(300, 60);
+  const int rounds = scaled(300, 30);
   constexpr int kThreads = 3, kPer = 8;
   for (int round = 0; round < rounds; ++round) {
     auto [ctx, cancel] = with_cancel(background());
