@@ -266,7 +266,8 @@ std::string wait_what(const Row& r) {
   if (w.empty()) w = "wait";
   const std::string label = r.str("label");
   if (!label.empty()) w += " '" + label + "'";
-  else if (r.opt("object_id")) w += " (object #" + std::to_string(r.get("object_id")) + ")";
+  else if (r.opt("object_id") && w != "select" && w != "sleep" && w != "done")
+    w += " (object #" + std::to_string(r.get("object_id")) + ")";
   return w;
 }
 

@@ -188,7 +188,6 @@ class UseFinder {
       if (base != nullptr && base->getDecl() == c_.var && !defining_.count(base)) {
         // p.first is the context: only a use of the pair as a whole or of .second counts.
         found = me->getMemberDecl()->getName() != "first";
-        if (found) return;
         return;
       }
     }
@@ -218,12 +217,12 @@ const Stmt* element_stmt(const CFGElement& e) {
   return nullptr;
 }
 
-bool defines(const Stmt* s, const Classification& c, const CallExpr& create) {
+// The CFG element that binds the variable: its declaration or the assignment.
+bool defines(const Stmt* s, const Classification& c) {
   if (c.def_stmt != nullptr) return s == c.def_stmt;
   if (const auto* ds = dyn_cast<DeclStmt>(s))
     for (const Decl* d : ds->decls())
       if (d == c.def_decl) return true;
-  (void)create;
   return false;
 }
 
@@ -309,7 +308,7 @@ void LostCancel::run(const MatchFinder::MatchResult& result, Reporter& out) {
   for (const CFGBlock* b : *cfg) {
     unsigned i = 0;
     for (const CFGElement& e : *b) {
-      if (const Stmt* s = element_stmt(e); s != nullptr && defines(s, c, *create)) {
+      if (const Stmt* s = element_stmt(e); s != nullptr && defines(s, c)) {
         def_block = b;
         def_index = i;
       }

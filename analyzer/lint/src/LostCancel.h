@@ -7,7 +7,8 @@
 // those of Clang's CFG for the function: `return`, falling off the end, a
 // `throw` no handler in the function catches, and (for a variable defined in
 // a loop) reaching the same definition again.  Calls to [[noreturn]]
-// functions end a path without a finding, as panics do for vet.
+// functions end a path without a finding, as panics do for vet.  A structured
+// binding whose cancel name is never referenced is C++'s `_`: discarded.
 #pragma once
 
 #include <map>
