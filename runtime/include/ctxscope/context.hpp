@@ -157,6 +157,10 @@ class Context {
   /// A std::stop_token that is stop-requested when this context is done
   /// (std::jthread, std::condition_variable_any interop).  For contexts that
   /// can never be done it is a token with stop_possible() == false.
+  /// Ordering: stop callbacks are user code, so the cancel requests stop only
+  /// after releasing the runtime's locks.  Another thread may therefore see
+  /// err() set a moment before the token reports stop_requested(); once the
+  /// cancel call has returned, every token taken earlier is stop-requested.
   std::stop_token stop_token() const;
 
   /// The id used in traces (background is 1, todo 2).
@@ -258,7 +262,10 @@ Context with_value(const Context& parent, const Key<T>& key, U&& value, Site loc
 }
 
 /// Go 1.21 AfterFunc: runs `f` on its own thread once `ctx` is done (at once
-/// if it already is).  The returned StopFunc unregisters it.
+/// if it already is).  The returned StopFunc prevents it from running; the
+/// registration itself is freed when the context is done or destroyed.
+/// (after_func threads are not announced as thread_spawn events: they run no
+/// context of their own.)
 [[nodiscard]] StopFunc after_func(const Context& ctx, std::function<void()> f);
 
 /// RAII guard: runs the function at scope exit — Go's `defer`.
