@@ -204,8 +204,8 @@ def main():
         f.write(f"Machine: {machine}. {rounds}.{load}\n\n")
         f.write("| " + " | ".join(head) + " |\n")
         f.write("|" + "|".join("---" for _ in head) + "|\n")
-        for r in table:
-            f.write("| " + " | ".join(r) + " |\n")
+        for r in table:  # "Chan<int>" must not read as an HTML tag
+            f.write("| " + " | ".join(re.sub(r"<(?=[A-Za-z/])", "&lt;", c) for c in r) + " |\n")
     print(f"{missed} target(s) missed; Markdown table: {args.out}")
     if missed and os.environ.get("CTXSCOPE_BENCH_STRICT") == "1":
         sys.exit(1)
