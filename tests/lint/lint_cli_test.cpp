@@ -168,6 +168,21 @@ TEST(LintCli, SarifCarriesRulesResultsAndTheReturnThatLeaks) {
   EXPECT_TRUE(early_return_named) << r.out;
 }
 
+TEST(LintCli, SarifIsValidAgainstTheOfficialSchema) {
+  if (!fs::exists(CTXSCOPE_SARIF_VALIDATE)) GTEST_SKIP() << "no validator at " CTXSCOPE_SARIF_VALIDATE;
+  fs::path dir = temp_dir("sarif-schema");
+  std::vector<std::string> argv = {CTXSCOPE_LINT_EXE, "--format", "sarif", "-o", (dir / "lint.sarif").string()};
+  for (const char* f : {"lost_cancel_paths.cpp", "blind_wait.cpp", "lost_cancel_escapes.cpp"})
+    argv.push_back((kFixtures / f).string());
+  argv.push_back("--");
+  for (const std::string& x : compile_args()) argv.push_back(x);
+  ASSERT_EQ(run(argv).exit_code, 1);
+  Result v = run({"/bin/bash", CTXSCOPE_SARIF_VALIDATE, CTXSCOPE_SARIF_TOOLS, (dir / "lint.sarif").string()});
+  if (v.exit_code == 3) GTEST_SKIP() << "SARIF validator tooling unavailable: " << v.err;
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("valid SARIF 2.1.0"), std::string::npos) << v.out << v.err;
+}
+
 TEST(LintCli, OutputFileReceivesTheReport) {
   fs::path dir = temp_dir("outfile");
   fs::path a = write_file(dir, "a.cpp", kLeak);

@@ -1,6 +1,8 @@
 #include "Report.h"
 
+#include <cctype>
 #include <filesystem>
+#include <string_view>
 #include <nlohmann/json.hpp>
 
 namespace ctxscope::lint {
@@ -30,15 +32,34 @@ constexpr RuleInfo kRules[] = {
      "is done."},
 };
 
-// Relative paths stay relative to the working directory (%SRCROOT%), as CI
-// uploads expect; absolute paths become file:// URIs.
-nlohmann::json artifact(const std::string& file) {
-  std::filesystem::path p(file);
-  if (p.is_relative()) return {{"uri", p.generic_string()}, {"uriBaseId", "%SRCROOT%"}};
-  return {{"uri", "file://" + p.generic_string()}};
+constexpr const char* kDocsUri = "https://github.com/ctxscope/ctxscope/blob/main/docs/lint.md";
+
+// RFC 3986: everything but unreserved characters and '/' percent-encoded (as
+// the trace analyzer's writer does).
+std::string uri_path(const std::string& path) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string o;
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || std::string_view("/-._~:+@").find(static_cast<char>(c)) != std::string_view::npos) {
+      o += static_cast<char>(c);
+    } else {
+      o += '%';
+      o += hex[c >> 4];
+      o += hex[c & 15];
+    }
+  }
+  return o;
 }
 
-nlohmann::json physical(const Position& at) {
+// Relative paths stay relative to the working directory (%SRCROOT%), as CI
+// uploads expect; absolute paths become file:// URIs.
+nlohmann::ordered_json artifact(const std::string& file) {
+  std::filesystem::path p(file);
+  if (p.is_relative()) return {{"uri", uri_path(p.generic_string())}, {"uriBaseId", "%SRCROOT%"}};
+  return {{"uri", "file://" + uri_path(p.generic_string())}};
+}
+
+nlohmann::ordered_json physical(const Position& at) {
   return {{"artifactLocation", artifact(at.file)},
           {"region", {{"startLine", at.line}, {"startColumn", at.column}}}};
 }
@@ -46,23 +67,23 @@ nlohmann::json physical(const Position& at) {
 }  // namespace
 
 void write_sarif(std::ostream& out, const std::vector<Finding>& findings, const char* version) {
-  nlohmann::json rules = nlohmann::json::array();
+  nlohmann::ordered_json rules = nlohmann::ordered_json::array();
   for (const RuleInfo& r : kRules)
     rules.push_back({{"id", r.id},
                      {"name", r.name},
                      {"shortDescription", {{"text", r.summary}}},
-                     {"helpUri", std::string("docs/lint.md#") + r.id},
+                     {"helpUri", std::string(kDocsUri) + "#" + r.id},
                      {"defaultConfiguration", {{"level", "error"}}}});
-  nlohmann::json results = nlohmann::json::array();
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const Finding& f : findings) {
     int index = 0;
     for (int i = 0; i < static_cast<int>(std::size(kRules)); ++i)
       if (f.rule == kRules[i].id) index = i;
-    nlohmann::json related = nlohmann::json::array();
+    nlohmann::ordered_json related = nlohmann::ordered_json::array();
     int id = 0;
     for (const FindingNote& n : f.notes)
       related.push_back({{"id", id++}, {"message", {{"text", n.message}}}, {"physicalLocation", physical(n.at)}});
-    nlohmann::json result = {{"ruleId", f.rule},
+    nlohmann::ordered_json result = {{"ruleId", f.rule},
                              {"ruleIndex", index},
                              {"level", "error"},
                              {"message", {{"text", f.message}}},
@@ -70,7 +91,7 @@ void write_sarif(std::ostream& out, const std::vector<Finding>& findings, const 
     if (!related.empty()) result["relatedLocations"] = related;
     results.push_back(std::move(result));
   }
-  nlohmann::json log = {
+  nlohmann::ordered_json log = {
       {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
       {"version", "2.1.0"},
       {"runs",
@@ -78,7 +99,7 @@ void write_sarif(std::ostream& out, const std::vector<Finding>& findings, const 
           {{"driver",
             {{"name", "ctxscope-lint"},
              {"version", version},
-             {"informationUri", "https://github.com/ctxscope/ctxscope"},
+             {"informationUri", kDocsUri},
              {"rules", rules}}}}},
          {"columnKind", "unicodeCodePoints"},
          {"results", results}}}}};
