@@ -67,7 +67,7 @@ struct Ring {
   std::atomic<bool> dead{false};                   // producer thread has exited
   std::uint8_t nframes[kRingCap] = {};
   const void** frames = nullptr;  // kRingCap * (kMaxFrames + 1), allocated when stacks are first used
-  Event slots[kRingCap];
+  alignas(64) Event slots[kRingCap];
 };
 
 // Registry of rings.  The mutex is taken by a thread once (registration) and by
@@ -177,6 +177,9 @@ void push(Ring* r, const Event& e) {
   }
   const std::uint64_t i = h & (kRingCap - 1);
   r->slots[i] = e;
+  // The next slots were last read by the recorder on the other core: start
+  // their read-for-ownership now so that the copy a few events later does not wait.
+  __builtin_prefetch(&r->slots[(i + 8) & (kRingCap - 1)], 1);
   const int nf = g.stack_frames.load(std::memory_order_relaxed);
   if (nf > 0 && wants_stack(e)) [[unlikely]] {
     if (!r->frames) r->frames = new const void*[kRingCap * (kMaxFrames + 1)];
@@ -186,8 +189,6 @@ void push(Ring* r, const Event& e) {
     const int want = std::min(nf + kInternalFrames, kMaxFrames);
     std::size_t n = boost::stacktrace::safe_dump_to(0, mem, (want + 1) * sizeof(void*));
     r->nframes[i] = static_cast<std::uint8_t>(n > 0 ? n - 1 : 0);  // n counts the terminating 0
-  } else {
-    r->nframes[i] = 0;
   }
   r->head.store(h + 1, std::memory_order_release);
   if (h + 1 - r->cached_tail == kRingCap / 2) wake_recorder(false);
@@ -237,6 +238,7 @@ std::size_t drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot) {
         const std::uint64_t i = t & (kRingCap - 1);
         const int nf = r->nframes[i];
         w.write(r->slots[i], nf ? r->frames + i * (kMaxFrames + 1) : nullptr, nf);
+        if (nf) r->nframes[i] = 0;  // the producer writes nframes only for events with a stack
         ++total;
       }
       r->tail.store(t, std::memory_order_release);
