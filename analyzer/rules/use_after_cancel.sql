@@ -8,15 +8,31 @@
 --     a done context as a zero-length wait), and
 --   * the cancel that made X done — X's own, or for reason parent the
 --     origin's — was an explicit cancel call made on w's thread.
+-- A value context has no done of its own and a context created from a done
+-- parent (born_done) was never cancelled by anyone: for those the walk goes up
+-- to the context whose own cancellation it is.
 -- A worker that sees done because ANOTHER thread cancelled is the normal
 -- shutdown path and is not reported.  One finding per (site, context): a loop
 -- retrying the same read reports once.
+WITH RECURSIVE
+src(wait, ctx, hops) AS (
+  SELECT id, done_ctx, 0 FROM wait_cand WHERE outcome = 'done' AND done_ctx IS NOT NULL
+  UNION ALL
+  SELECT src.wait, c.parent, src.hops + 1 FROM src JOIN contexts c ON c.id = src.ctx
+   WHERE (c.kind = 'value' OR c.cancel_reason = 'born_done') AND c.parent IS NOT NULL AND src.hops < 10000
+),
+-- For each such wait, the context whose own cancellation it observed.
+cause(wait, ctx) AS (
+  SELECT src.wait, src.ctx FROM src JOIN contexts c ON c.id = src.ctx
+   WHERE c.kind <> 'value' AND coalesce(c.cancel_reason, '') <> 'born_done'
+)
 SELECT w.id AS wait, w.thread AS thread, w.done_ctx AS ctx, o.id AS origin, w.site AS site,
        w.object AS object, w.object_id AS object_id, w.label AS label,
        min(w.begin_ns) AS begin_ns, o.cancel_ns AS cancel_ns, o.cancel_site AS cancel_site,
        count(*) AS repeats
   FROM wait_cand w
-  JOIN contexts x ON x.id = w.done_ctx
+  JOIN cause ON cause.wait = w.id
+  JOIN contexts x ON x.id = cause.ctx
   JOIN contexts o ON o.id = CASE x.cancel_reason WHEN 'parent' THEN x.cancel_origin ELSE x.id END
  WHERE w.outcome = 'done'
    AND x.cancel_ns IS NOT NULL AND x.cancel_ns <= w.begin_ns

@@ -416,3 +416,30 @@ TEST(RuleSql, EveryRuleIsCompiledInOnceInCatalogueOrder) {
 
 }  // namespace
 }  // namespace ctxscope::testing
+
+namespace ctxscope::testing {
+namespace {
+
+TEST_F(Rules, UseAfterCancelThroughValueAndBornDoneContexts) {
+  {
+    TraceBuilder b(path, 1000 * ms);
+    b.ctx({.id = 10, .created_ns = 0, .cancel_ns = 10 * ms, .cancel_reason = "explicit", .cancel_thread = 1,
+           .cancel_called_ns = 10 * ms});
+    // A value context shares ctx 10's done; a child created after the cancel is born done.
+    b.ctx({.id = 11, .parent = 10, .kind = "value", .created_ns = 1 * ms});
+    b.ctx({.id = 12, .parent = 11, .created_ns = 12 * ms, .cancel_ns = 12 * ms, .cancel_reason = "born_done",
+           .cancel_called_ns = 20 * ms});
+    b.wait({.id = 100, .thread = 1, .done_ctx = 11, .site = b.site("a.cpp", 1), .begin_ns = 11 * ms,
+            .end_ns = 11 * ms, .outcome = "done"});
+    b.wait({.id = 101, .thread = 1, .done_ctx = 12, .site = b.site("a.cpp", 2), .begin_ns = 13 * ms,
+            .end_ns = 13 * ms, .outcome = "done"});
+  }
+  auto v = of_rule(analyze_path(path), "use-after-cancel");
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].site.line, 1);
+  EXPECT_NE(v[0].message.find("(through ancestor ctx#10)"), std::string::npos) << v[0].message;
+  EXPECT_EQ(v[1].site.line, 2);
+}
+
+}  // namespace
+}  // namespace ctxscope::testing
