@@ -6,6 +6,21 @@
 //   trace::stop();            // final commit, marks the run complete
 //
 // See docs/trace-schema.md for the file format.
+//
+// Environment (read once, at program start, by every program linking the runtime):
+//   CTXSCOPE_TRACE=path   start recording into path ("%p" is replaced by the pid,
+//                         so exec'd children get their own files); stopped at exit
+//   CTXSCOPE_STACKS=N     capture N frames at context creation and explicit cancel
+//   CTXSCOPE_DROP=1       drop (and count) events instead of waiting when a buffer is full
+//
+// Guarantees: the hot path is a copy into a per-thread buffer (no lock shared
+// with other threads, no SQLite, no allocation in steady state); a full buffer
+// makes the emitting thread wait (at most 5 s, then the event is dropped and
+// counted) unless drop mode is on.  A commit happens at least every 100 ms, so a
+// killed process leaves a valid trace without end marker.  After fork() the
+// child records nothing (it may call start() for a file of its own).  Only one
+// recording per process at a time; a file held by a live recorder is refused.
+// All functions are thread-safe.
 #pragma once
 
 #include <string>

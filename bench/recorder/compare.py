@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Prints the recorder's figures against the issue's targets, ratios side by side.
+
+usage: compare.py RUN.json   (one `ctxscope_bench_recorder --benchmark_format=json` run)
+Every ratio is computed from benchmarks of that one run.  Exit status 0, or 2
+on unreadable input.
+"""
+import json
+import sys
+
+UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
+    try:
+        with open(sys.argv[1]) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        print(f"compare.py: {sys.argv[1]}: {e}", file=sys.stderr)
+        return 2
+    b = {}
+    for row in data.get("benchmarks", []):
+        if row.get("run_type") == "aggregate":
+            continue
+        name = row["name"].split("/iterations")[0].split("/manual_time")[0].split("/real_time")[0]
+        b[name] = row
+
+    def t(name):  # ns per iteration
+        r = b[name]
+        return r["real_time"] * UNIT_NS[r.get("time_unit", "ns")]
+
+    def c(name, counter):
+        return b[name][counter]
+
+    rows = []
+
+    def add(what, value, target, ok):
+        rows.append((what, value, target, "info" if ok is None else ("PASS" if ok else "MISS")))
+
+    try:
+        ev = c("Enqueue_OnEvent", "ns/event")
+        add("enqueue on the hot thread (on_event, stacks off)", f"{ev:.1f} ns/event", "<= 25 ns", ev <= 25)
+        em = c("Enqueue_EmitTo", "ns/event")
+        add("emit_to (clock read + thread id + on_event)", f"{em:.1f} ns/event", "-", None)
+        un, tr = c("WithCancel_untraced_burst", "ns/op"), c("WithCancel_traced_burst", "ns/op")
+        add("with_cancel+cancel, traced / untraced (hot thread)", f"{tr:.0f} / {un:.0f} ns = {tr / un:.2f}x", "<= 2x",
+            tr / un <= 2)
+        us, ts = t("WithCancel_untraced_sustained"), t("WithCancel_traced_sustained")
+        add("with_cancel+cancel sustained, traced / untraced (incl. back-pressure)",
+            f"{ts:.0f} / {us:.0f} ns = {ts / us:.1f}x", "-", None)
+        fu, ft = t("FanOut_untraced"), t("FanOut_traced")
+        add("fan-out request (errgroup of 16 goroutines), traced / untraced",
+            f"{ft / 1e3:.0f} / {fu / 1e3:.0f} us = {100 * (ft / fu - 1):+.1f}%", "<= +5%", ft / fu <= 1.05)
+        for n in ("1", "2"):
+            s = f"SustainedVsRaw/{n}"
+            rate, drops = c(s, "recorder_ev/s"), c(s, "dropped")
+            add(f"sustained events/s into the file, {n} producer thread(s)",
+                f"{rate / 1e6:.2f} M/s, {drops:.0f} dropped", ">= 1.00 M/s, 0 dropped", rate >= 1e6 and drops == 0)
+            add(f"  recorder / raw per-row insert loop ({c(s, 'raw_ev/s') / 1e6:.2f} M/s)",
+                f"{c(s, 'recorder/raw'):.2f}x", ">= 0.5x", c(s, "recorder/raw") >= 0.5)
+            add(f"  recorder / raw_min batched loop ({c(s, 'raw_min_ev/s') / 1e6:.2f} M/s)",
+                f"{c(s, 'recorder/raw_min'):.2f}x", ">= 0.5x", c(s, "recorder/raw_min") >= 0.5)
+            add("  bytes per event on disk", f"{c(s, 'bytes/event'):.1f}", "goal <= 48", c(s, "bytes/event") <= 48)
+        st = c("WithCancel_traced_stacks16_burst", "ns/op")
+        add("stacks on (16 frames): with_cancel+cancel = 2 captures", f"{st / 1e3:.2f} us/op, ~{(st - tr) / 2e3:.2f} us per capture",
+            "report", None)
+    except KeyError as e:
+        print(f"compare.py: {sys.argv[1]}: missing benchmark or counter {e}", file=sys.stderr)
+        return 2
+    print("| measure | value | target | |\n|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
