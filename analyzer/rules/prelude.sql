@@ -23,7 +23,10 @@ CREATE TEMP TABLE trace_end AS
 -- (blind-wait), or ended by a done context (use-after-cancel).  A wait that
 -- ended on its own within the grace can never be reported.
 DROP TABLE IF EXISTS temp.wait_cand;
-CREATE TEMP TABLE wait_cand AS
+CREATE TEMP TABLE wait_cand(
+  id INTEGER PRIMARY KEY, thread INTEGER, object TEXT, object_id INTEGER, label TEXT,
+  done_ctx INTEGER, site INTEGER, begin_ns INTEGER, end_ns INTEGER, outcome TEXT);
+INSERT INTO wait_cand
   SELECT id, thread, object, object_id, label, done_ctx, site, begin_ns, end_ns, outcome
     FROM waits
    WHERE end_ns IS NULL OR end_ns - begin_ns > :blind_wait_grace_ns OR outcome = 'done';

@@ -15,14 +15,27 @@
 -- shutdown path and is not reported.  One finding per (site, context): a loop
 -- retrying the same read reports once.
 WITH RECURSIVE
+-- Waits ended by done, with their done context (one primary-key lookup each).
+dw AS MATERIALIZED (
+  SELECT w.id AS wait, w.begin_ns AS begin_ns, c.id AS ctx, c.kind AS kind, c.parent AS parent,
+         c.cancel_reason AS reason, c.cancel_ns AS cancel_ns
+    FROM wait_cand w JOIN contexts c ON c.id = w.done_ctx
+   WHERE w.outcome = 'done'
+),
+-- Value / born-done done contexts: walk up to the context with a cancel of its own.
 src(wait, ctx, hops) AS (
-  SELECT id, done_ctx, 0 FROM wait_cand WHERE outcome = 'done' AND done_ctx IS NOT NULL
+  SELECT wait, parent, 1 FROM dw
+   WHERE (kind = 'value' OR reason = 'born_done') AND parent IS NOT NULL
   UNION ALL
   SELECT src.wait, c.parent, src.hops + 1 FROM src JOIN contexts c ON c.id = src.ctx
    WHERE (c.kind = 'value' OR c.cancel_reason = 'born_done') AND c.parent IS NOT NULL AND src.hops < 10000
 ),
--- For each such wait, the context whose own cancellation it observed.
+-- For each wait, the context whose own cancellation it observed, when that
+-- cancellation came before the wait began.
 cause(wait, ctx) AS (
+  SELECT wait, ctx FROM dw
+   WHERE kind <> 'value' AND coalesce(reason, '') <> 'born_done' AND cancel_ns <= begin_ns
+  UNION ALL
   SELECT src.wait, src.ctx FROM src JOIN contexts c ON c.id = src.ctx
    WHERE c.kind <> 'value' AND coalesce(c.cancel_reason, '') <> 'born_done'
 )
@@ -30,12 +43,11 @@ SELECT w.id AS wait, w.thread AS thread, w.done_ctx AS ctx, o.id AS origin, w.si
        w.object AS object, w.object_id AS object_id, w.label AS label,
        min(w.begin_ns) AS begin_ns, o.cancel_ns AS cancel_ns, o.cancel_site AS cancel_site,
        count(*) AS repeats
-  FROM wait_cand w
-  JOIN cause ON cause.wait = w.id
+  FROM cause
+  JOIN wait_cand w ON w.id = cause.wait
   JOIN contexts x ON x.id = cause.ctx
   JOIN contexts o ON o.id = CASE x.cancel_reason WHEN 'parent' THEN x.cancel_origin ELSE x.id END
- WHERE w.outcome = 'done'
-   AND x.cancel_ns IS NOT NULL AND x.cancel_ns <= w.begin_ns
+ WHERE x.cancel_ns IS NOT NULL AND x.cancel_ns <= w.begin_ns
    AND o.cancel_reason = 'explicit'
    AND o.cancel_thread = w.thread
  GROUP BY w.site, w.done_ctx

@@ -9,7 +9,8 @@
 // "request" (≈21 events): a timeout context per request, two go() workers
 // under it, a channel, two selects per worker that observe the request's done,
 // a child context created and cancelled by a worker, a done observation, the
-// request's explicit cancel and releases.  Injected bugs so every rule has work:
+// request's explicit cancel and releases; in one request in three a worker's
+// last select is woken by that cancel (outcome done).  Injected bugs so every rule has work:
 // 1 request in 200 drops a child's cancel (lost-cancel), 1 in 500 has a worker
 // whose last receive ignores the context and wakes 200 ms after the cancel
 // (blind-wait + late-exit), 1 in 1000 a worker left blocked (stuck-wait), 1 in
@@ -155,12 +156,17 @@ int main(int argc, char** argv) {
         const std::int64_t W = next_id++;
         const bool blind_here = blind && k == 1 && j == 1;
         const bool stuck_here = stuck && k == 1 && j == 1;
-        const std::int64_t b = tt, e = blind_here ? cancel_t + 200'000'000 : tt + dur / 5;
+        // One request in three: the second worker's last select is woken by
+        // the request's cancel (outcome done), as a shutdown path does.
+        const bool woken = !blind_here && !stuck_here && k == 1 && j == 1 && unit % 3 == 0;
+        const std::int64_t b = tt,
+                           e = blind_here ? cancel_t + 200'000'000 : woken ? cancel_t + 20'000 : tt + dur / 5;
         E(b, wait_begin, T, W, blind_here || stuck_here ? 0 : R, CH, blind_here ? 0 : 2, 2, ws);
-        if (!stuck_here) E(e, wait_end, T, W, 0, 0, 0, 0, 0);
+        if (!stuck_here) E(e, wait_end, T, W, woken ? 1 : 0, 0, woken ? 2 : 0, 0, 0);
         wt.run(W, T, blind_here ? "chan_recv" : "select", blind_here ? CH : NUL, "results",
                blind_here || stuck_here ? NUL : R, std::int64_t{blind_here ? 1 : 2}, ws, b, stuck_here ? NUL : e,
-               stuck_here ? (const char*)nullptr : "value", stuck_here ? NUL : std::int64_t{0});
+               stuck_here ? (const char*)nullptr : woken ? "done" : "value",
+               stuck_here ? NUL : std::int64_t{woken ? 1 : 0});
         tt = e + 100;
       }
       w_end[k] = tt;
