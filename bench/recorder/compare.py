@@ -35,24 +35,27 @@ def main():
     def c(name, counter):
         return b[name][counter]
 
+    def per(name, counter):  # kIsRate|kInvert counters are seconds per item in JSON
+        return b[name][counter] * 1e9
+
     rows = []
 
     def add(what, value, target, ok):
         rows.append((what, value, target, "info" if ok is None else ("PASS" if ok else "MISS")))
 
     try:
-        ev = c("Enqueue_OnEvent", "ns/event")
+        ev = per("Enqueue_OnEvent", "ns/event")
         add("enqueue on the hot thread (on_event, stacks off)", f"{ev:.1f} ns/event", "<= 25 ns", ev <= 25)
-        em = c("Enqueue_EmitTo", "ns/event")
+        em = per("Enqueue_EmitTo", "ns/event")
         add("emit_to (clock read + thread id + on_event)", f"{em:.1f} ns/event", "-", None)
-        un, tr = c("WithCancel_untraced_burst", "ns/op"), c("WithCancel_traced_burst", "ns/op")
+        un, tr = per("WithCancel_untraced_burst", "ns/op"), per("WithCancel_traced_burst", "ns/op")
         add("with_cancel+cancel, traced / untraced (hot thread)", f"{tr:.0f} / {un:.0f} ns = {tr / un:.2f}x", "<= 2x",
             tr / un <= 2)
         us, ts = t("WithCancel_untraced_sustained"), t("WithCancel_traced_sustained")
         add("with_cancel+cancel sustained, traced / untraced (incl. back-pressure)",
             f"{ts:.0f} / {us:.0f} ns = {ts / us:.1f}x", "-", None)
         fu, ft = t("FanOut_untraced"), t("FanOut_traced")
-        add("fan-out request (errgroup of 16 goroutines), traced / untraced",
+        add("fan-out request (errgroup of 16 goroutines, simulated I/O), traced / untraced",
             f"{ft / 1e3:.0f} / {fu / 1e3:.0f} us = {100 * (ft / fu - 1):+.1f}%", "<= +5%", ft / fu <= 1.05)
         for n in ("1", "2"):
             s = f"SustainedVsRaw/{n}"
@@ -64,7 +67,7 @@ def main():
             add(f"  recorder / raw_min batched loop ({c(s, 'raw_min_ev/s') / 1e6:.2f} M/s)",
                 f"{c(s, 'recorder/raw_min'):.2f}x", ">= 0.5x", c(s, "recorder/raw_min") >= 0.5)
             add("  bytes per event on disk", f"{c(s, 'bytes/event'):.1f}", "goal <= 48", c(s, "bytes/event") <= 48)
-        st = c("WithCancel_traced_stacks16_burst", "ns/op")
+        st = per("WithCancel_traced_stacks16_burst", "ns/op")
         add("stacks on (16 frames): with_cancel+cancel = 2 captures", f"{st / 1e3:.2f} us/op, ~{(st - tr) / 2e3:.2f} us per capture",
             "report", None)
     except KeyError as e:

@@ -196,10 +196,12 @@ BENCHMARK(WithCancel_traced_sustained);
 
 // -------------------------------------------------------------------- fan-out ---
 
-// Scenario 2 (fanout-timeout) scaled up and without its simulated latencies:
-// one request = a deadline, an errgroup of 16 goroutines, each deriving a child
-// context and doing 8 ctx-aware channel exchanges and some work.
-constexpr int kTasks = 16, kSteps = 8;
+// Scenario 2 (fanout-timeout, samples/fanout-timeout) scaled up: one request =
+// a deadline and an errgroup of 16 goroutines; each derives a child context and
+// runs 4 steps of simulated I/O (a ctx-aware 1 ms sleep; the sample's
+// tasks sleep 20-500 ms for their database / API calls) plus computation, sending
+// each step's result on a ctx-aware channel.  The handler collects all results.
+constexpr int kTasks = 16, kSteps = 4;
 
 std::uint64_t work(std::uint64_t x) {
   for (int i = 0; i < 2000; ++i) x = x * 6364136223846793005ull + 1442695040888963407ull;
@@ -207,6 +209,7 @@ std::uint64_t work(std::uint64_t x) {
 }
 
 void fanout_request() {
+  using namespace std::chrono_literals;
   auto [rctx, cancel] = ctx::with_timeout(ctx::background(), std::chrono::seconds(5));
   auto [g, gctx] = ctx::Group::with_context(rctx);
   ctx::Chan<std::uint64_t> results(kTasks * kSteps, "results");
@@ -215,7 +218,7 @@ void fanout_request() {
       auto [tctx, tcancel] = ctx::with_cancel(gctx);
       std::uint64_t x = static_cast<std::uint64_t>(t);
       for (int s = 0; s < kSteps; ++s) {
-        if (tctx.err()) return tctx.err();
+        if (auto err = ctx::sleep_for(tctx, 1ms)) return err;
         x = work(x);
         if (auto err = results.send(tctx, x)) return err;
       }
@@ -479,7 +482,7 @@ void SustainedVsRaw(benchmark::State& state) {
     const auto t0 = Clock::now();
     std::vector<std::thread> ts;
     for (int i = 0; i < threads; ++i)
-      ts.emplace_back(emit_units, (1ull << 36) * static_cast<std::uint64_t>(i + 1), units_per_thread, sink);
+      ts.emplace_back(emit_units, static_cast<std::uint64_t>(i + 1) << 22, units_per_thread, sink);  // ids as small as the runtime's
     for (auto& t : ts) t.join();
     ctx::trace::flush();  // everything committed
     const double secs = seconds_since(t0);
