@@ -218,16 +218,31 @@ constinit Recorder g_recorder;
 
 detail::TraceWriter* g_writer = nullptr;  // owned by start/stop
 
-// Drains every ring once.  Returns the number of events written.
-std::size_t drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot) {
+struct DrainResult {
+  std::size_t events = 0;
+  bool complete = true;  // every ring was drained up to the head read in this pass
+};
+
+// Drains every ring once, starting at ring `*rotor`.  Stops early at
+// `deadline_ns` (a commit is due), resuming at the next ring on the next pass
+// so that no thread's ring is starved.
+DrainResult drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot, std::uint64_t deadline_ns,
+                      std::size_t* rotor) {
   snapshot.clear();
   {
     std::lock_guard lk(g_reg_mu);
     if (g_rings) snapshot = *g_rings;
   }
   snapshot.push_back(g_orphan);
-  std::size_t total = 0;
-  for (Ring* r : snapshot) {
+  DrainResult res;
+  const std::size_t nrings = snapshot.size();
+  for (std::size_t k = 0; k < nrings; ++k) {
+    if (k > 0 && now_ns() >= deadline_ns) {
+      res.complete = false;
+      *rotor += k;
+      break;
+    }
+    Ring* r = snapshot[(*rotor + k) % nrings];
     const bool dead = r->dead.load(std::memory_order_acquire);
     const std::uint64_t h = r->head.load(std::memory_order_acquire);
     std::uint64_t t = r->tail.load(std::memory_order_relaxed);
@@ -239,7 +254,7 @@ std::size_t drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot) {
         const int nf = r->nframes[i];
         w.write(r->slots[i], nf ? r->frames + i * (kMaxFrames + 1) : nullptr, nf);
         if (nf) r->nframes[i] = 0;  // the producer writes nframes only for events with a stack
-        ++total;
+        ++res.events;
       }
       r->tail.store(t, std::memory_order_release);
     }
@@ -251,7 +266,7 @@ std::size_t drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot) {
       delete r;
     }
   }
-  return total;
+  return res;
 }
 
 void recorder_main(detail::TraceWriter* w) {
@@ -259,16 +274,20 @@ void recorder_main(detail::TraceWriter* w) {
   std::vector<Ring*> snapshot;
   std::uint64_t last_commit = now_ns();
   bool pending = false;
+  std::size_t rotor = 0;
   for (;;) {
     const bool stopping = g.stop_req.load(std::memory_order_acquire);
     const std::uint64_t freq = g.flush_req.load(std::memory_order_acquire);
     const std::uint32_t word = g.wake_word.load(std::memory_order_acquire);
     const bool paused = g.paused.load(std::memory_order_acquire) && !stopping;
-    const std::size_t n = paused ? 0 : drain_all(*w, snapshot);
+    DrainResult d;
+    if (!paused) d = drain_all(*w, snapshot, last_commit + kCommitEveryNs, &rotor);
+    const std::size_t n = d.events;
     pending = pending || n > 0;
     const std::uint64_t now = now_ns();
-    const bool flush_wanted = !paused && freq > g.flush_done.load(std::memory_order_relaxed);
-    if (stopping) {
+    // A barrier is acknowledged only after a complete pass that began after it was requested.
+    const bool flush_wanted = !paused && d.complete && freq > g.flush_done.load(std::memory_order_relaxed);
+    if (stopping && d.complete) {
       w->commit(true, g.dropped.load(std::memory_order_relaxed));
       break;
     }
