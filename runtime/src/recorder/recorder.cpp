@@ -80,16 +80,22 @@ std::vector<Ring*>* g_rings = nullptr;  // leaked on purpose
 std::mutex g_orphan_mu;
 Ring* g_orphan = nullptr;
 
-thread_local Ring* t_ring = nullptr;
-thread_local bool t_in_recorder = false;
-thread_local bool t_ring_gone = false;
+// Per-thread state, one TLS block read with one access on the hot path.
+// initial-exec: a direct %fs-relative load instead of a __tls_get_addr call
+// (the runtime is compiled as PIC); the block is a few bytes.
+struct ThreadState {
+  Ring* ring = nullptr;
+  bool in_recorder = false;  // the recorder thread: never records itself
+  bool ring_gone = false;    // its RingOwner was destroyed (thread exiting)
+};
+__attribute__((tls_model("initial-exec"))) thread_local ThreadState t_state;
 
 struct RingOwner {
   Ring* r = nullptr;
   ~RingOwner() {
     if (r) r->dead.store(true, std::memory_order_release);
-    t_ring = nullptr;
-    t_ring_gone = true;
+    t_state.ring = nullptr;
+    t_state.ring_gone = true;
   }
 };
 thread_local RingOwner t_owner;
@@ -138,7 +144,7 @@ Ring* register_ring() {
     g_rings->push_back(r);
   }
   t_owner.r = r;
-  t_ring = r;
+  t_state.ring = r;
   return r;
 }
 
@@ -166,9 +172,9 @@ bool wait_for_space(Ring* r, std::uint64_t h) {
   }
 }
 
-void push(Ring* r, const Event& e) {
-  const std::uint64_t h = r->head.load(std::memory_order_relaxed);
-  if (h - r->cached_tail >= kRingCap) [[unlikely]] {
+// Slow path of push: ring full (wait or drop), or a stack to capture.
+[[gnu::noinline]] void push_slow(Ring* r, const Event& e, std::uint64_t h, bool full) {
+  if (full) {
     r->cached_tail = r->tail.load(std::memory_order_acquire);
     if (h - r->cached_tail >= kRingCap && !wait_for_space(r, h)) {
       g.dropped.fetch_add(1, std::memory_order_relaxed);
@@ -177,11 +183,8 @@ void push(Ring* r, const Event& e) {
   }
   const std::uint64_t i = h & (kRingCap - 1);
   r->slots[i] = e;
-  // The next slots were last read by the recorder on the other core: start
-  // their read-for-ownership now so that the copy a few events later does not wait.
-  __builtin_prefetch(&r->slots[(i + 8) & (kRingCap - 1)], 1);
   const int nf = g.stack_frames.load(std::memory_order_relaxed);
-  if (nf > 0 && wants_stack(e)) [[unlikely]] {
+  if (nf > 0 && wants_stack(e)) {
     if (!r->frames) r->frames = new const void*[kRingCap * (kMaxFrames + 1)];
     const void** mem = r->frames + i * (kMaxFrames + 1);
     // The recorder's own frames (how many depends on inlining) are captured
@@ -194,22 +197,46 @@ void push(Ring* r, const Event& e) {
   if (h + 1 - r->cached_tail == kRingCap / 2) wake_recorder(false);
 }
 
+inline void push(Ring* r, const Event& e) {
+  const std::uint64_t h = r->head.load(std::memory_order_relaxed);
+  const bool full = h - r->cached_tail >= kRingCap;
+  if (full || g.stack_frames.load(std::memory_order_relaxed) > 0) [[unlikely]] {
+    push_slow(r, e, h, full);
+    return;
+  }
+  const std::uint64_t i = h & (kRingCap - 1);
+  r->slots[i] = e;
+  // The next slots were last read by the recorder on the other core: start
+  // their read-for-ownership now so that the copy a few events later does not wait.
+  __builtin_prefetch(&r->slots[(i + 8) & (kRingCap - 1)], 1);
+  r->head.store(h + 1, std::memory_order_release);
+  if (h + 1 - r->cached_tail == kRingCap / 2) [[unlikely]] wake_recorder(false);
+}
+
 class Recorder final : public EventSink {
  public:
   constexpr Recorder() = default;
   void on_event(const Event& e) noexcept override {
     if (!g.active.load(std::memory_order_relaxed)) return;
-    if (t_in_recorder) return;
-    Ring* r = t_ring;
-    if (!r) [[unlikely]] {
-      if (t_ring_gone) {
-        std::lock_guard lk(g_orphan_mu);
-        push(g_orphan, e);
-        return;
-      }
-      r = register_ring();
+    ThreadState& ts = t_state;
+    Ring* r = ts.ring;
+    if (r) [[likely]] {
+      push(r, e);
+      return;
     }
-    push(r, e);
+    on_event_slow(e);
+  }
+
+ private:
+  // First event of a thread, an event of the recorder itself, or of an exiting thread.
+  [[gnu::noinline]] static void on_event_slow(const Event& e) noexcept {
+    if (t_state.in_recorder) return;
+    if (t_state.ring_gone) {
+      std::lock_guard lk(g_orphan_mu);
+      push(g_orphan, e);
+      return;
+    }
+    push(register_ring(), e);
   }
 };
 constinit Recorder g_recorder;
@@ -270,7 +297,7 @@ DrainResult drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot, std:
 }
 
 void recorder_main(detail::TraceWriter* w) {
-  t_in_recorder = true;
+  t_state.in_recorder = true;
   std::vector<Ring*> snapshot;
   std::uint64_t last_commit = now_ns();
   bool pending = false;
@@ -334,7 +361,7 @@ void atfork_child() {
   g.lock_fd = -1;  // inherited (CLOEXEC only matters for exec); never used by the child
   g_rings = new std::vector<Ring*>;
   g_orphan = new Ring;
-  t_ring = nullptr;  // the parent's ring of this thread stays with the parent's (dead) recorder
+  t_state.ring = nullptr;  // the parent's ring of this thread stays with the parent's (dead) recorder
   t_owner.r = nullptr;
   new (&g.control_mu) std::mutex;
 }
@@ -401,7 +428,7 @@ bool start(const std::string& path, const Options& opts, std::string* err) {
 void stop() {
   std::lock_guard lk(g.control_mu);
   if (!g.running.load() || g.owner_pid.load() != getpid()) return;
-  if (!t_in_recorder) flush();  // everything emitted before stop() is in the file
+  if (!t_state.in_recorder) flush();  // everything emitted before stop() is in the file
   g.active.store(false, std::memory_order_release);
   EventSink* expected = &g_recorder;
   ctxscope::detail::g_sink.compare_exchange_strong(expected, nullptr);
@@ -419,7 +446,7 @@ void stop() {
 }
 
 void flush() {
-  if (!g.running.load(std::memory_order_acquire) || t_in_recorder) return;
+  if (!g.running.load(std::memory_order_acquire) || t_state.in_recorder) return;
   if (g.owner_pid.load(std::memory_order_relaxed) != getpid()) return;
   const std::uint64_t mine = g.flush_req.fetch_add(1, std::memory_order_acq_rel) + 1;
   wake_recorder(true);
