@@ -3,7 +3,9 @@
 # `ctxscope analyze` and, in the same run, the baseline
 #   sqlite3 FILE 'SELECT count(*), sum(t_ns) FROM events'
 # (one scan of the events table), alternating the two, and prints the median
-# wall times, their ratio, peak RSS, and the cost per million events (linearity).
+# wall times and CPU (user+sys) times, their ratios, peak RSS, and the cost
+# per million events (linearity).  On a shared machine the CPU ratio is the
+# steadier figure; both are printed.
 #
 #   bench/analyzer/bench_analyzer.sh [BUILD_DIR] [REPEATS]     (default build/release, 5)
 #
@@ -28,23 +30,29 @@ mkdir -p "$dir"
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "analyzer benchmark: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $reps runs each, medians"
-printf '%-10s %12s %12s %7s %14s %16s %10s\n' events "analyze (s)" "scan (s)" ratio "analyze RSS" "analyze s/Mev" findings
+printf '%-10s %11s %9s %7s %11s %9s %7s %12s %14s %9s\n' events "analyze(s)" "scan(s)" ratio \
+  "analyze-cpu" "scan-cpu" ratio "analyze-RSS" "analyze-s/Mev" findings
 for n in 1000000 3000000 10000000; do
   f="$dir/synthetic-$n.db"
   [ -f "$f" ] || "$gen" "$f" "$n" 1 >/dev/null 2>&1
   # Warm the page cache once so neither side pays the first read from disk.
   sqlite3 "$f" 'SELECT count(*), sum(t_ns) FROM events' >/dev/null
-  a_times=(); s_times=(); rss=0
+  a_times=(); s_times=(); a_cpu=(); s_cpu=(); rss=0
   for ((i = 0; i < reps; i++)); do
-    out=$( { /usr/bin/time -f '%e %M' "$cli" analyze "$f" --format json --no-progress >"$dir/report.json"; } 2>&1 | tail -1)
-    a_times+=("${out% *}"); r="${out#* }"; [ "$r" -gt "$rss" ] && rss=$r
-    out=$( { /usr/bin/time -f '%e' sqlite3 "$f" 'SELECT count(*), sum(t_ns) FROM events' >/dev/null; } 2>&1 | tail -1)
-    s_times+=("$out")
+    read -r e u sy r < <( { /usr/bin/time -f '%e %U %S %M' "$cli" analyze "$f" --format json --no-progress \
+                            >"$dir/report.json"; } 2>&1 | tail -1)
+    a_times+=("$e"); a_cpu+=("$(awk -v u="$u" -v s="$sy" 'BEGIN {print u + s}')"); [ "$r" -gt "$rss" ] && rss=$r
+    read -r e u sy < <( { /usr/bin/time -f '%e %U %S' sqlite3 "$f" 'SELECT count(*), sum(t_ns) FROM events' \
+                          >/dev/null; } 2>&1 | tail -1)
+    s_times+=("$e"); s_cpu+=("$(awk -v u="$u" -v s="$sy" 'BEGIN {print u + s}')")
   done
   a=$(printf '%s\n' "${a_times[@]}" | median)
   s=$(printf '%s\n' "${s_times[@]}" | median)
+  ac=$(printf '%s\n' "${a_cpu[@]}" | median)
+  sc=$(printf '%s\n' "${s_cpu[@]}" | median)
   findings=$(grep -m1 -o '"findings": [0-9]*' "$dir/report.json" | grep -o '[0-9]*$')
-  awk -v n="$n" -v a="$a" -v s="$s" -v rss="$rss" -v f="$findings" 'BEGIN {
-    printf "%-10d %12.2f %12.2f %6.2fx %11.0f MB %16.3f %10d\n", n, a, s, (s > 0 ? a / s : 0), rss / 1024, a / (n / 1e6), f }'
+  awk -v n="$n" -v a="$a" -v s="$s" -v ac="$ac" -v sc="$sc" -v rss="$rss" -v f="$findings" 'BEGIN {
+    printf "%-10d %11.2f %9.2f %6.2fx %11.2f %9.2f %6.2fx %9.0f MB %14.3f %9d\n", n, a, s, (s > 0 ? a / s : 0),
+           ac, sc, (sc > 0 ? ac / sc : 0), rss / 1024, a / (n / 1e6), f }'
 done
 echo "targets: ratio <= 3x at 10M events, analyze RSS <= 500 MB, s/Mev roughly constant (linear)"
