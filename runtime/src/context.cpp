@@ -214,13 +214,15 @@ void cancel_and_unregister(CancelNode* n, errc err, const std::error_code& cause
 }
 
 void explicit_cancel(CancelNode* n, const std::error_code& cause, std::source_location site) noexcept {
-  // A load then a store, not an RMW: two racing first calls may both record
-  // the no-op event, which readers tolerate; the common path stays cheap.
-  const bool first_call = n->cancel_called.load(std::memory_order_relaxed) == 0;
-  if (first_call) n->cancel_called.store(1, std::memory_order_release);
   Deferred d;
-  if (!cancel_node(n, errc::canceled, cause, CancelReason::explicit_call, 0, 0, site, d) && first_call)
+  if (cancel_node(n, errc::canceled, cause, CancelReason::explicit_call, 0, 0, site, d)) {
+    // The state change itself is the record; a plain store keeps this path free of another RMW.
+    n->cancel_called.store(1, std::memory_order_release);
+  } else if (n->cancel_called.exchange(1, std::memory_order_acq_rel) == 0) {
+    // Already done (by an ancestor, the deadline, or a racing call): the first
+    // explicit call is still recorded, once, so readers know the owner called it.
     emit_cancel(n, errc::canceled, cause, CancelReason::explicit_call, 0, 0, site, true);
+  }
   unregister(n, ReleaseReason::own_cancel);
   d.run();
 }
