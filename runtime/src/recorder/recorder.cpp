@@ -264,7 +264,7 @@ DrainResult drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot, std:
   DrainResult res;
   const std::size_t nrings = snapshot.size();
   for (std::size_t k = 0; k < nrings; ++k) {
-    if (k > 0 && now_ns() >= deadline_ns) {
+    if (k > 0 && res.events > 0 && now_ns() >= deadline_ns) {
       res.complete = false;
       *rotor += k;
       break;
@@ -307,8 +307,11 @@ void recorder_main(detail::TraceWriter* w) {
     const std::uint64_t freq = g.flush_req.load(std::memory_order_acquire);
     const std::uint32_t word = g.wake_word.load(std::memory_order_acquire);
     const bool paused = g.paused.load(std::memory_order_acquire) && !stopping;
+    // A barrier or stop drains every ring in one pass; otherwise a pass yields
+    // to the commit that is due.
+    const bool must_complete = stopping || freq > g.flush_done.load(std::memory_order_relaxed);
     DrainResult d;
-    if (!paused) d = drain_all(*w, snapshot, last_commit + kCommitEveryNs, &rotor);
+    if (!paused) d = drain_all(*w, snapshot, must_complete ? UINT64_MAX : last_commit + kCommitEveryNs, &rotor);
     const std::size_t n = d.events;
     pending = pending || n > 0;
     const std::uint64_t now = now_ns();
@@ -320,7 +323,7 @@ void recorder_main(detail::TraceWriter* w) {
     }
     if (pending && (flush_wanted || now - last_commit >= kCommitEveryNs)) {
       w->commit(false, g.dropped.load(std::memory_order_relaxed));
-      last_commit = now;
+      last_commit = now_ns();  // after the commit: the next pass gets a full interval
       pending = false;
     }
     if (flush_wanted) {
