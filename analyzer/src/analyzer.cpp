@@ -436,7 +436,29 @@ Builder builder_for(std::string_view id) {
 std::span<const RuleSql> rule_sql() noexcept { return detail::kRuleSql; }
 std::string_view prelude_sql() noexcept { return detail::kPreludeSql; }
 
+namespace {
+// One read transaction around the whole analysis: a trace still being written
+// (WAL) then shows every rule the same snapshot.  Rolled back on any exit.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(sqlite3* db) : db_(db) {
+    // Inside a caller's transaction already: use that one.
+    if (sqlite3_get_autocommit(db) && sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK) own_ = true;
+  }
+  ~ReadSnapshot() {
+    if (own_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+
+ private:
+  sqlite3* db_;
+  bool own_ = false;
+};
+}  // namespace
+
 Report analyze(sqlite3* db, const Options& opts, const ProgressFn& progress) {
+  ReadSnapshot snapshot(db);
   Report rep;
   const auto rules = rule_sql();
   const int steps = static_cast<int>(rules.size()) + 1;

@@ -112,7 +112,11 @@ class SampleE2E : public ::testing::TestWithParam<Sample> {
   Multiset run_and_analyze(const std::string& mode, analysis::Report* out = nullptr) {
     const auto dir = test_dir();
     const auto trace = dir / (mode + ".db");
-    const auto r = run_cmd("CTXSCOPE_TRACE='" + trace.string() + "' '" + GetParam().exe + "' --mode=" + mode, dir);
+    // Bounded: a sample that hangs must fail this test, not stall the suite.
+    const auto r = run_cmd("CTXSCOPE_TRACE='" + trace.string() + "' timeout -k 5 60 '" + GetParam().exe +
+                               "' --mode=" + mode,
+                           dir);
+    EXPECT_NE(r.code, 124) << GetParam().name << " --mode=" << mode << " did not finish within 60 s";
     EXPECT_EQ(r.code, 0) << GetParam().name << " --mode=" << mode << " failed:\n" << r.err;
     analysis::Report rep = analyze_path(trace);
     EXPECT_TRUE(rep.run.complete) << "the sample's trace has no end marker";
@@ -154,12 +158,14 @@ TEST(CliRun, TracesAProgramAnalysesItAndFailsOnFindings) {
   if (!S_ci_job) GTEST_SKIP() << "sample-ci-job is not part of this build";
   const auto dir = test_dir();
   const auto trace = dir / "run.db";
-  auto r = run_cmd(cli() + " run --trace '" + trace.string() + "' -- '" + S_ci_job + "' --mode=buggy", dir);
+  auto r = run_cmd("timeout -k 5 120 " + cli() + " run --trace '" + trace.string() + "' -- '" + S_ci_job +
+                       "' --mode=buggy",
+                   dir);
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.out.find("buggy.cpp:32:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("[ctxscope-blind-wait]"), std::string::npos) << r.out;
   EXPECT_TRUE(std::filesystem::exists(trace));
-  r = run_cmd(cli() + " run --fail-on=error -- '" + S_ci_job + "' --mode=fixed", dir);
+  r = run_cmd("timeout -k 5 120 " + cli() + " run --fail-on=error -- '" + S_ci_job + "' --mode=fixed", dir);
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.err.find("trace written to"), std::string::npos) << r.err;
 }
