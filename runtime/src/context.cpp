@@ -365,7 +365,7 @@ void timer_expired(TimerNode* n) noexcept {
 
 // ---------------------------------------------------------------- public API
 
-Context::Context() noexcept : n_(detail::background_node()) { n_->ref(); }
+Context::Context() noexcept : n_(detail::background_node()), src_(nullptr) { n_->ref(); }
 
 Context background() noexcept { return Context(); }
 Context todo() noexcept {
@@ -375,7 +375,7 @@ Context todo() noexcept {
 }
 
 std::error_code Context::cause() const noexcept {
-  detail::CancelNode* s = n_->done_src;
+  detail::CancelNode* s = src_;
   if (s == nullptr || s->state.load(std::memory_order_acquire) == 0) return {};
   return s->cause;  // written before `state` was published, immutable since
 }

@@ -114,10 +114,14 @@ class Done final : public detail::SelectCase {
 class Context {
  public:
   Context() noexcept;
-  Context(const Context& o) noexcept : n_(o.n_) { n_->ref(); }
-  Context(Context&& o) noexcept : n_(o.n_) { o.n_ = nullptr; }
+  Context(const Context& o) noexcept : n_(o.n_), src_(o.src_) { n_->ref(); }
+  Context(Context&& o) noexcept : n_(o.n_), src_(o.src_) {
+    o.n_ = nullptr;
+    o.src_ = nullptr;
+  }
   Context& operator=(Context o) noexcept {
     std::swap(n_, o.n_);
+    std::swap(src_, o.src_);
     return *this;
   }
   ~Context() {
@@ -129,12 +133,14 @@ class Context {
     return Done(n_, loc);
   }
   /// {} while live; errc::canceled or errc::deadline_exceeded once done.
+  /// Cost on a live context: one load of the cached done source and one
+  /// acquire load of its state (the same as std::stop_token::stop_requested).
   std::error_code err(std::source_location loc = std::source_location::current()) const noexcept {
-    detail::CancelNode* s = n_->done_src;
-    if (s == nullptr) return {};
+    detail::CancelNode* s = src_;
+    if (s == nullptr) return no_error();
     auto st = s->state.load(std::memory_order_acquire);
     if (st == 0) [[likely]]
-      return {};
+      return no_error();
     if (detail::sink() != nullptr && s->observed.load(std::memory_order_relaxed) == 0)
       detail::note_observed(s, loc);
     return make_error_code(static_cast<errc>(st));
@@ -172,11 +178,18 @@ class Context {
   friend bool operator==(const Context& a, const Context& b) noexcept { return a.n_ == b.n_; }
 
   /// Internal: adopts a node reference.
-  explicit Context(detail::Node* adopt) noexcept : n_(adopt) {}
+  explicit Context(detail::Node* adopt) noexcept : n_(adopt), src_(adopt->done_src) {}
   detail::Node* node() const noexcept { return n_; }
 
  private:
+  // An empty error_code without constructing one: std::error_code{} calls the
+  // out-of-line std::system_category() on every live check.
+  static std::error_code no_error() noexcept {
+    static const std::error_code e{};
+    return e;
+  }
   detail::Node* n_;
+  detail::CancelNode* src_;  ///< n_->done_src, cached so err() is one hop like stop_requested()
 };
 
 /// Cancels its context with errc::canceled.  Copies share one state; when the
