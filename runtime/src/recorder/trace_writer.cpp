@@ -153,10 +153,13 @@ bool TraceWriter::open(const std::string& path, std::uint64_t t0, int stack_fram
   char pragmas[320];
   // synchronous=NORMAL in WAL: a commit survives the process being killed (the
   // issue's durability case); only an OS crash may lose the last commits.
+  // Checkpoints copy every page a second time, on the recorder thread: let the
+  // WAL grow to 16384 pages (256 MiB) before one (~8% throughput); stop()
+  // checkpoints when it closes the file.
   std::snprintf(pragmas, sizeof pragmas,
                 "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                 "PRAGMA application_id=%d; PRAGMA user_version=%d; PRAGMA cache_size=-32768; "
-                "PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=4000;",
+                "PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=16384;",
                 schema::kApplicationId, schema::kVersion);
   if (!exec(pragmas) || !exec("BEGIN") || !exec(schema::create_sql().c_str())) return fail();
   in_txn_ = true;
