@@ -120,6 +120,8 @@ def main():
     ratio_row("err() on a live context", c("ErrLive"), c("StdStopTokenStopRequested"),
               "std::stop_token::stop_requested", 1.5)
     ratio_row("err() on a live context", c("ErrLive"), g("ErrLive"), "Go ctx.Err()", None)
+    ratio_row("is_done() on a live context", c("IsDoneLive"), c("StdStopTokenStopRequested"),
+              "std::stop_token::stop_requested", 1.5)
     ratio_row("done().ready() on a live context", c("DoneReadyLive"), g("DoneSelectLive"),
               "Go select{<-Done():;default:}", None)
     ratio_row("with_timeout + cancel, per pair (2 threads)", c("WithTimeout", 10.0),

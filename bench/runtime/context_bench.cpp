@@ -155,6 +155,17 @@ void ErrLive(benchmark::State& state) {
 }
 BENCHMARK(ErrLive);
 
+// is_done() on a live cancelable context: the bool done check.
+void IsDoneLive(benchmark::State& state) {
+  auto [c, cancel] = ctx::with_cancel(ctx::background());
+  for (auto _ : state) {
+    bool r = c.is_done();
+    benchmark::DoNotOptimize(r);
+  }
+  cancel();
+}
+BENCHMARK(IsDoneLive);
+
 // Peer: one atomic load.
 void StdStopTokenStopRequested(benchmark::State& state) {
   std::stop_source s;

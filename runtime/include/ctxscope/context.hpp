@@ -43,6 +43,10 @@ namespace ctxscope {
 
 using Clock = std::chrono::steady_clock;
 
+namespace detail {
+inline const std::error_code k_no_error{};
+}
+
 /// Context errors.  `ctx.err() == errc::canceled`; errc::deadline_exceeded also
 /// compares equal to std::errc::timed_out (a generic timeout condition).
 enum class errc { canceled = 1, deadline_exceeded };
@@ -148,6 +152,12 @@ class Context {
   /// Go's context.Cause: {} while live; the cause given to the cancel that
   /// finished this context (or an ancestor), else err().
   std::error_code cause() const noexcept;
+  /// True once done: the cheapest done check (one hop, one acquire load), the
+  /// equivalent of Go's `select { case <-ctx.Done(): ... default: }`.  Unlike
+  /// err() it records no done_observed event.
+  bool is_done() const noexcept {
+    return src_ != nullptr && src_->state.load(std::memory_order_acquire) != 0;
+  }
   /// The effective deadline: the earliest along the path to the root.
   std::optional<Clock::time_point> deadline() const noexcept;
   /// The value stored under `key` here or in the nearest ancestor, or nullptr.
@@ -183,11 +193,9 @@ class Context {
 
  private:
   // An empty error_code without constructing one: std::error_code{} calls the
-  // out-of-line std::system_category() on every live check.
-  static std::error_code no_error() noexcept {
-    static const std::error_code e{};
-    return e;
-  }
+  // out-of-line std::system_category() on every live check, and a function-local
+  // static would add a guard check; a namespace-scope constant is a plain load.
+  static std::error_code no_error() noexcept { return detail::k_no_error; }
   detail::Node* n_;
   detail::CancelNode* src_;  ///< n_->done_src, cached so err() is one hop like stop_requested()
 };
