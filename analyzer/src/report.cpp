@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ctxscope/sarif.hpp"
+
 #include <sstream>
 
 namespace ctxscope::analysis {
@@ -74,23 +76,6 @@ std::string xml_escape(const std::string& s) {
         // XML 1.0 forbids most control characters even escaped.
         if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') o += '?';
         else o += static_cast<char>(c);
-    }
-  }
-  return o;
-}
-
-// A file path as a SARIF artifact URI: absolute paths become file:// URIs,
-// relative ones stay relative references; reserved characters are escaped.
-std::string to_uri(const std::string& path) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string o = (!path.empty() && path[0] == '/') ? "file://" : "";
-  for (unsigned char c : path) {
-    if (std::isalnum(c) || std::string_view("/-._~:+@").find(static_cast<char>(c)) != std::string_view::npos) {
-      o += static_cast<char>(c);
-    } else {
-      o += '%';
-      o += hex[c >> 4];
-      o += hex[c & 15];
     }
   }
   return o;
@@ -199,12 +184,9 @@ std::string to_json(const Report& r) {
 std::string to_sarif(const Report& r) {
   auto rules = ordered_json::array();
   for (auto id : kRules) {
-    rules.push_back(ordered_json{
-        {"id", std::string(id)},
-        {"name", std::string(id)},
-        {"shortDescription", {{"text", rule_summary(id)}}},
-        {"helpUri", std::string(kToolUri) + "#" + std::string(id)},
-        {"defaultConfiguration", {{"level", sarif_level(rule_default_severity(id))}}}});
+    rules.push_back(sarif::rule(std::string(id), std::string(id), rule_summary(id),
+                                std::string(kToolUri) + "#" + std::string(id),
+                                sarif_level(rule_default_severity(id))));
   }
   auto results = ordered_json::array();
   for (const auto& f : r.findings) {
@@ -216,14 +198,7 @@ std::string to_sarif(const Report& r) {
     res["ruleIndex"] = idx;
     res["level"] = sarif_level(f.severity);
     res["message"] = {{"text", f.message}};
-    auto loc_of = [](const Site& s) {
-      ordered_json region{{"startLine", s.line}};
-      if (s.column > 0) region["startColumn"] = s.column;
-      ordered_json loc{{"physicalLocation", {{"artifactLocation", {{"uri", to_uri(s.file)}}}, {"region", region}}}};
-      if (!s.function.empty())
-        loc["logicalLocations"] = ordered_json::array({{{"fullyQualifiedName", s.function}, {"kind", "function"}}});
-      return loc;
-    };
+    auto loc_of = [](const Site& s) { return sarif::location(s.file, s.line, s.column, s.function); };
     res["locations"] = ordered_json::array();
     if (f.site.known()) res["locations"].push_back(loc_of(f.site));
     auto related = ordered_json::array();
@@ -252,12 +227,7 @@ std::string to_sarif(const Report& r) {
     res["properties"] = std::move(props);
     results.push_back(std::move(res));
   }
-  ordered_json run;
-  run["tool"] = {{"driver",
-                  {{"name", "ctxscope"},
-                   {"informationUri", kToolUri},
-                   {"version", CTXSCOPE_VERSION},
-                   {"rules", std::move(rules)}}}};
+  ordered_json run = sarif::run("ctxscope", CTXSCOPE_VERSION, kToolUri, std::move(rules));
   ordered_json invocation{{"executionSuccessful", true}};
   if (!r.warnings.empty()) {
     auto notes = ordered_json::array();
@@ -267,13 +237,10 @@ std::string to_sarif(const Report& r) {
   run["invocations"] = ordered_json::array({invocation});
   if (!r.run.trace_path.empty())
     run["artifacts"] = ordered_json::array(
-        {{{"location", {{"uri", to_uri(r.run.trace_path)}}}, {"roles", ordered_json::array({"analysisTarget"})}}});
+        {{{"location", sarif::artifact_location(r.run.trace_path)}, {"roles", ordered_json::array({"analysisTarget"})}}});
   run["results"] = std::move(results);
   run["properties"] = {{"suppressed", r.suppressed}, {"runComplete", r.run.complete}};
-  ordered_json log{{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
-                   {"version", "2.1.0"},
-                   {"runs", ordered_json::array({run})}};
-  return log.dump(2) + "\n";
+  return sarif::log(std::move(run));
 }
 
 std::string to_junit(const Report& r) {

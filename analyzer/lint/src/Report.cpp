@@ -5,6 +5,8 @@
 #include <string_view>
 #include <nlohmann/json.hpp>
 
+#include "ctxscope/sarif.hpp"
+
 namespace ctxscope::lint {
 
 void write_text(std::ostream& out, const std::vector<Finding>& findings) {
@@ -34,46 +36,12 @@ constexpr RuleInfo kRules[] = {
 
 constexpr const char* kDocsUri = "https://github.com/ctxscope/ctxscope/blob/main/docs/lint.md";
 
-// RFC 3986: everything but unreserved characters and '/' percent-encoded (as
-// the trace analyzer's writer does).
-std::string uri_path(const std::string& path) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string o;
-  for (unsigned char c : path) {
-    if (std::isalnum(c) || std::string_view("/-._~:+@").find(static_cast<char>(c)) != std::string_view::npos) {
-      o += static_cast<char>(c);
-    } else {
-      o += '%';
-      o += hex[c >> 4];
-      o += hex[c & 15];
-    }
-  }
-  return o;
-}
-
-// Relative paths stay relative to the working directory (%SRCROOT%), as CI
-// uploads expect; absolute paths become file:// URIs.
-nlohmann::ordered_json artifact(const std::string& file) {
-  std::filesystem::path p(file);
-  if (p.is_relative()) return {{"uri", uri_path(p.generic_string())}, {"uriBaseId", "%SRCROOT%"}};
-  return {{"uri", "file://" + uri_path(p.generic_string())}};
-}
-
-nlohmann::ordered_json physical(const Position& at) {
-  return {{"artifactLocation", artifact(at.file)},
-          {"region", {{"startLine", at.line}, {"startColumn", at.column}}}};
-}
-
 }  // namespace
 
 void write_sarif(std::ostream& out, const std::vector<Finding>& findings, const char* version) {
   nlohmann::ordered_json rules = nlohmann::ordered_json::array();
   for (const RuleInfo& r : kRules)
-    rules.push_back({{"id", r.id},
-                     {"name", r.name},
-                     {"shortDescription", {{"text", r.summary}}},
-                     {"helpUri", std::string(kDocsUri) + "#" + r.id},
-                     {"defaultConfiguration", {{"level", "error"}}}});
+    rules.push_back(sarif::rule(r.id, r.name, r.summary, std::string(kDocsUri) + "#" + r.id, "error"));
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const Finding& f : findings) {
     int index = 0;
@@ -81,29 +49,23 @@ void write_sarif(std::ostream& out, const std::vector<Finding>& findings, const 
       if (f.rule == kRules[i].id) index = i;
     nlohmann::ordered_json related = nlohmann::ordered_json::array();
     int id = 0;
-    for (const FindingNote& n : f.notes)
-      related.push_back({{"id", id++}, {"message", {{"text", n.message}}}, {"physicalLocation", physical(n.at)}});
+    for (const FindingNote& n : f.notes) {
+      auto loc = sarif::location(n.at.file, n.at.line, n.at.column);
+      loc["id"] = id++;
+      loc["message"] = {{"text", n.message}};
+      related.push_back(std::move(loc));
+    }
     nlohmann::ordered_json result = {{"ruleId", f.rule},
                              {"ruleIndex", index},
                              {"level", "error"},
                              {"message", {{"text", f.message}}},
-                             {"locations", {{{"physicalLocation", physical(f.at)}}}}};
+                             {"locations", nlohmann::ordered_json::array({sarif::location(f.at.file, f.at.line, f.at.column)})}};
     if (!related.empty()) result["relatedLocations"] = related;
     results.push_back(std::move(result));
   }
-  nlohmann::ordered_json log = {
-      {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
-      {"version", "2.1.0"},
-      {"runs",
-       {{{"tool",
-          {{"driver",
-            {{"name", "ctxscope-lint"},
-             {"version", version},
-             {"informationUri", kDocsUri},
-             {"rules", rules}}}}},
-         {"columnKind", "unicodeCodePoints"},
-         {"results", results}}}}};
-  out << log.dump(2) << '\n';
+  nlohmann::ordered_json run = sarif::run("ctxscope-lint", version, kDocsUri, std::move(rules));
+  run["results"] = std::move(results);
+  out << sarif::log(std::move(run));
 }
 
 }  // namespace ctxscope::lint
