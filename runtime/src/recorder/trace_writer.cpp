@@ -302,16 +302,19 @@ TraceWriter::FrameInfo TraceWriter::frame_id(const void* addr) {
 
 std::int64_t TraceWriter::stack_id(const void* const* frames, int n) {
   if (n <= 0 || !frames) return 0;
-  std::vector<const void*> key(frames, frames + n);
-  auto [it, fresh] = stacks_.emplace(std::move(key), next_stack_);
-  if (!fresh) return it->second;
-  const std::int64_t id = next_stack_++;
+  std::vector<const void*> raw(frames, frames + n);
+  if (auto it = stacks_.find(raw); it != stacks_.end()) return it->second;
   std::vector<std::int64_t> ids;
   for (int d = 0; d < n; ++d) {
     const FrameInfo fi = frame_id(frames[d]);
     if (fi.internal && ids.empty()) continue;  // only leading internal frames
     if (static_cast<int>(ids.size()) < stack_frames_) ids.push_back(fi.id);
   }
+  auto [jt, fresh] = stacks_by_frames_.emplace(ids, next_stack_);
+  const std::int64_t id = jt->second;
+  stacks_.emplace(std::move(raw), id);
+  if (!fresh) return id;
+  ++next_stack_;
   sqlite3_bind_int64(ins_stack_, 1, id);
   sqlite3_bind_int64(ins_stack_, 2, static_cast<std::int64_t>(ids.size()));
   step(ins_stack_);

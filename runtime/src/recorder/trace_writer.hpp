@@ -136,7 +136,13 @@ class TraceWriter {
   std::map<std::tuple<std::string, std::string, std::uint32_t, std::uint32_t>, std::int64_t> site_by_text_;
   std::int64_t next_site_ = 1;
   std::unordered_set<std::uint64_t> threads_seen_;
+  // Two keys to one stack id: raw return addresses (fast path for exact
+  // repeats) and the stored frame ids after the recorder's own leading frames
+  // are stripped — the identity that matters, since how many recorder frames
+  // a capture holds depends on which internal path (first event of a thread,
+  // ring full, inlining) took it.
   std::map<std::vector<const void*>, std::int64_t> stacks_;
+  std::map<std::vector<std::int64_t>, std::int64_t> stacks_by_frames_;
   std::unordered_map<const void*, FrameInfo> frames_;
   std::int64_t next_stack_ = 1, next_frame_ = 1;
 };
