@@ -94,6 +94,14 @@ void unlink(CancelNode* n, Listener* l) noexcept {
 /// because they reach user code (stop callbacks, after_func threads).
 struct Deferred {
   std::vector<Listener*> owned;
+  /// One timestamp for the whole cancel operation — the cancel, its release
+  /// and every descendant's cancel and release are one instant — so a traced
+  /// cancel reads the clock once (0 = not read yet; only read when tracing).
+  std::uint64_t time_ns = 0;
+  std::uint64_t stamp() noexcept {
+    if (time_ns == 0) time_ns = now_ns();
+    return time_ns;
+  }
   void run() noexcept {
     for (Listener* l : owned) {
       if (l->tag == Listener::stop) {
@@ -118,9 +126,10 @@ struct Deferred {
 
 void emit_cancel(CancelNode* n, errc err, const std::error_code& cause, CancelReason why,
                  std::uint64_t direct, std::uint64_t origin, std::source_location site,
-                 bool noop) noexcept {
+                 bool noop, Deferred& op) noexcept {
   if (EventSink* s = sink()) {
     Event e;
+    e.time_ns = op.stamp();
     e.type = EventType::ctx_cancel;
     e.id = n->id;
     e.ref = direct;
@@ -135,9 +144,10 @@ void emit_cancel(CancelNode* n, errc err, const std::error_code& cause, CancelRe
   }
 }
 
-void emit_release(CancelNode* n, ReleaseReason r) noexcept {
+void emit_release(CancelNode* n, ReleaseReason r, Deferred* op) noexcept {
   if (EventSink* s = sink()) {
     Event e;
+    if (op != nullptr) e.time_ns = op->stamp();
     e.type = EventType::ctx_release;
     e.id = n->id;
     e.ref = n->parent ? n->parent->id : 0;
@@ -159,7 +169,7 @@ bool cancel_node(CancelNode* n, errc err, const std::error_code& cause, CancelRe
   }
   n->cause = cause ? cause : make_error_code(err);
   n->state.store(static_cast<std::uint8_t>(err), std::memory_order_release);
-  emit_cancel(n, err, n->cause, why, direct, origin, site, false);
+  emit_cancel(n, err, n->cause, why, direct, origin, site, false, d);
   const std::uint64_t from = origin ? origin : n->id;
   Listener* l = n->listeners;
   n->listeners = nullptr;
@@ -171,7 +181,7 @@ bool cancel_node(CancelNode* n, errc err, const std::error_code& cause, CancelRe
       case Listener::child: {
         CancelNode* c = static_cast<ChildLink*>(l)->self;
         cancel_node(c, err, n->cause, CancelReason::parent, n->id, from, {}, d);
-        emit_release(c, ReleaseReason::parent);
+        emit_release(c, ReleaseReason::parent, &d);
         break;
       }
       case Listener::waiter: {
@@ -192,7 +202,7 @@ bool cancel_node(CancelNode* n, errc err, const std::error_code& cause, CancelRe
 }
 
 /// Unlinks n from its parent's list if still linked (after its own cancel).
-void unregister(CancelNode* n, ReleaseReason r) noexcept {
+void unregister(CancelNode* n, ReleaseReason r, Deferred* op = nullptr) noexcept {
   // `registered` only goes true -> false, so a false read is final and saves
   // the parent's lock on the common path (destructor after an explicit cancel).
   if (!n->registered.load(std::memory_order_acquire)) return;
@@ -202,14 +212,14 @@ void unregister(CancelNode* n, ReleaseReason r) noexcept {
   if (was) unlink(p, &n->as_child);
   n->registered.store(false, std::memory_order_release);
   p->lock.unlock();
-  if (was) emit_release(n, r);
+  if (was) emit_release(n, r, op);
 }
 
 void cancel_and_unregister(CancelNode* n, errc err, const std::error_code& cause, CancelReason why,
                            std::source_location site) noexcept {
   Deferred d;
   cancel_node(n, err, cause, why, 0, 0, site, d);
-  unregister(n, ReleaseReason::own_cancel);
+  unregister(n, ReleaseReason::own_cancel, &d);
   d.run();
 }
 
@@ -221,9 +231,9 @@ void explicit_cancel(CancelNode* n, const std::error_code& cause, std::source_lo
   } else if (n->cancel_called.exchange(1, std::memory_order_acq_rel) == 0) {
     // Already done (by an ancestor, the deadline, or a racing call): the first
     // explicit call is still recorded, once, so readers know the owner called it.
-    emit_cancel(n, errc::canceled, cause, CancelReason::explicit_call, 0, 0, site, true);
+    emit_cancel(n, errc::canceled, cause, CancelReason::explicit_call, 0, 0, site, true, d);
   }
-  unregister(n, ReleaseReason::own_cancel);
+  unregister(n, ReleaseReason::own_cancel, &d);
   d.run();
 }
 

@@ -57,7 +57,7 @@ const char* intern(std::string_view s) {
 }
 
 void emit_to(EventSink* s, Event& e) noexcept {
-  e.time_ns = now_ns();
+  if (e.time_ns == 0) e.time_ns = now_ns();  // a caller may stamp one time for a whole operation
   e.thread = current_thread_id();
   s->on_event(e);
 }

@@ -139,7 +139,9 @@ std::uint64_t next_object_id() noexcept;
 /// Copy `s` into storage that lives until exit and return it (deduplicated).
 const char* intern(std::string_view s);
 
-/// Fills time and thread, then hands the event to the sink `s`.
+/// Fills time (unless the caller set it: one cancel operation, including its
+/// releases and its whole propagation, carries one timestamp) and thread, then
+/// hands the event to the sink `s`.
 void emit_to(EventSink* s, Event& e) noexcept;
 }  // namespace detail
 
