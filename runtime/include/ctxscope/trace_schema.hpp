@@ -92,7 +92,7 @@ inline constexpr Column contexts[] = {
     {"deadline_ns", "INTEGER", "Effective deadline (relative to run start, may be negative); NULL if none."},
     {"registered", "INTEGER", "1 if it was registered with a cancelable ancestor at creation (cancel propagates to it)."},
     {"label", "TEXT", "Key name for `value` contexts; NULL otherwise."},
-    {"cancel_ns", "INTEGER", "When it became done; NULL if never."},
+    {"cancel_ns", "INTEGER", "When it became done; NULL if never. One cancel operation carries one time: a context cancelled by propagation has its origin's cancel_ns."},
     {"cancel_reason", "TEXT", "explicit (its cancel func was called), parent (an ancestor was cancelled), "
                               "deadline (its own timer fired), born_done (derived from a done parent)."},
     {"cancel_parent", "INTEGER", "For reason parent: the direct parent that propagated the cancel."},
@@ -113,7 +113,7 @@ inline constexpr Column contexts[] = {
     {"dropped_ns", "INTEGER", "When the last copy of its CancelFunc was destroyed uncalled (a lost cancel); NULL if not."},
     {"dropped_thread", "INTEGER", "Thread that destroyed the last copy."},
     {"dropped_when_done", "INTEGER", "1 if it was already done (by parent/deadline) when the cancel was dropped."},
-    {"released_ns", "INTEGER", "When it was unregistered from its parent; NULL if still registered at the end."},
+    {"released_ns", "INTEGER", "When it was unregistered from its parent; NULL if still registered at the end. A release by its own or its parent's cancel has that cancel's time."},
     {"release_reason", "TEXT", "own_cancel, parent (parent cancelled, dropped all children), destroyed (last handle gone while registered)."},
     {"release_thread", "INTEGER", "Thread on which the release happened."},
 };
