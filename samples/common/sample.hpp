@@ -28,6 +28,7 @@ namespace samples {
 /// What every sample accepts: --mode=buggy|fixed (default buggy),
 /// --trace FILE / --trace=FILE, and scenario knobs --name=integer.
 struct Args {
+  std::string program;  ///< argv[0], for error lines
   bool buggy = true;
   std::string trace;
   std::map<std::string, long, std::less<>> knobs;
@@ -37,12 +38,23 @@ struct Args {
     auto it = knobs.find(name);
     return it == knobs.end() ? fallback : it->second;
   }
+  /// The same, bounded: outside [lo, hi] is bad input (one line, exit status 2).
+  int get(std::string_view name, int fallback, int lo, int hi) const {
+    const long v = get(name, static_cast<long>(fallback));
+    if (v < lo || v > hi) {
+      std::fprintf(stderr, "%s: --%.*s must be between %d and %d\n", program.c_str(),
+                   static_cast<int>(name.size()), name.data(), lo, hi);
+      std::exit(2);
+    }
+    return static_cast<int>(v);
+  }
 };
 
 /// Parses argv.  `known` lists the knob names the sample accepts ("scale,replicas").
 /// Bad input: one line naming the problem on stderr, exit status 2.
 inline Args parse_args(int argc, char** argv, std::string_view known, std::string_view usage) {
   Args a;
+  a.program = argv[0];
   auto fail = [&](const std::string& msg) {
     std::fprintf(stderr, "%s: %s (see --help)\n", argv[0], msg.c_str());
     std::exit(2);

@@ -9,11 +9,7 @@ int main(int argc, char** argv) {
   const samples::Args args = samples::parse_args(argc, argv, "replicas", "[--replicas=3]");
   samples::TraceSession trace(args);
   first_response::Options o;
-  o.replicas = static_cast<int>(args.get("replicas", o.replicas));
-  if (o.replicas < 1 || o.replicas > 64) {
-    std::fprintf(stderr, "%s: --replicas must be between 1 and 64\n", argv[0]);
-    return 2;
-  }
+  o.replicas = args.get("replicas", o.replicas, 1, 64);
   std::printf("first-response (%s): asking %d replicas, keeping the first answer\n",
               args.buggy ? "buggy" : "fixed", o.replicas);
   if (args.buggy)

@@ -9,11 +9,7 @@ int main(int argc, char** argv) {
   const samples::Args args = samples::parse_args(argc, argv, "chunks", "[--chunks=8]");
   samples::TraceSession trace(args);
   http_premature_cancel::Options o;
-  o.chunks = static_cast<int>(args.get("chunks", o.chunks));
-  if (o.chunks < 1 || o.chunks > 50) {
-    std::fprintf(stderr, "%s: --chunks must be between 1 and 50\n", argv[0]);
-    return 2;
-  }
+  o.chunks = args.get("chunks", o.chunks, 1, 50);
   std::printf("http-premature-cancel (%s): GET with a 1 h timeout, body of %d chunks\n",
               args.buggy ? "buggy" : "fixed", o.chunks);
   if (args.buggy)

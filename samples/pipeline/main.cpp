@@ -9,11 +9,7 @@ int main(int argc, char** argv) {
   const samples::Args args = samples::parse_args(argc, argv, "take", "[--take=3]");
   samples::TraceSession trace(args);
   pipeline::Options o;
-  o.take = static_cast<int>(args.get("take", o.take));
-  if (o.take < 1 || o.take > 90) {
-    std::fprintf(stderr, "%s: --take must be between 1 and 90\n", argv[0]);
-    return 2;
-  }
+  o.take = args.get("take", o.take, 1, 90);
   std::printf("pipeline (%s): gen -> sq x2 -> merge -> consumer, which takes %d values\n",
               args.buggy ? "buggy" : "fixed", o.take);
   if (args.buggy)
