@@ -46,6 +46,8 @@ def main():
     try:
         ev = per("Enqueue_OnEvent", "ns/event")
         add("enqueue on the hot thread (on_event, stacks off)", f"{ev:.1f} ns/event", "<= 25 ns", ev <= 25)
+        ei = per("Enqueue_OnEvent_idle", "ns/event")
+        add("  the same after the thread slept in flush() (cold caches on wake)", f"{ei:.1f} ns/event", "-", None)
         em = per("Enqueue_EmitTo", "ns/event")
         add("emit_to (clock read + thread id + on_event)", f"{em:.1f} ns/event", "-", None)
         un, tr = per("WithCancel_untraced_burst", "ns/op"), per("WithCancel_traced_burst", "ns/op")
