@@ -22,7 +22,7 @@ WITH RECURSIVE cand AS (
     FROM wait_cand w CROSS JOIN thread_ctx tc ON tc.thread = w.thread
    WHERE (w.end_ns IS NULL OR w.end_ns - w.begin_ns > :blind_wait_grace_ns)  -- cheap filter first
      AND tc.done_ns IS NOT NULL
-     AND coalesce(w.outcome, '') <> 'default'
+     AND coalesce(w.outcome, -1) <> 3 /* default */
      AND (w.end_ns IS NULL OR w.end_ns - max(w.begin_ns, tc.done_ns) > :blind_wait_grace_ns)
 ),
 -- Contexts whose cancellation reaches each candidate's done case: the done
@@ -31,7 +31,7 @@ reach(wait, ctx, hops) AS (
   SELECT wait, done_ctx, 0 FROM cand WHERE done_ctx IS NOT NULL
   UNION
   SELECT reach.wait, c.parent, reach.hops + 1 FROM reach JOIN contexts c ON c.id = reach.ctx
-   WHERE c.kind <> 'without_cancel' AND c.parent IS NOT NULL AND reach.hops < 10000
+   WHERE c.kind <> 6 /* without_cancel */ AND c.parent IS NOT NULL AND reach.hops < 10000
 )
 -- (A join, not NOT EXISTS: the recursive CTE is then computed once.)
 SELECT cand.*

@@ -31,10 +31,10 @@ SELECT
   CASE
     WHEN c.dropped_ns IS NOT NULL AND coalesce(c.dropped_when_done, 0) = 0 THEN 'dropped'
     WHEN c.cancel_ns IS NULL THEN 'leaked'
-    WHEN c.cancel_reason = 'deadline' THEN 'released-by-deadline'
+    WHEN c.cancel_reason = 2 /* deadline */ THEN 'released-by-deadline'
     ELSE 'released-by-parent'
   END             AS subkind
 FROM contexts c
-WHERE c.kind IN ('cancel', 'timeout', 'deadline', 'cause')
+WHERE c.kind IN (2 /* cancel */, 3 /* timeout */, 4 /* deadline */, 5 /* cause */)
   AND c.cancel_called_ns IS NULL
 ORDER BY c.id;

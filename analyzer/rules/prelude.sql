@@ -5,6 +5,13 @@
 --     '.param set :late_exit_grace_ns 100000000' \
 --     '.read analyzer/rules/prelude.sql' '.read analyzer/rules/blind_wait.sql'
 -- ).  It writes only TEMP tables, so it works on a read-only trace.
+--
+-- Enumerations are integer codes in the trace (docs/trace-schema.md, table
+-- `enums`); the rules compare codes and name each one in a comment, e.g.
+-- `kind = 7 /* value */`.  The codes used here:
+--   contexts.kind           2 cancel, 3 timeout, 4 deadline, 5 cause, 6 without_cancel, 7 value
+--   contexts.cancel_reason  0 explicit, 1 parent, 2 deadline, 3 born_done
+--   waits.outcome           2 done, 3 default
 
 -- Helper tables live in memory: they are small, and a trace may sit on a
 -- read-only or slow filesystem.
@@ -24,12 +31,12 @@ CREATE TEMP TABLE trace_end AS
 -- ended on its own within the grace can never be reported.
 DROP TABLE IF EXISTS temp.wait_cand;
 CREATE TEMP TABLE wait_cand(
-  id INTEGER PRIMARY KEY, thread INTEGER, object TEXT, object_id INTEGER, label TEXT,
-  done_ctx INTEGER, site INTEGER, begin_ns INTEGER, end_ns INTEGER, outcome TEXT);
+  id INTEGER PRIMARY KEY, thread INTEGER, object INTEGER, object_id INTEGER, label TEXT,
+  done_ctx INTEGER, site INTEGER, begin_ns INTEGER, end_ns INTEGER, outcome INTEGER);
 INSERT INTO wait_cand
   SELECT id, thread, object, object_id, label, done_ctx, site, begin_ns, end_ns, outcome
     FROM waits
-   WHERE end_ns IS NULL OR end_ns - begin_ns > :blind_wait_grace_ns OR outcome = 'done';
+   WHERE end_ns IS NULL OR end_ns - begin_ns > :blind_wait_grace_ns OR outcome = 2 /* done */;
 
 -- thread_ctx: the go() threads some rule could report, with their "effective"
 -- context: the thread's own context, or for a value context the nearest
@@ -60,7 +67,7 @@ eff(thread, ctx, cur, hops) AS (
   SELECT t.id, t.ctx, t.ctx, 0 FROM cand JOIN threads t ON t.id = cand.thread WHERE t.ctx IS NOT NULL
   UNION ALL
   SELECT eff.thread, eff.ctx, c.parent, eff.hops + 1 FROM eff JOIN contexts c ON c.id = eff.cur
-   WHERE c.kind = 'value' AND c.parent IS NOT NULL AND eff.hops < 10000)
+   WHERE c.kind = 7 /* value */ AND c.parent IS NOT NULL AND eff.hops < 10000)
 SELECT eff.thread, eff.ctx, eff.cur, c.cancel_ns
   FROM eff JOIN contexts c ON c.id = eff.cur
- WHERE c.kind IN ('cancel', 'timeout', 'deadline', 'cause');
+ WHERE c.kind IN (2 /* cancel */, 3 /* timeout */, 4 /* deadline */, 5 /* cause */);

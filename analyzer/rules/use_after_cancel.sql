@@ -20,24 +20,25 @@ dw AS MATERIALIZED (
   SELECT w.id AS wait, w.begin_ns AS begin_ns, c.id AS ctx, c.kind AS kind, c.parent AS parent,
          c.cancel_reason AS reason, c.cancel_ns AS cancel_ns
     FROM wait_cand w JOIN contexts c ON c.id = w.done_ctx
-   WHERE w.outcome = 'done'
+   WHERE w.outcome = 2 /* done */
 ),
 -- Value / born-done done contexts: walk up to the context with a cancel of its own.
 src(wait, ctx, hops) AS (
   SELECT wait, parent, 1 FROM dw
-   WHERE (kind = 'value' OR reason = 'born_done') AND parent IS NOT NULL
+   WHERE (kind = 7 /* value */ OR reason = 3 /* born_done */) AND parent IS NOT NULL
   UNION ALL
   SELECT src.wait, c.parent, src.hops + 1 FROM src JOIN contexts c ON c.id = src.ctx
-   WHERE (c.kind = 'value' OR c.cancel_reason = 'born_done') AND c.parent IS NOT NULL AND src.hops < 10000
+   WHERE (c.kind = 7 /* value */ OR c.cancel_reason = 3 /* born_done */) AND c.parent IS NOT NULL
+     AND src.hops < 10000
 ),
 -- For each wait, the context whose own cancellation it observed, when that
 -- cancellation came before the wait began.
 cause(wait, ctx) AS (
   SELECT wait, ctx FROM dw
-   WHERE kind <> 'value' AND coalesce(reason, '') <> 'born_done' AND cancel_ns <= begin_ns
+   WHERE kind <> 7 /* value */ AND coalesce(reason, -1) <> 3 /* born_done */ AND cancel_ns <= begin_ns
   UNION ALL
   SELECT src.wait, src.ctx FROM src JOIN contexts c ON c.id = src.ctx
-   WHERE c.kind <> 'value' AND coalesce(c.cancel_reason, '') <> 'born_done'
+   WHERE c.kind <> 7 /* value */ AND coalesce(c.cancel_reason, -1) <> 3 /* born_done */
 )
 SELECT w.id AS wait, w.thread AS thread, w.done_ctx AS ctx, o.id AS origin, w.site AS site,
        w.object AS object, w.object_id AS object_id, w.label AS label,
@@ -46,9 +47,9 @@ SELECT w.id AS wait, w.thread AS thread, w.done_ctx AS ctx, o.id AS origin, w.si
   FROM cause
   JOIN wait_cand w ON w.id = cause.wait
   JOIN contexts x ON x.id = cause.ctx
-  JOIN contexts o ON o.id = CASE x.cancel_reason WHEN 'parent' THEN x.cancel_origin ELSE x.id END
+  JOIN contexts o ON o.id = CASE x.cancel_reason WHEN 1 /* parent */ THEN x.cancel_origin ELSE x.id END
  WHERE x.cancel_ns IS NOT NULL AND x.cancel_ns <= w.begin_ns
-   AND o.cancel_reason = 'explicit'
+   AND o.cancel_reason = 0 /* explicit */
    AND o.cancel_thread = w.thread
  GROUP BY w.site, w.done_ctx
  ORDER BY min(w.id);

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "enum_names.hpp"
 #include "rules_sql.hpp"
 
 namespace ctxscope::analysis {
@@ -173,11 +174,11 @@ class Entities {
     ctx_q_.bind(1, id);
     if (ctx_q_.step()) {
       c.parent = ctx_q_.opt(0);
-      c.kind = ctx_q_.text(1);
+      c.kind = detail::enum_name<Kind>(ctx_q_.opt(1));
       c.site = ctx_q_.opt(2);
       c.created_ns = ctx_q_.opt(3);
       c.cancel_ns = ctx_q_.opt(4);
-      c.cancel_reason = ctx_q_.text(5);
+      c.cancel_reason = detail::enum_name<CancelReason>(ctx_q_.opt(5));
       c.cancel_origin = ctx_q_.opt(6);
       c.cancel_site = ctx_q_.opt(7);
       c.cancel_thread = ctx_q_.opt(8);
@@ -262,7 +263,7 @@ std::string how_done(Entities& E, const CtxInfo& c) {
 }
 
 std::string wait_what(const Row& r) {
-  std::string w = r.str("object");
+  std::string w = detail::enum_name<WaitObject>(r.opt("object"));
   if (w.empty()) w = "wait";
   const std::string label = r.str("label");
   if (!label.empty()) w += " '" + label + "'";
@@ -347,7 +348,8 @@ void blind_wait(Ctx& k, const Row& r) {
   if (auto e = r.opt("end_ns")) {
     f.times.push_back({"wait ended", *e});
     m += ": still blocked " + format_duration(*e - std::max(begin, done)) + " after ctx#" +
-         std::to_string(c.id) + " " + how_done(k.E, c) + " (it ended on '" + r.str("outcome") + "')";
+         std::to_string(c.id) + " " + how_done(k.E, c) + " (it ended on '" +
+         detail::enum_name<WaitOutcome>(r.opt("outcome")) + "')";
   } else {
     f.times.push_back({"run end", k.end_ns});
     m += ": still blocked at the end of the run, " + format_duration(k.end_ns - std::max(begin, done)) +

@@ -11,6 +11,7 @@
 
 #include "ctxscope/analysis/analyzer.hpp"
 #include "ctxscope/analysis/finding.hpp"
+#include "enum_names.hpp"
 
 namespace ctxscope::analysis {
 namespace {
@@ -29,6 +30,7 @@ struct Q {
   }
   std::int64_t i(int c) { return sqlite3_column_int64(s, c); }
   bool null(int c) { return sqlite3_column_type(s, c) == SQLITE_NULL; }
+  std::optional<std::int64_t> opt(int c) { return null(c) ? std::nullopt : std::optional(i(c)); }
   std::string t(int c) {
     auto* p = sqlite3_column_text(s, c);
     return p ? reinterpret_cast<const char*>(p) : "";
@@ -40,6 +42,16 @@ struct Q {
 void count_by(sqlite3* db, const char* sql, std::map<std::string, std::uint64_t>& out) {
   Q q(db, sql);
   while (q.step()) out[q.null(0) ? "" : q.t(0)] += static_cast<std::uint64_t>(q.i(1));
+}
+
+// The same for `SELECT code, count(*) ... GROUP BY 1` over an enumeration
+// column of E: counts by the code's name (`null_name` for NULL).
+template <class E>
+void count_by_code(sqlite3* db, const char* sql, std::map<std::string, std::uint64_t>& out,
+                   const char* null_name = "") {
+  Q q(db, sql);
+  while (q.step())
+    out[detail::enum_name<E>(q.opt(0), null_name)] += static_cast<std::uint64_t>(q.i(1));
 }
 
 std::int64_t pct(const std::vector<std::int64_t>& v, double p) {
@@ -64,12 +76,13 @@ TraceStats compute_stats(sqlite3* db) {
            "type) ev LEFT JOIN enums e ON e.type = 'event' AND e.value = ev.type",
            st.events_by_type);
   for (auto& [k, n] : st.events_by_type) st.events += n;
-  count_by(db, "SELECT kind, count(*) FROM contexts GROUP BY kind", st.contexts_by_kind);
+  count_by_code<Kind>(db, "SELECT kind, count(*) FROM contexts GROUP BY kind", st.contexts_by_kind);
   for (auto& [k, n] : st.contexts_by_kind) st.contexts += n;
-  count_by(db, "SELECT coalesce(cancel_reason, 'never'), count(*) FROM contexts GROUP BY 1", st.cancel_reasons);
-  count_by(db, "SELECT object, count(*) FROM waits GROUP BY object", st.waits_by_object);
+  count_by_code<CancelReason>(db, "SELECT cancel_reason, count(*) FROM contexts GROUP BY 1", st.cancel_reasons,
+                              "never");
+  count_by_code<WaitObject>(db, "SELECT object, count(*) FROM waits GROUP BY object", st.waits_by_object);
   for (auto& [k, n] : st.waits_by_object) st.waits += n;
-  count_by(db, "SELECT coalesce(outcome, 'blocked'), count(*) FROM waits GROUP BY 1", st.wait_outcomes);
+  count_by_code<WaitOutcome>(db, "SELECT outcome, count(*) FROM waits GROUP BY 1", st.wait_outcomes, "blocked");
   {
     Q q(db, "SELECT count(*) FROM threads");
     if (q.step()) st.threads = static_cast<std::uint64_t>(q.i(0));
@@ -111,7 +124,7 @@ TraceStats compute_stats(sqlite3* db) {
   {
     std::vector<std::int64_t> lat;
     Q q(db,
-        "SELECT w.end_ns - c.cancel_ns FROM waits w JOIN contexts c ON c.id = w.done_ctx WHERE w.outcome = 'done' "
+        "SELECT w.end_ns - c.cancel_ns FROM waits w JOIN contexts c ON c.id = w.done_ctx WHERE w.outcome = 2 /* done */ "
         "AND c.cancel_ns IS NOT NULL AND w.begin_ns <= c.cancel_ns AND w.end_ns >= c.cancel_ns");
     while (q.step()) lat.push_back(q.i(0));
     std::sort(lat.begin(), lat.end());
@@ -212,11 +225,12 @@ void export_chrome(sqlite3* db, std::ostream& out) {
         "FROM waits w LEFT JOIN sites s ON s.id = w.site ORDER BY w.id");
     while (q.step()) {
       const std::int64_t b = q.i(4), e = q.null(5) ? end : q.i(5);
-      std::string name = q.t(2) + (q.null(3) ? "" : " " + q.t(3));
+      const std::string outcome = detail::enum_name<WaitOutcome>(q.opt(6));
+      std::string name = detail::enum_name<WaitObject>(q.opt(2)) + (q.null(3) ? "" : " " + q.t(3));
       out << ",\n{\"ph\":\"X\",\"cat\":\"wait\",\"pid\":1,\"tid\":" << q.i(1) << ",\"ts\":" << us(b)
           << ",\"dur\":" << us(std::max<std::int64_t>(e - b, 0)) << ",\"name\":" << js(name);
-      if (!q.null(7) && q.t(6) == "done") out << ",\"bind_id\":\"c" << q.i(0) << "\",\"flow_in\":true";
-      out << ",\"args\":{\"wait\":" << q.i(0) << ",\"outcome\":" << js(q.null(5) ? "still blocked" : q.t(6));
+      if (!q.null(7) && q.opt(6) == static_cast<int>(WaitOutcome::done)) out << ",\"bind_id\":\"c" << q.i(0) << "\",\"flow_in\":true";
+      out << ",\"args\":{\"wait\":" << q.i(0) << ",\"outcome\":" << js(q.null(5) ? "still blocked" : outcome);
       if (!q.null(7)) out << ",\"done_ctx\":" << q.i(7);
       if (!q.null(8)) out << ",\"site\":" << js(q.t(8) + ":" + std::to_string(q.i(9)));
       out << "}}";
@@ -230,7 +244,7 @@ void export_chrome(sqlite3* db, std::ostream& out) {
     while (q.step()) {
       const std::int64_t id = q.i(0);
       const std::int64_t tid = q.null(2) ? 0 : q.i(2);
-      std::string name = "ctx#" + std::to_string(id) + " " + q.t(1);
+      std::string name = "ctx#" + std::to_string(id) + " " + detail::enum_name<Kind>(q.opt(1));
       out << ",\n{\"ph\":\"b\",\"cat\":\"context\",\"pid\":1,\"tid\":" << tid << ",\"id\":\"0x" << std::hex << id
           << std::dec << "\",\"ts\":" << us(q.i(3)) << ",\"name\":" << js(name) << ",\"args\":{";
       out << "\"parent\":" << (q.null(6) ? 0 : q.i(6));
@@ -238,7 +252,7 @@ void export_chrome(sqlite3* db, std::ostream& out) {
       out << "}}";
       out << ",\n{\"ph\":\"e\",\"cat\":\"context\",\"pid\":1,\"tid\":" << tid << ",\"id\":\"0x" << std::hex << id
           << std::dec << "\",\"ts\":" << us(q.null(4) ? end : q.i(4)) << ",\"name\":" << js(name)
-          << ",\"args\":{\"done\":" << js(q.null(4) ? "never" : q.t(5)) << "}}";
+          << ",\"args\":{\"done\":" << js(q.null(4) ? "never" : detail::enum_name<CancelReason>(q.opt(5))) << "}}";
     }
   }
   // Cancel → wake-up flows: a marker slice at the cancel on the cancelling
@@ -246,7 +260,7 @@ void export_chrome(sqlite3* db, std::ostream& out) {
   {
     Q q(db,
         "SELECT w.id, c.id, coalesce(c.cancel_thread, w.thread), c.cancel_ns FROM waits w JOIN contexts c ON "
-        "c.id = w.done_ctx WHERE w.outcome = 'done' AND c.cancel_ns IS NOT NULL ORDER BY w.id");
+        "c.id = w.done_ctx WHERE w.outcome = 2 /* done */ AND c.cancel_ns IS NOT NULL ORDER BY w.id");
     while (q.step()) {
       out << ",\n{\"ph\":\"X\",\"cat\":\"cancel\",\"pid\":1,\"tid\":" << q.i(2) << ",\"ts\":" << us(q.i(3))
           << ",\"dur\":0,\"name\":\"cancel ctx#" << q.i(1) << "\",\"bind_id\":\"c" << q.i(0)

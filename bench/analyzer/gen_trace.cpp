@@ -23,6 +23,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "ctxscope/context.hpp"
+#include "ctxscope/detail/events.hpp"
 #include "ctxscope/trace_schema.hpp"
 
 namespace {
@@ -80,6 +82,15 @@ std::uint64_t rnd() {  // splitmix64: deterministic for a seed
 enum : int { ctx_create = 1, ctx_cancel, cancel_dropped, ctx_release, done_observed, wait_begin, wait_end,
              thread_spawn, thread_exit, chan_create, chan_close };
 
+// The code the trace stores for an enumerator (docs/trace-schema.md).
+template <class E>
+std::int64_t code(E e) {
+  return static_cast<std::int64_t>(e);
+}
+using ctxscope::CancelReason, ctxscope::Kind, ctxscope::ReleaseReason, ctxscope::WaitObject,
+    ctxscope::WaitOutcome;
+const std::int64_t kCanceled = code(ctxscope::errc::canceled);
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,7 +131,8 @@ int main(int argc, char** argv) {
   static const char* files[] = {"server/handler.cpp", "server/worker.cpp", "lib/client.cpp", "lib/cache.cpp"};
   for (int i = 1; i <= kSites; ++i)
     site.run(std::int64_t{i}, files[i % 4], std::int64_t{10 + i * 7}, std::int64_t{5}, "void handle(Request&)");
-  exec("INSERT INTO contexts(id, kind) VALUES(1, 'background'), (2, 'todo')");
+  exec("INSERT INTO contexts(id, kind) VALUES(1, " + std::to_string(code(Kind::background)) + "), (2, " +
+       std::to_string(code(Kind::todo)) + ")");
   thr.run(std::int64_t{1}, (const char*)nullptr, NUL, NUL, NUL, NUL, NUL, std::int64_t{0});
 
   std::int64_t events = 0, t = 1000, next_id = 1024, next_thread = 2;
@@ -163,9 +175,9 @@ int main(int argc, char** argv) {
                            e = blind_here ? cancel_t + 200'000'000 : woken ? cancel_t + 20'000 : tt + dur / 5;
         E(b, wait_begin, T, W, blind_here || stuck_here ? 0 : R, CH, blind_here ? 0 : 2, 2, ws);
         if (!stuck_here) E(e, wait_end, T, W, woken ? 1 : 0, 0, woken ? 2 : 0, 0, 0);
-        wt.run(W, T, blind_here ? "chan_recv" : "select", blind_here ? CH : NUL, "results",
+        wt.run(W, T, code(blind_here ? WaitObject::chan_recv : WaitObject::select), blind_here ? CH : NUL, "results",
                blind_here || stuck_here ? NUL : R, std::int64_t{blind_here ? 1 : 2}, ws, b, stuck_here ? NUL : e,
-               stuck_here ? (const char*)nullptr : woken ? "done" : "value",
+               stuck_here ? NUL : code(woken ? WaitOutcome::done : WaitOutcome::value),
                stuck_here ? NUL : std::int64_t{woken ? 1 : 0});
         tt = e + 100;
       }
@@ -178,28 +190,29 @@ int main(int argc, char** argv) {
       E(ct + 1000, cancel_dropped, T1, C, 0, 0, 0, 0, cs);
       E(cancel_t, ctx_cancel, 1, C, R, R, 1, 0, 0);
       E(cancel_t, ctx_release, 1, C, R, 0, 1, 0, 0);
-      ctx.run(C, R, "cancel", T1, ct, cs, NUL, std::int64_t{1}, cancel_t, "parent", R, R, std::int64_t{1}, NUL, NUL,
-              NUL, "canceled", ct + 1000, T1, std::int64_t{0}, cancel_t, "parent");
+      ctx.run(C, R, code(Kind::cancel), T1, ct, cs, NUL, std::int64_t{1}, cancel_t, code(CancelReason::parent), R, R,
+              std::int64_t{1}, NUL, NUL, NUL, kCanceled, ct + 1000, T1, std::int64_t{0}, cancel_t,
+              code(ReleaseReason::parent));
     } else {
       E(ct + 2000, ctx_cancel, T1, C, 0, 0, 0, 0, xs);
       E(ct + 2000, ctx_release, T1, C, R, 0, 0, 0, 0);
-      ctx.run(C, R, "cancel", T1, ct, cs, NUL, std::int64_t{1}, ct + 2000, "explicit", NUL, NUL, T1, xs, ct + 2000,
-              T1, "canceled", NUL, NUL, NUL, ct + 2000, "own_cancel");
+      ctx.run(C, R, code(Kind::cancel), T1, ct, cs, NUL, std::int64_t{1}, ct + 2000, code(CancelReason::explicit_call),
+              NUL, NUL, T1, xs, ct + 2000, T1, kCanceled, NUL, NUL, NUL, ct + 2000, code(ReleaseReason::own_cancel));
     }
     // The request ends: explicit cancel by main, done observed by a worker.
     E(cancel_t, ctx_cancel, 1, R, 0, 0, 0, 0, xs);
     E(cancel_t + 50, done_observed, T2, R, 0, 0, 0, 0, ws);
     E(cancel_t + 60, ctx_release, 1, R, 1, 0, 0, 0, 0);
     E(cancel_t - 50, chan_close, 1, CH, 0, 0, 0, 0, gs);
-    ctx.run(R, std::int64_t{1}, "timeout", std::int64_t{1}, start, rs, start + 1'000'000'000, std::int64_t{0},
-            cancel_t, "explicit", NUL, NUL, std::int64_t{1}, xs, cancel_t, std::int64_t{1}, "canceled", NUL, NUL, NUL,
-            cancel_t + 60, "own_cancel");
+    ctx.run(R, std::int64_t{1}, code(Kind::timeout), std::int64_t{1}, start, rs, start + 1'000'000'000,
+            std::int64_t{0}, cancel_t, code(CancelReason::explicit_call), NUL, NUL, std::int64_t{1}, xs, cancel_t,
+            std::int64_t{1}, kCanceled, NUL, NUL, NUL, cancel_t + 60, code(ReleaseReason::own_cancel));
     if (premature) {
       const std::int64_t W = next_id++;
       E(cancel_t + 100, wait_begin, 1, W, R, CH, 0, 1, ws);
       E(cancel_t + 100, wait_end, 1, W, 0, 0, 2, 0, 0);
-      wt.run(W, std::int64_t{1}, "chan_recv", CH, "body", R, std::int64_t{1}, ws, cancel_t + 100, cancel_t + 100,
-             "done", std::int64_t{0});
+      wt.run(W, std::int64_t{1}, code(WaitObject::chan_recv), CH, "body", R, std::int64_t{1}, ws, cancel_t + 100,
+             cancel_t + 100, code(WaitOutcome::done), std::int64_t{0});
     }
     const std::int64_t x1 = std::max(w_end[0], cancel_t) + 200, x2 = std::max(w_end[1], cancel_t) + 300;
     E(x1, thread_exit, T1, T1, 0, 0, 0, 0, 0);
@@ -215,10 +228,7 @@ int main(int argc, char** argv) {
   run.run(std::int64_t{ctxscope::trace::schema::kVersion}, "synthetic", std::int64_t{1}, "/synthetic/server",
           "[\"server\"]", "CLOCK_MONOTONIC", std::int64_t{0}, std::int64_t{0}, "stopped", end, end, events,
           std::int64_t{0}, std::int64_t{0}, std::int64_t{0});
-  static const char* types[] = {"ctx_create", "ctx_cancel", "cancel_dropped", "ctx_release", "done_observed",
-                                "wait_begin", "wait_end", "thread_spawn", "thread_exit", "chan_create", "chan_close"};
-  Stmt en("INSERT INTO enums(type, value, name) VALUES('event', ?, ?)");
-  for (int i = 0; i < 11; ++i) en.run(std::int64_t{i + 1}, types[i]);
+  exec(ctxscope::trace::schema::enums_sql());
   exec("COMMIT");
   sqlite3_close(db);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

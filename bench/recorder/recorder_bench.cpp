@@ -94,7 +94,7 @@ ctx::Event sample_event() {
   e.ref = 1;
   e.kind = static_cast<std::uint8_t>(ctx::Kind::cancel);
   e.site = std::source_location::current();
-  e.time_ns = ctx::detail::now_ns();
+  e.time = ctx::detail::event_clock();
   e.thread = ctx::detail::current_thread_id();
   return e;
 }
@@ -195,7 +195,7 @@ BENCHMARK(Enqueue_OnEvent_idle)->Iterations(400)->UseManualTime()->Unit(benchmar
 void Enqueue_EmitTo(benchmark::State& state) {
   HotFlush hot;
   run_enqueue(state, "emit", [](ctx::Event& e) {
-    e.time_ns = 0;  // as at a real instrumentation point: emit_to reads the clock
+    e.time = 0;  // as at a real instrumentation point: emit_to reads the clock
     ctx::detail::emit_to(ctx::detail::sink(), e);
   }, hot);
 }
@@ -319,6 +319,15 @@ BENCHMARK(FanOut_traced)->Unit(benchmark::kMicrosecond)->UseRealTime();
 // channel observing it, the wait ends, the context is cancelled and released.
 constexpr int kUnit = 5;
 
+// The raw baselines below write the same rows as the recorder, with the
+// enumeration codes of the trace schema spelled as SQL literals:
+// kind 2 cancel, cancel_reason 0 explicit, err 1 canceled, release_reason
+// 0 own_cancel, wait object 0 chan_recv, outcome 0 value (kCodes).
+static_assert(static_cast<int>(ctx::Kind::cancel) == 2 && static_cast<int>(ctx::CancelReason::explicit_call) == 0 &&
+              static_cast<int>(ctx::errc::canceled) == 1 && static_cast<int>(ctx::ReleaseReason::own_cancel) == 0 &&
+              static_cast<int>(ctx::WaitObject::chan_recv) == 0 && static_cast<int>(ctx::WaitOutcome::value) == 0,
+              "kCodes: the raw baselines' SQL literals");
+
 void emit_units(std::uint64_t base, std::uint64_t units, ctx::EventSink* sink) {
   const std::source_location site = std::source_location::current();
   for (std::uint64_t u = 0; u < units; ++u) {
@@ -383,12 +392,17 @@ double raw_insert_events_per_s(std::uint64_t units) {
     return s;
   };
   sqlite3_stmt* ev = prep("INSERT INTO events(t_ns,type,thread,id,ref,value,kind,aux,err,code,site) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-  sqlite3_stmt* cc = prep("INSERT INTO contexts(id,parent,kind,thread,created_ns,site,registered) VALUES(?,1,'cancel',1,?,1,0)");
-  sqlite3_stmt* wb = prep("INSERT INTO waits(id,thread,object,object_id,done_ctx,n_cases,site,begin_ns) VALUES(?,1,'chan_recv',77,?,1,1,?)");
-  sqlite3_stmt* we = prep("UPDATE waits SET end_ns=?, outcome='value', case_index=0 WHERE id=?");
-  sqlite3_stmt* cn = prep("UPDATE contexts SET cancel_ns=?, cancel_reason='explicit', cancel_thread=1, cancel_site=1, "
-                          "err='canceled', cancel_called_ns=?, cancel_called_thread=1, cancel_called_site=1 WHERE id=?");
-  sqlite3_stmt* cr = prep("UPDATE contexts SET released_ns=?, release_reason='own_cancel', release_thread=1 WHERE id=?");
+  // Enumerations as the recorder stores them: integer codes (kCodes); no cause (NULL).
+  sqlite3_stmt* cc = prep("INSERT INTO contexts(id,parent,kind,thread,created_ns,site,registered) VALUES(?,1,"
+                          "2 /* cancel */,1,?,1,0)");
+  sqlite3_stmt* wb = prep("INSERT INTO waits(id,thread,object,object_id,done_ctx,n_cases,site,begin_ns) VALUES(?,1,"
+                          "0 /* chan_recv */,77,?,1,1,?)");
+  sqlite3_stmt* we = prep("UPDATE waits SET end_ns=?, outcome=0 /* value */, case_index=0 WHERE id=?");
+  sqlite3_stmt* cn = prep("UPDATE contexts SET cancel_ns=?, cancel_reason=0 /* explicit */, cancel_thread=1, "
+                          "cancel_site=1, err=1 /* canceled */, cancel_called_ns=?, cancel_called_thread=1, "
+                          "cancel_called_site=1 WHERE id=?");
+  sqlite3_stmt* cr = prep("UPDATE contexts SET released_ns=?, release_reason=0 /* own_cancel */, release_thread=1 "
+                          "WHERE id=?");
   auto step = [](sqlite3_stmt* s) {
     sqlite3_step(s);
     sqlite3_reset(s);
@@ -468,10 +482,10 @@ double raw_min_events_per_s(std::uint64_t units) {
   sqlite3_stmt* cx = prep(multi("INSERT INTO contexts(id,parent,kind,thread,created_ns,site,registered,cancel_ns,"
                                 "cancel_reason,cancel_thread,cancel_site,err,cancel_called_ns,cancel_called_thread,"
                                 "cancel_called_site,released_ns,release_reason,release_thread) VALUES ",
-                                "(?,1,'cancel',1,?,1,0,?,'explicit',1,1,'canceled',?,1,1,?,'own_cancel',1)", 16));
+                                "(?,1,2,1,?,1,0,?,0,1,1,1,?,1,1,?,0,1)", 16));  // codes: see kCodes
   sqlite3_stmt* wt = prep(multi("INSERT INTO waits(id,thread,object,object_id,done_ctx,n_cases,site,begin_ns,end_ns,"
                                 "outcome,case_index) VALUES ",
-                                "(?,1,'chan_recv',77,?,1,1,?,?,'value',0)", 16));
+                                "(?,1,0,77,?,1,1,?,?,0,0)", 16));
   int ne = 0, nc = 0;
   auto step = [](sqlite3_stmt* s) {
     sqlite3_step(s);

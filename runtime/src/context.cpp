@@ -97,10 +97,10 @@ struct Deferred {
   /// One timestamp for the whole cancel operation — the cancel, its release
   /// and every descendant's cancel and release are one instant — so a traced
   /// cancel reads the clock once (0 = not read yet; only read when tracing).
-  std::uint64_t time_ns = 0;
+  std::uint64_t time = 0;
   std::uint64_t stamp() noexcept {
-    if (time_ns == 0) time_ns = now_ns();
-    return time_ns;
+    if (time == 0) time = event_clock();
+    return time;
   }
   void run() noexcept {
     for (Listener* l : owned) {
@@ -126,10 +126,10 @@ struct Deferred {
 
 void emit_cancel(CancelNode* n, errc err, const std::error_code& cause, CancelReason why,
                  std::uint64_t direct, std::uint64_t origin, std::source_location site,
-                 bool noop, Deferred& op) noexcept {
+                 bool noop, bool releases, Deferred& op) noexcept {
   if (EventSink* s = sink()) {
     Event e;
-    e.time_ns = op.stamp();
+    e.time = op.stamp();
     e.type = EventType::ctx_cancel;
     e.id = n->id;
     e.ref = direct;
@@ -139,7 +139,8 @@ void emit_cancel(CancelNode* n, errc err, const std::error_code& cause, CancelRe
     e.code = cause.value();
     e.text = cause ? cause.category().name() : nullptr;
     e.site = site;
-    e.aux = noop ? 1 : 0;
+    e.aux = static_cast<std::uint8_t>((noop ? 1 : 0) | (releases ? kCancelReleases : 0));
+    if (releases) e.ref = n->parent->id;
     emit_to(s, e);
   }
 }
@@ -147,7 +148,7 @@ void emit_cancel(CancelNode* n, errc err, const std::error_code& cause, CancelRe
 void emit_release(CancelNode* n, ReleaseReason r, Deferred* op) noexcept {
   if (EventSink* s = sink()) {
     Event e;
-    if (op != nullptr) e.time_ns = op->stamp();
+    if (op != nullptr) e.time = op->stamp();
     e.type = EventType::ctx_release;
     e.id = n->id;
     e.ref = n->parent ? n->parent->id : 0;
@@ -159,9 +160,10 @@ void emit_release(CancelNode* n, ReleaseReason r, Deferred* op) noexcept {
 /// Marks n done and cancels its registered subtree.  Waiters are woken under
 /// the lock (no user code); owned listeners go to `d`.  Returns false if n was
 /// already done.
+/// `own`: n's own cancel (explicit or deadline), which releases it if registered.
 bool cancel_node(CancelNode* n, errc err, const std::error_code& cause, CancelReason why,
                  std::uint64_t direct, std::uint64_t origin, std::source_location site,
-                 Deferred& d) noexcept {
+                 Deferred& d, bool own = false) noexcept {
   n->lock.lock();
   if (n->state.load(std::memory_order_relaxed) != 0) {
     n->lock.unlock();
@@ -169,7 +171,14 @@ bool cancel_node(CancelNode* n, errc err, const std::error_code& cause, CancelRe
   }
   n->cause = cause ? cause : make_error_code(err);
   n->state.store(static_cast<std::uint8_t>(err), std::memory_order_release);
-  emit_cancel(n, err, n->cause, why, direct, origin, site, false, d);
+  // An own cancel of a registered context is also its release, at the same
+  // instant: still registered now means that either its own unregister will
+  // unlink it, or a parent's cancel already detached it and is about to find it
+  // done (it takes this lock next).  One event says both, and neither of them
+  // records another release.  Only when tracing: the flag is about events.
+  const bool releases = own && sink() != nullptr && n->registered.load(std::memory_order_relaxed);
+  if (releases) n->release_in_cancel.store(true, std::memory_order_relaxed);
+  emit_cancel(n, err, n->cause, why, direct, origin, site, false, releases, d);
   const std::uint64_t from = origin ? origin : n->id;
   Listener* l = n->listeners;
   n->listeners = nullptr;
@@ -180,7 +189,10 @@ bool cancel_node(CancelNode* n, errc err, const std::error_code& cause, CancelRe
     switch (l->tag) {
       case Listener::child: {
         CancelNode* c = static_cast<ChildLink*>(l)->self;
-        cancel_node(c, err, n->cause, CancelReason::parent, n->id, from, {}, d);
+        // Already done by its own cancel, which recorded its release: nothing to add.
+        if (!cancel_node(c, err, n->cause, CancelReason::parent, n->id, from, {}, d) &&
+            c->release_in_cancel.load(std::memory_order_relaxed))
+          break;
         emit_release(c, ReleaseReason::parent, &d);
         break;
       }
@@ -212,26 +224,26 @@ void unregister(CancelNode* n, ReleaseReason r, Deferred* op = nullptr) noexcept
   if (was) unlink(p, &n->as_child);
   n->registered.store(false, std::memory_order_release);
   p->lock.unlock();
-  if (was) emit_release(n, r, op);
+  if (was && !n->release_in_cancel.load(std::memory_order_relaxed)) emit_release(n, r, op);
 }
 
 void cancel_and_unregister(CancelNode* n, errc err, const std::error_code& cause, CancelReason why,
                            std::source_location site) noexcept {
   Deferred d;
-  cancel_node(n, err, cause, why, 0, 0, site, d);
+  cancel_node(n, err, cause, why, 0, 0, site, d, /*own=*/true);
   unregister(n, ReleaseReason::own_cancel, &d);
   d.run();
 }
 
 void explicit_cancel(CancelNode* n, const std::error_code& cause, std::source_location site) noexcept {
   Deferred d;
-  if (cancel_node(n, errc::canceled, cause, CancelReason::explicit_call, 0, 0, site, d)) {
+  if (cancel_node(n, errc::canceled, cause, CancelReason::explicit_call, 0, 0, site, d, /*own=*/true)) {
     // The state change itself is the record; a plain store keeps this path free of another RMW.
     n->cancel_called.store(1, std::memory_order_release);
   } else if (n->cancel_called.exchange(1, std::memory_order_acq_rel) == 0) {
     // Already done (by an ancestor, the deadline, or a racing call): the first
     // explicit call is still recorded, once, so readers know the owner called it.
-    emit_cancel(n, errc::canceled, cause, CancelReason::explicit_call, 0, 0, site, true, d);
+    emit_cancel(n, errc::canceled, cause, CancelReason::explicit_call, 0, 0, site, true, false, d);
   }
   unregister(n, ReleaseReason::own_cancel, &d);
   d.run();

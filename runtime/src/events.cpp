@@ -3,6 +3,9 @@
 
 #include <time.h>
 
+#include <cstdio>
+#include <cstring>
+
 #include <mutex>
 #include <string>
 #include <unordered_set>
@@ -11,6 +14,25 @@ namespace ctxscope {
 namespace detail {
 
 std::atomic<EventSink*> g_sink{nullptr};
+std::atomic<bool> g_event_clock_tsc{false};
+
+bool tsc_event_clock_supported() noexcept {
+#if defined(__x86_64__)
+  // The kernel uses the TSC as its clocksource only after checking that it is
+  // invariant and synchronized across CPUs: the same guarantees we need.
+  static const bool ok = [] {
+    std::FILE* f = std::fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+    if (!f) return false;
+    char buf[32] = {};
+    const bool got = std::fgets(buf, sizeof buf, f) != nullptr;
+    std::fclose(f);
+    return got && std::strncmp(buf, "tsc", 3) == 0 && (buf[3] == '\n' || buf[3] == 0);
+  }();
+  return ok;
+#else
+  return false;
+#endif
+}
 
 std::uint64_t now_ns() noexcept {
   timespec ts;
@@ -57,7 +79,7 @@ const char* intern(std::string_view s) {
 }
 
 void emit_to(EventSink* s, Event& e) noexcept {
-  if (e.time_ns == 0) e.time_ns = now_ns();  // a caller may stamp one time for a whole operation
+  if (e.time == 0) e.time = event_clock();  // a caller may stamp one time for a whole operation
   e.thread = current_thread_id();
   s->on_event(e);
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <cctype>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -264,6 +265,14 @@ TEST_F(Cli, HostileFilesGiveOneLineErrorsAndExit2) {
     sqlite3_close(db);
   }
   {
+    auto p = add("older schema", "older.db");  // version 1: enumerations as names; must be re-recorded
+    { TraceBuilder b(p, 1); }
+    sqlite3* db;
+    sqlite3_open(p.c_str(), &db);
+    sqlite3_exec(db, "PRAGMA user_version=1;", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+  }
+  {
     auto p = add("planted view", "view.db");
     { TraceBuilder b(p, 1); }
     sqlite3* db;
@@ -314,12 +323,20 @@ TEST_F(Cli, StatsReportsCountsDepthAndCancelLatency) {
   EXPECT_EQ(j["contexts"], 5);  // background, todo + 3
   EXPECT_EQ(j["contexts_by_kind"]["timeout"], 1);
   EXPECT_EQ(j["cancel_reasons"]["parent"], 1);
+  // The trace stores codes; stats shows their names.
+  EXPECT_EQ(j["contexts_by_kind"]["background"], 1);
+  EXPECT_EQ(j["contexts_by_kind"]["value"], 1);
+  EXPECT_EQ(j["cancel_reasons"]["explicit"], 1);
+  EXPECT_EQ(j["cancel_reasons"]["never"], 3);
+  EXPECT_EQ(j["waits_by_object"]["chan_recv"], 10);
+  EXPECT_EQ(j["wait_outcomes"]["done"], 10);
   EXPECT_EQ(j["max_depth"], 3);
   EXPECT_EQ(j["cancel_latency_ns"]["samples"], 10);
   EXPECT_EQ(j["cancel_latency_ns"]["p50"], 6000);
   EXPECT_EQ(j["cancel_latency_ns"]["max"], 10000);
   const auto t = ctx("stats '" + p.string() + "'");
   EXPECT_NE(t.out.find("cancel latency (done -> wake-up, 10 waits): p50 6 µs"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("waits by object:  chan_recv 10"), std::string::npos) << t.out;
 }
 
 TEST_F(Cli, ChromeExportHasThreadTracksWaitSlicesContextSpansAndCancelFlows) {
@@ -337,6 +354,19 @@ TEST_F(Cli, ChromeExportHasThreadTracksWaitSlicesContextSpansAndCancelFlows) {
     if (ph == "e") ++ends;
     if (e.contains("flow_out")) ++flow_out;
     if (e.contains("flow_in")) ++flow_in;
+    // Enumerations by name, never as bare codes.
+    if (ph == "X" && e["cat"] == "wait") {
+      EXPECT_EQ(e["name"], "chan_recv response body");
+      EXPECT_EQ(e["args"]["outcome"], "done");
+    }
+    if (ph == "b") {
+      const std::string name = e["name"];  // "ctx#1025 timeout"
+      EXPECT_TRUE(name.rfind(' ') != std::string::npos && std::isalpha(static_cast<unsigned char>(name.back())))
+          << name;
+    }
+    if (ph == "e" && e["args"]["done"] != "never") {
+      EXPECT_TRUE(e["args"]["done"] == "explicit" || e["args"]["done"] == "parent") << e;
+    }
   }
   EXPECT_EQ(threads, 1);
   EXPECT_EQ(slices, 1);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <regex>
 
 #include "test_util.hpp"
 #include "trace_builder.hpp"
@@ -412,6 +413,32 @@ TEST(RuleSql, EveryRuleIsCompiledInOnceInCatalogueOrder) {
     EXPECT_NE(rules[i].sql.find("SELECT"), std::string_view::npos);
   }
   EXPECT_NE(analysis::prelude_sql().find("thread_ctx"), std::string_view::npos);
+}
+
+// The rules compare enumeration codes and name each one in a comment
+// ("kind = 7 /* value */"): every such pair must be a code of that name in the
+// trace's enumerations (table `enums`), and no rule compares names as text.
+TEST(RuleSql, EnumerationCodesMatchTheirCommentedNames) {
+  const auto values = trace::schema::enum_values();
+  const std::regex pair(R"((-?\d+) /\* (\w+) \*/)");
+  std::vector<std::pair<std::string, std::string_view>> sqls = {{"prelude", analysis::prelude_sql()}};
+  for (const auto& r : analysis::rule_sql()) sqls.push_back({std::string(r.id), r.sql});
+  int pairs = 0;
+  for (const auto& [id, sql] : sqls) {
+    const std::string text(sql);
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), pair); it != std::sregex_iterator(); ++it) {
+      ++pairs;
+      const int code = std::stoi((*it)[1]);
+      const std::string name = (*it)[2];
+      EXPECT_TRUE(std::any_of(values.begin(), values.end(),
+                              [&](const auto& v) { return v.value == code && v.name == name; }))
+          << id << ": " << it->str() << " is not a code of that name";
+    }
+    for (const char* old : {"'cancel'", "'value'", "'explicit'", "'parent'", "'born_done'", "'done'", "'default'",
+                            "'without_cancel'", "'deadline'"})
+      EXPECT_EQ(text.find(std::string("= ") + old), std::string::npos) << id << " compares a name: " << old;
+  }
+  EXPECT_GT(pairs, 10);
 }
 
 }  // namespace

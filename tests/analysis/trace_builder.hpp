@@ -1,6 +1,8 @@
-// Hand-built traces for rule tests: a valid version-1 trace file (created from
-// the schema declaration, so it passes TraceReader's checks) whose entity rows
-// the test writes directly — deterministic ids, sites and times.
+// Hand-built traces for rule tests: a valid trace file of the current schema
+// version (created from the schema declaration, so it passes TraceReader's
+// checks) whose entity rows the test writes directly — deterministic ids,
+// sites and times.  Tests name enumerations ("cancel", "explicit"); the builder
+// stores their codes, as the recorder does.
 #pragma once
 
 #include <sqlite3.h>
@@ -10,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "ctxscope/trace_schema.hpp"
 
@@ -70,10 +73,13 @@ class TraceBuilder {
     exec(trace::schema::create_sql());
     exec("INSERT INTO run(schema_version, ctxscope_version, pid, executable, argv, clock, start_wall_ns, "
          "start_steady_ns, end_state, end_ns, last_commit_ns, events_recorded, events_dropped, drop_mode, "
-         "stack_frames) VALUES(1, 'test', 42, '/bin/sample', '[\"sample\"]', 'CLOCK_MONOTONIC', 0, 0, '" +
+         "stack_frames) VALUES(" + std::to_string(trace::schema::kVersion) +
+         ", 'test', 42, '/bin/sample', '[\"sample\"]', 'CLOCK_MONOTONIC', 0, 0, '" +
          std::string(complete ? "stopped" : "none") + "', " + (complete ? std::to_string(end_ns) : "NULL") + ", " +
          std::to_string(end_ns) + ", 0, 0, 0, 0)");
-    exec("INSERT INTO contexts(id, kind) VALUES(1, 'background'), (2, 'todo')");
+    exec(trace::schema::enums_sql());
+    exec("INSERT INTO contexts(id, kind) VALUES(1, " + code("kind", "background") + "), (2, " + code("kind", "todo") +
+         ")");
     exec("INSERT INTO threads(id, first_ns) VALUES(1, 0)");
   }
   ~TraceBuilder() { sqlite3_close(db_); }
@@ -99,12 +105,12 @@ class TraceBuilder {
     exec("INSERT INTO contexts(id, parent, kind, thread, created_ns, site, registered, cancel_ns, cancel_reason, "
          "cancel_parent, cancel_origin, cancel_thread, cancel_site, cancel_called_ns, dropped_ns, "
          "dropped_when_done, released_ns, stack, err) VALUES(" +
-         std::to_string(c.id) + ", " + n(c.parent) + ", " + q(c.kind) + ", " + std::to_string(c.thread) + ", " +
-         std::to_string(c.created_ns) + ", " + n(c.site) + ", " + n(c.registered) + ", " + n(c.cancel_ns) + ", " +
-         (c.cancel_reason.empty() ? "NULL" : q(c.cancel_reason)) + ", " + n(c.cancel_parent) + ", " +
-         n(c.cancel_origin) + ", " + n(c.cancel_thread) + ", " + n(c.cancel_site) + ", " + n(c.cancel_called_ns) +
-         ", " + n(c.dropped_ns) + ", " + n(c.dropped_when_done) + ", " + n(c.released_ns) + ", " + n(c.stack) +
-         ", " + (c.cancel_ns ? "'canceled'" : "NULL") + ")");
+         std::to_string(c.id) + ", " + n(c.parent) + ", " + code("kind", c.kind) + ", " + std::to_string(c.thread) +
+         ", " + std::to_string(c.created_ns) + ", " + n(c.site) + ", " + n(c.registered) + ", " + n(c.cancel_ns) +
+         ", " + (c.cancel_reason.empty() ? "NULL" : code("cancel_reason", c.cancel_reason)) + ", " +
+         n(c.cancel_parent) + ", " + n(c.cancel_origin) + ", " + n(c.cancel_thread) + ", " + n(c.cancel_site) +
+         ", " + n(c.cancel_called_ns) + ", " + n(c.dropped_ns) + ", " + n(c.dropped_when_done) + ", " + n(c.released_ns) + ", " + n(c.stack) +
+         ", " + (c.cancel_ns ? code("errc", "canceled") : "NULL") + ")");
   }
 
   void thread(const ThreadRow& t) {
@@ -117,10 +123,10 @@ class TraceBuilder {
   void wait(const WaitRow& w) {
     exec("INSERT INTO waits(id, thread, object, object_id, label, done_ctx, n_cases, site, begin_ns, end_ns, "
          "outcome) VALUES(" +
-         std::to_string(w.id) + ", " + std::to_string(w.thread) + ", " + q(w.object) + ", " + n(w.object_id) +
-         ", " + (w.label.empty() ? "NULL" : q(w.label)) + ", " + n(w.done_ctx) + ", 1, " + n(w.site) + ", " +
-         std::to_string(w.begin_ns) + ", " + n(w.end_ns) + ", " + (w.outcome.empty() ? "NULL" : q(w.outcome)) +
-         ")");
+         std::to_string(w.id) + ", " + std::to_string(w.thread) + ", " + code("wait_object", w.object) + ", " +
+         n(w.object_id) + ", " + (w.label.empty() ? "NULL" : q(w.label)) + ", " + n(w.done_ctx) + ", 1, " +
+         n(w.site) + ", " + std::to_string(w.begin_ns) + ", " + n(w.end_ns) + ", " +
+         (w.outcome.empty() ? "NULL" : code("wait_outcome", w.outcome)) + ")");
   }
 
   /// A stack of symbolized frames, innermost first; returns its id.
@@ -147,6 +153,12 @@ class TraceBuilder {
     return o + "'";
   }
   static std::string n(const I& v) { return v ? std::to_string(*v) : "NULL"; }
+  /// The code of `name` in enumeration `type` (the rows of table `enums`).
+  static std::string code(std::string_view type, std::string_view name) {
+    for (const auto& e : trace::schema::enum_values())
+      if (e.type == type && e.name == name) return std::to_string(e.value);
+    throw std::runtime_error("no " + std::string(type) + " named " + std::string(name));
+  }
   sqlite3* db_ = nullptr;
 };
 

@@ -20,6 +20,7 @@ namespace ctxscope {
 namespace {
 
 using rectest::q_int;
+using rectest::code;
 using rectest::q_text;
 
 std::string S(std::uint64_t v) { return std::to_string(v); }
@@ -38,14 +39,17 @@ TEST(RecorderRuntime, WithCancelAndCancelRoundTripWithSites) {
   ASSERT_TRUE(r);
   sqlite3* db = r->db();
   const std::string c = " FROM contexts WHERE id=" + S(ctx.id());
-  EXPECT_EQ(q_text(db, "SELECT kind" + c), "cancel");
+  EXPECT_EQ(q_int(db, "SELECT kind" + c), code(Kind::cancel));
   EXPECT_EQ(q_int(db, "SELECT parent" + c), 1);
   EXPECT_EQ(q_int(db, "SELECT registered" + c), 0);  // background is not cancelable
   EXPECT_EQ(q_int(db, "SELECT s.line FROM contexts x JOIN sites s ON s.id=x.site WHERE x.id=" + S(ctx.id())), created);
   EXPECT_EQ(q_text(db, "SELECT s.file FROM contexts x JOIN sites s ON s.id=x.site WHERE x.id=" + S(ctx.id())),
             std::source_location::current().file_name());
-  EXPECT_EQ(q_text(db, "SELECT cancel_reason" + c), "explicit");
-  EXPECT_EQ(q_text(db, "SELECT err" + c), "canceled");
+  EXPECT_EQ(q_int(db, "SELECT cancel_reason" + c), code(CancelReason::explicit_call));
+  EXPECT_EQ(q_int(db, "SELECT err" + c), code(errc::canceled));
+  // No cause given: the cause is err itself, stored as NULL.
+  EXPECT_EQ(q_int(db, "SELECT cause_code" + c), std::nullopt);
+  EXPECT_EQ(q_text(db, "SELECT cause_category" + c), std::nullopt);
   EXPECT_EQ(q_int(db, "SELECT s.line FROM contexts x JOIN sites s ON s.id=x.cancel_site WHERE x.id=" + S(ctx.id())),
             cancelled);
   EXPECT_EQ(q_int(db, "SELECT cancel_thread" + c), static_cast<std::int64_t>(detail::current_thread_id()));
@@ -66,15 +70,48 @@ TEST(RecorderRuntime, ParentCancelReachesChildWithOrigin) {
   ASSERT_TRUE(r);
   sqlite3* db = r->db();
   const std::string cc = " FROM contexts WHERE id=" + S(c.id());
-  EXPECT_EQ(q_text(db, "SELECT kind" + cc), "timeout");
+  EXPECT_EQ(q_int(db, "SELECT kind" + cc), code(Kind::timeout));
   EXPECT_EQ(q_int(db, "SELECT registered" + cc), 1);
-  EXPECT_EQ(q_text(db, "SELECT cancel_reason" + cc), "parent");
+  EXPECT_EQ(q_int(db, "SELECT cancel_reason" + cc), code(CancelReason::parent));
+  EXPECT_EQ(q_int(db, "SELECT cause_code" + cc), std::nullopt);  // inherited cause: canceled, = err
   EXPECT_EQ(q_int(db, "SELECT cancel_origin" + cc), static_cast<std::int64_t>(a.id()));
   EXPECT_TRUE(q_int(db, "SELECT deadline_ns" + cc).has_value());
   EXPECT_GT(*q_int(db, "SELECT deadline_ns" + cc), 3'500'000'000'000);  // ~1 h after the start
   EXPECT_EQ(q_int(db, "SELECT cancel_called_ns" + cc), std::nullopt);
   cancel_b();
   cancel_c();
+  trace::stop();
+}
+
+TEST(RecorderRuntime, ExplicitCausesAreStoredAndPropagated) {
+  const std::string p = rectest::temp_trace("runtime-cause");
+  std::string err;
+  ASSERT_TRUE(trace::start(p, {}, &err)) << err;
+  auto [a, cancel_a] = with_cancel_cause(background());
+  auto [b, cancel_b] = with_cancel(a);
+  auto [same, cancel_same] = with_cancel_cause(background());
+  auto [timed, cancel_timed] = with_timeout(background(), std::chrono::nanoseconds(1));
+  cancel_a(std::make_error_code(std::errc::permission_denied));
+  cancel_same(make_error_code(errc::canceled));  // a cause equal to err: the same as no cause
+  while (!timed.err()) std::this_thread::yield();
+  trace::flush();
+  auto r = rectest::must_open(p);
+  ASSERT_TRUE(r);
+  sqlite3* db = r->db();
+  auto col = [&](const std::string& what, std::uint64_t id) {
+    return "SELECT " + what + " FROM contexts WHERE id=" + S(id);
+  };
+  for (std::uint64_t id : {a.id(), b.id()}) {  // b inherits a's cause
+    EXPECT_EQ(q_int(db, col("cause_code", id)), static_cast<int>(std::errc::permission_denied)) << id;
+    EXPECT_EQ(q_text(db, col("cause_category", id)), "generic") << id;
+  }
+  EXPECT_EQ(q_int(db, col("kind", a.id())), code(Kind::cause));
+  EXPECT_EQ(q_int(db, col("cause_code", same.id())), std::nullopt);
+  EXPECT_EQ(q_int(db, col("err", timed.id())), code(errc::deadline_exceeded));
+  EXPECT_EQ(q_int(db, col("cancel_reason", timed.id())), code(CancelReason::deadline));
+  EXPECT_EQ(q_int(db, col("cause_code", timed.id())), std::nullopt);
+  cancel_b();
+  cancel_timed();
   trace::stop();
 }
 
@@ -104,11 +141,11 @@ TEST(RecorderRuntime, GoroutineBlockedOnChannelIsRecordedAsAWait) {
   trace::flush();
   sqlite3* db = r->db();
   const std::string w = " FROM waits WHERE thread=" + S(tid);
-  EXPECT_EQ(q_text(db, "SELECT object" + w), "chan_recv");
+  EXPECT_EQ(q_int(db, "SELECT object" + w), code(WaitObject::chan_recv));
   EXPECT_EQ(q_int(db, "SELECT object_id" + w), static_cast<std::int64_t>(jobs.id()));
   EXPECT_EQ(q_text(db, "SELECT label" + w), "jobs");
   EXPECT_EQ(q_int(db, "SELECT done_ctx" + w), std::nullopt);
-  EXPECT_EQ(q_text(db, "SELECT outcome" + w), "closed");
+  EXPECT_EQ(q_int(db, "SELECT outcome" + w), code(WaitOutcome::closed));
   EXPECT_EQ(q_text(db, "SELECT name FROM threads WHERE id=" + S(tid)), "worker");
   EXPECT_EQ(q_int(db, "SELECT ctx FROM threads WHERE id=" + S(tid)), static_cast<std::int64_t>(ctx.id()));
   EXPECT_EQ(q_text(db, "SELECT label FROM channels WHERE id=" + S(jobs.id())), "jobs");

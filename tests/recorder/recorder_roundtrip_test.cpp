@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "ctxscope/context.hpp"
 #include "ctxscope/trace_schema.hpp"
 #include "recorder/recorder_test_util.hpp"
 
@@ -13,6 +14,7 @@ namespace {
 
 using rectest::emit;
 using rectest::q_int;
+using rectest::code;
 using rectest::q_text;
 
 std::string S(std::int64_t id) { return std::to_string(id); }
@@ -45,7 +47,7 @@ TEST_F(RecorderRoundTrip, RunRowDescribesTheProcessAndIsIncompleteUntilStop) {
   auto ri = r->run();
   EXPECT_EQ(ri.schema_version, trace::schema::kVersion);
   EXPECT_EQ(ri.pid, getpid());
-  EXPECT_EQ(ri.clock, "CLOCK_MONOTONIC");
+  EXPECT_EQ(ri.clock, detail::tsc_event_clock_supported() ? "CLOCK_MONOTONIC (TSC)" : "CLOCK_MONOTONIC");
   EXPECT_EQ(ri.end_state, "none");
   EXPECT_FALSE(ri.complete());
   EXPECT_EQ(ri.events_dropped, 0);
@@ -53,8 +55,8 @@ TEST_F(RecorderRoundTrip, RunRowDescribesTheProcessAndIsIncompleteUntilStop) {
   EXPECT_NE(ri.executable.find("ctxscope_tests"), std::string::npos);
   EXPECT_GT(ri.start_wall_ns, 1'600'000'000'000'000'000);
   EXPECT_LE(static_cast<std::uint64_t>(ri.start_steady_ns), t0_);
-  EXPECT_EQ(q_text(r->db(), "SELECT kind FROM contexts WHERE id=1"), "background");
-  EXPECT_EQ(q_text(r->db(), "SELECT kind FROM contexts WHERE id=2"), "todo");
+  EXPECT_EQ(q_int(r->db(), "SELECT kind FROM contexts WHERE id=1"), code(Kind::background));
+  EXPECT_EQ(q_int(r->db(), "SELECT kind FROM contexts WHERE id=2"), code(Kind::todo));
   EXPECT_EQ(q_int(r->db(), "PRAGMA application_id"), trace::schema::kApplicationId);
   EXPECT_EQ(q_text(r->db(), "PRAGMA journal_mode"), "wal");
   trace::stop();
@@ -135,7 +137,7 @@ TEST_F(RecorderRoundTrip, ContextCreateCancelDropReleaseObserveRoundTrip) {
   };
   const auto start = static_cast<std::uint64_t>(r->run().start_steady_ns);
   EXPECT_EQ(q_int(db, col("parent", ctx)), 1);
-  EXPECT_EQ(q_text(db, col("kind", ctx)), "deadline");
+  EXPECT_EQ(q_int(db, col("kind", ctx)), code(Kind::deadline));
   EXPECT_EQ(q_int(db, col("registered", ctx)), 1);
   EXPECT_EQ(q_int(db, col("deadline_ns", ctx)), static_cast<std::int64_t>(t0_ + 5'000'000 - start));
   EXPECT_EQ(q_int(db, col("thread", ctx)), static_cast<std::int64_t>(detail::current_thread_id()));
@@ -145,8 +147,8 @@ TEST_F(RecorderRoundTrip, ContextCreateCancelDropReleaseObserveRoundTrip) {
             here.line());
   EXPECT_EQ(q_text(db, "SELECT s.function FROM contexts c JOIN sites s ON s.id=c.site WHERE c.id=" + S(ctx)),
             here.function_name());
-  EXPECT_EQ(q_text(db, col("cancel_reason", ctx)), "explicit");
-  EXPECT_EQ(q_text(db, col("err", ctx)), "canceled");
+  EXPECT_EQ(q_int(db, col("cancel_reason", ctx)), code(CancelReason::explicit_call));
+  EXPECT_EQ(q_int(db, col("err", ctx)), code(errc::canceled));
   EXPECT_EQ(q_int(db, col("cause_code", ctx)), 42);
   EXPECT_EQ(q_text(db, col("cause_category", ctx)), "generic");
   EXPECT_EQ(q_int(db, col("cancel_site", ctx)), q_int(db, col("site", ctx)));  // same source_location
@@ -154,23 +156,70 @@ TEST_F(RecorderRoundTrip, ContextCreateCancelDropReleaseObserveRoundTrip) {
   EXPECT_TRUE(q_int(db, col("done_observed_ns", ctx)).has_value());
   EXPECT_EQ(q_int(db, "SELECT count(*) FROM sites"), 1);  // deduplicated
 
-  EXPECT_EQ(q_text(db, col("kind", child)), "value");
+  EXPECT_EQ(q_int(db, col("kind", child)), code(Kind::value));
   EXPECT_EQ(q_text(db, col("label", child)), "request_id");
-  EXPECT_EQ(q_text(db, col("cancel_reason", child)), "parent");
+  EXPECT_EQ(q_int(db, col("cancel_reason", child)), code(CancelReason::parent));
   EXPECT_EQ(q_int(db, col("cancel_parent", child)), static_cast<std::int64_t>(ctx));
   EXPECT_EQ(q_int(db, col("cancel_origin", child)), static_cast<std::int64_t>(ctx));
   EXPECT_EQ(q_int(db, col("cause_code", child)), std::nullopt);
+  EXPECT_EQ(q_text(db, col("cause_category", child)), std::nullopt);
   EXPECT_TRUE(q_int(db, col("cancel_called_ns", child)).has_value());
   EXPECT_GT(*q_int(db, col("cancel_called_ns", child)), *q_int(db, col("cancel_ns", child)));
   EXPECT_EQ(q_int(db, col("dropped_when_done", child)), 1);
   EXPECT_TRUE(q_int(db, col("dropped_ns", child)).has_value());
-  EXPECT_EQ(q_text(db, col("release_reason", child)), "parent");
+  EXPECT_EQ(q_int(db, col("release_reason", child)), code(ReleaseReason::parent));
+  // Every enumeration column's code has its name in `enums`.
+  EXPECT_EQ(q_text(db, "SELECT e.name FROM contexts c JOIN enums e ON e.type='kind' AND e.value=c.kind WHERE c.id=" +
+                           S(child)),
+            "value");
+  EXPECT_EQ(q_text(db, "SELECT e.name FROM contexts c JOIN enums e ON e.type='release_reason' AND "
+                       "e.value=c.release_reason WHERE c.id=" + S(child)),
+            "parent");
   EXPECT_TRUE(q_int(db, col("released_ns", child)).has_value());
 
   EXPECT_EQ(q_int(db, "SELECT count(*) FROM events WHERE id IN (" + S(ctx) + "," + S(child) + ")"), 8);
   EXPECT_EQ(q_int(db, "SELECT value FROM events WHERE type=1 AND id=" + S(ctx)),
             static_cast<std::int64_t>(t0_ + 5'000'000));
   EXPECT_EQ(q_int(db, "SELECT code FROM events WHERE type=2 AND id=" + S(ctx)), 42);
+}
+
+// The cause columns are NULL exactly when the cause is err itself: ctxscope's
+// context category with the value of err (what the runtime records when no
+// cause was given).  Any other cause is stored, even one of the same category.
+TEST_F(RecorderRoundTrip, CauseColumnsAreNullWhenTheCauseIsErrItself) {
+  const std::uint64_t plain = kBase + 30, timed = kBase + 31, other = kBase + 32, same_value = kBase + 33;
+  const char* ctx_cat = context_category().name();
+  auto cancel = [](std::uint64_t id, errc err, int cause, const char* category) {
+    Event e{};
+    e.type = EventType::ctx_cancel;
+    e.id = id;
+    e.kind = static_cast<std::uint8_t>(err == errc::canceled ? CancelReason::explicit_call : CancelReason::deadline);
+    e.err = static_cast<std::uint8_t>(err);
+    e.code = cause;
+    e.text = category;
+    emit(e);
+  };
+  cancel(plain, errc::canceled, 1, ctx_cat);                 // cancel()
+  cancel(timed, errc::deadline_exceeded, 2, ctx_cat);        // deadline fired, no cause
+  cancel(other, errc::canceled, 2, ctx_cat);                 // cancel_cause(deadline_exceeded)
+  cancel(same_value, errc::canceled, 1, "generic");          // cancel_cause(EPERM): same value, other category
+  auto r = read();
+  ASSERT_TRUE(r);
+  sqlite3* db = r->db();
+  auto col = [&](const std::string& what, std::uint64_t id) {
+    return "SELECT " + what + " FROM contexts WHERE id=" + S(id);
+  };
+  for (std::uint64_t id : {plain, timed}) {
+    EXPECT_EQ(q_int(db, col("cause_code", id)), std::nullopt) << id;
+    EXPECT_EQ(q_text(db, col("cause_category", id)), std::nullopt) << id;
+  }
+  EXPECT_EQ(q_int(db, col("err", timed)), code(errc::deadline_exceeded));
+  EXPECT_EQ(q_int(db, col("cause_code", other)), 2);
+  EXPECT_EQ(q_text(db, col("cause_category", other)), "ctxscope.context");
+  EXPECT_EQ(q_int(db, col("cause_code", same_value)), 1);
+  EXPECT_EQ(q_text(db, col("cause_category", same_value)), "generic");
+  // The raw event keeps the code as emitted.
+  EXPECT_EQ(q_int(db, "SELECT code FROM events WHERE type=2 AND id=" + S(plain)), 1);
 }
 
 TEST_F(RecorderRoundTrip, WaitsThreadsAndChannelsRoundTrip) {
@@ -224,13 +273,14 @@ TEST_F(RecorderRoundTrip, WaitsThreadsAndChannelsRoundTrip) {
   ASSERT_TRUE(r);
   sqlite3* db = r->db();
   auto w = [&](const std::string& what, std::uint64_t id) { return "SELECT " + what + " FROM waits WHERE id=" + S(id); };
-  EXPECT_EQ(q_text(db, w("object", w1)), "select");
+  EXPECT_EQ(q_int(db, w("object", w1)), code(WaitObject::select));
   EXPECT_EQ(q_int(db, w("n_cases", w1)), 3);
   EXPECT_EQ(q_int(db, w("done_ctx", w1)), static_cast<std::int64_t>(ctx));
-  EXPECT_EQ(q_text(db, w("outcome", w1)), "done");
+  EXPECT_EQ(q_int(db, w("outcome", w1)), code(WaitOutcome::done));
   EXPECT_EQ(q_int(db, w("case_index", w1)), 2);
   EXPECT_LE(*q_int(db, w("begin_ns", w1)), *q_int(db, w("end_ns", w1)));
-  EXPECT_EQ(q_text(db, w("object", w2)), "chan_recv");
+  EXPECT_EQ(q_int(db, w("object", w2)), code(WaitObject::chan_recv));
+  EXPECT_EQ(q_int(db, w("outcome", w2)), std::nullopt);
   EXPECT_EQ(q_int(db, w("object_id", w2)), static_cast<std::int64_t>(ch));
   EXPECT_EQ(q_text(db, w("label", w2)), "jobs");
   EXPECT_EQ(q_int(db, w("done_ctx", w2)), std::nullopt);
@@ -267,7 +317,8 @@ TEST_F(RecorderRoundTrip, CancelRecordedBeforeCreateStillGivesOneRow) {
   auto r = read();
   ASSERT_TRUE(r);
   EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM contexts WHERE id=" + S(ctx)), 1);
-  EXPECT_EQ(q_text(r->db(), "SELECT kind || '/' || cancel_reason FROM contexts WHERE id=" + S(ctx)), "cancel/explicit");
+  EXPECT_EQ(q_int(r->db(), "SELECT kind FROM contexts WHERE id=" + S(ctx)), code(Kind::cancel));
+  EXPECT_EQ(q_int(r->db(), "SELECT cancel_reason FROM contexts WHERE id=" + S(ctx)), code(CancelReason::explicit_call));
 }
 
 TEST_F(RecorderRoundTrip, FlushIsABarrierForEveryProducerThread) {

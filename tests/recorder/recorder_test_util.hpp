@@ -65,6 +65,12 @@ inline std::optional<std::string> q_text(sqlite3* db, const std::string& sql) {
   return r;
 }
 
+/// The integer code a trace stores for an enumerator (Kind::cancel -> 2, errc::canceled -> 1, ...).
+template <class E>
+std::int64_t code(E e) {
+  return static_cast<std::int64_t>(e);
+}
+
 /// Emits `e` through the installed sink exactly as the runtime does.
 inline void emit(Event e) {
   if (EventSink* s = detail::sink()) detail::emit_to(s, e);

@@ -111,6 +111,15 @@ TEST(TraceReader, RefusesAFutureSchemaVersion) {
                             std::to_string(trace::schema::kVersion) + ")");
 }
 
+TEST(TraceReader, RefusesAnOlderSchemaVersion) {
+  // A version-1 file (enumerations stored as names) cannot be read as version 2:
+  // one line naming the file and what to do.
+  const std::string p = good_trace("older");
+  exec_rw(p, "PRAGMA user_version=1");
+  EXPECT_EQ(refusal(p), p + ": written by an older ctxscope (schema version 1, this ctxscope reads " +
+                            std::to_string(trace::schema::kVersion) + "): re-record the trace with this ctxscope");
+}
+
 TEST(TraceReader, RefusesPlantedTriggersAndViews) {
   const std::string p1 = good_trace("trigger");
   exec_rw(p1, "CREATE TRIGGER evil AFTER INSERT ON events BEGIN DELETE FROM run; END;");
@@ -180,6 +189,37 @@ TEST(TraceSchema, CreatesEveryDeclaredTable) {
     for (const auto& c : t.columns) EXPECT_FALSE(c.doc.empty()) << t.name << "." << c.name;
   }
   sqlite3_close(db);
+}
+
+// Every enumeration column is an INTEGER whose doc lists every code of its
+// enumeration ("2 cancel"), as table `enums` holds them (from to_string()).
+TEST(TraceSchema, EnumerationColumnsDocumentEveryCode) {
+  const auto values = trace::schema::enum_values();
+  int columns = 0;
+  for (const auto& t : trace::schema::tables())
+    for (const auto& c : t.columns) {
+      if (c.enum_type.empty()) continue;
+      ++columns;
+      EXPECT_EQ(c.type.substr(0, 7), "INTEGER") << t.name << "." << c.name;
+      int codes = 0;
+      for (const auto& v : values) {
+        if (v.type != c.enum_type) continue;
+        ++codes;
+        const std::string code = std::to_string(v.value) + " " + std::string(v.name);
+        EXPECT_NE(c.doc.find(code), std::string_view::npos) << t.name << "." << c.name << " does not list " << code;
+      }
+      EXPECT_GT(codes, 0) << t.name << "." << c.name << ": no enumeration " << c.enum_type;
+      EXPECT_NE(c.doc.find("`enums.type = '" + std::string(c.enum_type) + "'`"), std::string_view::npos)
+          << t.name << "." << c.name;
+    }
+  EXPECT_EQ(columns, 8);  // contexts: kind, cancel_reason, err, release_reason; waits: object, outcome; events: type, err
+  // No enumeration is stored as text in the entity tables any more.
+  for (const char* table : {"contexts", "waits"})
+    for (const auto& c : trace::schema::find_table(table)->columns) {
+      if (c.type.substr(0, 4) == "TEXT") {
+        EXPECT_TRUE(c.name == "label" || c.name == "cause_category") << table << "." << c.name;
+      }
+    }
 }
 
 }  // namespace

@@ -34,14 +34,29 @@ inline constexpr std::chrono::seconds kHangLimit{20};
 
 class RecordingSink final : public EventSink {
  public:
+  /// Records events in their separate form: a ctx_cancel that carries its
+  /// release (kCancelReleases) is recorded as the cancel and the release, as the
+  /// trace writer does; raw() keeps what the runtime emitted.
   void on_event(const Event& e) noexcept override {
     std::lock_guard g(mu_);
-    events_.push_back(e);
+    raw_.push_back(e);
+    if (releases_in_cancel(e)) {
+      const SplitRelease sr = split_release(e);
+      events_.push_back(sr.cancel);
+      events_.push_back(sr.release);
+    } else {
+      events_.push_back(e);
+    }
     cv_.notify_all();
+  }
+  std::vector<Event> raw() const {
+    std::lock_guard g(mu_);
+    return raw_;
   }
   void clear() {
     std::lock_guard g(mu_);
     events_.clear();
+    raw_.clear();
   }
   std::vector<Event> snapshot() const {
     std::lock_guard g(mu_);
@@ -57,7 +72,7 @@ class RecordingSink final : public EventSink {
  private:
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
-  std::vector<Event> events_;
+  std::vector<Event> events_, raw_;
 };
 
 inline RecordingSink& recording_sink() {
@@ -77,6 +92,8 @@ class ScopedRecorder {
   ScopedRecorder& operator=(const ScopedRecorder&) = delete;
 
   std::vector<Event> all() const { return recording_sink().snapshot(); }
+  /// Every event as the runtime emitted it (own releases folded into their cancel).
+  std::vector<Event> raw() const { return recording_sink().raw(); }
 
   /// Every event of type `t` whose primary id is `id`, in emission order.
   std::vector<Event> of(EventType t, std::uint64_t id) const {

@@ -25,9 +25,9 @@ class ChildCounter final : public EventSink {
     const std::uint64_t p = parent.load(std::memory_order_relaxed);
     if (e.ref != p || p == 0) return;
     if (e.type == EventType::ctx_create) created.fetch_add(1, std::memory_order_relaxed);
-    if (e.type == EventType::ctx_release) {
+    if (e.type == EventType::ctx_release || releases_in_cancel(e)) {  // own release folded into its cancel
       released.fetch_add(1, std::memory_order_relaxed);
-      if (e.kind == static_cast<std::uint8_t>(ReleaseReason::own_cancel))
+      if (releases_in_cancel(e) || e.kind == static_cast<std::uint8_t>(ReleaseReason::own_cancel))
         released_by_cancel.fetch_add(1, std::memory_order_relaxed);
     }
   }

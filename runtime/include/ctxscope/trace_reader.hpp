@@ -9,7 +9,7 @@
 // The file is untrusted: it is opened read-only with SQLite's defensive settings
 // (SQLITE_DBCONFIG_DEFENSIVE, trusted_schema=OFF, triggers disabled,
 // cell_size_check=ON, mmap_size=0) and checked before use (application_id,
-// user_version, no planted views/triggers, every declared table present,
+// user_version = this version, no planted views/triggers, every declared table present,
 // quick_check, exactly one `run` row).  A trace still being written can be
 // opened (WAL reader): every statement outside an explicit transaction sees the
 // latest commit, so a viewer follows it by re-running its queries.
@@ -66,7 +66,7 @@ class TraceReader {
   /// The read-only connection (owned by the reader).
   sqlite3* db() const noexcept { return db_; }
   const std::string& path() const noexcept { return path_; }
-  /// `PRAGMA user_version` of the file (<= schema::kVersion).
+  /// `PRAGMA user_version` of the file (== schema::kVersion: other versions are refused).
   int schema_version() const noexcept { return version_; }
 
   /// Re-reads the run row (a live trace changes it at every commit).

@@ -15,8 +15,11 @@
 //    space; background is context 1 and todo context 2 (rows always present).
 //  * Thread ids are ctxscope's small dense ids (1, 2, ...), not OS tids.
 //  * Sites and stacks are ids into `sites` / `stacks`; NULL = unknown / not captured.
-//  * Enumerations are stored as their names (TEXT) in the entity tables and as
-//    small integers in `events`; table `enums` maps one to the other.
+//  * Enumerations are stored as small INTEGER codes everywhere (entity tables
+//    and `events`): the values of the C++ enums in ctxscope/detail/events.hpp
+//    (and of ctxscope::errc).  Each such column lists its codes in its doc and
+//    names its enumeration (`Column::enum_type`); table `enums` maps every
+//    (type, code) to the name reports show.
 //  * Rows in the entity tables (contexts, waits, threads, channels) are upserted:
 //    a context whose cancel is recorded before its creation still gets one row.
 //  * The file holds no views or triggers (readers refuse files that do); consumers
@@ -27,11 +30,15 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ctxscope::trace::schema {
 
-/// `PRAGMA user_version` of files written by this ctxscope.  Readers refuse newer.
-inline constexpr int kVersion = 1;
+/// `PRAGMA user_version` of files written by this ctxscope.  Readers refuse any
+/// other version: newer ones, and older ones, which must be re-recorded.
+/// History: 1 = enumerations stored as names (TEXT) in the entity tables;
+/// 2 = integer codes everywhere, cause columns NULL when the cause is err itself.
+inline constexpr int kVersion = 2;
 /// `PRAGMA application_id`: ASCII "CTXS".
 inline constexpr std::int32_t kApplicationId = 0x43545853;
 
@@ -39,6 +46,15 @@ struct Column {
   std::string_view name;
   std::string_view type;  ///< SQL type and column constraint, e.g. "INTEGER PRIMARY KEY"
   std::string_view doc;
+  /// For an enumeration column: its `enums.type` (the doc lists the codes); empty otherwise.
+  std::string_view enum_type = {};
+};
+
+/// One row of table `enums`: a code of an enumeration and its name.
+struct EnumValue {
+  std::string_view type;  ///< e.g. "kind"
+  int value;
+  std::string_view name;  ///< e.g. "cancel" (ctxscope::to_string of the C++ enum)
 };
 
 struct Table {
@@ -56,7 +72,10 @@ inline constexpr Column run[] = {
     {"pid", "INTEGER NOT NULL", "Process id of the traced program."},
     {"executable", "TEXT", "Path of the executable (`/proc/self/exe`)."},
     {"argv", "TEXT", "Command line as a JSON array of strings."},
-    {"clock", "TEXT NOT NULL", "Clock of every `*_ns` column: `CLOCK_MONOTONIC` (std::chrono::steady_clock)."},
+    {"clock", "TEXT NOT NULL", "Clock of every `*_ns` column: `CLOCK_MONOTONIC` (std::chrono::steady_clock), read directly, or "
+     "`CLOCK_MONOTONIC (TSC)`: the hot path read the TSC and the recorder converted it to CLOCK_MONOTONIC "
+     "nanoseconds by interpolating between (TSC, CLOCK_MONOTONIC) anchors it samples on every drain pass "
+     "(x86-64 where the kernel's clocksource is the TSC; `CTXSCOPE_CLOCK=monotonic` turns it off)."},
     {"start_wall_ns", "INTEGER NOT NULL", "Unix wall-clock time of the run start, ns since the epoch (time 0 of the trace)."},
     {"start_steady_ns", "INTEGER NOT NULL", "Absolute steady-clock ns of the run start; add it to any `*_ns` to get steady time."},
     {"end_state", "TEXT NOT NULL", "`stopped`: trace::stop() (or exit) ended the run cleanly; `none`: no end marker — "
@@ -84,7 +103,8 @@ inline constexpr Column threads[] = {
 inline constexpr Column contexts[] = {
     {"id", "INTEGER PRIMARY KEY", "Context id (1 = background, 2 = todo)."},
     {"parent", "INTEGER", "Parent context id; NULL for background and todo."},
-    {"kind", "TEXT", "background, todo, cancel, timeout, deadline, cause, without_cancel, value."},
+    {"kind", "INTEGER", "Kind code (`enums.type = 'kind'`): 0 background, 1 todo, 2 cancel, 3 timeout, 4 deadline, "
+                        "5 cause (with_cancel_cause), 6 without_cancel, 7 value.", "kind"},
     {"thread", "INTEGER", "Thread that created it."},
     {"created_ns", "INTEGER", "Creation time."},
     {"site", "INTEGER", "Creation site (`sites.id`): the with_* call."},
@@ -93,8 +113,9 @@ inline constexpr Column contexts[] = {
     {"registered", "INTEGER", "1 if it was registered with a cancelable ancestor at creation (cancel propagates to it)."},
     {"label", "TEXT", "Key name for `value` contexts; NULL otherwise."},
     {"cancel_ns", "INTEGER", "When it became done; NULL if never. One cancel operation carries one time: a context cancelled by propagation has its origin's cancel_ns."},
-    {"cancel_reason", "TEXT", "explicit (its cancel func was called), parent (an ancestor was cancelled), "
-                              "deadline (its own timer fired), born_done (derived from a done parent)."},
+    {"cancel_reason", "INTEGER", "CancelReason code (`enums.type = 'cancel_reason'`): 0 explicit (its cancel func was "
+                                 "called), 1 parent (an ancestor was cancelled), 2 deadline (its own timer fired), "
+                                 "3 born_done (derived from a done parent); NULL while not done.", "cancel_reason"},
     {"cancel_parent", "INTEGER", "For reason parent: the direct parent that propagated the cancel."},
     {"cancel_origin", "INTEGER", "For reason parent: the ancestor whose cancel started the propagation."},
     {"cancel_thread", "INTEGER", "Thread on which the cancel happened (caller, propagating thread or timer thread)."},
@@ -104,9 +125,14 @@ inline constexpr Column contexts[] = {
                                     "then (the owner did call cancel); NULL if never called."},
     {"cancel_called_thread", "INTEGER", "Thread of that first explicit call."},
     {"cancel_called_site", "INTEGER", "Site of that first explicit call."},
-    {"err", "TEXT", "canceled or deadline_exceeded; NULL while not done."},
-    {"cause_code", "INTEGER", "Cause (Go 1.20 context.Cause) as error_code value; NULL if the cause is err itself."},
-    {"cause_category", "TEXT", "Category name of the cause error_code."},
+    {"err", "INTEGER", "errc code (`enums.type = 'errc'`): 1 canceled, 2 deadline_exceeded; NULL while not done.", "errc"},
+    {"cause_code", "INTEGER", "Cause (Go 1.20 context.Cause) as error_code value. NULL = the cause is err itself "
+                              "(as Go's context.Cause returns Err when no cause was set): exactly when the cause's "
+                              "category is ctxscope's context category (`ctxscope.context`) and its value equals "
+                              "`err` — no cause was given, or the given cause is that same error. Also NULL while "
+                              "not done."},
+    {"cause_category", "TEXT", "Category name (std::error_category::name) of the cause error_code; NULL exactly when "
+                               "`cause_code` is NULL."},
     {"done_observed_ns", "INTEGER", "First time err()/done reported done for it; NULL if nobody looked."},
     {"done_observed_thread", "INTEGER", "Thread of that first observation."},
     {"done_observed_site", "INTEGER", "Site of that first observation."},
@@ -114,14 +140,18 @@ inline constexpr Column contexts[] = {
     {"dropped_thread", "INTEGER", "Thread that destroyed the last copy."},
     {"dropped_when_done", "INTEGER", "1 if it was already done (by parent/deadline) when the cancel was dropped."},
     {"released_ns", "INTEGER", "When it was unregistered from its parent; NULL if still registered at the end. A release by its own or its parent's cancel has that cancel's time."},
-    {"release_reason", "TEXT", "own_cancel, parent (parent cancelled, dropped all children), destroyed (last handle gone while registered)."},
+    {"release_reason", "INTEGER", "ReleaseReason code (`enums.type = 'release_reason'`): 0 own_cancel, 1 parent (parent "
+                                  "cancelled, dropped all children), 2 destroyed (last handle gone while registered); "
+                                  "NULL while registered.", "release_reason"},
     {"release_thread", "INTEGER", "Thread on which the release happened."},
 };
 
 inline constexpr Column waits[] = {
     {"id", "INTEGER PRIMARY KEY", "Wait id (one blocking operation)."},
     {"thread", "INTEGER", "Waiting thread."},
-    {"object", "TEXT", "chan_recv, chan_send, select, waitgroup, group, sleep, done."},
+    {"object", "INTEGER", "WaitObject code (`enums.type = 'wait_object'`): 0 chan_recv, 1 chan_send, 2 select, "
+                          "3 waitgroup, 4 group (errgroup wait), 5 sleep, 6 done (blocking on ctx.done() alone).",
+     "wait_object"},
     {"object_id", "INTEGER", "Id of the channel / WaitGroup / Group; NULL for select, sleep, done."},
     {"label", "TEXT", "Label of the object, if it has one."},
     {"done_ctx", "INTEGER", "Context whose done() was among the cases; NULL if the wait does not observe any context."},
@@ -129,7 +159,8 @@ inline constexpr Column waits[] = {
     {"site", "INTEGER", "Site of the blocking call (`sites.id`)."},
     {"begin_ns", "INTEGER", "When it began."},
     {"end_ns", "INTEGER", "When it ended; NULL if still blocked at the end of the trace."},
-    {"outcome", "TEXT", "value, closed, done, default, timeout; NULL if still blocked."},
+    {"outcome", "INTEGER", "WaitOutcome code (`enums.type = 'wait_outcome'`): 0 value, 1 closed, 2 done, 3 default, "
+                           "4 timeout; NULL if still blocked.", "wait_outcome"},
     {"case_index", "INTEGER", "Index of the select case that won."},
 };
 
@@ -176,25 +207,27 @@ inline constexpr Column events[] = {
     {"seq", "INTEGER PRIMARY KEY", "Order in which the recorder wrote the event (per-thread order is preserved; "
                                    "order across threads by `t_ns`, then `seq`)."},
     {"t_ns", "INTEGER NOT NULL", "Time of the event."},
-    {"type", "INTEGER NOT NULL", "EventType (see `enums` where type = 'event'): 1 ctx_create, 2 ctx_cancel, 3 cancel_dropped, "
+    {"type", "INTEGER NOT NULL", "EventType code (`enums.type = 'event'`): 1 ctx_create, 2 ctx_cancel, 3 cancel_dropped, "
                                  "4 ctx_release, 5 done_observed, 6 wait_begin, 7 wait_end, 8 thread_spawn, 9 thread_exit, "
-                                 "10 chan_create, 11 chan_close."},
+                                 "10 chan_create, 11 chan_close.", "event"},
     {"thread", "INTEGER NOT NULL", "Emitting thread."},
     {"id", "INTEGER", "Primary object (context / wait / thread / channel id), see detail/events.hpp."},
     {"ref", "INTEGER", "Secondary object (parent ctx, done ctx, ...)."},
     {"value", "INTEGER", "Numeric payload exactly as emitted (absolute deadline ns for ctx_create, capacity, ...)."},
-    {"kind", "INTEGER", "Kind / CancelReason / WaitObject / WaitOutcome / ReleaseReason depending on type."},
+    {"kind", "INTEGER", "Kind (ctx_create) / CancelReason (ctx_cancel) / WaitObject (wait_begin) / WaitOutcome "
+                        "(wait_end) / ReleaseReason (ctx_release) code: the codes of the entity tables' columns "
+                        "(`enums` types kind, cancel_reason, wait_object, wait_outcome, release_reason)."},
     {"aux", "INTEGER", "Auxiliary byte (ctx_create: registered flag; ctx_cancel: 1 = explicit call on an already-done context; "
                            "wait_begin: number of select cases)."},
-    {"err", "INTEGER", "errc value for ctx_cancel (1 canceled, 2 deadline_exceeded)."},
-    {"code", "INTEGER", "Cause error_code value for ctx_cancel."},
+    {"err", "INTEGER", "errc code for ctx_cancel (`enums.type = 'errc'`): 1 canceled, 2 deadline_exceeded.", "errc"},
+    {"code", "INTEGER", "Cause error_code value for ctx_cancel, as emitted (also when the cause is err itself)."},
     {"site", "INTEGER", "`sites.id` or NULL."},
 };
 
 inline constexpr Column enums[] = {
     {"type", "TEXT NOT NULL", "Enumeration: event, kind, cancel_reason, wait_object, wait_outcome, release_reason, errc."},
-    {"value", "INTEGER NOT NULL", "Integer value as stored in `events`."},
-    {"name", "TEXT NOT NULL", "Name as stored in the entity tables."},
+    {"value", "INTEGER NOT NULL", "Integer code as stored in `events` and in the entity tables' enumeration columns."},
+    {"name", "TEXT NOT NULL", "Name of the code, as reports show it (e.g. kind 2 = cancel)."},
 };
 }  // namespace cols
 
@@ -209,7 +242,9 @@ inline constexpr Table kTables[] = {
     {"stack_frames", "Frames of each stack, innermost first.", cols::stack_frames, "PRIMARY KEY (stack_id, depth)", true},
     {"frames", "Symbolized frames, deduplicated by address.", cols::frames},
     {"events", "Every event in raw form: compact integers, one row per event (what bulk scans read).", cols::events},
-    {"enums", "Names of the integer codes used in `events`.", cols::enums, "PRIMARY KEY (type, value)", true},
+    {"enums", "Names of the integer codes of every enumeration column (entity tables and `events`); every code of "
+              "every enumeration has a row (see [Enumeration codes](#enumeration-codes)).",
+     cols::enums, "PRIMARY KEY (type, value)", true},
 };
 
 /// All tables of a version-`kVersion` trace.
@@ -220,6 +255,13 @@ const Table* find_table(std::string_view name) noexcept;
 
 /// `CREATE TABLE ...;` statements for every table (no pragmas, no data).
 std::string create_sql();
+
+/// Every row of table `enums` (every code of every enumeration), names from
+/// ctxscope::to_string (errc: canceled, deadline_exceeded).
+std::vector<EnumValue> enum_values();
+
+/// `INSERT INTO enums(type, value, name) VALUES ...;` with every row of enum_values().
+std::string enums_sql();
 
 /// The reference page docs/trace-schema.md (Markdown), generated from this declaration.
 std::string markdown();

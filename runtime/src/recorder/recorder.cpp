@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <atomic>
 #include <boost/stacktrace/safe_dump_to.hpp>
 #include <chrono>
@@ -35,6 +36,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "ctxscope/detail/events.hpp"
@@ -60,6 +62,13 @@ constexpr std::uint64_t kProducerWaitNs = 5'000'000'000;  // bounded wait before
 constexpr std::uint64_t kCommitEveryNs = 50'000'000;      // issue: at least every 100 ms
 constexpr long kTickNs = 10'000'000;
 
+// A slot holds an Event's bytes.  Raw bytes, so that a new ring is not
+// value-initialized: its 128 KiB are touched (faulted in) only as they are used.
+struct alignas(64) Slot {
+  unsigned char bytes[sizeof(Event)];
+};
+static_assert(sizeof(Slot) == 64 && std::is_trivially_copyable_v<Event>);
+
 struct Ring {
   alignas(64) std::atomic<std::uint64_t> head{0};  // written by the producer
   alignas(64) std::atomic<std::uint64_t> tail{0};  // written by the recorder
@@ -67,13 +76,19 @@ struct Ring {
   std::atomic<bool> dead{false};                   // producer thread has exited
   std::uint8_t nframes[kRingCap] = {};
   const void** frames = nullptr;  // kRingCap * (kMaxFrames + 1), allocated when stacks are first used
-  alignas(64) Event slots[kRingCap];
+  Slot slots[kRingCap];
 };
+
+// Rings of exited threads, drained, kept for the next threads (a program that
+// starts goroutine-like threads per request would otherwise allocate, fault in
+// and free 130 KiB per thread: +5% on the fan-out benchmark).  Under g_reg_mu.
+constexpr std::size_t kPooledRings = 64;
 
 // Registry of rings.  The mutex is taken by a thread once (registration) and by
 // the recorder per poll, never on the per-event path.
 std::mutex g_reg_mu;
-std::vector<Ring*>* g_rings = nullptr;  // leaked on purpose
+std::vector<Ring*>* g_rings = nullptr;      // leaked on purpose
+std::vector<Ring*>* g_free_rings = nullptr;  // leaked on purpose
 
 // Events emitted by a thread after its thread_local ring owner was destroyed
 // (other thread_local destructors) go to this shared ring under a lock: rare.
@@ -146,10 +161,20 @@ void wake_recorder() {
 }
 
 Ring* register_ring() {
-  auto* r = new Ring;
+  Ring* r = nullptr;
   {
     std::lock_guard lk(g_reg_mu);
     if (!g_rings) g_rings = new std::vector<Ring*>;
+    if (g_free_rings && !g_free_rings->empty()) {
+      r = g_free_rings->back();  // drained: head == tail, nframes all 0
+      g_free_rings->pop_back();
+      r->cached_tail = r->tail.load(std::memory_order_relaxed);
+      r->dead.store(false, std::memory_order_relaxed);
+    }
+  }
+  if (!r) r = new Ring;
+  {
+    std::lock_guard lk(g_reg_mu);
     g_rings->push_back(r);
   }
   t_owner.r = r;
@@ -191,7 +216,7 @@ bool wait_for_space(Ring* r, std::uint64_t h) {
     }
   }
   const std::uint64_t i = h & (kRingCap - 1);
-  r->slots[i] = e;
+  std::memcpy(&r->slots[i], &e, sizeof e);
   const int nf = g.stack_frames.load(std::memory_order_relaxed);
   if (nf > 0 && wants_stack(e)) {
     if (!r->frames) r->frames = new const void*[kRingCap * (kMaxFrames + 1)];
@@ -228,7 +253,7 @@ inline void push(Ring* r, const Event& e) {
     return;
   }
   const std::uint64_t i = h & (kRingCap - 1);
-  r->slots[i] = e;
+  std::memcpy(&r->slots[i], &e, sizeof e);
   // The next slots were last read by the recorder on the other core: start
   // their read-for-ownership now so that the copy a few events later does not wait.
   prefetch_for_write(&r->slots[(i + 16) & (kRingCap - 1)]);
@@ -276,25 +301,37 @@ struct DrainResult {
 // Drains every ring once, starting at ring `*rotor`.  Stops early at
 // `deadline_ns` (a commit is due), resuming at the next ring on the next pass
 // so that no thread's ring is starved.
-DrainResult drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot, std::uint64_t deadline_ns,
-                      std::size_t* rotor) {
+//
+// Every ring's head is read first, then the writer takes a clock anchor, then
+// the events up to those heads are written: each event of the pass was stamped
+// before the anchor, so its timestamp converts by interpolation (TimeMap).
+DrainResult drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot, std::vector<std::uint64_t>& heads,
+                      std::vector<char>& dead, std::uint64_t deadline_ns, std::size_t* rotor) {
   snapshot.clear();
   {
     std::lock_guard lk(g_reg_mu);
     if (g_rings) snapshot = *g_rings;
   }
   snapshot.push_back(g_orphan);
-  DrainResult res;
   const std::size_t nrings = snapshot.size();
+  heads.resize(nrings);
+  dead.resize(nrings);
+  for (std::size_t k = 0; k < nrings; ++k) {
+    // dead before head: a ring whose thread had exited is drained to its last event.
+    dead[k] = snapshot[k]->dead.load(std::memory_order_acquire) && snapshot[k] != g_orphan;
+    heads[k] = snapshot[k]->head.load(std::memory_order_acquire);
+  }
+  w.anchor_clock();
+  DrainResult res;
   for (std::size_t k = 0; k < nrings; ++k) {
     if (k > 0 && res.events > 0 && now_ns() >= deadline_ns) {
       res.complete = false;
       *rotor += k;
       break;
     }
-    Ring* r = snapshot[(*rotor + k) % nrings];
-    const bool dead = r->dead.load(std::memory_order_acquire);
-    const std::uint64_t h = r->head.load(std::memory_order_acquire);
+    const std::size_t j = (*rotor + k) % nrings;
+    Ring* r = snapshot[j];
+    const std::uint64_t h = heads[j];
     std::uint64_t t = r->tail.load(std::memory_order_relaxed);
     while (t != h) {
       // Publish progress in chunks so that a waiting producer resumes early.
@@ -302,18 +339,24 @@ DrainResult drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot, std:
       for (; t != end; ++t) {
         const std::uint64_t i = t & (kRingCap - 1);
         const int nf = r->nframes[i];
-        w.write(r->slots[i], nf ? r->frames + i * (kMaxFrames + 1) : nullptr, nf);
+        const Event e = std::bit_cast<Event>(r->slots[i]);
+        w.write(e, nf ? r->frames + i * (kMaxFrames + 1) : nullptr, nf);
         if (nf) r->nframes[i] = 0;  // the producer writes nframes only for events with a stack
         ++res.events;
       }
       r->tail.store(t, std::memory_order_release);
     }
-    if (dead && r != g_orphan) {
+    if (dead[j]) {
       std::lock_guard lk(g_reg_mu);
       auto& v = *g_rings;
       v.erase(std::remove(v.begin(), v.end(), r), v.end());
-      delete[] r->frames;
-      delete r;
+      if (!g_free_rings) g_free_rings = new std::vector<Ring*>;
+      if (g_free_rings->size() < kPooledRings) {
+        g_free_rings->push_back(r);  // keeps its frames buffer, if any
+      } else {
+        delete[] r->frames;
+        delete r;
+      }
     }
   }
   return res;
@@ -322,6 +365,8 @@ DrainResult drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot, std:
 void recorder_main(detail::TraceWriter* w) {
   t_state.in_recorder = true;
   std::vector<Ring*> snapshot;
+  std::vector<std::uint64_t> heads;
+  std::vector<char> dead;
   std::uint64_t last_commit = now_ns();
   bool pending = false;
   std::size_t rotor = 0;
@@ -334,7 +379,7 @@ void recorder_main(detail::TraceWriter* w) {
     // to the commit that is due.
     const bool must_complete = stopping || freq > g.flush_done.load(std::memory_order_relaxed);
     DrainResult d;
-    if (!paused) d = drain_all(*w, snapshot, must_complete ? UINT64_MAX : last_commit + kCommitEveryNs, &rotor);
+    if (!paused) d = drain_all(*w, snapshot, heads, dead, must_complete ? UINT64_MAX : last_commit + kCommitEveryNs, &rotor);
     const std::size_t n = d.events;
     pending = pending || n > 0;
     const std::uint64_t now = now_ns();
@@ -392,6 +437,7 @@ void atfork_child() {
   g_writer = nullptr;
   g.lock_fd = -1;  // inherited (CLOEXEC only matters for exec); never used by the child
   g_rings = new std::vector<Ring*>;
+  g_free_rings = nullptr;  // the parent's pool stays with the parent
   g_orphan = new Ring;
   t_state.ring = nullptr;  // the parent's ring of this thread stays with the parent's (dead) recorder
   t_owner.r = nullptr;
@@ -438,7 +484,11 @@ bool start(const std::string& path, const Options& opts, std::string* err) {
   auto* w = new detail::TraceWriter;
   const int frames = std::clamp(opts.stack_frames, 0, kMaxFrames);
   g.dropped.store(0);
-  if (!w->open(path, t0, frames, opts.drop_when_full, err)) {
+  // The event clock is chosen while nothing is recorded (events stamped before
+  // the sink is installed are not recorded).
+  const bool tsc = opts.fast_clock && ctxscope::detail::tsc_event_clock_supported();
+  ctxscope::detail::g_event_clock_tsc.store(tsc, std::memory_order_relaxed);
+  if (!w->open(path, t0, frames, opts.drop_when_full, tsc, err)) {
     delete w;
     ::close(fd);
     return false;
@@ -508,6 +558,13 @@ bool start_from_environment() {
   Options o;
   if (const char* s = std::getenv("CTXSCOPE_STACKS")) o.stack_frames = std::atoi(s);
   if (const char* s = std::getenv("CTXSCOPE_DROP")) o.drop_when_full = std::atoi(s) != 0;
+  if (const char* s = std::getenv("CTXSCOPE_CLOCK")) {
+    if (std::strcmp(s, "monotonic") == 0) {
+      o.fast_clock = false;
+    } else if (std::strcmp(s, "tsc") != 0 && *s) {
+      std::fprintf(stderr, "ctxscope: CTXSCOPE_CLOCK=%s: unknown clock (tsc or monotonic); using tsc where supported\n", s);
+    }
+  }
   std::string err;
   if (!start(p, o, &err)) {
     std::fprintf(stderr, "ctxscope: %s\n", err.c_str());

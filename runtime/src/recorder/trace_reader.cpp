@@ -99,6 +99,9 @@ std::optional<TraceReader> TraceReader::open(const std::string& path, std::strin
     return fail("schema version " + std::to_string(ver) + " is newer than this ctxscope (max " +
                 std::to_string(schema::kVersion) + ")");
   if (ver < 1) return fail("not a ctxscope trace (schema version " + std::to_string(ver) + ")");
+  if (ver < schema::kVersion)
+    return fail("written by an older ctxscope (schema version " + std::to_string(ver) + ", this ctxscope reads " +
+                std::to_string(schema::kVersion) + "): re-record the trace with this ctxscope");
   r.version_ = static_cast<int>(ver);
 
   {

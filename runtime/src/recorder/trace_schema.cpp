@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <string>
 
+#include "ctxscope/detail/events.hpp"
+
 namespace ctxscope::trace::schema {
 
 const Table* find_table(std::string_view name) noexcept {
@@ -39,6 +41,42 @@ std::string create_sql() {
 }
 
 namespace {
+// Every code 0..255 of enum E that ctxscope::to_string names.
+template <class E>
+void add_enum(std::vector<EnumValue>& out, std::string_view type) {
+  for (int v = 0; v <= 255; ++v) {
+    const std::string_view name = to_string(static_cast<E>(v));
+    if (name != "unknown") out.push_back({type, v, name});
+  }
+}
+}  // namespace
+
+std::vector<EnumValue> enum_values() {
+  std::vector<EnumValue> v;
+  add_enum<EventType>(v, "event");
+  add_enum<Kind>(v, "kind");
+  add_enum<CancelReason>(v, "cancel_reason");
+  add_enum<WaitObject>(v, "wait_object");
+  add_enum<WaitOutcome>(v, "wait_outcome");
+  add_enum<ReleaseReason>(v, "release_reason");
+  // ctxscope::errc (context.hpp) has no to_string: its names are those of the enumerators.
+  v.push_back({"errc", 1, "canceled"});
+  v.push_back({"errc", 2, "deadline_exceeded"});
+  return v;
+}
+
+std::string enums_sql() {
+  std::string s = "INSERT INTO enums(type, value, name) VALUES ";
+  bool first = true;
+  for (const EnumValue& e : enum_values()) {
+    s += first ? "(" : ",(";
+    first = false;
+    s += "'" + std::string(e.type) + "'," + std::to_string(e.value) + ",'" + std::string(e.name) + "')";
+  }
+  return s + ";";
+}
+
+namespace {
 // Table cells must not break the Markdown table.
 std::string cell(std::string_view v) {
   std::string r;
@@ -61,7 +99,8 @@ std::string markdown() {
   std::snprintf(appid, sizeof appid, "0x%08X", static_cast<unsigned>(kApplicationId));
   s += "- `PRAGMA application_id` = `" + std::string(appid) + "` (ASCII \"CTXS\"): marks the file as a ctxscope trace.\n";
   s += "- `PRAGMA user_version` = `" + std::to_string(kVersion) +
-       "`: the schema version; readers refuse a newer version.\n";
+       "`: the schema version; readers refuse any other version (a file written by an older ctxscope must be\n"
+       "  re-recorded; version 1 stored enumerations as names).\n";
   s += "- Every `*_ns` column is steady-clock (CLOCK_MONOTONIC) nanoseconds **relative to the run start**:\n"
        "  `run.start_steady_ns` is the absolute steady time of 0 and `run.start_wall_ns` its Unix wall time.\n"
        "  Deadlines too (negative if before the start).\n";
@@ -69,7 +108,10 @@ std::string markdown() {
        "  context 1 is background and 2 is todo (their rows are always present).\n";
   s += "- Thread ids are ctxscope's dense ids (1, 2, ...), not OS thread ids.\n";
   s += "- `site` / `*_site` columns reference `sites.id`; `stack` columns reference `stacks.id`; NULL = unknown or not captured.\n";
-  s += "- Enumerations are names (TEXT) in the entity tables and integers in `events`; `enums` maps them.\n";
+  s += "- Enumerations are INTEGER codes in every table (the values of the C++ enums in\n"
+       "  `ctxscope/detail/events.hpp` and of `ctxscope::errc`); each column lists its codes, and table `enums` maps\n"
+       "  every (type, code) to its name (all codes: [Enumeration codes](#enumeration-codes)), e.g.\n"
+       "  `SELECT e.name FROM contexts c JOIN enums e ON e.type = 'kind' AND e.value = c.kind`.\n";
   s += "- The file contains no views or triggers; readers refuse a file that does. Create TEMP views instead.\n";
   s += "- A run without end marker (`run.end_state = 'none'`) is still being written or was killed: it holds\n"
        "  everything up to `run.last_commit_ns` (the recorder commits at least every 100 ms).\n";
@@ -91,7 +133,32 @@ std::string markdown() {
            (t.without_rowid ? " (WITHOUT ROWID)" : "") + ".\n";
     s += "\n";
   }
-  s += "## DDL\n\n```sql\n" + create_sql() + "```\n";
+  s += "## Enumeration codes\n\nThe rows of table `enums` (every trace holds all of them).\n\n";
+  s += "| `enums.type` | column(s) | codes |\n|---|---|---|\n";
+  std::string type, codes;
+  auto flush = [&] {
+    if (type.empty()) return;
+    std::string columns;
+    auto add = [&](std::string_view table, std::string_view column) {
+      columns += (columns.empty() ? "`" : ", `") + std::string(table) + "." + std::string(column) + "`";
+    };
+    for (const Table& t : kTables)
+      for (const Column& c : t.columns)
+        if (c.enum_type == type) add(t.name, c.name);
+    // events.kind holds the code of one of five enumerations, depending on events.type.
+    if (type != "event" && type != "errc") add("events", "kind");
+    s += "| " + type + " | " + columns + " | " + codes + " |\n";
+  };
+  for (const EnumValue& e : enum_values()) {
+    if (e.type != type) {
+      flush();
+      type = e.type;
+      codes.clear();
+    }
+    codes += std::string(codes.empty() ? "" : ", ") + std::to_string(e.value) + " " + std::string(e.name);
+  }
+  flush();
+  s += "\n## DDL\n\n```sql\n" + create_sql() + "```\n";
   return s;
 }
 

@@ -7,8 +7,11 @@
 
 #include <boost/stacktrace/frame.hpp>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
+
+#include "ctxscope/context.hpp"
 
 #ifndef CTXSCOPE_VERSION
 #define CTXSCOPE_VERSION "0.0.0"
@@ -41,15 +44,13 @@ std::string read_file(const char* p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-const char* errc_name(std::uint8_t v) {
-  switch (v) {
-    case 1: return "canceled";
-    case 2: return "deadline_exceeded";
-  }
-  return nullptr;
+// The cause of a ctx_cancel is err itself (stored as NULL cause columns, see
+// schema contexts.cause_code) when it is ctxscope's own context error with the
+// value of err: what the runtime records when no cause was given.
+bool cause_is_err(const Event& e) {
+  static const char* const ctx_category = ctxscope::context_category().name();
+  return e.code == e.err && (e.text == ctx_category || std::strcmp(e.text, ctx_category) == 0);
 }
-
-const char* name_of(std::string_view v) { return v.data(); }  // to_string() returns literals
 
 }  // namespace
 
@@ -134,9 +135,11 @@ bool TraceWriter::init_entity(Entity& e, const char* name) {
   return !failed_;
 }
 
-bool TraceWriter::open(const std::string& path, std::uint64_t t0, int stack_frames, bool drop_mode, std::string* err) {
+bool TraceWriter::open(const std::string& path, std::uint64_t t0, int stack_frames, bool drop_mode, bool tsc_clock,
+                       std::string* err) {
   path_ = path;
   t0_ = t0;
+  clock_.reset(tsc_clock);
   stack_frames_ = stack_frames;
   auto fail = [&] {
     if (err) *err = path + ": cannot create trace: " + (db_ ? sqlite3_errmsg(db_) : "out of memory");
@@ -184,7 +187,7 @@ bool TraceWriter::open(const std::string& path, std::uint64_t t0, int stack_fram
   if (sqlite3_stmt* run = prep(
           "INSERT INTO run(schema_version, ctxscope_version, pid, executable, argv, clock, start_wall_ns, "
           "start_steady_ns, end_state, events_recorded, events_dropped, drop_mode, stack_frames, last_commit_ns) "
-          "VALUES(?,?,?,?,?,'CLOCK_MONOTONIC',?,?,'none',0,0,?,?,0)")) {
+          "VALUES(?,?,?,?,?,'" + std::string(tsc_clock ? "CLOCK_MONOTONIC (TSC)" : "CLOCK_MONOTONIC") + "',?,?,'none',0,0,?,?,0)")) {
     sqlite3_bind_int(run, 1, schema::kVersion);
     sqlite3_bind_text(run, 2, CTXSCOPE_VERSION, -1, SQLITE_STATIC);
     sqlite3_bind_int64(run, 3, getpid());
@@ -197,25 +200,10 @@ bool TraceWriter::open(const std::string& path, std::uint64_t t0, int stack_fram
     step(run);
     sqlite3_finalize(run);
   }
-  exec("INSERT INTO contexts(id, kind) VALUES(1, 'background'), (2, 'todo')");
-  {
-    std::string en = "INSERT INTO enums(type, value, name) VALUES ";
-    bool first = true;
-    auto add = [&](const char* type, int v, std::string_view name) {
-      en += first ? "" : ",";
-      first = false;
-      en += "('" + std::string(type) + "'," + std::to_string(v) + ",'" + std::string(name) + "')";
-    };
-    for (int v = 1; v <= 11; ++v) add("event", v, to_string(static_cast<EventType>(v)));
-    for (int v = 0; v <= 7; ++v) add("kind", v, to_string(static_cast<Kind>(v)));
-    for (int v = 0; v <= 3; ++v) add("cancel_reason", v, to_string(static_cast<CancelReason>(v)));
-    for (int v = 0; v <= 6; ++v) add("wait_object", v, to_string(static_cast<WaitObject>(v)));
-    for (int v = 0; v <= 4; ++v) add("wait_outcome", v, to_string(static_cast<WaitOutcome>(v)));
-    for (int v = 0; v <= 2; ++v) add("release_reason", v, to_string(static_cast<ReleaseReason>(v)));
-    add("errc", 1, "canceled");
-    add("errc", 2, "deadline_exceeded");
-    exec(en.c_str());
-  }
+  exec(("INSERT INTO contexts(id, kind) VALUES(1, " + std::to_string(static_cast<int>(Kind::background)) + "), (2, " +
+        std::to_string(static_cast<int>(Kind::todo)) + ")")
+           .c_str());
+  exec(schema::enums_sql().c_str());
   {
     std::string one = "(?,?,?,?,?,?,?,?,?,?,?)";
     std::string s = "INSERT INTO events(t_ns,type,thread,id,ref,value,kind,aux,err,code,site) VALUES ";
@@ -336,7 +324,13 @@ void TraceWriter::see_thread(std::uint64_t id, std::int64_t t) {
 
 void TraceWriter::write(const Event& e, const void* const* frames, int nframes) {
   if (failed_) return;
-  const std::int64_t t = rel(e.time_ns);
+  if (releases_in_cancel(e)) {  // one event on the hot path, two rows as ever
+    const SplitRelease sr = split_release(e);
+    write(sr.cancel, frames, nframes);
+    write(sr.release, nullptr, 0);
+    return;
+  }
+  const std::int64_t t = rel(clock_.to_ns(e.time));
   const std::int64_t site = site_id(e.site);
   const auto thread = static_cast<std::int64_t>(e.thread);
   const auto id = static_cast<std::int64_t>(e.id), ref = static_cast<std::int64_t>(e.ref);
@@ -351,7 +345,7 @@ void TraceWriter::write(const Event& e, const void* const* frames, int nframes) 
     case EventType::ctx_create: {
       Cell* r = contexts_.row(id);
       set_opt(r, cc_.parent, ref);
-      set_text(r, cc_.kind, name_of(to_string(static_cast<Kind>(e.kind))));
+      set(r, cc_.kind, e.kind);
       set(r, cc_.thread, thread);
       set(r, cc_.created_ns, t);
       set_opt(r, cc_.site, site);
@@ -367,7 +361,7 @@ void TraceWriter::write(const Event& e, const void* const* frames, int nframes) 
       const bool explicit_call = reason == CancelReason::explicit_call;
       if (e.aux == 0) {  // the context became done
         set(r, cc_.cancel_ns, t);
-        set_text(r, cc_.cancel_reason, name_of(to_string(reason)));
+        set(r, cc_.cancel_reason, e.kind);
         if (reason == CancelReason::parent) {
           set_opt(r, cc_.cancel_parent, ref);
           set_opt(r, cc_.cancel_origin, static_cast<std::int64_t>(e.value));
@@ -377,8 +371,8 @@ void TraceWriter::write(const Event& e, const void* const* frames, int nframes) 
           set_opt(r, cc_.cancel_site, site);
           set_opt(r, cc_.cancel_stack, stack_id(frames, nframes));
         }
-        set_text(r, cc_.err, errc_name(e.err));
-        if (e.text) {
+        set_opt(r, cc_.err, e.err);
+        if (e.text && !cause_is_err(e)) {
           set(r, cc_.cause_code, e.code);
           set_text(r, cc_.cause_category, e.text);
         }
@@ -401,7 +395,7 @@ void TraceWriter::write(const Event& e, const void* const* frames, int nframes) 
     case EventType::ctx_release: {
       Cell* r = contexts_.row(id);
       set(r, cc_.released_ns, t);
-      set_text(r, cc_.release_reason, name_of(to_string(static_cast<ReleaseReason>(e.kind))));
+      set(r, cc_.release_reason, e.kind);
       set(r, cc_.release_thread, thread);
       set_opt(r, cc_.parent, ref);
       break;
@@ -416,7 +410,7 @@ void TraceWriter::write(const Event& e, const void* const* frames, int nframes) 
     case EventType::wait_begin: {
       Cell* r = waits_.row(id);
       set(r, wc_.thread, thread);
-      set_text(r, wc_.object, name_of(to_string(static_cast<WaitObject>(e.kind))));
+      set(r, wc_.object, e.kind);
       set_opt(r, wc_.object_id, static_cast<std::int64_t>(e.value));
       set_text(r, wc_.label, e.text);
       set_opt(r, wc_.done_ctx, ref);
@@ -428,7 +422,7 @@ void TraceWriter::write(const Event& e, const void* const* frames, int nframes) 
     case EventType::wait_end: {
       Cell* r = waits_.row(id);
       set(r, wc_.end_ns, t);
-      set_text(r, wc_.outcome, name_of(to_string(static_cast<WaitOutcome>(e.kind))));
+      set(r, wc_.outcome, e.kind);
       set(r, wc_.case_index, static_cast<std::int64_t>(e.value));
       break;
     }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ctxscope/detail/events.hpp"
+#include "recorder/time_map.hpp"
 #include "ctxscope/trace_schema.hpp"
 
 struct sqlite3;
@@ -34,8 +35,13 @@ class TraceWriter {
   TraceWriter& operator=(const TraceWriter&) = delete;
   ~TraceWriter() { close(); }
 
-  /// Creates the schema and the run row (committed).  `t0` = steady ns of time 0.
-  bool open(const std::string& path, std::uint64_t t0, int stack_frames, bool drop_mode, std::string* err);
+  /// Creates the schema and the run row (committed).  `t0` = steady ns of time 0;
+  /// `tsc_clock`: Event::time holds TSC ticks (see TimeMap).
+  bool open(const std::string& path, std::uint64_t t0, int stack_frames, bool drop_mode, bool tsc_clock,
+            std::string* err);
+  /// Takes a clock anchor: call after reading the ring heads of a drain pass and
+  /// before writing the events up to them.
+  void anchor_clock() { clock_.anchor(); }
   /// Buffers one event (frames: raw stack of ctx_create / explicit cancel, or null).
   void write(const Event& e, const void* const* frames, int nframes);
   /// Writes everything buffered, updates the run row, commits.  `final_stop`
@@ -96,6 +102,7 @@ class TraceWriter {
   sqlite3* db_ = nullptr;
   std::string path_;
   std::uint64_t t0_ = 0;
+  TimeMap clock_;
   std::uint64_t events_ = 0;
   int stack_frames_ = 0;
   bool failed_ = false;

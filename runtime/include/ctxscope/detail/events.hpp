@@ -75,8 +75,12 @@ enum class EventType : std::uint8_t {
   //                   id          ref                 value                aux / code / text / site
   ctx_create = 1,    // ctx         parent ctx          deadline ns (0=none) kind; aux=1 if registered with a cancelable ancestor; text=value key name; site=creation
   ctx_cancel = 2,    // ctx         direct parent/0     origin ctx (parent)  reason; err (errc); code+text = cause value/category name; site=cancel call (explicit)
-                     //   aux=1: an explicit call on a context that was already done (no state change;
-                     //   recorded once, so readers know the owner did call cancel)
+                     //   aux bit 0 (1): an explicit call on a context that was already done (no state
+                     //   change; recorded once, so readers know the owner did call cancel)
+                     //   aux bit 1 (kCancelReleases): this own cancel (explicit or deadline) also released
+                     //   the context (ReleaseReason::own_cancel, same instant); ref = the parent it
+                     //   was registered with, and no separate ctx_release follows.  split_release()
+                     //   turns such an event back into the two.
   cancel_dropped = 3,// ctx         -                   1 if ctx was done     site=creation site; last CancelFunc copy destroyed uncalled
   ctx_release = 4,   // ctx         parent ctx          -                    reason (ReleaseReason)
   done_observed = 5, // ctx         -                   -                    first time err(), Done::wait or a select won by done
@@ -92,7 +96,7 @@ enum class EventType : std::uint8_t {
 
 /// One instrumentation record: 64 bytes, trivially copyable, no ownership.
 struct Event {
-  std::uint64_t time_ns = 0;  ///< steady_clock nanoseconds since its epoch
+  std::uint64_t time = 0;     ///< detail::event_clock() reading (see there; 0 = not stamped yet)
   std::uint64_t thread = 0;   ///< ctxscope thread id of the emitting thread (see current_thread_id)
   std::uint64_t id = 0;       ///< primary object (see table above)
   std::uint64_t ref = 0;      ///< secondary object
@@ -106,6 +110,32 @@ struct Event {
   std::int32_t code = 0;      ///< cause error_code value for ctx_cancel
 };
 static_assert(sizeof(Event) == 64, "Event is a fixed 64-byte record");
+
+/// ctx_cancel aux bit: the cancel also stands for the context's own_cancel release.
+inline constexpr std::uint8_t kCancelReleases = 2;
+
+/// For a ctx_cancel carrying kCancelReleases: the cancel as it would be recorded
+/// alone (bit cleared, ref 0) and its ctx_release (own_cancel, same time, thread
+/// and id; ref = the parent).  A traced own cancel thereby costs one event on the
+/// hot path instead of two; sinks that want the separate events call this.
+struct SplitRelease {
+  Event cancel, release;
+};
+inline SplitRelease split_release(const Event& e) noexcept {
+  SplitRelease r{e, Event{}};
+  r.cancel.aux = static_cast<std::uint8_t>(e.aux & ~kCancelReleases);
+  r.cancel.ref = 0;
+  r.release.time = e.time;
+  r.release.thread = e.thread;
+  r.release.type = EventType::ctx_release;
+  r.release.id = e.id;
+  r.release.ref = e.ref;
+  r.release.kind = static_cast<std::uint8_t>(ReleaseReason::own_cancel);
+  return r;
+}
+inline bool releases_in_cancel(const Event& e) noexcept {
+  return e.type == EventType::ctx_cancel && (e.aux & kCancelReleases) != 0;
+}
 
 class EventSink {
  public:
@@ -124,6 +154,36 @@ inline EventSink* sink() noexcept { return g_sink.load(std::memory_order_acquire
 /// steady_clock now, in nanoseconds.
 std::uint64_t now_ns() noexcept;
 
+/// The event clock, what Event::time holds: CLOCK_MONOTONIC nanoseconds
+/// (now_ns), or raw TSC ticks while `g_event_clock_tsc` is set.  The recorder
+/// sets it when it starts on an x86-64 machine whose kernel itself keeps time
+/// with the TSC (so the TSC is invariant and synchronized across CPUs) and
+/// converts the ticks to nanoseconds on its own thread: a TSC read costs 8 ns
+/// on the reference VM, clock_gettime 19 ns, and a traced with_cancel+cancel
+/// reads the clock twice.  Sinks that need nanoseconds check event_clock_is_tsc().
+extern std::atomic<bool> g_event_clock_tsc;
+inline bool event_clock_is_tsc() noexcept { return g_event_clock_tsc.load(std::memory_order_relaxed); }
+inline std::uint64_t event_clock() noexcept {
+#if defined(__x86_64__)
+  if (event_clock_is_tsc()) return __builtin_ia32_rdtsc();
+#endif
+  return now_ns();
+}
+/// The event clock, not executed before earlier loads complete (LFENCE; RDTSC):
+/// a reading taken after observing an event's publication is not earlier than
+/// the event's own stamp.
+inline std::uint64_t event_clock_ordered() noexcept {
+#if defined(__x86_64__)
+  if (event_clock_is_tsc()) {
+    __builtin_ia32_lfence();
+    return __builtin_ia32_rdtsc();
+  }
+#endif
+  return now_ns();
+}
+/// Whether this machine's TSC may serve as the event clock (see above).
+bool tsc_event_clock_supported() noexcept;
+
 /// Small dense id of the calling thread (1, 2, ...), assigned on first use.
 std::uint64_t current_thread_id() noexcept;
 
@@ -139,9 +199,9 @@ std::uint64_t next_object_id() noexcept;
 /// Copy `s` into storage that lives until exit and return it (deduplicated).
 const char* intern(std::string_view s);
 
-/// Fills time (unless the caller set it: one cancel operation, including its
-/// releases and its whole propagation, carries one timestamp) and thread, then
-/// hands the event to the sink `s`.
+/// Fills time from event_clock() (unless the caller set it: one cancel
+/// operation, including its releases and its whole propagation, carries one
+/// timestamp) and thread, then hands the event to the sink `s`.
 void emit_to(EventSink* s, Event& e) noexcept;
 }  // namespace detail
 

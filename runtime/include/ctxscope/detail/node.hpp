@@ -85,6 +85,10 @@ struct CancelNode : Node {
   std::atomic<std::uint8_t> cancel_called{0};  ///< an explicit cancel ran (even as a no-op)
   std::atomic<std::uint8_t> observed{0};       ///< done_observed already emitted
   std::atomic<bool> registered{false};         ///< `as_child` may still be linked in the parent's list
+  /// Its own cancel's event also recorded its release (kCancelReleases): whoever
+  /// unlinks it afterwards (its own unregister or a parent's cancel) records none.
+  /// Set under lock, read after taking the lock (or later on the same thread).
+  std::atomic<bool> release_in_cancel{false};
   std::error_code cause;                       ///< written under lock before `state` is published
   Listener* listeners = nullptr;               ///< head of the listener list (under lock)
   ChildLink as_child;                          ///< link in the parent's done_src list
