@@ -65,6 +65,8 @@ struct StopListener final : Listener {
 struct StopFunc::State {
   std::atomic<int> status{0};  // 0 pending, 1 started, 2 stopped
   std::function<void()> f;
+  std::uint64_t ctx = 0;       // the context it waits on (thread_spawn's context)
+  std::source_location site;   // the after_func call
 };
 
 namespace detail {
@@ -113,7 +115,14 @@ struct Deferred {
         int expected = 0;
         if (a->st->status.compare_exchange_strong(expected, 1)) {
           try {
-            std::thread([st = a->st] { st->f(); }).detach();
+            // Announced like a go() thread; the id is adopted before f runs.
+            const std::uint64_t tid = reserve_thread_id();
+            emit_thread(EventType::thread_spawn, tid, a->st->ctx, current_thread_id(), "after_func", a->st->site);
+            std::thread([st = a->st, tid] {
+              adopt_thread_id(tid);
+              st->f();
+              emit_thread(EventType::thread_exit, tid, 0, 0, nullptr, {});
+            }).detach();
           } catch (...) {
             std::fputs("ctxscope: could not start an after_func thread\n", stderr);
           }
@@ -516,9 +525,11 @@ Context without_cancel(const Context& parent, Site loc) {
   return Context(n);
 }
 
-StopFunc after_func(const Context& ctx, std::function<void()> f) {
+StopFunc after_func(const Context& ctx, std::function<void()> f, std::source_location loc) {
   auto st = std::make_shared<StopFunc::State>();
   st->f = std::move(f);
+  st->ctx = ctx.id();
+  st->site = loc;
   detail::CancelNode* s = ctx.node()->done_src;
   if (s == nullptr) return StopFunc(st);  // never done: never runs
   auto* l = new detail::AfterListener;

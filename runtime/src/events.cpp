@@ -78,6 +78,20 @@ const char* intern(std::string_view s) {
   return set->emplace(s).first->c_str();
 }
 
+void emit_thread(EventType t, std::uint64_t id, std::uint64_t ctx, std::uint64_t parent, const char* name,
+                 std::source_location site) noexcept {
+  if (EventSink* s = sink()) {
+    Event e;
+    e.type = t;
+    e.id = id;
+    e.ref = ctx;
+    e.value = parent;
+    e.text = name;
+    e.site = site;
+    emit_to(s, e);
+  }
+}
+
 void emit_to(EventSink* s, Event& e) noexcept {
   if (e.time == 0) e.time = event_clock();  // a caller may stamp one time for a whole operation
   e.thread = current_thread_id();

@@ -16,26 +16,12 @@ namespace {
 
 thread_local detail::Node* t_context = nullptr;  // owned reference, set by go()
 
-void emit_thread(EventType t, std::uint64_t id, std::uint64_t ctx, std::uint64_t parent, const char* name,
-                 std::source_location site) noexcept {
-  if (EventSink* s = detail::sink()) {
-    Event e;
-    e.type = t;
-    e.id = id;
-    e.ref = ctx;
-    e.value = parent;
-    e.text = name;
-    e.site = site;
-    detail::emit_to(s, e);
-  }
-}
-
 }  // namespace
 
 std::uint64_t go(const Context& ctx, std::string_view name, std::function<void()> fn, std::source_location loc) {
   const std::uint64_t tid = detail::reserve_thread_id();
   const char* nm = detail::intern(name);
-  emit_thread(EventType::thread_spawn, tid, ctx.id(), detail::current_thread_id(), nm, loc);
+  detail::emit_thread(EventType::thread_spawn, tid, ctx.id(), detail::current_thread_id(), nm, loc);
   std::thread([ctx, fn = std::move(fn), tid, nm]() mutable {
     detail::adopt_thread_id(tid);
     char short_name[16];
@@ -54,7 +40,7 @@ std::uint64_t go(const Context& ctx, std::string_view name, std::function<void()
       std::abort();
     }
     fn = nullptr;  // release captures before announcing the exit
-    emit_thread(EventType::thread_exit, tid, 0, 0, nullptr, {});
+    detail::emit_thread(EventType::thread_exit, tid, 0, 0, nullptr, {});
     t_context = nullptr;
     n->unref();
   }).detach();

@@ -5,7 +5,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <source_location>
 #include <stop_token>
+#include <string_view>
 #include <thread>
 
 #include "ctxscope/chan.hpp"
@@ -41,6 +43,28 @@ TEST(AfterFunc, RunsOnceOnItsOwnThreadAfterCancel) {
   (void)after_func(ctx, [&] { second.send(1); });
   EXPECT_EQ(recv_bounded(second), 1);
   EXPECT_EQ(runs.load(), 1);
+}
+
+// Traced, an after_func thread is announced like a go() thread: spawned by the
+// cancelling thread under the context it waited on, at the after_func call, and
+// its exit once f has returned.
+TEST(AfterFunc, ThreadIsAnnouncedWithSpawnAndExit) {
+  ctxscope::testing::ScopedRecorder rec;
+  auto [ctx, cancel] = with_cancel(background());
+  Chan<std::uint64_t> ran(1);
+  const unsigned line = std::source_location::current().line() + 1;
+  StopFunc stop = after_func(ctx, [&] { ran.send(detail::current_thread_id()); });
+  cancel();
+  auto tid = recv_bounded(ran);
+  ASSERT_TRUE(tid.has_value());
+  const Event spawn = rec.only(EventType::thread_spawn, *tid);
+  EXPECT_EQ(spawn.ref, ctx.id());
+  EXPECT_EQ(spawn.value, detail::current_thread_id());
+  EXPECT_STREQ(spawn.text, "after_func");
+  EXPECT_EQ(spawn.site.line(), line);
+  EXPECT_TRUE(std::string_view(spawn.site.file_name()).ends_with("context_callbacks_test.cpp"));
+  EXPECT_TRUE(rec.wait_until([&](const Event& e) { return e.type == EventType::thread_exit && e.id == *tid; }));
+  (void)stop;
 }
 
 TEST(AfterFunc, RunsWhenAnAncestorIsCancelled) {

@@ -285,9 +285,11 @@ Context with_value(const Context& parent, const Key<T>& key, U&& value, Site loc
 /// Go 1.21 AfterFunc: runs `f` on its own thread once `ctx` is done (at once
 /// if it already is).  The returned StopFunc prevents it from running; the
 /// registration itself is freed when the context is done or destroyed.
-/// (after_func threads are not announced as thread_spawn events: they run no
-/// context of their own.)
-[[nodiscard]] StopFunc after_func(const Context& ctx, std::function<void()> f);
+/// Traced, the thread is announced like a go() thread: thread_spawn (name
+/// "after_func", the context `ctx`, the cancelling thread as parent, `loc`) and
+/// thread_exit.  `f` runs with no current_context() of its own, as in Go.
+[[nodiscard]] StopFunc after_func(const Context& ctx, std::function<void()> f,
+                                  std::source_location loc = std::source_location::current());
 
 /// RAII guard: runs the function at scope exit — Go's `defer`.
 template <class F>

@@ -196,6 +196,10 @@ void adopt_thread_id(std::uint64_t id) noexcept;
 /// background() is always 1 and todo() 2; they are never announced by ctx_create.
 std::uint64_t next_object_id() noexcept;
 
+/// Emits thread_spawn / thread_exit (see the table above) if a sink is installed.
+void emit_thread(EventType t, std::uint64_t id, std::uint64_t ctx, std::uint64_t parent, const char* name,
+                 std::source_location site) noexcept;
+
 /// Copy `s` into storage that lives until exit and return it (deduplicated).
 const char* intern(std::string_view s);
 
