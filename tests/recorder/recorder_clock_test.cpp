@@ -71,6 +71,27 @@ TEST(TimeMap, TscReadingsConvertToTheMonotonicTimeAroundThem) {
   EXPECT_LT(m.ns_per_tick(), 100.0);
 }
 
+// A reading older than every anchor (an event stamped long before the pass that
+// drains it) extrapolates with the whole history's slope, still within bounds.
+TEST(TimeMap, ReadingsBeforeTheFirstAnchorExtrapolate) {
+  if (!detail::tsc_event_clock_supported()) GTEST_SKIP() << "the kernel's clocksource is not the TSC";
+  ClockGuard g;
+  detail::g_event_clock_tsc.store(true);
+  const std::uint64_t b = detail::now_ns();
+  const std::uint64_t t = detail::event_clock();
+  const std::uint64_t a = detail::now_ns();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  trace::detail::TimeMap m;
+  m.reset(true);
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    m.anchor();
+  }
+  const std::uint64_t ns = m.to_ns(t);
+  EXPECT_GE(ns + 100'000, b);
+  EXPECT_LE(ns, a + 100'000);
+}
+
 class RecorderClock : public ::testing::TestWithParam<bool> {};
 
 // With either clock, the file's times are the CLOCK_MONOTONIC times at which the

@@ -48,7 +48,8 @@ class TimeMap {
     anchors_.push_back(a);
     // Enough history for any event still in a ring: every complete pass drains
     // every ring, so an event is never more than a few passes older than the
-    // newest anchor.  Older ones extrapolate from the oldest segment.
+    // newest anchor.  An older one (stamped, then preempted for thousands of
+    // passes before its push) extrapolates from the oldest anchor.
     if (anchors_.size() > kKeep) anchors_.pop_front();
   }
 
@@ -56,7 +57,12 @@ class TimeMap {
   std::uint64_t to_ns(std::uint64_t t) const {
     if (!tsc_) return t;
     const std::size_t n = anchors_.size();
-    if (n == 1) return lerp(anchors_[0], anchors_[0], t);
+    // Outside the history (an event stamped long before it was drained, or a
+    // map with one anchor): extrapolate from the nearest end with the slope of
+    // the whole history, the most accurate one (a single segment may be only
+    // microseconds long).
+    if (n == 1 || t < anchors_.front().ticks) return lerp(anchors_.front(), anchors_.front(), t);
+    if (t > anchors_.back().ticks) return lerp(anchors_.back(), anchors_.back(), t);
     // Events of a pass lie in the newest segments: search from the end.
     std::size_t i = n - 1;
     while (i > 1 && t < anchors_[i - 1].ticks) --i;
@@ -93,9 +99,9 @@ class TimeMap {
   }
 
   std::uint64_t lerp(const Anchor& a, const Anchor& b, std::uint64_t t) const {
-    // Slope: this segment's, or for a single anchor / degenerate segment the
-    // whole history's.  (A drained event always has two anchors around it: the
-    // pass takes one before converting; 1.0 only covers a map never anchored.)
+    // Slope: this segment's, or (a == b) the whole history's.  (A drained event
+    // always has anchors around it: the pass takes one before converting; 1.0
+    // only covers a map anchored once.)
     double slope;
     if (b.ticks > a.ticks) {
       slope = static_cast<double>(b.ns - a.ns) / static_cast<double>(b.ticks - a.ticks);
