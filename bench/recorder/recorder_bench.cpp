@@ -180,14 +180,14 @@ void run_enqueue(benchmark::State& state, const char* name, Emit emit, Between& 
 // The sink's on_event alone: ring push.
 void Enqueue_OnEvent(benchmark::State& state) {
   HotFlush hot;
-  run_enqueue(state, "enqueue", [](ctx::Event& e) { ctx::trace::detail::recorder_sink()->on_event(e); }, hot);
+  run_enqueue(state, "enqueue", [sink = ctx::trace::detail::recorder_sink()](ctx::Event& e) { sink->on_event(e); }, hot);
 }
 BENCHMARK(Enqueue_OnEvent)->Iterations(400)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 // The same, but the timed thread sleeps in flush() between bursts (see HotFlush).
 void Enqueue_OnEvent_idle(benchmark::State& state) {
   IdleFlush idle;
-  run_enqueue(state, "enqueue-idle", [](ctx::Event& e) { ctx::trace::detail::recorder_sink()->on_event(e); }, idle);
+  run_enqueue(state, "enqueue-idle", [sink = ctx::trace::detail::recorder_sink()](ctx::Event& e) { sink->on_event(e); }, idle);
 }
 BENCHMARK(Enqueue_OnEvent_idle)->Iterations(400)->UseManualTime()->Unit(benchmark::kMicrosecond);
 

@@ -8,8 +8,9 @@
 // Recorder thread (one): drains every ring in passes (woken when a ring passes
 // half full, by a barrier, or every 10 ms; never chasing producers), writes
 // rows with prepared statements inside one open transaction and commits at
-// least every 50 ms, at every flush() barrier and at stop().  It symbolizes and deduplicates stacks and sites.  A thread_local guard
-// keeps the recorder from recording itself.
+// least every 50 ms, at every flush() barrier and at stop().  It symbolizes and
+// deduplicates stacks and sites.  A thread_local guard keeps the recorder from
+// recording itself.
 //
 // Lifetime: the sink, the rings and the registry are never destroyed (detached
 // threads may emit until the very end of the process); a ring whose thread has
