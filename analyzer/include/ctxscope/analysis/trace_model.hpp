@@ -33,6 +33,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -277,9 +278,12 @@ class TraceModel {
   std::vector<std::int64_t> moments_;
   std::map<std::pair<std::string, int>, std::string, std::less<>> enum_names_;
   // id → index lookups (ids are sparse: blocks of 1024 per thread).
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> ctx_ids_, wait_ids_;
+  std::unordered_map<std::uint64_t, std::uint32_t> ctx_ids_, wait_ids_;
   std::vector<std::uint32_t> thread_index_;  // dense thread ids
   std::map<std::uint64_t, std::uint32_t> site_ids_, stack_ids_;
+  // Rows that arrived before what they point to (a partial or damaged file).
+  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> orphans_;
+  std::vector<std::uint32_t> unthreaded_waits_;
   std::int64_t last_seq_ = 0;
 };
 

@@ -1,0 +1,254 @@
+// The trace model: what it reads from recorded traces (the samples, and a
+// trace this test writes with the real recorder), the edges it derives, the
+// state-at-t queries, and that following a live trace with update() ends in
+// exactly the model a fresh load gives.
+#include "ctxscope/analysis/trace_model.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <set>
+
+#include "ctxscope/chan.hpp"
+#include "ctxscope/context.hpp"
+#include "ctxscope/go.hpp"
+#include "ctxscope/trace.hpp"
+#include "ctxscope/trace_reader.hpp"
+#include "test_util.hpp"
+
+namespace ctxscope::testing {
+namespace {
+
+using analysis::ContextState;
+using analysis::kNoIndex;
+using analysis::kNoTime;
+using analysis::TraceModel;
+using analysis::WakeEdge;
+using analysis::WaitState;
+
+trace::TraceReader open_reader(const std::filesystem::path& p) {
+  std::string err;
+  auto r = trace::TraceReader::open(p.string(), &err);
+  if (!r) throw std::runtime_error(err);
+  return std::move(*r);
+}
+
+std::filesystem::path record_sample(const char* exe, const std::string& mode) {
+  const auto dir = test_dir();
+  const auto db = dir / (mode + ".db");
+  const auto r = run_cmd("CTXSCOPE_TRACE='" + db.string() + "' timeout -k 5 60 '" + exe + "' --mode=" + mode, dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  return db;
+}
+
+std::size_t count_edges(const TraceModel& m, WakeEdge::Kind k) {
+  return static_cast<std::size_t>(
+      std::count_if(m.edges().begin(), m.edges().end(), [&](const WakeEdge& e) { return e.kind == k; }));
+}
+
+#ifdef CTXSCOPE_SAMPLE_ci_job
+// ci-job buggy: the waiter receives blindly on the job channel after the
+// caller's context is done: one missed edge, no woke edge for that wait, and
+// the wait is still blocked at the end.
+TEST(TraceModel, BlindWaitOfCiJobIsAMissedEdgeWithoutAWokeEdge) {
+  auto reader = open_reader(record_sample(CTXSCOPE_SAMPLE_ci_job, "buggy"));
+  const TraceModel m = TraceModel::load(reader.db());
+  ASSERT_GE(m.contexts().size(), 3u);
+  EXPECT_TRUE(m.run().complete);
+  std::size_t blind_blocked = 0;
+  for (std::uint32_t i = 0; i < m.waits().size(); ++i) {
+    const auto& w = m.waits()[i];
+    if (w.observes_context() || w.end_ns != kNoTime) continue;
+    ++blind_blocked;
+    const auto edges = m.edges_of_wait(i);
+    ASSERT_EQ(edges.size(), 1u);
+    EXPECT_EQ(m.edges()[edges[0]].kind, WakeEdge::Kind::missed);
+    EXPECT_NE(m.contexts()[m.edges()[edges[0]].context].cancel_ns, kNoTime);
+    EXPECT_EQ(m.wait_state(i, m.run().end_ns), WaitState::blocked);
+    EXPECT_EQ(m.site(w.site).file.substr(m.site(w.site).file.rfind('/') + 1), "buggy.cpp");
+  }
+  EXPECT_EQ(blind_blocked, 1u);
+  EXPECT_EQ(m.name_of("wait_object", 0), "chan_recv");
+  EXPECT_EQ(m.name_of("kind", 2), "cancel");
+}
+
+TEST(TraceModel, FixedCiJobWaiterIsWokenByTheCancel) {
+  auto reader = open_reader(record_sample(CTXSCOPE_SAMPLE_ci_job, "fixed"));
+  const TraceModel m = TraceModel::load(reader.db());
+  EXPECT_EQ(count_edges(m, WakeEdge::Kind::missed), 0u);
+  ASSERT_GE(count_edges(m, WakeEdge::Kind::woke), 1u);
+  for (const auto& e : m.edges()) {
+    const auto& w = m.waits()[e.wait];
+    EXPECT_EQ(w.outcome, 2 /* done */);
+    EXPECT_GE(e.wake_ns, e.cancel_ns) << "a wake-up precedes its cancel";
+    EXPECT_EQ(m.wait_state(e.wait, e.wake_ns), WaitState::ended_done);
+  }
+}
+#endif
+
+#ifdef CTXSCOPE_SAMPLE_propagation_tree
+// propagation-tree: the tree is the one the sample builds; a context
+// cancelled by propagation points at its origin, whose wave lists it.
+TEST(TraceModel, PropagationTreeHasItsShapeAndCancelOrigins) {
+  auto reader = open_reader(record_sample(CTXSCOPE_SAMPLE_propagation_tree, "buggy"));
+  const TraceModel m = TraceModel::load(reader.db());
+  ASSERT_FALSE(m.roots().empty());
+  std::size_t by_parent = 0;
+  for (std::uint32_t i = 0; i < m.contexts().size(); ++i) {
+    const auto& c = m.contexts()[i];
+    if (c.parent != kNoIndex) {
+      const auto& sib = m.contexts()[c.parent].children;
+      EXPECT_NE(std::find(sib.begin(), sib.end(), i), sib.end()) << "ctx#" << c.id << " missing from its parent";
+      EXPECT_GE(c.created_ns, m.contexts()[c.parent].created_ns == kNoTime ? -1 : m.contexts()[c.parent].created_ns);
+    }
+    for (std::size_t k = 1; k < c.children.size(); ++k)
+      EXPECT_LE(m.contexts()[c.children[k - 1]].created_ns, m.contexts()[c.children[k]].created_ns);
+    if (c.cancel_reason == 1 /* parent */) {
+      ++by_parent;
+      ASSERT_NE(c.cancel_origin, kNoIndex);
+      const auto anc = m.ancestry(i);
+      EXPECT_NE(std::find(anc.begin(), anc.end(), c.cancel_origin), anc.end()) << "origin is not an ancestor";
+      EXPECT_EQ(m.context_state(i, c.cancel_ns), ContextState::cancelled_by_parent);
+      EXPECT_EQ(m.context_state(i, c.cancel_ns - 1), ContextState::live);
+    }
+    EXPECT_EQ(m.context_state(i, c.created_ns == kNoTime ? -1 : c.created_ns - 1),
+              c.created_ns == kNoTime ? ContextState::live : ContextState::not_created);
+  }
+  EXPECT_GE(by_parent, 1u) << "A1's budget is cancelled by the shared context's cancel";
+  // Time index: counts agree with a linear count at every moment.
+  for (std::int64_t t : m.moments()) {
+    const auto linear = std::count_if(m.contexts().begin(), m.contexts().end(), [&](const analysis::Context& c) {
+      return c.created_ns == kNoTime || c.created_ns <= t;
+    });
+    ASSERT_EQ(m.contexts_created_by(t), static_cast<std::size_t>(linear)) << "t=" << t;
+  }
+  ASSERT_GE(m.moments().size(), 2u);
+  EXPECT_EQ(m.next_moment(m.moments()[0]), m.moments()[1]);
+  EXPECT_EQ(m.prev_moment(m.moments()[1]), m.moments()[0]);
+  EXPECT_EQ(m.next_moment(m.moments().back()), kNoTime);
+}
+#endif
+
+// Everything compared between two models: the entity fields and the edges.
+void expect_same(const TraceModel& a, const TraceModel& b) {
+  ASSERT_EQ(a.contexts().size(), b.contexts().size());
+  ASSERT_EQ(a.waits().size(), b.waits().size());
+  ASSERT_EQ(a.threads().size(), b.threads().size());
+  for (const auto& c : a.contexts()) {
+    const std::uint32_t j = b.find_context(c.id);
+    ASSERT_NE(j, kNoIndex) << "ctx#" << c.id;
+    const auto& d = b.contexts()[j];
+    EXPECT_EQ(c.parent_id, d.parent_id);
+    EXPECT_EQ(c.created_ns, d.created_ns);
+    EXPECT_EQ(c.cancel_ns, d.cancel_ns) << "ctx#" << c.id;
+    EXPECT_EQ(c.cancel_reason, d.cancel_reason);
+    EXPECT_EQ(c.released_ns, d.released_ns);
+    EXPECT_EQ(c.dropped_ns, d.dropped_ns);
+    EXPECT_EQ(c.children.size(), d.children.size()) << "ctx#" << c.id;
+    EXPECT_EQ(a.site(c.site), b.site(d.site));
+    const std::uint64_t oa = c.cancel_origin == kNoIndex ? 0 : a.contexts()[c.cancel_origin].id;
+    const std::uint64_t ob = d.cancel_origin == kNoIndex ? 0 : b.contexts()[d.cancel_origin].id;
+    EXPECT_EQ(oa, ob);
+  }
+  for (const auto& w : a.waits()) {
+    const std::uint32_t j = b.find_wait(w.id);
+    ASSERT_NE(j, kNoIndex);
+    EXPECT_EQ(w.begin_ns, b.waits()[j].begin_ns);
+    EXPECT_EQ(w.end_ns, b.waits()[j].end_ns);
+    EXPECT_EQ(w.outcome, b.waits()[j].outcome);
+  }
+  for (const auto& t : a.threads()) {
+    const std::uint32_t j = b.find_thread(t.id);
+    ASSERT_NE(j, kNoIndex);
+    EXPECT_EQ(t.name, b.threads()[j].name);
+    EXPECT_EQ(t.exit_ns, b.threads()[j].exit_ns);
+    EXPECT_EQ(t.waits.size(), b.threads()[j].waits.size());
+  }
+  EXPECT_EQ(a.edges().size(), b.edges().size());
+  EXPECT_TRUE(std::equal(a.moments().begin(), a.moments().end(), b.moments().begin(), b.moments().end()));
+}
+
+// A live trace: this test writes it with the real recorder while a model
+// follows it; flush() is the barrier that makes each round visible.  Every
+// committed context and wait appears, in order, and the followed model ends
+// equal to a fresh load of the finished file.
+TEST(TraceModel, FollowingALiveTraceEndsInTheModelAFreshLoadGives) {
+  const auto db = test_dir() / "live.db";
+  std::string err;
+  ASSERT_TRUE(trace::start(db.string(), {}, &err)) << err;
+  trace::flush();
+  auto reader = open_reader(db);
+  TraceModel m = TraceModel::load(reader.db());
+  EXPECT_FALSE(m.run().complete);
+  const std::size_t base_contexts = m.contexts().size();
+
+  auto [root, cancel_root] = with_cancel(background());
+  std::vector<CancelFunc> cancels;
+  std::set<std::uint64_t> created;
+  Chan<int> never(0);
+  Chan<int> started(1);
+  WaitGroup ended;
+  for (int round = 0; round < 5; ++round) {
+    auto [c, cancel] = with_cancel(root);
+    cancels.push_back(cancel);
+    created.insert(c.id());
+    // A worker that blocks observing c: woken by root's cancel at the end.
+    ended.add(1);
+    go(c, "worker", [c = c, never, started, &ended]() mutable {
+      started.send(1);
+      (void)never.recv(c);
+      ended.done();
+    });
+    (void)started.recv();
+    trace::flush();
+    const auto d = m.update(reader.db());
+    EXPECT_FALSE(d.empty());
+    for (std::uint64_t id : created) EXPECT_NE(m.find_context(id), kNoIndex) << "round " << round;
+    EXPECT_EQ(m.contexts().size(), base_contexts + 1 + created.size()) << "round " << round;
+  }
+  EXPECT_TRUE(m.update(reader.db()).empty()) << "nothing new: nothing changed";
+  cancel_root();
+  ended.wait();  // every worker's wake-up is emitted before the recording stops
+  trace::stop();
+  const auto d = m.update(reader.db());
+  EXPECT_TRUE(d.run_changed);
+  EXPECT_TRUE(m.run().complete);
+  EXPECT_FALSE(d.changed_contexts.empty());
+  // The cancel of root woke every worker: five woke edges, each from root.
+  std::size_t woke = 0;
+  for (const auto& e : m.edges())
+    if (e.kind == WakeEdge::Kind::woke) {
+      ++woke;
+      EXPECT_EQ(m.contexts()[e.origin].id, root.id());
+    }
+  EXPECT_EQ(woke, created.size());
+  EXPECT_EQ(m.edges_from(m.find_context(root.id())).size(), created.size());
+  for (auto& c : cancels) c();
+  const TraceModel fresh = TraceModel::load(reader.db());
+  expect_same(m, fresh);
+}
+
+TEST(TraceModel, ADamagedTableIsAnErrorNotACrash) {
+  const auto db = test_dir() / "empty.db";
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.string().c_str(), &raw), SQLITE_OK);
+  sqlite3_exec(raw, "CREATE TABLE run(x); CREATE TABLE enums(type, value, name);", nullptr, nullptr, nullptr);
+  EXPECT_THROW(TraceModel::load(raw), analysis::ModelError);
+  sqlite3_close(raw);
+}
+
+TEST(TraceModel, LoadCanBeCancelledFromItsProgressCallback) {
+  const auto db = test_dir() / "t.db";
+  std::string err;
+  ASSERT_TRUE(trace::start(db.string(), {}, &err)) << err;
+  trace::stop();
+  auto reader = open_reader(db);
+  analysis::LoadOptions o;
+  o.progress = [](double) { return false; };
+  EXPECT_THROW(TraceModel::load(reader.db(), o), analysis::LoadCancelled);
+}
+
+}  // namespace
+}  // namespace ctxscope::testing
