@@ -18,7 +18,12 @@ constexpr std::uint8_t kOutcomeDone = 2;
 constexpr std::uint8_t kReasonExplicit = 0, kReasonParent = 1, kReasonDeadline = 2, kReasonBornDone = 3;
 constexpr std::uint8_t kReleaseDestroyed = 2;
 
-std::int64_t t_or_none(const sql::Stmt& s, int c) { return s.null(c) ? kNoTime : s.i64(c); }
+// NULL reads as 0: only a 0 needs the second call that tells the two apart
+// (the load reads millions of columns; this halves the calls into SQLite).
+std::int64_t t_or_none(const sql::Stmt& s, int c) {
+  const std::int64_t v = s.i64(c);
+  return v == 0 && s.null(c) ? kNoTime : v;
+}
 std::uint8_t code_or_none(const sql::Stmt& s, int c) {
   if (s.null(c)) return kNoCode;
   const std::int64_t v = s.i64(c);
@@ -85,7 +90,13 @@ class ModelBuilder {
       site.line = static_cast<int>(s.i64(2));
       site.column = static_cast<int>(s.i64(3));
       site.function = s.text(4);
-      m_.site_ids_[static_cast<std::uint64_t>(s.i64(0))] = static_cast<std::uint32_t>(m_.sites_.size());
+      const auto id = static_cast<std::uint64_t>(s.i64(0));
+      m_.site_ids_[id] = static_cast<std::uint32_t>(m_.sites_.size());
+      // Site ids are small and dense (the recorder numbers them from 1): a vector looks them up.
+      if (id < (1u << 24)) {
+        if (id >= m_.site_index_.size()) m_.site_index_.resize(id + 1, kNoIndex);
+        m_.site_index_[id] = static_cast<std::uint32_t>(m_.sites_.size());
+      }
       m_.sites_.push_back(std::move(site));
     }
   }
@@ -116,9 +127,9 @@ class ModelBuilder {
   }
 
   std::uint32_t site_index(const sql::Stmt& s, int c) const {
-    if (s.null(c)) return kNoIndex;
-    auto it = m_.site_ids_.find(static_cast<std::uint64_t>(s.i64(c)));
-    return it == m_.site_ids_.end() ? kNoIndex : it->second;
+    const std::int64_t id = s.i64(c);  // NULL reads as 0, never a site id
+    if (id > 0 && static_cast<std::uint64_t>(id) < m_.site_index_.size()) return m_.site_index_[id];
+    return kNoIndex;
   }
   std::uint32_t stack_index(const sql::Stmt& s, int c) const {
     if (s.null(c)) return kNoIndex;
@@ -198,7 +209,12 @@ class ModelBuilder {
     read_run();
     read_sites();
     read_stacks();
-    const double total = std::max<double>(1.0, static_cast<double>(count("contexts") + count("waits")));
+    const std::int64_t n_ctx = count("contexts"), n_waits = count("waits");
+    const double total = std::max<double>(1.0, static_cast<double>(n_ctx + n_waits));
+    m_.contexts_.reserve(static_cast<std::size_t>(n_ctx));
+    m_.ctx_ids_.reserve(static_cast<std::size_t>(n_ctx));
+    m_.waits_.reserve(static_cast<std::size_t>(n_waits));
+    m_.wait_ids_.reserve(static_cast<std::size_t>(n_waits));
     double done = 0;
     {
       sql::Stmt s(db_, std::string("SELECT ") + kThreadCols + " FROM threads ORDER BY id");
@@ -305,13 +321,20 @@ class ModelBuilder {
 
   void link_thread(std::uint32_t i) {
     Thread& t = m_.threads_[i];
+    const std::uint32_t before = t.effective_ctx;
     t.ctx = t.ctx_id ? m_.find_context(t.ctx_id) : kNoIndex;
     t.effective_ctx = effective(t.ctx);
+    if (t.effective_ctx != before) {
+      if (before != kNoIndex) std::erase(m_.threads_by_eff_[before], i);
+      if (t.effective_ctx != kNoIndex) m_.threads_by_eff_[t.effective_ctx].push_back(i);
+    }
   }
 
   void link_wait(std::uint32_t i, bool is_new) {
     Wait& w = m_.waits_[i];
     w.done_ctx = w.done_ctx_id ? m_.find_context(w.done_ctx_id) : kNoIndex;
+    if (is_new && w.done_ctx != kNoIndex)
+      if (std::uint32_t src = effective(w.done_ctx); src != kNoIndex) m_.observers_[src].push_back(i);
     if (is_new) {
       if (std::uint32_t t = m_.find_thread(w.thread); t != kNoIndex) {
         auto& ws = m_.threads_[t].waits;
@@ -365,21 +388,28 @@ class ModelBuilder {
     auto& cb = m_.ctx_by_time_;
     cb.resize(m_.contexts_.size());
     for (std::uint32_t i = 0; i < cb.size(); ++i) cb[i] = i;
-    std::stable_sort(cb.begin(), cb.end(),
-                     [&](std::uint32_t a, std::uint32_t b) { return created(a) < created(b); });
+    std::sort(cb.begin(), cb.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return created(a) != created(b) ? created(a) < created(b) : a < b;
+    });
     auto& wb = m_.waits_by_time_;
     wb.resize(m_.waits_.size());
     for (std::uint32_t i = 0; i < wb.size(); ++i) wb[i] = i;
-    std::stable_sort(wb.begin(), wb.end(), [&](std::uint32_t a, std::uint32_t b) { return begun(a) < begun(b); });
-    auto& mo = m_.moments_;
+    std::sort(wb.begin(), wb.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return begun(a) != begun(b) ? begun(a) < begun(b) : a < b;
+    });
+    if (m_.moments_->ready.load(std::memory_order_relaxed)) compute_moments(m_, m_.moments_->v);
+  }
+
+  // Every instant at which something changes, sorted and unique.
+  static void compute_moments(const TraceModel& m, std::vector<std::int64_t>& mo) {
     mo.clear();
-    for (const Context& c : m_.contexts_)
+    for (const Context& c : m.contexts_)
       for (std::int64_t t : {c.created_ns, c.cancel_ns, c.released_ns, c.dropped_ns, c.cancel_called_ns})
         if (t != kNoTime) mo.push_back(t);
-    for (const Wait& w : m_.waits_)
+    for (const Wait& w : m.waits_)
       for (std::int64_t t : {w.begin_ns, w.end_ns})
         if (t != kNoTime) mo.push_back(t);
-    for (const Thread& th : m_.threads_)
+    for (const Thread& th : m.threads_)
       for (std::int64_t t : {th.spawn_ns, th.exit_ns})
         if (t != kNoTime) mo.push_back(t);
     std::sort(mo.begin(), mo.end());
@@ -431,6 +461,7 @@ class ModelBuilder {
     read_stacks();
 
     std::vector<std::uint32_t> changed_ctx_idx;
+    bool resort_needed = false;
     {
       sql::Stmt s(db_, std::string("SELECT ") + kCtxCols + " FROM contexts WHERE id = ?");
       std::vector<std::uint64_t> ids(ctx_ids.begin(), ctx_ids.end());
@@ -441,6 +472,7 @@ class ModelBuilder {
           Context c = read_context(s);
           if (std::uint32_t i = m_.find_context(id); i != kNoIndex) {
             Context& old = m_.contexts_[i];
+            resort_needed |= old.created_ns != c.created_ns;
             c.parent = old.parent;
             c.children = std::move(old.children);
             old = std::move(c);
@@ -475,6 +507,8 @@ class ModelBuilder {
             const bool same = old.name == t.name && old.ctx_id == t.ctx_id && old.spawn_ns == t.spawn_ns &&
                               old.exit_ns == t.exit_ns && old.first_ns == t.first_ns;
             t.waits = std::move(old.waits);
+            t.ctx = old.ctx;
+            t.effective_ctx = old.effective_ctx;  // link_thread() moves the reverse link if it changes
             old = std::move(t);
             link_thread(i);
             if (!same) d.changed_threads.push_back(i);
@@ -501,6 +535,7 @@ class ModelBuilder {
         if (s.step()) {
           Wait w = read_wait(s);
           if (std::uint32_t i = m_.find_wait(id); i != kNoIndex) {
+            resort_needed |= m_.waits_[i].begin_ns != w.begin_ns;
             m_.waits_[i] = std::move(w);
             link_wait(i, false);
             d.changed_waits.push_back(i);
@@ -514,21 +549,104 @@ class ModelBuilder {
         s.reset();
       }
     }
-    // Edges and time indices: O(n) over vectors of plain structs, no SQL; a
-    // cancel can change the edges of any wait under it, so they are recomputed.
-    const std::size_t before = m_.edges_.size();
-    std::vector<WakeEdge> old;
-    old.swap(m_.edges_);
-    rebuild_edges();
-    d.edges_changed = before != m_.edges_.size() || !std::equal(old.begin(), old.end(), m_.edges_.begin(),
-                                                                [](const WakeEdge& a, const WakeEdge& b) {
-                                                                  return a.wait == b.wait && a.kind == b.kind &&
-                                                                         a.context == b.context &&
-                                                                         a.wake_ns == b.wake_ns;
-                                                                });
-    rebuild_time_indices();
+    // Derived data, touching only what this batch can change: the edges of
+    // the waits it names and of the waits under the contexts it names, and
+    // the new entries of the time indices (an update must cost what the batch
+    // costs, not what the trace costs).
+    std::vector<std::uint32_t> affected = d.new_waits;
+    affected.insert(affected.end(), d.changed_waits.begin(), d.changed_waits.end());
+    for (std::uint32_t c : changed_ctx_idx) {
+      if (auto it = m_.observers_.find(c); it != m_.observers_.end())
+        affected.insert(affected.end(), it->second.begin(), it->second.end());
+      if (auto it = m_.threads_by_eff_.find(c); it != m_.threads_by_eff_.end())
+        for (std::uint32_t t : it->second)
+          affected.insert(affected.end(), m_.threads_[t].waits.begin(), m_.threads_[t].waits.end());
+    }
+    for (auto* list : {&d.new_threads, &d.changed_threads})
+      for (std::uint32_t t : *list)
+        affected.insert(affected.end(), m_.threads_[t].waits.begin(), m_.threads_[t].waits.end());
+    d.edges_changed = update_edges(std::move(affected));
+    update_time_indices(d, resort_needed);
     m_.last_seq_ = newest;
     return d;
+  }
+
+  // Recomputes the edges of `waits`; true if any edge changed.
+  bool update_edges(std::vector<std::uint32_t> waits) {
+    if (waits.empty()) return false;
+    std::sort(waits.begin(), waits.end());
+    waits.erase(std::unique(waits.begin(), waits.end()), waits.end());
+    auto& edges = m_.edges_;
+    auto in = [&](std::uint32_t w) { return std::binary_search(waits.begin(), waits.end(), w); };
+    std::vector<WakeEdge> removed, fresh;
+    for (const WakeEdge& e : edges)
+      if (in(e.wait)) removed.push_back(e);
+    if (!removed.empty()) std::erase_if(edges, [&](const WakeEdge& e) { return in(e.wait); });
+    for (std::uint32_t w : waits) edges_for_wait(w, fresh);
+    const bool same = std::equal(removed.begin(), removed.end(), fresh.begin(), fresh.end(),
+                                 [](const WakeEdge& a, const WakeEdge& b) {
+                                   return a.wait == b.wait && a.kind == b.kind && a.context == b.context &&
+                                          a.origin == b.origin && a.cancel_ns == b.cancel_ns &&
+                                          a.wake_ns == b.wake_ns;
+                                 });
+    const auto mid = static_cast<std::ptrdiff_t>(edges.size());
+    const bool tail = edges.empty() || fresh.empty() || fresh.front().wait > edges.back().wait;
+    edges.insert(edges.end(), fresh.begin(), fresh.end());
+    if (!tail)
+      std::inplace_merge(edges.begin(), edges.begin() + mid, edges.end(),
+                         [](const WakeEdge& a, const WakeEdge& b) { return a.wait < b.wait; });
+    return !same;
+  }
+
+  // Appends the new entities to the time indices (merging when one sorts
+  // before the newest already there) and their times to the moments.
+  void update_time_indices(const ModelDelta& d, bool resort) {
+    if (resort) {
+      rebuild_time_indices();
+      return;
+    }
+    auto merge_in = [](std::vector<std::uint32_t>& index, std::vector<std::uint32_t> fresh, auto key) {
+      if (fresh.empty()) return;
+      std::sort(fresh.begin(), fresh.end(), [&](std::uint32_t a, std::uint32_t b) {
+        return key(a) != key(b) ? key(a) < key(b) : a < b;
+      });
+      const auto mid = static_cast<std::ptrdiff_t>(index.size());
+      const bool tail = index.empty() || key(fresh.front()) >= key(index.back());
+      index.insert(index.end(), fresh.begin(), fresh.end());
+      if (!tail)
+        std::inplace_merge(index.begin(), index.begin() + mid, index.end(), [&](std::uint32_t a, std::uint32_t b) {
+          return key(a) != key(b) ? key(a) < key(b) : a < b;
+        });
+    };
+    merge_in(m_.ctx_by_time_, d.new_contexts, [&](std::uint32_t i) { return created(i); });
+    merge_in(m_.waits_by_time_, d.new_waits, [&](std::uint32_t i) { return begun(i); });
+    std::vector<std::int64_t> times;
+    auto add = [&](std::initializer_list<std::int64_t> ts) {
+      for (std::int64_t t : ts)
+        if (t != kNoTime) times.push_back(t);
+    };
+    for (auto* list : {&d.new_contexts, &d.changed_contexts})
+      for (std::uint32_t i : *list) {
+        const Context& c = m_.contexts_[i];
+        add({c.created_ns, c.cancel_ns, c.released_ns, c.dropped_ns, c.cancel_called_ns});
+      }
+    for (auto* list : {&d.new_waits, &d.changed_waits})
+      for (std::uint32_t i : *list) add({m_.waits_[i].begin_ns, m_.waits_[i].end_ns});
+    for (auto* list : {&d.new_threads, &d.changed_threads})
+      for (std::uint32_t i : *list) add({m_.threads_[i].spawn_ns, m_.threads_[i].exit_ns});
+    std::sort(times.begin(), times.end());
+    times.erase(std::unique(times.begin(), times.end()), times.end());
+    if (!m_.moments_->ready.load(std::memory_order_relaxed)) return;  // computed whole on first use
+    auto& mo = m_.moments_->v;
+    for (std::int64_t t : times) {
+      // New times are nearly always the newest: the search starts from the end.
+      if (mo.empty() || t > mo.back()) {
+        mo.push_back(t);
+        continue;
+      }
+      auto it = std::lower_bound(mo.begin(), mo.end(), t);
+      if (*it != t) mo.insert(it, t);
+    }
   }
 
   void adopt_unthreaded_waits(std::uint32_t thread_idx) {
@@ -679,13 +797,24 @@ std::size_t TraceModel::waits_begun_by(std::int64_t t) const noexcept {
   return static_cast<std::size_t>(it - waits_by_time_.begin());
 }
 
-std::int64_t TraceModel::next_moment(std::int64_t t) const noexcept {
-  auto it = std::upper_bound(moments_.begin(), moments_.end(), t);
-  return it == moments_.end() ? kNoTime : *it;
+std::span<const std::int64_t> TraceModel::moments() const {
+  LazyMoments& l = *moments_;
+  std::call_once(l.once, [&] {
+    ModelBuilder::compute_moments(*this, l.v);
+    l.ready.store(true, std::memory_order_relaxed);
+  });
+  return l.v;
 }
-std::int64_t TraceModel::prev_moment(std::int64_t t) const noexcept {
-  auto it = std::lower_bound(moments_.begin(), moments_.end(), t);
-  return it == moments_.begin() ? kNoTime : *(it - 1);
+
+std::int64_t TraceModel::next_moment(std::int64_t t) const {
+  const auto mo = moments();
+  auto it = std::upper_bound(mo.begin(), mo.end(), t);
+  return it == mo.end() ? kNoTime : *it;
+}
+std::int64_t TraceModel::prev_moment(std::int64_t t) const {
+  const auto mo = moments();
+  auto it = std::lower_bound(mo.begin(), mo.end(), t);
+  return it == mo.begin() ? kNoTime : *(it - 1);
 }
 
 std::size_t TraceModel::memory_bytes() const noexcept {
@@ -697,7 +826,7 @@ std::size_t TraceModel::memory_bytes() const noexcept {
   for (const Site& s : sites_) b += sizeof(Site) + s.file.capacity() + s.function.capacity();
   for (const auto& st : stacks_) b += sizeof(st) + st.size() * sizeof(Frame);
   b += (ctx_by_time_.capacity() + waits_by_time_.capacity() + roots_.capacity()) * 4 +
-       moments_.capacity() * 8;
+       moments_->v.capacity() * 8;
   // Hash maps: ~ 32 bytes a node plus the bucket array.
   b += (ctx_ids_.size() + wait_ids_.size()) * 40;
   return b;

@@ -21,14 +21,17 @@
 // Enumeration codes are the file's: names come from the file's own `enums`
 // table (name_of), so an older reader shows a newer file's new code by name.
 //
-// Thread safety: a TraceModel is a value; const member functions may be called
-// from any number of threads while nobody calls update().
+// Thread safety: a TraceModel is a movable value; const member functions may be
+// called from any number of threads while nobody calls update().
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -256,10 +259,11 @@ class TraceModel {
   std::span<const std::uint32_t> waits_by_time() const noexcept { return waits_by_time_; }
   /// Every instant at which something changes (creations, cancels, releases,
   /// wait begins/ends, spawns, exits), sorted and unique: playback steps.
-  std::span<const std::int64_t> moments() const noexcept { return moments_; }
+  /// Computed on first use (thread-safe), then kept current by update().
+  std::span<const std::int64_t> moments() const;
   /// First moment > t / last moment < t (kNoTime when none).
-  std::int64_t next_moment(std::int64_t t) const noexcept;
-  std::int64_t prev_moment(std::int64_t t) const noexcept;
+  std::int64_t next_moment(std::int64_t t) const;
+  std::int64_t prev_moment(std::int64_t t) const;
 
   /// Resident bytes of the model (approximate), for benches.
   std::size_t memory_bytes() const noexcept;
@@ -275,15 +279,24 @@ class TraceModel {
   std::vector<std::vector<Frame>> stacks_;
   std::vector<std::uint32_t> roots_;
   std::vector<std::uint32_t> ctx_by_time_, waits_by_time_;
-  std::vector<std::int64_t> moments_;
+  struct LazyMoments {
+    std::once_flag once;
+    std::atomic<bool> ready{false};
+    std::vector<std::int64_t> v;
+  };
+  std::unique_ptr<LazyMoments> moments_ = std::make_unique<LazyMoments>();
   std::map<std::pair<std::string, int>, std::string, std::less<>> enum_names_;
   // id → index lookups (ids are sparse: blocks of 1024 per thread).
   std::unordered_map<std::uint64_t, std::uint32_t> ctx_ids_, wait_ids_;
   std::vector<std::uint32_t> thread_index_;  // dense thread ids
   std::map<std::uint64_t, std::uint32_t> site_ids_, stack_ids_;
+  std::vector<std::uint32_t> site_index_;  // site id → index, for the dense ids the recorder writes
   // Rows that arrived before what they point to (a partial or damaged file).
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> orphans_;
   std::vector<std::uint32_t> unthreaded_waits_;
+  // Reverse links for incremental updates: the waits observing a cancelable
+  // context (through value contexts), the threads whose effective context it is.
+  std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> observers_, threads_by_eff_;
   std::int64_t last_seq_ = 0;
 };
 
