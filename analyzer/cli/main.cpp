@@ -29,22 +29,11 @@
 #include "ctxscope/analysis/stats.hpp"
 #include "ctxscope/analysis/suppressions.hpp"
 #include "ctxscope/trace_reader.hpp"
+#include "ctxscope/version.hpp"
 
 extern char** environ;
 
 namespace {
-
-// The runtime's recorder starts itself when CTXSCOPE_TRACE is set; the tool
-// itself must never trace into (and truncate) the file it is about to read.
-// This runs before any default-priority static constructor.
-std::string g_env_trace;
-struct NoSelfTrace {
-  NoSelfTrace() {
-    if (const char* p = std::getenv("CTXSCOPE_TRACE")) g_env_trace = p;
-    unsetenv("CTXSCOPE_TRACE");
-  }
-};
-NoSelfTrace g_no_self_trace __attribute__((init_priority(101)));
 
 using namespace ctxscope::analysis;
 

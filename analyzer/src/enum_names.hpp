@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "ctxscope/detail/events.hpp"
+#include "ctxscope/trace_codes.hpp"
 
 namespace ctxscope::analysis::detail {
 

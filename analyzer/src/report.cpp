@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ctxscope/sarif.hpp"
+#include "ctxscope/version.hpp"
 
 #include <sstream>
 

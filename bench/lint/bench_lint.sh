@@ -87,8 +87,8 @@ done
   echo "["
   for ((i = 0; i < n; ++i)); do
     sep=","; ((i == n - 1)) && sep=""
-    printf '  {"directory": "%s", "file": "%s", "command": "/usr/bin/c++ -std=c++20 -include %s -I%s -O2 -c %s"}%s\n' \
-      "$work" "$work/tu$i.cpp" "$compat" "$root/runtime/include" "$work/tu$i.cpp" "$sep"
+    printf '  {"directory": "%s", "file": "%s", "command": "/usr/bin/c++ -std=c++20 -include %s -I%s -I%s -O2 -c %s"}%s\n' \
+      "$work" "$work/tu$i.cpp" "$compat" "$root/runtime/include" "$root/runtime/trace_format/include" "$work/tu$i.cpp" "$sep"
   done
   echo "]"
 } > "$work/compile_commands.json"

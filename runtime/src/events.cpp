@@ -100,77 +100,25 @@ void emit_to(EventSink* s, Event& e) noexcept {
 
 }  // namespace detail
 
-EventSink* install_event_sink(EventSink* s) noexcept {
-  return detail::g_sink.exchange(s, std::memory_order_acq_rel);
-}
+namespace detail {
+// Bumped by every install: a runtime thread announces itself once per
+// installed sink (per recording), since it may have started long before.
+std::atomic<std::uint64_t> g_sink_generation{0};
 
-std::string_view to_string(Kind k) noexcept {
-  switch (k) {
-    case Kind::background: return "background";
-    case Kind::todo: return "todo";
-    case Kind::cancel: return "cancel";
-    case Kind::timeout: return "timeout";
-    case Kind::deadline: return "deadline";
-    case Kind::cause: return "cause";
-    case Kind::without_cancel: return "without_cancel";
-    case Kind::value: return "value";
-  }
-  return "unknown";
+void announce_runtime_thread(const char* name) noexcept {
+  static thread_local std::uint64_t announced = 0;
+  if (!sink()) return;
+  const std::uint64_t gen = g_sink_generation.load(std::memory_order_acquire);
+  if (gen == announced) return;
+  announced = gen;
+  const std::uint64_t self = current_thread_id();
+  emit_thread(EventType::thread_spawn, self, 0, self, name, {});
 }
-std::string_view to_string(CancelReason r) noexcept {
-  switch (r) {
-    case CancelReason::explicit_call: return "explicit";
-    case CancelReason::parent: return "parent";
-    case CancelReason::deadline: return "deadline";
-    case CancelReason::born_done: return "born_done";
-  }
-  return "unknown";
-}
-std::string_view to_string(WaitObject o) noexcept {
-  switch (o) {
-    case WaitObject::chan_recv: return "chan_recv";
-    case WaitObject::chan_send: return "chan_send";
-    case WaitObject::select: return "select";
-    case WaitObject::waitgroup: return "waitgroup";
-    case WaitObject::group: return "group";
-    case WaitObject::sleep: return "sleep";
-    case WaitObject::done: return "done";
-  }
-  return "unknown";
-}
-std::string_view to_string(WaitOutcome o) noexcept {
-  switch (o) {
-    case WaitOutcome::value: return "value";
-    case WaitOutcome::closed: return "closed";
-    case WaitOutcome::done: return "done";
-    case WaitOutcome::default_: return "default";
-    case WaitOutcome::timeout: return "timeout";
-  }
-  return "unknown";
-}
-std::string_view to_string(ReleaseReason r) noexcept {
-  switch (r) {
-    case ReleaseReason::own_cancel: return "own_cancel";
-    case ReleaseReason::parent: return "parent";
-    case ReleaseReason::destroyed: return "destroyed";
-  }
-  return "unknown";
-}
-std::string_view to_string(EventType t) noexcept {
-  switch (t) {
-    case EventType::ctx_create: return "ctx_create";
-    case EventType::ctx_cancel: return "ctx_cancel";
-    case EventType::cancel_dropped: return "cancel_dropped";
-    case EventType::ctx_release: return "ctx_release";
-    case EventType::done_observed: return "done_observed";
-    case EventType::wait_begin: return "wait_begin";
-    case EventType::wait_end: return "wait_end";
-    case EventType::thread_spawn: return "thread_spawn";
-    case EventType::thread_exit: return "thread_exit";
-    case EventType::chan_create: return "chan_create";
-    case EventType::chan_close: return "chan_close";
-  }
-  return "unknown";
+}  // namespace detail
+
+EventSink* install_event_sink(EventSink* s) noexcept {
+  detail::g_sink_generation.fetch_add(1, std::memory_order_acq_rel);
+  return detail::g_sink.exchange(s, std::memory_order_acq_rel);
 }
 
 }  // namespace ctxscope

@@ -61,6 +61,8 @@ class TimerService {
       // remove itself): then it is simply skipped.
       if (!top->try_ref()) continue;
       lk.unlock();
+      // A deadline's cancel is recorded on this thread: name it in the trace first.
+      announce_runtime_thread("ctxscope-timer");
       timer_expired(top);
       top->unref();
       lk.lock();

@@ -103,7 +103,7 @@ std::set<LineRule> findings(const std::string& output, const std::string& file_n
 }
 
 std::vector<std::string> compile_args() {
-  return {"-std=c++20", "-I" CTXSCOPE_SOURCE_DIR "/runtime/include"};
+  return {"-std=c++20", "-I" CTXSCOPE_SOURCE_DIR "/runtime/include", "-I" CTXSCOPE_SOURCE_DIR "/runtime/trace_format/include"};
 }
 
 namespace {

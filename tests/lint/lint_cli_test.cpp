@@ -19,7 +19,7 @@ const fs::path kFixtures = CTXSCOPE_LINT_FIXTURES;
 void write_database(const fs::path& dir, const std::vector<fs::path>& files) {
   nlohmann::json db = nlohmann::json::array();
   for (const fs::path& f : files) {
-    std::string cmd = "/usr/bin/c++ -std=c++20 -I" CTXSCOPE_SOURCE_DIR "/runtime/include -O2 -Wall -c " + f.string();
+    std::string cmd = "/usr/bin/c++ -std=c++20 -I" CTXSCOPE_SOURCE_DIR "/runtime/include -I" CTXSCOPE_SOURCE_DIR "/runtime/trace_format/include -O2 -Wall -c " + f.string();
     db.push_back({{"directory", dir.string()}, {"command", cmd}, {"file", f.string()}});
   }
   std::ofstream(dir / "compile_commands.json") << db.dump(2);

@@ -12,6 +12,7 @@
 
 #include "LintDriver.h"
 #include "Report.h"
+#include "ctxscope/version.hpp"
 #include "clang/Tooling/CompilationDatabase.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"

@@ -14,7 +14,7 @@
 //
 // Lifetime: the sink, the rings and the registry are never destroyed (detached
 // threads may emit until the very end of the process); a ring whose thread has
-// exited is freed by the recorder once drained.
+// exited is pooled by the recorder once drained (reused by the next new thread).
 //
 // fork(): recording is off in the child (it never touches the parent's file or
 // connection); the child may start its own trace.
@@ -43,12 +43,10 @@
 #include "ctxscope/detail/events.hpp"
 #include "ctxscope/trace.hpp"
 #include "ctxscope/trace_schema.hpp"
+#include "ctxscope/version.hpp"
 #include "recorder/recorder_internal.hpp"
 #include "recorder/trace_writer.hpp"
 
-#ifndef CTXSCOPE_VERSION
-#define CTXSCOPE_VERSION "0.0.0"
-#endif
 
 namespace ctxscope::trace {
 namespace {

@@ -12,10 +12,8 @@
 #include <iterator>
 
 #include "ctxscope/context.hpp"
+#include "ctxscope/version.hpp"
 
-#ifndef CTXSCOPE_VERSION
-#define CTXSCOPE_VERSION "0.0.0"
-#endif
 
 namespace ctxscope::trace::detail {
 namespace {

@@ -28,7 +28,7 @@ namespace ctxscope::analysis {
 using ProgressFn = std::function<void(std::string_view what, int step, int steps)>;
 
 /// Runs every rule not in `opts.ignore` on an open trace connection (a file
-/// opened with ctxscope::trace::Reader, or the probe's in-memory database).
+/// opened with ctxscope::trace::TraceReader, or the probe's in-memory database).
 /// The connection's main database is only read; TEMP tables are created.
 /// Throws AnalysisError on an SQL error (a damaged trace).
 Report analyze(sqlite3* db, const Options& opts, const ProgressFn& progress = {});

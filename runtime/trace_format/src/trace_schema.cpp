@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <string>
 
-#include "ctxscope/detail/events.hpp"
+#include "ctxscope/trace_codes.hpp"
 
 namespace ctxscope::trace::schema {
 
@@ -91,7 +91,7 @@ std::string cell(std::string_view v) {
 
 std::string markdown() {
   std::string s;
-  s += "<!-- GENERATED from runtime/include/ctxscope/trace_schema.hpp by ctxscope-gen-schema-doc; do not edit. -->\n";
+  s += "<!-- GENERATED from runtime/trace_format/include/ctxscope/trace_schema.hpp by ctxscope-gen-schema-doc; do not edit. -->\n";
   s += "# ctxscope trace schema (version " + std::to_string(kVersion) + ")\n\n";
   s += "A trace is one SQLite file (WAL mode) per traced process, written by the recorder\n"
        "(`CTXSCOPE_TRACE=run.db` or `ctxscope::trace::start(\"run.db\")`).\n\n";
@@ -109,7 +109,7 @@ std::string markdown() {
   s += "- Thread ids are ctxscope's dense ids (1, 2, ...), not OS thread ids.\n";
   s += "- `site` / `*_site` columns reference `sites.id`; `stack` columns reference `stacks.id`; NULL = unknown or not captured.\n";
   s += "- Enumerations are INTEGER codes in every table (the values of the C++ enums in\n"
-       "  `ctxscope/detail/events.hpp` and of `ctxscope::errc`); each column lists its codes, and table `enums` maps\n"
+       "  `ctxscope/trace_codes.hpp` and of `ctxscope::errc`); each column lists its codes, and table `enums` maps\n"
        "  every (type, code) to its name (all codes: [Enumeration codes](#enumeration-codes)), e.g.\n"
        "  `SELECT e.name FROM contexts c JOIN enums e ON e.type = 'kind' AND e.value = c.kind`.\n";
   s += "- The file contains no views or triggers; readers refuse a file that does. Create TEMP views instead.\n";

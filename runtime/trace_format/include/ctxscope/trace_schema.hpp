@@ -16,7 +16,7 @@
 //  * Thread ids are ctxscope's small dense ids (1, 2, ...), not OS tids.
 //  * Sites and stacks are ids into `sites` / `stacks`; NULL = unknown / not captured.
 //  * Enumerations are stored as small INTEGER codes everywhere (entity tables
-//    and `events`): the values of the C++ enums in ctxscope/detail/events.hpp
+//    and `events`): the values of the C++ enums in ctxscope/trace_codes.hpp
 //    (and of ctxscope::errc).  Each such column lists its codes in its doc and
 //    names its enumeration (`Column::enum_type`); table `enums` maps every
 //    (type, code) to the name reports show.
@@ -211,7 +211,7 @@ inline constexpr Column events[] = {
                                  "4 ctx_release, 5 done_observed, 6 wait_begin, 7 wait_end, 8 thread_spawn, 9 thread_exit, "
                                  "10 chan_create, 11 chan_close.", "event"},
     {"thread", "INTEGER NOT NULL", "Emitting thread."},
-    {"id", "INTEGER", "Primary object (context / wait / thread / channel id), see detail/events.hpp."},
+    {"id", "INTEGER", "Primary object (context / wait / thread / channel id), see the EventType table in ctxscope/trace_codes.hpp."},
     {"ref", "INTEGER", "Secondary object (parent ctx, done ctx, ...)."},
     {"value", "INTEGER", "Numeric payload exactly as emitted (absolute deadline ns for ctx_create, capacity, ...)."},
     {"kind", "INTEGER", "Kind (ctx_create) / CancelReason (ctx_cancel) / WaitObject (wait_begin) / WaitOutcome "
