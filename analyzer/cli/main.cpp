@@ -44,6 +44,7 @@ struct ReportOpts {
   std::string fail_on = "never";
   std::string output;
   std::vector<std::string> suppress_files;
+  std::vector<std::string> rules;
   std::vector<std::string> ignore;
   double blind_grace_ms = Options{}.blind_wait_grace_ns / 1e6;
   double late_grace_ms = Options{}.late_exit_grace_ns / 1e6;
@@ -59,8 +60,17 @@ void add_report_options(CLI::App* c, ReportOpts& o, bool check) {
       ->check(CLI::IsMember({"error", "warning", "never"}));
   c->add_option("-o,--output", o.output, "write the report to FILE instead of stdout");
   c->add_option("--suppress", o.suppress_files, "suppressions file (lines 'rule:site-glob'); repeatable");
-  c->add_option("--ignore", o.ignore, "do not report RULE; repeatable")
-      ->check(CLI::IsMember({"lost-cancel", "blind-wait", "stuck-wait", "use-after-cancel", "late-exit"}));
+  // The choices are the catalogue's ids (ctxscope/rule_catalogue.hpp).
+  std::vector<std::string> ids;
+  for (const auto& r : ctxscope::rule_catalogue::rules()) ids.emplace_back(r.id);
+  std::string list;
+  for (const auto& id : ids) list += (list.empty() ? "" : " | ") + id;
+  c->add_option("--rules", o.rules, "run only these rules (comma-separated or repeated): " + list)
+      ->delimiter(',')
+      ->check(CLI::IsMember(ids));
+  c->add_option("--ignore", o.ignore, "do not report RULE, count its findings as suppressed; repeatable")
+      ->delimiter(',')
+      ->check(CLI::IsMember(ids));
   c->add_option("--blind-wait-grace-ms", o.blind_grace_ms, "blind-wait grace period")->check(CLI::NonNegativeNumber);
   c->add_option("--late-exit-grace-ms", o.late_grace_ms, "late-exit grace period")->check(CLI::NonNegativeNumber);
   c->add_flag("--no-progress", o.quiet_progress, "never print the progress line on stderr");
@@ -131,6 +141,7 @@ int report_file(const std::string& file, const ReportOpts& o) {
   Options opts;
   opts.blind_wait_grace_ns = static_cast<std::int64_t>(o.blind_grace_ms * 1e6);
   opts.late_exit_grace_ns = static_cast<std::int64_t>(o.late_grace_ms * 1e6);
+  opts.rules.insert(o.rules.begin(), o.rules.end());
   opts.ignore.insert(o.ignore.begin(), o.ignore.end());
   Suppressions sup;
   for (const auto& s : o.suppress_files) {

@@ -1,6 +1,16 @@
--- Rule blind-wait (error): a wait that does not observe the context of its
--- thread and was still blocked when that context was done — the goroutine
--- ignores cancellation.
+-- rule: blind-wait
+-- severity: error
+-- summary: A wait that does not observe its thread's context stayed blocked
+--     after that context was done (the goroutine ignores cancellation).
+-- site: the blocking call
+-- site-calls: recv send select wait sleep_for
+-- columns: wait thread thread_ctx ctx done_ctx site object object_id label
+--     begin_ns end_ns outcome done_ns
+-- help: Make the wait observe the thread's context and return its error when it
+--     wins: `ch.recv(ctx)`, `ch.send(ctx, v)`, `select(..., ctx.done())`,
+--     `wg.wait(ctx)`, `sleep_for(ctx, d)`.
+-- lint: A blocking call that cannot observe the Context in scope: it will not
+--     give up when the context is done.
 --
 -- Exact definition, for a wait w on a go() thread whose effective context C
 -- (temp.thread_ctx) became done at C.done_ns:
@@ -13,7 +23,6 @@
 --     descendant of C that C's cancellation reaches (a path without a
 --     without_cancel context).  A wait observing only an unrelated context
 --     is blind to C.
--- Site: the blocking call.
 WITH RECURSIVE cand AS (
   SELECT w.id AS wait, w.thread AS thread, tc.ctx AS thread_ctx, tc.eff_ctx AS ctx,
          w.done_ctx AS done_ctx, w.site AS site, w.object AS object, w.object_id AS object_id,

@@ -1,10 +1,16 @@
--- Rule stuck-wait (error): a wait still blocked at the end of the trace — a
--- leaked goroutine (or, for a test window, a thread the test left behind).
+-- rule: stuck-wait
+-- severity: error
+-- summary: A wait still blocked at the end of the trace (a leaked goroutine).
+-- site: the blocking call
+-- site-calls: recv send select wait sleep_for
+-- columns: wait thread ctx done_ctx site object object_id label begin_ns
+-- help: Make sure every wait can end: give a channel room for every sender (or
+--     close it), or make the operation observe a context that is cancelled when
+--     its result is no longer wanted (`ch.send(ctx, v)`, `select(..., ctx.done())`).
 --
 -- Exact definition: waits.end_ns IS NULL (read from temp.wait_cand, which
 -- holds every such wait).
 -- Context: the thread's go() context, else the wait's done case.
--- Site: the blocking call.
 SELECT w.id AS wait, w.thread AS thread, coalesce(t.ctx, w.done_ctx) AS ctx, w.done_ctx AS done_ctx,
        w.site AS site, w.object AS object, w.object_id AS object_id, w.label AS label,
        w.begin_ns AS begin_ns

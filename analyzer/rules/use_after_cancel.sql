@@ -1,6 +1,14 @@
--- Rule use-after-cancel (warning): a blocking operation begun under a context
--- that its own thread had already cancelled — the premature cancel ("defer
--- cancel() runs before the body is read").
+-- rule: use-after-cancel
+-- severity: warning
+-- summary: A blocking operation begun under a context its own thread had already
+--     cancelled (a premature cancel).
+-- site: the blocking call
+-- site-calls: recv send select wait sleep_for
+-- columns: wait thread ctx origin site object object_id label begin_ns cancel_ns
+--     cancel_site repeats
+-- help: Cancel a context only when the work under it is finished: hand the
+--     CancelFunc to whatever outlives the call (a response whose body is read
+--     later) and call it when that work ends.
 --
 -- Exact definition, for a wait w whose done case is context X:
 --   * w ended with outcome done, and X was already done when w began

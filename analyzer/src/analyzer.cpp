@@ -7,13 +7,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <tuple>
 #include <unordered_map>
 #include <variant>
 
 #include "enum_names.hpp"
-#include "rules_sql.hpp"
 
 namespace ctxscope::analysis {
 namespace {
@@ -89,23 +89,55 @@ void exec_bound(sqlite3* db, std::string_view sql, const Options& o) {
   }
 }
 
-// A result row of a rule, by column name (rules name their columns).
+using rule_catalogue::Rule;
+
+// The statement of a rule must return exactly the columns the rule declares
+// (its catalogue entry): checked once, after prepare and before any row, so a
+// renamed or missing column is an error naming rule and column rather than a
+// finding built from a default value.
+void check_columns(const Stmt& s, const Rule& rule) {
+  std::vector<std::string> seen;
+  for (int c = 0; c < s.columns(); ++c) {
+    const std::string n = s.name(c);
+    if (!rule.declares_column(n))
+      throw RuleError("rule " + std::string(rule.id) + ": result column '" + n +
+                      "' is not declared in the rule's `columns:` header");
+    if (std::find(seen.begin(), seen.end(), n) != seen.end())
+      throw RuleError("rule " + std::string(rule.id) + ": result column '" + n + "' is returned twice");
+    seen.push_back(n);
+  }
+  for (std::string_view d : rule.columns)
+    if (std::find(seen.begin(), seen.end(), d) == seen.end())
+      throw RuleError("rule " + std::string(rule.id) + ": declared result column '" + std::string(d) +
+                      "' is missing from the query's result");
+}
+
+// A result row of a rule, by column name.  Every column of the row is a
+// declared one (check_columns); asking for any other name is a defect of the
+// finding builder and throws, so no value ever silently defaults.
 struct Row {
-  std::unordered_map<std::string, std::optional<std::int64_t>> ints;
+  std::string_view rule;
+  std::unordered_map<std::string, std::optional<std::int64_t>> ints;  // every column; nullopt: NULL or text
   std::unordered_map<std::string, std::string> texts;
   std::optional<std::int64_t> opt(const std::string& k) const {
     auto it = ints.find(k);
-    return it == ints.end() ? std::nullopt : it->second;
+    if (it == ints.end())
+      throw RuleError("rule " + std::string(rule) + ": the finding builder reads column '" + k +
+                      "', which the rule does not return");
+    return it->second;
   }
-  std::int64_t get(const std::string& k, std::int64_t dflt = 0) const { return opt(k).value_or(dflt); }
+  /// The integer value; a NULL reads as `if_null`.
+  std::int64_t get(const std::string& k, std::int64_t if_null = 0) const { return opt(k).value_or(if_null); }
   std::string str(const std::string& k) const {
+    (void)opt(k);  // the name must exist
     auto it = texts.find(k);
     return it == texts.end() ? std::string() : it->second;
   }
 };
 
-Row read_row(const Stmt& s) {
+Row read_row(const Stmt& s, std::string_view rule) {
   Row r;
+  r.rule = rule;
   for (int c = 0; c < s.columns(); ++c) {
     const std::string n = s.name(c);
     // Read each value once, in its own type: converting a value in place
@@ -274,16 +306,19 @@ std::string wait_what(const Row& r) {
 
 struct Ctx {
   sqlite3* db;
+  const Rule* rule;  // the rule whose rows are being built
   const Options& opts;
   Entities& E;
   std::int64_t end_ns;
   std::vector<Finding>& out;
 };
 
-Finding base_finding(Ctx& k, std::string rule, Severity sev, std::int64_t ctx, std::int64_t thread) {
+// The severity comes from the catalogue: the sub-kind's, else the rule's.
+Finding base_finding(Ctx& k, std::string subkind, std::int64_t ctx, std::int64_t thread) {
   Finding f;
-  f.rule = std::move(rule);
-  f.severity = sev;
+  f.rule = std::string(k.rule->id);
+  f.severity = k.rule->severity_of(subkind);
+  f.subkind = std::move(subkind);
   f.context = static_cast<std::uint64_t>(ctx);
   if (ctx > 0) f.ancestry = k.E.ancestry(ctx);
   f.thread = static_cast<std::uint64_t>(thread);
@@ -293,10 +328,8 @@ Finding base_finding(Ctx& k, std::string rule, Severity sev, std::int64_t ctx, s
 
 void lost_cancel(Ctx& k, const Row& r) {
   const std::string sub = r.str("subkind");
-  const bool err = sub == "dropped" || sub == "leaked";
-  Finding f = base_finding(k, "lost-cancel", err ? Severity::error : Severity::warning, r.get("ctx"),
-                           r.get("thread"));
-  f.subkind = sub;
+  if (!k.rule->subkind(sub)) throw RuleError("rule lost-cancel: sub-kind '" + sub + "' is not in the catalogue");
+  Finding f = base_finding(k, sub, r.get("ctx"), r.get("thread"));
   f.site = k.E.site(r.opt("site"));
   f.stack = k.E.stack(r.opt("stack"));
   const CtxInfo& c = k.E.ctx(r.get("ctx"));
@@ -333,7 +366,7 @@ void lost_cancel(Ctx& k, const Row& r) {
 }
 
 void blind_wait(Ctx& k, const Row& r) {
-  Finding f = base_finding(k, "blind-wait", Severity::error, r.get("ctx"), r.get("thread"));
+  Finding f = base_finding(k, "", r.get("ctx"), r.get("thread"));
   f.wait = static_cast<std::uint64_t>(r.get("wait"));
   f.site = k.E.site(r.opt("site"));
   const CtxInfo& c = k.E.ctx(r.get("ctx"));
@@ -361,7 +394,7 @@ void blind_wait(Ctx& k, const Row& r) {
 }
 
 void stuck_wait(Ctx& k, const Row& r) {
-  Finding f = base_finding(k, "stuck-wait", Severity::error, r.get("ctx"), r.get("thread"));
+  Finding f = base_finding(k, "", r.get("ctx"), r.get("thread"));
   f.wait = static_cast<std::uint64_t>(r.get("wait"));
   f.site = k.E.site(r.opt("site"));
   const std::int64_t begin = r.get("begin_ns");
@@ -382,7 +415,7 @@ void stuck_wait(Ctx& k, const Row& r) {
 }
 
 void use_after_cancel(Ctx& k, const Row& r) {
-  Finding f = base_finding(k, "use-after-cancel", Severity::warning, r.get("ctx"), r.get("thread"));
+  Finding f = base_finding(k, "", r.get("ctx"), r.get("thread"));
   f.wait = static_cast<std::uint64_t>(r.get("wait"));
   f.site = k.E.site(r.opt("site"));
   const std::int64_t begin = r.get("begin_ns"), cancel = r.get("cancel_ns");
@@ -402,7 +435,7 @@ void use_after_cancel(Ctx& k, const Row& r) {
 }
 
 void late_exit(Ctx& k, const Row& r) {
-  Finding f = base_finding(k, "late-exit", Severity::warning, r.get("ctx"), r.get("thread"));
+  Finding f = base_finding(k, "", r.get("ctx"), r.get("thread"));
   f.site = k.E.site(r.opt("site"));
   const std::int64_t done = r.get("done_ns");
   const std::int64_t from = std::max(done, r.get("spawn_ns"));
@@ -423,20 +456,41 @@ void late_exit(Ctx& k, const Row& r) {
   k.out.push_back(std::move(f));
 }
 
+// The C++ half of each rule: how its rows become findings.  Every rule of the
+// catalogue must have one (checked at compile time below).
 using Builder = void (*)(Ctx&, const Row&);
-Builder builder_for(std::string_view id) {
-  if (id == "lost-cancel") return lost_cancel;
-  if (id == "blind-wait") return blind_wait;
-  if (id == "stuck-wait") return stuck_wait;
-  if (id == "use-after-cancel") return use_after_cancel;
-  if (id == "late-exit") return late_exit;
+struct RuleBuilder {
+  std::string_view id;
+  Builder build;
+};
+constexpr RuleBuilder kBuilders[] = {{"lost-cancel", lost_cancel},
+                                     {"blind-wait", blind_wait},
+                                     {"stuck-wait", stuck_wait},
+                                     {"use-after-cancel", use_after_cancel},
+                                     {"late-exit", late_exit}};
+constexpr Builder builder_for(std::string_view id) {
+  for (const auto& b : kBuilders)
+    if (b.id == id) return b.build;
   return nullptr;
+}
+constexpr bool every_rule_has_a_builder() {
+  for (const Rule& r : rule_catalogue::rules())
+    if (!builder_for(r.id)) return false;
+  return true;
+}
+static_assert(every_rule_has_a_builder(), "a rule of the catalogue (analyzer/rules/*.sql) has no finding builder here");
+static_assert(std::size(kBuilders) == rule_catalogue::rules().size(), "a finding builder for a rule not in the catalogue");
+
+// Prepares a rule's statement, checks its columns, binds the grace periods.
+std::unique_ptr<Stmt> prepare_rule(sqlite3* db, const Rule& rule, const Options& opts) {
+  auto s = std::make_unique<Stmt>(db, rule.sql);
+  check_columns(*s, rule);
+  s->bind_named(":blind_wait_grace_ns", opts.blind_wait_grace_ns);
+  s->bind_named(":late_exit_grace_ns", opts.late_exit_grace_ns);
+  return s;
 }
 
 }  // namespace
-
-std::span<const RuleSql> rule_sql() noexcept { return detail::kRuleSql; }
-std::string_view prelude_sql() noexcept { return detail::kPreludeSql; }
 
 namespace {
 // One read transaction around the whole analysis: a trace still being written
@@ -460,9 +514,20 @@ class ReadSnapshot {
 }  // namespace
 
 Report analyze(sqlite3* db, const Options& opts, const ProgressFn& progress) {
+  return analyze(db, opts, rule_catalogue::rules(), progress);
+}
+
+Report analyze(sqlite3* db, const Options& opts, std::span<const Rule> all_rules, const ProgressFn& progress) {
+  for (const auto& set : {&opts.rules, &opts.ignore})
+    for (const auto& id : *set)
+      if (!rule_catalogue::find(id)) throw RuleError("unknown rule '" + id + "'");
+  std::vector<const Rule*> rules;
+  for (const Rule& r : all_rules) {
+    if (!builder_for(r.id)) throw RuleError("rule " + std::string(r.id) + ": no finding builder");
+    if (opts.rules.empty() || opts.rules.count(std::string(r.id))) rules.push_back(&r);
+  }
   ReadSnapshot snapshot(db);
   Report rep;
-  const auto rules = rule_sql();
   const int steps = static_cast<int>(rules.size()) + 1;
   if (progress) progress("preparing", 0, steps);
   exec_bound(db, prelude_sql(), opts);
@@ -487,31 +552,27 @@ Report analyze(sqlite3* db, const Options& opts, const ProgressFn& progress) {
   }
 
   Entities E(db);
-  Ctx k{db, opts, E, end_ns, rep.findings};
+  Ctx k{db, nullptr, opts, E, end_ns, rep.findings};
   int step = 1;
-  for (const auto& rule : rules) {
-    if (progress) progress(rule.id, step, steps);
+  for (const Rule* rule : rules) {
+    if (progress) progress(rule->id, step, steps);
     ++step;
-    if (opts.ignore.count(std::string(rule.id))) continue;
-    Builder b = builder_for(rule.id);
-    if (!b) continue;
-    Stmt s(db, rule.sql);
-    s.bind_named(":blind_wait_grace_ns", opts.blind_wait_grace_ns);
-    s.bind_named(":late_exit_grace_ns", opts.late_exit_grace_ns);
-    while (s.step()) b(k, read_row(s));
+    if (opts.ignore.count(std::string(rule->id))) continue;
+    const Builder b = builder_for(rule->id);
+    k.rule = rule;
+    auto s = prepare_rule(db, *rule, opts);
+    while (s->step()) b(k, read_row(*s, rule->id));
   }
   // Ignored rules count as suppressed: run them only to count (cheap enough,
   // and the report must say what it hid).
-  for (const auto& rule : rules) {
-    if (!opts.ignore.count(std::string(rule.id))) continue;
-    Stmt s(db, rule.sql);
-    s.bind_named(":blind_wait_grace_ns", opts.blind_wait_grace_ns);
-    s.bind_named(":late_exit_grace_ns", opts.late_exit_grace_ns);
+  for (const Rule* rule : rules) {
+    if (!opts.ignore.count(std::string(rule->id))) continue;
+    auto s = prepare_rule(db, *rule, opts);
     std::size_t n = 0;
-    while (s.step()) ++n;
+    while (s->step()) ++n;
     if (n) {
       rep.suppressed += n;
-      rep.suppressed_by_rule[std::string(rule.id)] += n;
+      rep.suppressed_by_rule[std::string(rule->id)] += n;
     }
   }
   std::stable_sort(rep.findings.begin(), rep.findings.end(), [](const Finding& a, const Finding& b) {
@@ -538,6 +599,9 @@ bool analyze_file(const std::string& path, const Options& opts, Report& out, std
     r.run.trace_path = path;
     out = std::move(r);
     return true;
+  } catch (const RuleError& e) {
+    if (err) *err = path + ": " + e.what();
+    return false;
   } catch (const AnalysisError& e) {
     if (err) *err = path + ": file is truncated or corrupt (" + e.what() + ")";
     return false;

@@ -5,34 +5,11 @@
 
 namespace ctxscope::analysis {
 
-std::string_view to_string(Severity s) noexcept {
-  switch (s) {
-    case Severity::note: return "note";
-    case Severity::warning: return "warning";
-    case Severity::error: return "error";
-  }
-  return "error";
-}
-
-bool parse_severity(std::string_view s, Severity& out) noexcept {
-  if (s == "note") out = Severity::note;
-  else if (s == "warning") out = Severity::warning;
-  else if (s == "error") out = Severity::error;
-  else return false;
-  return true;
-}
-
 std::string Site::str() const {
   if (!known()) return "<unknown>";
   std::string s = file + ":" + std::to_string(line);
   if (!function.empty()) s += ":" + function;
   return s;
-}
-
-bool is_rule(std::string_view id) noexcept {
-  for (auto r : kRules)
-    if (r == id) return true;
-  return false;
 }
 
 std::string format_duration(std::int64_t ns) {

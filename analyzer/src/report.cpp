@@ -82,28 +82,6 @@ std::string xml_escape(const std::string& s) {
   return o;
 }
 
-std::string sarif_level(Severity s) {
-  switch (s) {
-    case Severity::error: return "error";
-    case Severity::warning: return "warning";
-    case Severity::note: return "note";
-  }
-  return "error";
-}
-
-const char* rule_summary(std::string_view id) {
-  if (id == "lost-cancel") return "A cancelable context whose cancel function was never called.";
-  if (id == "blind-wait") return "A wait that does not observe its thread's context stayed blocked after that context was done.";
-  if (id == "stuck-wait") return "A wait still blocked at the end of the trace (a leaked goroutine).";
-  if (id == "use-after-cancel") return "A blocking operation begun under a context its own thread had already cancelled.";
-  if (id == "late-exit") return "A thread kept running longer than the grace period after its context was done.";
-  return "";
-}
-
-Severity rule_default_severity(std::string_view id) {
-  return (id == "use-after-cancel" || id == "late-exit") ? Severity::warning : Severity::error;
-}
-
 }  // namespace
 
 std::size_t Report::count_at_least(Severity level) const noexcept {
@@ -184,20 +162,20 @@ std::string to_json(const Report& r) {
 
 std::string to_sarif(const Report& r) {
   auto rules = ordered_json::array();
-  for (auto id : kRules) {
-    rules.push_back(sarif::rule(std::string(id), std::string(id), rule_summary(id),
-                                std::string(kToolUri) + "#" + std::string(id),
-                                sarif_level(rule_default_severity(id))));
+  for (const auto& rule : rule_catalogue::rules()) {
+    const std::string id(rule.id);
+    rules.push_back(sarif::rule(id, std::string(rule.name), std::string(rule.summary),
+                                std::string(kToolUri) + "#" + id, std::string(to_string(rule.severity)),
+                                std::string(rule.help)));
   }
   auto results = ordered_json::array();
   for (const auto& f : r.findings) {
     ordered_json res;
     res["ruleId"] = f.rule;
-    std::size_t idx = 0;
-    for (std::size_t i = 0; i < std::size(kRules); ++i)
-      if (kRules[i] == f.rule) idx = i;
-    res["ruleIndex"] = idx;
-    res["level"] = sarif_level(f.severity);
+    // A finding of a rule outside the catalogue (hand-made) has no index.
+    if (const std::size_t idx = rule_catalogue::index_of(f.rule); idx < rule_catalogue::rules().size())
+      res["ruleIndex"] = idx;
+    res["level"] = std::string(to_string(f.severity));  // SARIF levels share the names
     res["message"] = {{"text", f.message}};
     auto loc_of = [](const Site& s) { return sarif::location(s.file, s.line, s.column, s.function); };
     res["locations"] = ordered_json::array();

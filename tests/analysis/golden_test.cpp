@@ -1,7 +1,9 @@
 // Golden tests: a scenario-shaped trace → the expected findings (JSON) and
 // text report, compared byte for byte with tests/analysis/golden/*.
-// Regenerate after an intended change with CTXSCOPE_UPDATE_GOLDEN=1 and review
-// the diff.
+// The traces are synthetic (scenario_traces.hpp: their sites name files under
+// synthetic/); the goldens recorded from the real samples are checked by
+// recorded_golden_test.cpp.  Regenerate after an intended change with
+// scripts/regen-goldens.sh (or CTXSCOPE_UPDATE_GOLDEN=1) and review the diff.
 #include <gtest/gtest.h>
 
 #include <cstdlib>

@@ -205,7 +205,7 @@ TEST_F(Cli, CheckExitCodeFollowsFailOn) {
 }
 
 TEST_F(Cli, SuppressionsFileAndIgnoreAreCountedInTheReport) {
-  write_file(dir / "supp.txt", "blind-wait:fanout-timeout/buggy.cpp:60\n");
+  write_file(dir / "supp.txt", "blind-wait:synthetic/fanout-timeout.cpp:60\n");
   auto r = ctx("check '" + fanout.string() + "' --suppress '" + (dir / "supp.txt").string() + "' --ignore late-exit");
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("1 finding (0 errors, 1 warning), 2 suppressed (blind-wait: 1, late-exit: 1)"),

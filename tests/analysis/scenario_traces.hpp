@@ -1,5 +1,8 @@
 // Deterministic synthetic traces shaped like the scenarios (fixed ids, sites
-// and times), shared by the golden tests and the report/CLI tests.
+// and times), shared by the golden tests and the report/CLI tests.  Their
+// sites name files under `synthetic/`, which does not exist: the lines are
+// made up, and must never look like lines of the samples (the goldens
+// recorded from the real samples are in golden/recorded/).
 #pragma once
 
 #include "trace_builder.hpp"
@@ -12,9 +15,9 @@ inline constexpr std::int64_t kMs = 1'000'000;
 /// caller's 100 ms timeout fires; the receive never ends.  blind-wait + stuck-wait.
 inline void build_ci_job(const std::filesystem::path& p) {
   TraceBuilder b(p, 400 * kMs);
-  auto create = b.site("samples/ci-job/buggy.cpp", 39, "run_job", 36);
-  auto go = b.site("samples/ci-job/buggy.cpp", 41, "run_job", 3);
-  auto recv = b.site("samples/ci-job/buggy.cpp", 32, "wait_for_job", 20);
+  auto create = b.site("synthetic/ci-job.cpp", 39, "run_job", 36);
+  auto go = b.site("synthetic/ci-job.cpp", 41, "run_job", 3);
+  auto recv = b.site("synthetic/ci-job.cpp", 32, "wait_for_job", 20);
   b.ctx({.id = 1026, .kind = "timeout", .created_ns = 1 * kMs, .site = create, .cancel_ns = 101 * kMs,
          .cancel_reason = "deadline", .cancel_called_ns = 102 * kMs});
   b.thread({.id = 3, .name = "wait-job", .ctx = 1026, .spawn_ns = 2 * kMs, .spawn_site = go});
@@ -26,11 +29,11 @@ inline void build_ci_job(const std::filesystem::path& p) {
 /// ignores it and exits late; a per-task timeout is released only by the parent.
 inline void build_fanout(const std::filesystem::path& p) {
   TraceBuilder b(p, 600 * kMs);
-  auto req = b.site("samples/fanout-timeout/buggy.cpp", 80, "handle", 20);
-  auto grp = b.site("samples/fanout-timeout/buggy.cpp", 68, "handle", 30);
-  auto task = b.site("samples/fanout-timeout/buggy.cpp", 55, "fetch_logs", 22);
-  auto go = b.site("samples/fanout-timeout/buggy.cpp", 71, "handle", 7);
-  auto sel = b.site("samples/fanout-timeout/buggy.cpp", 60, "fetch_logs", 41);
+  auto req = b.site("synthetic/fanout-timeout.cpp", 80, "handle", 20);
+  auto grp = b.site("synthetic/fanout-timeout.cpp", 68, "handle", 30);
+  auto task = b.site("synthetic/fanout-timeout.cpp", 55, "fetch_logs", 22);
+  auto go = b.site("synthetic/fanout-timeout.cpp", 71, "handle", 7);
+  auto sel = b.site("synthetic/fanout-timeout.cpp", 60, "fetch_logs", 41);
   b.ctx({.id = 1024, .kind = "timeout", .created_ns = 0, .site = req, .cancel_ns = 100 * kMs,
          .cancel_reason = "deadline", .cancel_called_ns = 350 * kMs});
   b.ctx({.id = 1027, .parent = 1024, .kind = "cause", .created_ns = 1 * kMs, .site = grp, .registered = 1,
@@ -49,11 +52,11 @@ inline void build_fanout(const std::filesystem::path& p) {
 /// reads the body under it; a leaked with_cancel under the server context.
 inline void build_premature_cancel(const std::filesystem::path& p) {
   TraceBuilder b(p, 50 * kMs);
-  auto srv = b.site("samples/http-premature-cancel/buggy.cpp", 70, "main", 30);
-  auto req = b.site("samples/http-premature-cancel/buggy.cpp", 20, "do_request", 34);
-  auto cancel = b.site("samples/http-premature-cancel/buggy.cpp", 27, "do_request", 1);
-  auto read = b.site("samples/http-premature-cancel/buggy.cpp", 37, "read_body", 49);
-  auto leak = b.site("samples/http-premature-cancel/buggy.cpp", 72, "main", 20);
+  auto srv = b.site("synthetic/http-premature-cancel.cpp", 70, "main", 30);
+  auto req = b.site("synthetic/http-premature-cancel.cpp", 20, "do_request", 34);
+  auto cancel = b.site("synthetic/http-premature-cancel.cpp", 27, "do_request", 1);
+  auto read = b.site("synthetic/http-premature-cancel.cpp", 37, "read_body", 49);
+  auto leak = b.site("synthetic/http-premature-cancel.cpp", 72, "main", 20);
   auto st = b.stack({"main", "__libc_start_main"});
   b.ctx({.id = 1024, .created_ns = 0, .site = srv, .cancel_ns = 49 * kMs, .cancel_reason = "explicit",
          .cancel_thread = 1, .cancel_called_ns = 49 * kMs});

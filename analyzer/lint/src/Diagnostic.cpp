@@ -5,13 +5,24 @@
 
 namespace ctxscope::lint {
 
-const char* rule_id(Rule r) noexcept {
-  switch (r) {
-    case Rule::lost_cancel: return "lost-cancel";
-    case Rule::blind_wait: return "blind-wait";
+// Every rule whose catalogue entry has a `lint:` summary is one this linter
+// checks, and no other.
+constexpr bool catalogue_lint_rules_are_implemented() {
+  std::size_t n = 0;
+  for (const auto& r : rule_catalogue::rules()) {
+    if (r.lint.empty()) continue;
+    ++n;
+    bool found = false;
+    for (const auto* k : kRules) found = found || k == &r;
+    if (!found) return false;
   }
-  return "unknown";
+  return n == std::size(kRules);
 }
+static_assert(catalogue_lint_rules_are_implemented(),
+              "the catalogue's `lint:` entries (analyzer/rules/*.sql) and ctxscope-lint's rules differ");
+
+// The catalogue's ids are string literals, so data() is NUL-terminated.
+const char* rule_id(Rule r) noexcept { return catalogue_entry(r).id.data(); }
 
 std::string check_name(Rule r) { return std::string("ctxscope-") + rule_id(r); }
 

@@ -14,10 +14,19 @@
 
 #include "clang/AST/ASTContext.h"
 #include "clang/Basic/SourceLocation.h"
+#include "ctxscope/rule_catalogue.hpp"
 
 namespace ctxscope::lint {
 
+/// The rules this linter checks, as indexes into kRules.
 enum class Rule { lost_cancel, blind_wait };
+
+/// Their entries in the rule catalogue shared with the trace analyzer: ids,
+/// severities and words come from there (a name the catalogue lacks does not
+/// compile).  In the order of `Rule`.
+inline constexpr const rule_catalogue::Rule* kRules[] = {&rule_catalogue::get("lost-cancel"),
+                                                         &rule_catalogue::get("blind-wait")};
+constexpr const rule_catalogue::Rule& catalogue_entry(Rule r) noexcept { return *kRules[static_cast<int>(r)]; }
 
 /// The rule id shared with the trace analyzer: "lost-cancel", "blind-wait".
 const char* rule_id(Rule r) noexcept;

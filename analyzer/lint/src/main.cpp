@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "Diagnostic.h"
 #include "LintDriver.h"
 #include "Report.h"
 #include "ctxscope/version.hpp"
@@ -23,12 +24,11 @@ using namespace ctxscope::lint;
 using clang::tooling::CompilationDatabase;
 using clang::tooling::FixedCompilationDatabase;
 
-constexpr const char* kUsage =
+constexpr const char* kUsageHead =
     "usage: ctxscope-lint [-p <build-dir>] [--format text|sarif] [-o <file>] [files...] [-- <compiler args>]\n"
     "\n"
-    "Static checks for ctxscope code, with the rule ids of the trace analyzer:\n"
-    "  lost-cancel  a cancel function discarded, or not used on every path\n"
-    "  blind-wait   a blocking call that cannot observe the Context in scope\n"
+    "Static checks for ctxscope code, with the rule ids of the trace analyzer:\n";
+constexpr const char* kUsage =
     "\n"
     "  -p <dir>        directory holding compile_commands.json (default: search\n"
     "                  upwards from the first file, or from the working directory)\n"
@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
     } else if (a == "--") {
       have_dashdash = true;
     } else if (a == "-h" || a == "--help") {
+      std::cout << kUsageHead;
+      for (const auto* r : kRules) std::cout << "  " << r->id << ": " << r->lint << "\n";
       std::cout << kUsage;
       return 0;
     } else if (a == "--version") {

@@ -1,24 +1,27 @@
 // ctxscope/analysis/finding.hpp — one verdict of a rule, as plain data.
 //
 // A Finding is what every consumer (the CLI's formatters, the viewer's
-// findings model, the probe) shows: it is produced only by the rules
-// (rules.hpp) and never edited afterwards, so two consumers of the same trace
+// findings model, the probe) shows: it is produced only by the rule engine
+// (analyzer.hpp) and never edited afterwards, so two consumers of the same trace
 // show the same words.  Times are nanoseconds since the start of the run
 // (the trace's first event), so reports do not depend on the machine's clock.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "ctxscope/rule_catalogue.hpp"
+
 namespace ctxscope::analysis {
 
-enum class Severity : std::uint8_t { note = 0, warning = 1, error = 2 };
-
-std::string_view to_string(Severity) noexcept;
-/// "note" | "warning" | "error"; false if `s` is none of them.
-bool parse_severity(std::string_view s, Severity& out) noexcept;
+/// The catalogue's severity (one enum for the analyzer, the linter and the docs).
+using Severity = rule_catalogue::Severity;
+/// "note" | "warning" | "error"; parse_severity is false if `s` is none of them.
+using rule_catalogue::parse_severity;
+using rule_catalogue::to_string;
 
 /// A place in the user's source.  `line == 0` means unknown.
 struct Site {
@@ -39,7 +42,9 @@ struct AncestryEntry {
   std::string kind;          ///< "background", "cancel", "timeout", ...
   Site site;                 ///< creation site (unknown for background/todo)
   std::int64_t done_ns = -1; ///< when it became done (-1: never during the run)
-  std::string done_reason;   ///< "explicit_call" | "parent" | "deadline" | "born_done" | ""
+  /// How it became done, as the trace's `enums` names it: "explicit" (its
+  /// cancel was called) | "parent" | "deadline" | "born_done"; "" if never.
+  std::string done_reason;
   friend bool operator==(const AncestryEntry&, const AncestryEntry&) = default;
 };
 
@@ -51,8 +56,8 @@ struct Moment {
 };
 
 struct Finding {
-  std::string rule;         ///< "lost-cancel", "blind-wait", "stuck-wait", "use-after-cancel", "late-exit"
-  std::string subkind;      ///< lost-cancel: "leaked" | "dropped" | "released-by-parent" | "released-by-deadline"
+  std::string rule;         ///< a rule id of the catalogue (ctxscope/rule_catalogue.hpp)
+  std::string subkind;      ///< one of that rule's sub-kinds, or "" for a rule without any
   Severity severity = Severity::error;
   std::string message;      ///< one sentence with the times that matter
   std::uint64_t context = 0;
@@ -67,10 +72,15 @@ struct Finding {
   friend bool operator==(const Finding&, const Finding&) = default;
 };
 
-/// Canonical rule ids, in catalogue order.
-inline constexpr std::string_view kRules[] = {"lost-cancel", "blind-wait", "stuck-wait",
-                                              "use-after-cancel", "late-exit"};
-bool is_rule(std::string_view id) noexcept;
+/// The rule ids, in catalogue order: a view of rule_catalogue::rules() kept
+/// for callers that only need the ids.
+inline constexpr auto kRules = [] {
+  std::array<std::string_view, rule_catalogue::rules().size()> ids{};
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = rule_catalogue::rules()[i].id;
+  return ids;
+}();
+/// True if `id` is a rule of the catalogue.
+constexpr bool is_rule(std::string_view id) noexcept { return rule_catalogue::find(id) != nullptr; }
 
 /// "2.31 s", "40.0 ms", "12 µs": a duration for humans, stable across platforms.
 std::string format_duration(std::int64_t ns);

@@ -20,7 +20,10 @@ struct Options {
   std::int64_t blind_wait_grace_ns = 50'000'000;    // 50 ms
   /// late-exit: a thread may run this long after its context was done.
   std::int64_t late_exit_grace_ns = 100'000'000;    // 100 ms
-  /// Rules not to run at all (their findings count as suppressed).
+  /// Rules to run (ids of the catalogue); empty: every rule.  A rule left out
+  /// is not run and not counted.
+  std::set<std::string> rules;
+  /// Rules not to report (their findings are counted as suppressed).
   std::set<std::string> ignore;
 };
 

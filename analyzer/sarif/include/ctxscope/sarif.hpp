@@ -53,14 +53,17 @@ inline json location(const std::string& file, long line, long column = 0, const 
   return loc;
 }
 
-/// A reportingDescriptor for the driver's rule list.
+/// A reportingDescriptor for the driver's rule list; a non-empty `help` (how
+/// to fix it) becomes its `help` text.
 inline json rule(const std::string& id, const std::string& name, const std::string& summary,
-                 const std::string& help_uri, const std::string& level) {
-  return {{"id", id},
-          {"name", name},
-          {"shortDescription", {{"text", summary}}},
-          {"helpUri", help_uri},
-          {"defaultConfiguration", {{"level", level}}}};
+                 const std::string& help_uri, const std::string& level, const std::string& help = {}) {
+  json r{{"id", id},
+         {"name", name},
+         {"shortDescription", {{"text", summary}}},
+         {"helpUri", help_uri},
+         {"defaultConfiguration", {{"level", level}}}};
+  if (!help.empty()) r["help"] = {{"text", help}};
+  return r;
 }
 
 /// A run whose tool is `name`; the caller adds results and anything else.
