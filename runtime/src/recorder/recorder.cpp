@@ -22,6 +22,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -475,13 +476,30 @@ bool start(const std::string& path, const Options& opts, std::string* err) {
     if (err) *err = path + ": cannot start: this process is already recording a trace";
     return false;
   }
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // O_NOFOLLOW: a symlink at the path is refused, never followed to replace
+  // its target.  O_NONBLOCK: a FIFO must not block the program here (it is
+  // refused below as not a regular file).
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
   if (fd < 0) {
-    if (err) *err = path + ": cannot create trace: " + std::strerror(errno);
+    const int e = errno;
+    struct stat lsb{};
+    if (e == ELOOP && ::lstat(path.c_str(), &lsb) == 0 && S_ISLNK(lsb.st_mode)) {
+      if (err) *err = path + ": refusing to trace into a symbolic link (its target is never replaced); give the real path";
+    } else if (err) {
+      *err = path + ": cannot create trace: " + std::strerror(e);
+    }
     return false;
   }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     if (err) *err = path + ": cannot create trace: another process is recording into it";
+    ::close(fd);
+    return false;
+  }
+  // Only an empty file or a ctxscope trace is replaced: anything else at the
+  // path is the user's data (issue 18: a text file, another program's SQLite
+  // database).
+  if (std::string why = detail::replaceable_trace(fd, path); !why.empty()) {
+    if (err) *err = path + ": refusing to overwrite: " + why;
     ::close(fd);
     return false;
   }
@@ -490,6 +508,8 @@ bool start(const std::string& path, const Options& opts, std::string* err) {
     ::close(fd);
     return false;
   }
+  // The old trace's WAL and index go with it (replaceable_trace checked that a
+  // -wal beside an empty main file is a ctxscope trace's too).
   ::unlink((path + "-wal").c_str());
   ::unlink((path + "-shm").c_str());
 
