@@ -19,9 +19,12 @@
 #include <random>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "ctxscope/context.hpp"
+#include "ctxscope/go.hpp"
 #include "ctxscope/trace_schema.hpp"
 #include "recorder/recorder_test_util.hpp"
 
@@ -409,6 +412,103 @@ TEST(FaultKill, EndMarkerCoversExactlyTheSavedEvents) {
                 c.batch, c.flush ? "flush after each batch" : "periodic commits only", kills,
                 static_cast<unsigned long long>(lost_total / kills), static_cast<unsigned long long>(lost_max));
   }
+}
+
+// --- item 10: exit with threads still cancelling ---------------------------------
+
+// Child body: goroutines create, cancel and inspect contexts (err() ==
+// errc::canceled, err().message(): virtual calls on the context error
+// category) in a loop while the main thread calls exit(): static destructors
+// run under their feet.  Under ASan+UBSan a destroyed category is reported.
+TEST(FaultChild, ExitsWhileThreadsCancel) {
+  if (!std::getenv("CTXSCOPE_FAULT_EXIT")) GTEST_SKIP() << "helper of the fault tests";
+  static std::atomic<long> rounds{0};
+  constexpr int kThreads = 4;
+  for (int t = 0; t < kThreads; ++t)
+    go(background(), "canceller", [] {
+      for (;;) {
+        auto [ctx, cancel] = with_cancel(background());
+        cancel();
+        if (!(ctx.err() == errc::canceled) || ctx.err().message().empty()) std::abort();
+        rounds.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  // Every thread is running its loop before exit (a spin on a counter, not a sleep).
+  while (rounds.load(std::memory_order_relaxed) < 1000 * kThreads) std::this_thread::yield();
+  std::fflush(stdout);
+  std::exit(0);
+}
+
+TEST(FaultExit, ExitWithThreadsStillCancellingIsSafe) {
+  for (const bool traced : {false, true}) {
+    const std::string p = rectest::temp_trace("exit-running");
+    const std::string out = p + ".out";
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      setenv("CTXSCOPE_FAULT_EXIT", "1", 1);
+      if (traced) setenv("CTXSCOPE_TRACE", p.c_str(), 1);
+      execl("/proc/self/exe", "ctxscope_tests", "--gtest_filter=FaultChild.ExitsWhileThreadsCancel", nullptr);
+      _exit(127);
+    }
+    int st = 0;
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    const std::string said = slurp(out);
+    ASSERT_TRUE(WIFEXITED(st)) << "killed by signal " << WTERMSIG(st) << ":\n" << said;
+    EXPECT_EQ(WEXITSTATUS(st), 0) << said;
+    EXPECT_EQ(said.find("runtime error"), std::string::npos) << said;
+    EXPECT_EQ(said.find("Sanitizer"), std::string::npos) << said;
+    if (traced) {
+      auto r = rectest::must_open(p);
+      ASSERT_TRUE(r);
+      EXPECT_TRUE(r->run().complete()) << "exit stops the recorder: end marker written";
+    }
+  }
+}
+
+// --- item 13: an exception escaping a go() thread ----------------------------------
+
+// Child body: records CTXSCOPE_FAULT_THROW cancelled contexts, then a
+// goroutine throws (std::terminate).
+TEST(FaultChild, GoroutineThrows) {
+  const char* n_env = std::getenv("CTXSCOPE_FAULT_THROW");
+  if (!n_env) GTEST_SKIP() << "helper of the fault tests";
+  ASSERT_TRUE(trace::active());
+  for (int i = 0; i < std::atoi(n_env); ++i) {
+    auto [ctx, cancel] = with_cancel(background());
+    cancel();
+  }
+  go(background(), "thrower", [] { throw std::runtime_error("escaped"); });
+  for (;;) pause();
+}
+
+TEST(FaultTerminate, EventsBeforeAnEscapedExceptionAreCommitted) {
+  const std::string p = rectest::temp_trace("terminate");
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int fd = ::open("/dev/null", O_WRONLY);
+    dup2(fd, 2);
+    setenv("CTXSCOPE_TRACE", p.c_str(), 1);
+    setenv("CTXSCOPE_FAULT_THROW", "500", 1);
+    execl("/proc/self/exe", "ctxscope_tests", "--gtest_filter=FaultChild.GoroutineThrows", nullptr);
+    _exit(127);
+  }
+  int st = 0;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(st));
+  EXPECT_EQ(WTERMSIG(st), SIGABRT);
+  auto r = rectest::must_open(p);
+  ASSERT_TRUE(r);
+  // Without the flush, the events of the last commit interval (all of them:
+  // the child throws right after emitting) would be lost.
+  EXPECT_GE(q_int(r->db(), "SELECT count(*) FROM events WHERE type=" + std::to_string(rectest::code(EventType::ctx_cancel))),
+            500);
+  EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM threads WHERE name='thrower'"), 1);
+  EXPECT_FALSE(r->run().complete());
 }
 
 }  // namespace

@@ -35,6 +35,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -458,11 +459,22 @@ void atfork_child() {
   new (&g.control_mu) std::mutex;
 }
 
+// An exception escaping a go() thread (or any std::terminate) aborts the process
+// without atexit: commit what was recorded first (no end marker: the run did not
+// end cleanly), then let the previous handler report and abort.
+std::terminate_handler g_prev_terminate = nullptr;
+[[noreturn]] void on_terminate() {
+  flush();
+  if (g_prev_terminate) g_prev_terminate();
+  std::abort();
+}
+
 std::once_flag g_once;
 void init_once() {
   std::call_once(g_once, [] {
     g_orphan = new Ring;
     std::atexit(at_exit_stop);
+    g_prev_terminate = std::set_terminate(on_terminate);
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
   });
 }
