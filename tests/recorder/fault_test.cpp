@@ -21,7 +21,10 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "ctxscope/context.hpp"
 #include "ctxscope/go.hpp"
@@ -509,6 +512,120 @@ TEST(FaultTerminate, EventsBeforeAnEscapedExceptionAreCommitted) {
             500);
   EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM threads WHERE name='thrower'"), 1);
   EXPECT_FALSE(r->run().complete());
+}
+
+// --- item 9: start/stop cycles ------------------------------------------------------
+
+// Producers emit all the time while the main thread cycles start/stop: an event
+// emitted while one recording stops must never surface in the next one (it
+// would carry a time before that run's start), and nothing is dropped.
+TEST(FaultCycles, ConcurrentProducersNeverLeakIntoTheNextRecording) {
+  constexpr int kThreads = 4, kCycles = 50;
+  std::atomic<bool> quit{false};
+  std::atomic<std::uint64_t> seq{0};
+  std::vector<std::thread> producers;
+  for (int t = 0; t < kThreads; ++t)
+    producers.emplace_back([&] {
+      while (!quit.load(std::memory_order_relaxed)) {
+        Event e{};
+        e.type = EventType::chan_close;
+        e.id = seq.fetch_add(1, std::memory_order_relaxed) + 1;
+        rectest::emit(e);
+      }
+    });
+  std::vector<std::string> files;
+  std::chrono::steady_clock::duration stop_max{};
+  for (int c = 0; c < kCycles; ++c) {
+    files.push_back(rectest::temp_trace("cycle"));
+    std::string err;
+    ASSERT_TRUE(trace::start(files.back(), {}, &err)) << err;
+    // Let each recording see events from every producer (a barrier, not a sleep).
+    const std::uint64_t until = seq.load() + 2000;
+    while (seq.load() < until) std::this_thread::yield();
+    const auto t0 = std::chrono::steady_clock::now();
+    trace::stop();
+    stop_max = std::max(stop_max, std::chrono::steady_clock::now() - t0);
+    EXPECT_EQ(trace::events_dropped(), 0u) << "cycle " << c;
+  }
+  quit = true;
+  for (auto& t : producers) t.join();
+  std::printf("[ figures  ] slowest stop() with %d producers emitting: %.1f ms\n", kThreads,
+              std::chrono::duration<double, std::milli>(stop_max).count());
+  std::int64_t seen = 0;
+  for (std::size_t c = 0; c < files.size(); ++c) {
+    auto r = rectest::must_open(files[c]);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events WHERE t_ns < 0"), 0) << "cycle " << c;
+    EXPECT_EQ(r->run().events_dropped, 0) << "cycle " << c;
+    EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events"), r->run().events_recorded);
+    seen += *q_int(r->db(), "SELECT count(*) FROM events");
+  }
+  EXPECT_GT(seen, 2000 * kCycles);
+}
+
+// Exact counts: each recording holds exactly the events emitted between its
+// start and stop, by threads that outlive the recordings (their rings are reused).
+TEST(FaultCycles, EachRecordingHoldsExactlyItsEvents) {
+  constexpr int kThreads = 4, kCycles = 20, kPerThread = 3000;  // > the ring: exercises waiting
+  std::vector<std::string> files;
+  std::mutex mu;
+  std::condition_variable cv;
+  int cycle = -1, done = 0;
+  bool quit = false;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t)
+    workers.emplace_back([&, t] {
+      for (int seen = -1;;) {
+        {
+          std::unique_lock lk(mu);
+          cv.wait(lk, [&] { return quit || cycle != seen; });
+          if (quit) return;
+          seen = cycle;
+        }
+        for (int i = 0; i < kPerThread; ++i) {
+          Event e{};
+          e.type = EventType::chan_close;
+          e.id = static_cast<std::uint64_t>(seen) * 1000000 + static_cast<std::uint64_t>(t) * 10000 +
+                 static_cast<std::uint64_t>(i) + 1;
+          rectest::emit(e);
+        }
+        std::lock_guard lk(mu);
+        ++done;
+        cv.notify_all();
+      }
+    });
+  for (int c = 0; c < kCycles; ++c) {
+    files.push_back(rectest::temp_trace("exact"));
+    std::string err;
+    ASSERT_TRUE(trace::start(files.back(), {}, &err)) << err;
+    {
+      std::unique_lock lk(mu);
+      done = 0;
+      cycle = c;
+      cv.notify_all();
+      cv.wait(lk, [&] { return done == kThreads; });
+    }
+    trace::stop();
+  }
+  {
+    std::lock_guard lk(mu);
+    quit = true;
+    cv.notify_all();
+  }
+  for (auto& w : workers) w.join();
+  for (int c = 0; c < kCycles; ++c) {
+    auto r = rectest::must_open(files[static_cast<std::size_t>(c)]);
+    ASSERT_TRUE(r);
+    const std::string lo = std::to_string(static_cast<std::int64_t>(c) * 1000000), hi = std::to_string((c + 1) * 1000000LL);
+    EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events WHERE type=" + std::to_string(rectest::code(EventType::chan_close))),
+              kThreads * kPerThread)
+        << "cycle " << c;
+    EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events WHERE id > " + lo + " AND id <= " + hi +
+                             " AND type=" + std::to_string(rectest::code(EventType::chan_close))),
+              kThreads * kPerThread)
+        << "cycle " << c;
+    EXPECT_EQ(r->run().events_dropped, 0);
+  }
 }
 
 }  // namespace
