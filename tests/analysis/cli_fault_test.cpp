@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "ctxscope/analysis/stats.hpp"
+#include "ctxscope/trace_reader.hpp"
 #include "test_util.hpp"
 
 namespace ctxscope::testing {
@@ -251,6 +253,64 @@ TEST(CliFault, SigtermToRunReachesTheProgramAndStillReports) {
     EXPECT_NE(err.find("was killed by signal " + std::to_string(sig)), std::string::npos) << err;
     EXPECT_NE(out.find("0 errors"), std::string::npos) << "the report of what was committed:\n" << out << err;
   }
+}
+
+// --- item 11: stats of a trace being written -----------------------------------
+
+struct Injector {
+  sqlite3* writer = nullptr;
+  long calls = 0, fire_at = -1;
+  std::int64_t next_id = std::int64_t{1} << 40;  // above any id the runtime gave
+};
+
+// Progress handler of the reader: at its fire_at-th call, another connection
+// commits 50 more cancelled contexts (a recorder committing mid-query).
+int inject(void* p) {
+  auto* in = static_cast<Injector*>(p);
+  if (++in->calls != in->fire_at) return 0;
+  std::string sql = "BEGIN;";
+  for (int i = 0; i < 50; ++i)
+    sql += "INSERT INTO contexts(id, parent, kind, cancel_reason) VALUES(" + std::to_string(in->next_id++) +
+           ", 1, 2, 1);";
+  sql += "COMMIT;";
+  char* msg = nullptr;
+  if (sqlite3_exec(in->writer, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+    ADD_FAILURE() << "writer: " << (msg ? msg : "?");
+    sqlite3_free(msg);
+    sqlite3_exec(in->writer, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  return 0;
+}
+
+TEST(StatsFault, StatsOfALiveTraceAreOneSnapshot) {
+  const auto dir = test_dir();
+  const auto t = quick_trace(dir, 50);
+  Injector in;
+  ASSERT_EQ(sqlite3_open(t.c_str(), &in.writer), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(in.writer, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::string err;
+  auto r = trace::TraceReader::open(t.string(), &err);
+  ASSERT_TRUE(r.has_value()) << err;
+  // How many progress calls one pass makes; then a commit at each point of it.
+  sqlite3_progress_handler(r->db(), 20, inject, &in);
+  (void)analysis::compute_stats(r->db());
+  const long total = in.calls;
+  ASSERT_GT(total, 5);
+  for (long k = 1; k <= total; ++k) {
+    in.calls = 0;
+    in.fire_at = k;
+    const auto st = analysis::compute_stats(r->db());
+    std::uint64_t reasons = 0, depths = 0;
+    for (auto& [name, n] : st.cancel_reasons) reasons += n;
+    for (auto& [d, n] : st.depth_histogram) depths += n;
+    EXPECT_EQ(reasons, st.contexts) << "commit at progress call " << k << " of " << total;
+    EXPECT_EQ(depths, st.contexts) << "commit at progress call " << k << " of " << total;
+  }
+  sqlite3_progress_handler(r->db(), 0, nullptr, nullptr);
+  // The snapshot is released: the next pass sees every commit.
+  const auto st = analysis::compute_stats(r->db());
+  EXPECT_EQ(st.contexts_by_kind.at("cancel"), 50u + 50u * static_cast<std::uint64_t>(total));
+  sqlite3_close(in.writer);
 }
 
 // --- item 13: the smaller ones ----------------------------------------------------

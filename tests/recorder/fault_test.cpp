@@ -278,6 +278,20 @@ TEST(FaultReader, KilledTraceHasItsHeaderInTheMainFile) {
 }
 
 
+TEST(FaultReader, TraceKilledBeforeItsFirstCommitSaysSo) {
+  // What a recorder killed between its header and its first commit leaves.
+  const std::string p = rectest::temp_trace("first-ms");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(p.c_str(), &db), SQLITE_OK);
+  const std::string sql = "PRAGMA page_size=16384; PRAGMA application_id=" + std::to_string(trace::schema::kApplicationId) +
+                          "; PRAGMA user_version=" + std::to_string(trace::schema::kVersion) + ";";
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  std::string err;
+  EXPECT_FALSE(trace::TraceReader::open(p, &err).has_value());
+  EXPECT_NE(err.find("killed (or is still starting) before its first commit"), std::string::npos) << err;
+}
+
 // --- item 8: SIGKILL at chosen points; the end marker covers exactly the saved events
 
 // Child body: emits batches of CTXSCOPE_FAULT_BATCH raw events (chan_close,

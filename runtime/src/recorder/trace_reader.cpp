@@ -225,6 +225,15 @@ std::optional<TraceReader> TraceReader::open(const std::string& path, std::strin
     std::string first = text_col(st.s, 0);
     if (first != "ok") return fail("file is truncated or corrupt (quick_check: " + first + ")");
   }
+  {
+    // A recorder writes its header (application_id, user_version) first and
+    // the tables in its first commit: a trace with none was cut off before it
+    // (killed in its first milliseconds, or still starting).
+    std::int64_t n = 0;
+    if (!query_int(db, "SELECT count(*) FROM sqlite_schema", &n, &msg)) return fail("file is truncated or corrupt (" + msg + ")");
+    if (n == 0)
+      return fail("ctxscope trace with no data: the program was killed (or is still starting) before its first commit");
+  }
   for (const schema::Table& t : schema::tables()) {
     std::int64_t n = 0;
     std::string q = "SELECT count(*) FROM sqlite_schema WHERE type='table' AND name='" + std::string(t.name) + "'";
