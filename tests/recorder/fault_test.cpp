@@ -142,6 +142,9 @@ TEST(FaultOverwrite, FifoAndDeviceSayWhatTheyAre) {
   EXPECT_NE(err.find("FIFO"), std::string::npos) << err;
   EXPECT_FALSE(trace::start("/dev/null", {}, &err));
   EXPECT_NE(err.find("character device"), std::string::npos) << err;
+  // The reader says it too (and does not block on the FIFO).
+  EXPECT_FALSE(trace::TraceReader::open(p, &err).has_value());
+  EXPECT_NE(err.find(p + ": a FIFO (named pipe)"), std::string::npos) << err;
 }
 
 TEST(FaultOverwrite, EmptyFileAndOldTraceAreReplaced) {

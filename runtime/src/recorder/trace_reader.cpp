@@ -137,7 +137,11 @@ std::optional<TraceReader> TraceReader::open(const std::string& path, std::strin
   };
   struct stat sb;
   if (::stat(path.c_str(), &sb) != 0) return fail(std::string("cannot open: ") + std::strerror(errno));
-  if (!S_ISREG(sb.st_mode)) return fail("not a regular file");
+  if (!S_ISREG(sb.st_mode)) {
+    // "is a FIFO (named pipe), ..." says more than "not a regular file".
+    std::string what = detail::describe_non_regular(sb.st_mode);
+    return fail(what.rfind("is ", 0) == 0 ? what.substr(3) : what);
+  }
   // What SQLite is given to open: the file itself, or a private copy (below).
   std::string open_path = path;
   std::string recovered_dir;
