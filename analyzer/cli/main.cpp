@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
+#include <memory>
+#include <streambuf>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -35,6 +38,24 @@ extern char** environ;
 
 namespace {
 
+// A closed stdout or stderr (`ctxscope analyze t.db >&-`) would let the next
+// open() take fd 1 or 2, and the report would be written into that file (the
+// trace itself).  Each closed one is filled with /dev/null opened read-only, so
+// that every write to it fails (EBADF) and is reported like any other write error.
+struct NoClosedStdio {
+  NoClosedStdio() {
+    for (int fd = 0; fd <= 2; ++fd) {
+      if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+      const int n = ::open("/dev/null", O_RDONLY);
+      if (n >= 0 && n != fd) {
+        dup2(n, fd);
+        ::close(n);
+      }
+    }
+  }
+};
+NoClosedStdio g_no_closed_stdio __attribute__((init_priority(101)));
+
 using namespace ctxscope::analysis;
 
 constexpr int kExitClean = 0, kExitFindings = 1, kExitUsage = 2;
@@ -49,6 +70,8 @@ struct ReportOpts {
   double blind_grace_ms = Options{}.blind_wait_grace_ns / 1e6;
   double late_grace_ms = Options{}.late_exit_grace_ns / 1e6;
   bool quiet_progress = false;
+  bool gate = false;              // check / run: an incomplete run fails the gate
+  bool allow_incomplete = false;  // --allow-incomplete
 };
 
 void add_report_options(CLI::App* c, ReportOpts& o, bool check) {
@@ -74,6 +97,11 @@ void add_report_options(CLI::App* c, ReportOpts& o, bool check) {
   c->add_option("--blind-wait-grace-ms", o.blind_grace_ms, "blind-wait grace period")->check(CLI::NonNegativeNumber);
   c->add_option("--late-exit-grace-ms", o.late_grace_ms, "late-exit grace period")->check(CLI::NonNegativeNumber);
   c->add_flag("--no-progress", o.quiet_progress, "never print the progress line on stderr");
+  o.gate = check;
+  if (check)
+    c->add_flag("--allow-incomplete", o.allow_incomplete,
+                "gate on what was recorded even when the run is incomplete (killed, still running, or its "
+                "recording failed); without it such a run exits 2");
 }
 
 // A progress line on stderr, only once the analysis has taken more than a second.
@@ -121,23 +149,137 @@ class ProgressLine {
   std::thread th_;
 };
 
-bool write_out(const std::string& path, const std::string& text) {
-  if (path.empty()) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-    return true;
-  }
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-  if (!f) {
-    std::fprintf(stderr, "ctxscope: %s: cannot write: %s\n", path.c_str(), std::strerror(errno));
-    return false;
+// Writes all of `data` to `fd`; false with errno set on the first error.
+bool write_all(int fd, const char* data, std::size_t n) {
+  while (n > 0) {
+    const ssize_t k = ::write(fd, data, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return false;
+    if (k == 0) {
+      errno = EIO;
+      return false;
+    }
+    data += k;
+    n -= static_cast<std::size_t>(k);
   }
   return true;
 }
 
+// An ostream target over a file descriptor that remembers the first write
+// error (std::ofstream forgets errno, and a failed flush at destruction is silent).
+class FdBuf : public std::streambuf {
+ public:
+  explicit FdBuf(int fd) : fd_(fd) { setp(buf_, buf_ + sizeof buf_); }
+  int error() const { return err_; }
+  bool finish() { return drain() && err_ == 0; }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (!drain()) return traits_type::eof();
+    if (!traits_type::eq_int_type(c, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(c);
+      pbump(1);
+    }
+    return traits_type::not_eof(c);
+  }
+  int sync() override { return drain() ? 0 : -1; }
+
+ private:
+  bool drain() {
+    if (err_) return false;
+    if (!write_all(fd_, pbase(), static_cast<std::size_t>(pptr() - pbase()))) {
+      err_ = errno;
+      return false;
+    }
+    setp(buf_, buf_ + sizeof buf_);
+    return true;
+  }
+  int fd_;
+  int err_ = 0;
+  char buf_[1 << 16];
+};
+
+// An output file opened for writing (stdout when `path` is empty), checked at
+// every write and at close.
+class Output {
+ public:
+  explicit Output(std::string path) : path_(std::move(path)) {}
+  ~Output() {
+    if (fd_ > 1) ::close(fd_);
+  }
+  bool open() {
+    if (path_.empty()) {
+      fd_ = STDOUT_FILENO;
+    } else {
+      fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+      if (fd_ < 0) return report(errno, "cannot create");
+    }
+    buf_ = std::make_unique<FdBuf>(fd_);
+    os_ = std::make_unique<std::ostream>(buf_.get());
+    return true;
+  }
+  std::ostream& stream() { return *os_; }
+  // Flushes and closes; false (with the message printed) if any write failed.
+  bool close() {
+    os_->flush();
+    if (!buf_->finish()) return report(buf_->error(), "cannot write");
+    if (fd_ > 1) {
+      const int fd = fd_;
+      fd_ = -1;
+      if (::close(fd) != 0) return report(errno, "cannot write");
+    }
+    return true;
+  }
+
+ private:
+  bool report(int e, const char* what) {
+    std::fprintf(stderr, "ctxscope: %s: %s: %s\n", path_.empty() ? "<stdout>" : path_.c_str(), what,
+                 std::strerror(e));
+    return false;
+  }
+  std::string path_;
+  int fd_ = -1;
+  std::unique_ptr<FdBuf> buf_;
+  std::unique_ptr<std::ostream> os_;
+};
+
+bool write_out(const std::string& path, const std::string& text) {
+  Output out(path);
+  if (!out.open()) return false;
+  out.stream().write(text.data(), static_cast<std::streamsize>(text.size()));
+  return out.close();
+}
+
+// An output file that is the input trace (or its -wal / -shm), by inode: `-o
+// t.db` would replace the trace with its own report.
+bool output_is_input(const std::string& out, const std::string& in) {
+  if (out.empty()) return false;
+  struct stat so{};
+  if (::stat(out.c_str(), &so) != 0) return false;
+  for (const char* suf : {"", "-wal", "-shm"}) {
+    struct stat si{};
+    if (::stat((in + suf).c_str(), &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+      std::fprintf(stderr, "ctxscope: %s: refusing to write the output over the trace it reads (%s%s)\n", out.c_str(),
+                   in.c_str(), suf);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Grace periods: milliseconds that must convert to int64 nanoseconds.
+bool valid_grace(const char* flag, double ms) {
+  constexpr double kMaxMs = 9.2e12;  // INT64_MAX ns is 9.22e12 ms
+  if (std::isfinite(ms) && ms >= 0 && ms <= kMaxMs) return true;
+  std::fprintf(stderr, "ctxscope: %s %g: must be a number of milliseconds from 0 to %.1e\n", flag, ms, kMaxMs);
+  return false;
+}
+
 // Analyse `file` and print the report; returns the exit code.
 int report_file(const std::string& file, const ReportOpts& o) {
+  if (!valid_grace("--blind-wait-grace-ms", o.blind_grace_ms) || !valid_grace("--late-exit-grace-ms", o.late_grace_ms))
+    return kExitUsage;
+  if (output_is_input(o.output, file)) return kExitUsage;
   Options opts;
   opts.blind_wait_grace_ns = static_cast<std::int64_t>(o.blind_grace_ms * 1e6);
   opts.late_exit_grace_ns = static_cast<std::int64_t>(o.late_grace_ms * 1e6);
@@ -171,35 +313,95 @@ int report_file(const std::string& file, const ReportOpts& o) {
   // lets a human see that the run ended abnormally.
   for (const auto& w : rep.warnings) std::fprintf(stderr, "ctxscope: %s: warning: %s\n", file.c_str(), w.c_str());
   if (!write_out(o.output, render(rep, fmt))) return kExitUsage;
-  if (o.fail_on == "never") return kExitClean;
   Severity level = Severity::error;
   parse_severity(o.fail_on, level);
-  return rep.count_at_least(level) > 0 ? kExitFindings : kExitClean;
+  const bool findings = o.fail_on != "never" && rep.count_at_least(level) > 0;
+  // A gate must not pass a run it saw only part of: "0 findings" of a killed
+  // run, or of one whose recording failed, says nothing about the rest.
+  if (o.gate && !rep.run.complete && !o.allow_incomplete && !findings) {
+    std::fprintf(stderr,
+                 "ctxscope: %s: incomplete run: findings may be missing; exit 2 (--allow-incomplete gates on what "
+                 "was recorded)\n",
+                 file.c_str());
+    return kExitUsage;
+  }
+  return findings ? kExitFindings : kExitClean;
 }
 
-// Fork/exec `argv` with CTXSCOPE_TRACE=trace; returns false with a message if
-// the program could not be started.  The child's status goes to *status.
-bool run_traced(const std::vector<std::string>& argv, const std::string& trace, int* status, std::string* err) {
+// The child of `ctxscope run`, for the signal handler.
+volatile sig_atomic_t g_child = 0;
+
+// SIGTERM / SIGINT / SIGHUP sent to `ctxscope run` (by kill, a CI runner's
+// timeout...) go to the program too, so that it ends and `run` can analyse what
+// was committed instead of leaving it orphaned.  A signal the kernel sent to the
+// whole foreground process group (Ctrl-C, a terminal hangup) has reached the
+// program already: not sent twice.
+void forward_signal(int sig, siginfo_t* si, void*) {
+  const pid_t child = g_child;
+  if (child > 0 && si && si->si_code <= 0) kill(child, sig);  // SI_USER, SI_QUEUE, SI_TKILL: from a process
+}
+
+constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP};
+
+// A random token for CTXSCOPE_RUN_TOKEN: the child's recorder stores it in the
+// run row, so `run` can tell its program's trace from a file another process wrote.
+std::string make_run_token() {
+  unsigned char b[16] = {};
+  std::ifstream in("/dev/urandom", std::ios::binary);
+  in.read(reinterpret_cast<char*>(b), sizeof b);
+  std::string t;
+  char h[3];
+  for (unsigned char c : b) {
+    std::snprintf(h, sizeof h, "%02x", c);
+    t += h;
+  }
+  // Unique even if /dev/urandom was unreadable.
+  return t + "-" + std::to_string(getpid()) + "-" +
+         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+// Fork/exec `argv` with CTXSCOPE_TRACE=trace and CTXSCOPE_RUN_TOKEN=token;
+// returns false with a message if the program could not be started.  The
+// child's status goes to *status.
+bool run_traced(const std::vector<std::string>& argv, const std::string& trace, const std::string& token, int* status,
+                std::string* err) {
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) {
     *err = std::string("pipe: ") + std::strerror(errno);
     return false;
   }
-  // Ctrl-C reaches the child (same process group); the tool survives it to
-  // analyse the (then incomplete) trace.
-  struct sigaction ign{}, old_int{}, old_quit{};
+  // The forwarded signals are blocked across fork so that none arrives before
+  // the handler knows the child's pid; SIGQUIT is ignored (it reaches the
+  // child through the process group) so that the tool survives to analyse.
+  struct sigaction fwd{}, ign{}, old_quit{};
+  struct sigaction old_fwd[3]{};
+  fwd.sa_sigaction = forward_signal;
+  fwd.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&fwd.sa_mask);
   ign.sa_handler = SIG_IGN;
-  sigaction(SIGINT, &ign, &old_int);
+  sigset_t block, old_mask;
+  sigemptyset(&block);
+  for (int sig : kForwarded) sigaddset(&block, sig);
+  sigprocmask(SIG_BLOCK, &block, &old_mask);
+  for (int i = 0; i < 3; ++i) sigaction(kForwarded[i], &fwd, &old_fwd[i]);
   sigaction(SIGQUIT, &ign, &old_quit);
+  auto restore = [&] {
+    for (int i = 0; i < 3; ++i) sigaction(kForwarded[i], &old_fwd[i], nullptr);
+    sigaction(SIGQUIT, &old_quit, nullptr);
+    sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  };
   const pid_t pid = fork();
   if (pid < 0) {
     *err = std::string("fork: ") + std::strerror(errno);
+    restore();
+    close(pipefd[0]);
+    close(pipefd[1]);
     return false;
   }
   if (pid == 0) {
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGQUIT, &old_quit, nullptr);
+    restore();
     setenv("CTXSCOPE_TRACE", trace.c_str(), 1);
+    setenv("CTXSCOPE_RUN_TOKEN", token.c_str(), 1);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -208,15 +410,20 @@ bool run_traced(const std::vector<std::string>& argv, const std::string& trace, 
     (void)!write(pipefd[1], &e, sizeof e);
     _exit(127);
   }
+  g_child = pid;
+  sigprocmask(SIG_SETMASK, &old_mask, nullptr);
   close(pipefd[1]);
   int child_errno = 0;
-  const bool exec_failed = read(pipefd[0], &child_errno, sizeof child_errno) == sizeof child_errno;
+  ssize_t got;
+  while ((got = read(pipefd[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR) {
+  }
+  const bool exec_failed = got == sizeof child_errno;
   close(pipefd[0]);
   int st = 0;
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
-  sigaction(SIGINT, &old_int, nullptr);
-  sigaction(SIGQUIT, &old_quit, nullptr);
+  g_child = 0;
+  restore();
   if (exec_failed) {
     *err = argv[0] + ": cannot run: " + std::strerror(child_errno);
     return false;
@@ -282,6 +489,7 @@ int main(int argc, char** argv) {
     if (*check) return report_file(check_file, check_o);
     if (*stats || *exp) {
       const std::string& file = *stats ? stats_file : export_file;
+      if (*exp && output_is_input(export_out, file)) return kExitUsage;
       std::string err;
       auto reader = ctxscope::trace::TraceReader::open(file, &err);
       if (!reader) {
@@ -293,22 +501,13 @@ int main(int argc, char** argv) {
         auto st = compute_stats(reader->db());
         return write_out("", stats_format == "json" ? stats_to_json(st) : stats_to_text(st)) ? 0 : kExitUsage;
       }
-      if (export_out.empty()) {
-        export_chrome(reader->db(), std::cout);
-        std::cout.flush();
-        return std::cout ? 0 : kExitUsage;
-      }
-      std::ofstream f(export_out, std::ios::binary | std::ios::trunc);
-      export_chrome(reader->db(), f);
-      f.close();
-      if (!f) {
-        std::fprintf(stderr, "ctxscope: %s: cannot write\n", export_out.c_str());
-        return kExitUsage;
-      }
-      return 0;
+      Output out(export_out);
+      if (!out.open()) return kExitUsage;
+      export_chrome(reader->db(), out.stream());
+      return out.close() ? 0 : kExitUsage;
     }
     if (*run) {
-      std::string trace = run_trace;
+      std::string trace = run_trace, tmpdir;
       if (trace.empty()) {
         const char* tmp = std::getenv("TMPDIR");
         std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/ctxscope-XXXXXX";
@@ -317,12 +516,16 @@ int main(int argc, char** argv) {
                        std::strerror(errno));
           return kExitUsage;
         }
+        tmpdir = tmpl;
         trace = tmpl + "/trace.db";
       }
+      if (output_is_input(run_o.output, trace)) return kExitUsage;
+      const std::string token = make_run_token();
       int status = 0;
       std::string err;
-      if (!run_traced(run_cmd, trace, &status, &err)) {
+      if (!run_traced(run_cmd, trace, token, &status, &err)) {
         std::fprintf(stderr, "ctxscope: %s\n", err.c_str());
+        if (!tmpdir.empty()) rmdir(tmpdir.c_str());
         return kExitUsage;
       }
       if (WIFSIGNALED(status))
@@ -335,7 +538,26 @@ int main(int argc, char** argv) {
         std::fprintf(stderr,
                      "ctxscope: %s: no trace was written (is %s linked with ctxscope::runtime?)\n",
                      trace.c_str(), run_cmd[0].c_str());
+        if (!tmpdir.empty()) rmdir(tmpdir.c_str());  // empty: nothing was written into it
         return kExitUsage;
+      }
+      {
+        // The file must be this program's: another process may hold it (the
+        // child's recorder was then refused) or it may be left from before.
+        auto reader = ctxscope::trace::TraceReader::open(trace, &err, /*quick_check=*/false);
+        if (!reader) {
+          std::fprintf(stderr, "ctxscope: %s\n", err.c_str());
+          return kExitUsage;
+        }
+        const auto ri = reader->run();
+        if (ri.run_token != token) {
+          std::fprintf(stderr,
+                       "ctxscope: %s: not written by %s (the trace belongs to pid %lld, %s; did another process hold "
+                       "the file, or is %s not linked with ctxscope::runtime?)\n",
+                       trace.c_str(), run_cmd[0].c_str(), static_cast<long long>(ri.pid),
+                       ri.executable.empty() ? "unknown program" : ri.executable.c_str(), run_cmd[0].c_str());
+          return kExitUsage;
+        }
       }
       std::fprintf(stderr, "ctxscope: trace written to %s\n", trace.c_str());
       return report_file(trace, run_o);

@@ -536,14 +536,17 @@ Report analyze(sqlite3* db, const Options& opts, std::span<const Rule> all_rules
   {
     Stmt s(db,
            "SELECT coalesce(r.end_ns, r.last_commit_ns, 0), r.end_state, r.executable, r.events_recorded, "
-           "r.events_dropped FROM run r LIMIT 1");
+           "r.events_dropped, r.failure FROM run r LIMIT 1");
     if (!s.step()) throw AnalysisError("the run table is empty");
     end_ns = s.i64(0);
     rep.run.complete = s.text(1) == "stopped";
     rep.run.program = s.text(2);
     rep.run.events = static_cast<std::uint64_t>(s.i64(3));
     rep.run.duration_ns = end_ns;
-    if (!rep.run.complete)
+    if (s.text(1) == "failed")
+      rep.warnings.push_back("recording failed (" + s.text(5) + "): the trace is incomplete, findings may be missing; "
+                             "findings are as of the last commit, " + format_duration(end_ns) + " into the run");
+    else if (!rep.run.complete)
       rep.warnings.push_back("the run ended abnormally (no end marker: crashed, killed, or still running); "
                              "findings are as of the last commit, " + format_duration(end_ns) + " into the run");
     if (s.i64(4) > 0)
@@ -597,6 +600,9 @@ bool analyze_file(const std::string& path, const Options& opts, Report& out, std
   try {
     Report r = analyze(reader->db(), opts, progress);
     r.run.trace_path = path;
+    if (reader->recovered_from_wal())
+      r.warnings.push_back("the main file is empty (never checkpointed): events read from a private copy of its "
+                           "-wal; the files were not changed");
     out = std::move(r);
     return true;
   } catch (const RuleError& e) {

@@ -1,5 +1,7 @@
 #include "ctxscope/analysis/suppressions.hpp"
 
+#include <filesystem>
+
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -58,6 +60,13 @@ bool Suppressions::parse(const std::string& text, const std::string& origin, std
 }
 
 bool Suppressions::load(const std::string& path, std::string* err) {
+  // An ifstream opens a directory "successfully" and reads nothing from it: the
+  // suppressions would silently be empty.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    if (err) *err = path + ": cannot read suppressions file: is a directory";
+    return false;
+  }
   std::ifstream f(path, std::ios::binary);
   if (!f) {
     if (err) *err = path + ": cannot read suppressions file: " + std::strerror(errno);

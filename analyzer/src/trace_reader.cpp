@@ -4,13 +4,18 @@
 #include "ctxscope/trace_reader.hpp"
 
 #include <sqlite3.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 
 #include "ctxscope/trace_schema.hpp"
+#include "ctxscope/detail/trace_file.hpp"
 
 namespace ctxscope::trace {
 namespace {
@@ -47,6 +52,82 @@ std::string hex32(std::int64_t v) {
   return b;
 }
 
+// Removes a recovery directory made by recover_wal_copy (its three files and itself).
+void remove_recovered(const std::string& dir) {
+  if (dir.empty()) return;
+  for (const char* f : {"/trace.db", "/trace.db-wal", "/trace.db-shm"}) ::unlink((dir + f).c_str());
+  ::rmdir(dir.c_str());
+}
+
+bool copy_file(const std::string& from, const std::string& to, std::string* why) {
+  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (in < 0) {
+    *why = from + ": " + std::strerror(errno);
+    return false;
+  }
+  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (out < 0) {
+    *why = to + ": " + std::strerror(errno);
+    ::close(in);
+    return false;
+  }
+  char buf[1 << 16];
+  bool ok = true;
+  for (;;) {
+    const ssize_t n = ::read(in, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *why = from + ": " + std::strerror(errno);
+      ok = false;
+      break;
+    }
+    if (n == 0) break;
+    for (ssize_t w = 0; w < n;) {
+      const ssize_t k = ::write(out, buf + w, static_cast<std::size_t>(n - w));
+      if (k < 0 && errno == EINTR) continue;
+      if (k < 0) {
+        *why = to + ": " + std::strerror(errno);
+        ok = false;
+        break;
+      }
+      w += k;
+    }
+    if (!ok) break;
+  }
+  ::close(in);
+  if (::close(out) != 0 && ok) {
+    *why = to + ": " + std::strerror(errno);
+    ok = false;
+  }
+  return ok;
+}
+
+bool recover_wal_copy(const std::string& path, std::uint32_t page_size, std::string* dir, std::string* open_path,
+                      std::string* why) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/ctxscope-recover-XXXXXX";
+  if (!mkdtemp(tmpl.data())) {
+    *why = tmpl + ": " + std::strerror(errno);
+    return false;
+  }
+  const std::string main = tmpl + "/trace.db";
+  if (!copy_file(path + "-wal", main + "-wal", why)) {
+    remove_recovered(tmpl);
+    return false;
+  }
+  const int fd = ::open(main.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 || ftruncate(fd, page_size) != 0) {
+    *why = main + ": " + std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    remove_recovered(tmpl);
+    return false;
+  }
+  ::close(fd);
+  *dir = tmpl;
+  *open_path = main;
+  return true;
+}
+
 }  // namespace
 
 std::optional<TraceReader> TraceReader::open(const std::string& path, std::string* err, bool quick_check) {
@@ -56,27 +137,50 @@ std::optional<TraceReader> TraceReader::open(const std::string& path, std::strin
   };
   struct stat sb;
   if (::stat(path.c_str(), &sb) != 0) return fail(std::string("cannot open: ") + std::strerror(errno));
-  if (!S_ISREG(sb.st_mode)) return fail("not a regular file");
+  if (!S_ISREG(sb.st_mode)) {
+    // "is a FIFO (named pipe), ..." says more than "not a regular file".
+    std::string what = detail::describe_non_regular(sb.st_mode);
+    return fail(what.rfind("is ", 0) == 0 ? what.substr(3) : what);
+  }
+  // What SQLite is given to open: the file itself, or a private copy (below).
+  std::string open_path = path;
+  std::string recovered_dir;
   {
-    // The main file of a live or killed WAL trace may still be empty (nothing
-    // checkpointed yet); otherwise it must start with SQLite's magic.
+    // A main file must start with SQLite's magic, except in one case: an empty
+    // main file beside a non-empty -wal (a trace whose header was never
+    // checkpointed, e.g. killed at once, or written by an older ctxscope).
+    // SQLite must not see that pair: for a database of zero pages it deletes
+    // the WAL as stale, even on a read-only connection, destroying every event.
     std::ifstream in(path, std::ios::binary);
     char magic[16] = {};
     in.read(magic, sizeof magic);
     const auto got = in.gcount();
-    struct stat wb;
-    const bool has_wal = ::stat((path + "-wal").c_str(), &wb) == 0 && wb.st_size > 0;
-    if (got == 0 && !has_wal) return fail("empty file, not a ctxscope trace");
+    const detail::WalInfo wi = detail::read_wal_info(path + "-wal");
+    if (got == 0 && !wi.exists) return fail("empty file, not a ctxscope trace");
     if (got > 0 && (got < 16 || std::memcmp(magic, "SQLite format 3", 16) != 0)) return fail("not a SQLite database");
+    if (got == 0) {
+      if (!wi.valid) return fail("the main file is empty and " + path + "-wal beside it is not a SQLite WAL");
+      if (!wi.has_page1 || wi.application_id != static_cast<std::uint32_t>(schema::kApplicationId))
+        return fail("the main file is empty and " + path + "-wal beside it holds no ctxscope trace header");
+      // Recover read-only: copy the WAL into a private directory beside an
+      // all-zero first page (a non-empty main file, so SQLite reads the WAL,
+      // whose page 1 replaces the zeros), and open the copy.  The user's files
+      // are only read.
+      std::string why;
+      if (!recover_wal_copy(path, wi.page_size, &recovered_dir, &open_path, &why))
+        return fail("the main file is empty (never checkpointed) and its -wal could not be recovered: " + why);
+    }
   }
 
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(open_path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
     std::string m = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
+    remove_recovered(recovered_dir);
     return fail("cannot open: " + m);
   }
-  TraceReader r(db, path, 0);  // closes db on every early return
+  TraceReader r(db, path, 0);  // closes db (and removes a recovery copy) on every early return
+  r.recovered_dir_ = recovered_dir;
   sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
   sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
 #ifdef SQLITE_DBCONFIG_TRUSTED_SCHEMA
@@ -125,6 +229,15 @@ std::optional<TraceReader> TraceReader::open(const std::string& path, std::strin
     std::string first = text_col(st.s, 0);
     if (first != "ok") return fail("file is truncated or corrupt (quick_check: " + first + ")");
   }
+  {
+    // A recorder writes its header (application_id, user_version) first and
+    // the tables in its first commit: a trace with none was cut off before it
+    // (killed in its first milliseconds, or still starting).
+    std::int64_t n = 0;
+    if (!query_int(db, "SELECT count(*) FROM sqlite_schema", &n, &msg)) return fail("file is truncated or corrupt (" + msg + ")");
+    if (n == 0)
+      return fail("ctxscope trace with no data: the program was killed (or is still starting) before its first commit");
+  }
   for (const schema::Table& t : schema::tables()) {
     std::int64_t n = 0;
     std::string q = "SELECT count(*) FROM sqlite_schema WHERE type='table' AND name='" + std::string(t.name) + "'";
@@ -137,22 +250,30 @@ std::optional<TraceReader> TraceReader::open(const std::string& path, std::strin
   return std::optional<TraceReader>(std::move(r));
 }
 
-TraceReader::TraceReader(TraceReader&& o) noexcept : db_(o.db_), path_(std::move(o.path_)), version_(o.version_) {
+TraceReader::TraceReader(TraceReader&& o) noexcept
+    : db_(o.db_), path_(std::move(o.path_)), version_(o.version_), recovered_dir_(std::move(o.recovered_dir_)) {
   o.db_ = nullptr;
+  o.recovered_dir_.clear();
 }
 
 TraceReader& TraceReader::operator=(TraceReader&& o) noexcept {
   if (this != &o) {
     sqlite3_close(db_);
+    remove_recovered(recovered_dir_);
     db_ = o.db_;
     o.db_ = nullptr;
     path_ = std::move(o.path_);
     version_ = o.version_;
+    recovered_dir_ = std::move(o.recovered_dir_);
+    o.recovered_dir_.clear();
   }
   return *this;
 }
 
-TraceReader::~TraceReader() { sqlite3_close(db_); }
+TraceReader::~TraceReader() {
+  sqlite3_close(db_);
+  remove_recovered(recovered_dir_);
+}
 
 RunInfo TraceReader::run() const {
   RunInfo ri;
@@ -160,7 +281,7 @@ RunInfo TraceReader::run() const {
   if (sqlite3_prepare_v2(db_,
                          "SELECT schema_version, ctxscope_version, pid, executable, argv, clock, start_wall_ns, "
                          "start_steady_ns, end_state, end_ns, last_commit_ns, events_recorded, events_dropped, "
-                         "drop_mode, stack_frames FROM run LIMIT 1",
+                         "drop_mode, stack_frames, run_token, failure FROM run LIMIT 1",
                          -1, &st.s, nullptr) != SQLITE_OK ||
       sqlite3_step(st.s) != SQLITE_ROW)
     return ri;
@@ -179,6 +300,8 @@ RunInfo TraceReader::run() const {
   ri.events_dropped = sqlite3_column_int64(st.s, 12);
   ri.drop_mode = sqlite3_column_int(st.s, 13) != 0;
   ri.stack_frames = sqlite3_column_int(st.s, 14);
+  ri.run_token = text_col(st.s, 15);
+  ri.failure = text_col(st.s, 16);
   return ri;
 }
 
@@ -187,7 +310,12 @@ std::vector<std::string> TraceReader::warnings() const {
   RunInfo ri = run();
   if (ri.events_dropped > 0)
     w.push_back(path_ + ": " + std::to_string(ri.events_dropped) + " events dropped (recorded in drop mode)");
-  if (!ri.complete())
+  if (!recovered_dir_.empty())
+    w.push_back(path_ + ": the main file is empty (never checkpointed): events read from a private copy of " + path_ +
+                "-wal; the files were not changed");
+  if (ri.end_state == "failed")
+    w.push_back(path_ + ": incomplete trace: recording failed (" + ri.failure + "); events after the last commit are missing");
+  else if (!ri.complete())
     w.push_back(path_ + ": incomplete trace (no end marker: the program is still running or was killed)");
   return w;
 }

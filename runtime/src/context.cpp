@@ -31,9 +31,22 @@ class ContextCategory final : public std::error_category {
 
 }  // namespace
 
+// Never destroyed: threads still cancelling while the process exits (detached
+// goroutines, the timer thread) compare and format error codes of this
+// category after static destructors have run; a destroyed category is
+// undefined behaviour (UBSan: member call on a destroyed error_category).  The
+// union's empty destructor leaves the object, and its vtable pointer, intact.
+namespace {
+union ImmortalCategory {
+  ContextCategory c;
+  ImmortalCategory() : c() {}
+  ~ImmortalCategory() {}
+};
+}  // namespace
+
 const std::error_category& context_category() noexcept {
-  static const ContextCategory c;
-  return c;
+  static ImmortalCategory holder;
+  return holder.c;
 }
 
 namespace detail {

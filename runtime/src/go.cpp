@@ -1,5 +1,6 @@
 // Goroutine-like threads, WaitGroup, errgroup, sleep.
 #include "ctxscope/go.hpp"
+#include "ctxscope/trace.hpp"
 
 #include <pthread.h>
 
@@ -34,9 +35,11 @@ std::uint64_t go(const Context& ctx, std::string_view name, std::function<void()
       fn();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "ctxscope: exception escaped goroutine '%s': %s\n", nm, e.what());
+      trace::flush();  // abort() skips atexit: commit what was recorded (the trace says why it ended: it did not)
       std::abort();
     } catch (...) {
       std::fprintf(stderr, "ctxscope: exception escaped goroutine '%s'\n", nm);
+      trace::flush();
       std::abort();
     }
     fn = nullptr;  // release captures before announcing the exit

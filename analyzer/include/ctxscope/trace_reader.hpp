@@ -10,7 +10,9 @@
 // (SQLITE_DBCONFIG_DEFENSIVE, trusted_schema=OFF, triggers disabled,
 // cell_size_check=ON, mmap_size=0) and checked before use (application_id,
 // user_version = this version, no planted views/triggers, every declared table present,
-// quick_check, exactly one `run` row).  A trace still being written can be
+// quick_check, exactly one `run` row).  Opening never changes or removes a file:
+// an empty main file beside a non-empty -wal (SQLite would delete that WAL) is
+// read from a private copy in $TMPDIR, removed when the reader is destroyed.  A trace still being written can be
 // opened (WAL reader): every statement outside an explicit transaction sees the
 // latest commit, so a viewer follows it by re-running its queries.
 // Thread safety: one TraceReader per thread (the connection is not shared).
@@ -35,13 +37,15 @@ struct RunInfo {
   std::string clock;
   std::int64_t start_wall_ns = 0;
   std::int64_t start_steady_ns = 0;
-  std::string end_state;                ///< "stopped" or "none"
+  std::string end_state;                ///< "stopped", "none" (killed / still running) or "failed" (write error)
   std::optional<std::int64_t> end_ns;
   std::int64_t last_commit_ns = 0;
   std::int64_t events_recorded = 0;
   std::int64_t events_dropped = 0;
   bool drop_mode = false;
   int stack_frames = 0;
+  std::string run_token;  ///< CTXSCOPE_RUN_TOKEN of the traced process ("" if none)
+  std::string failure;    ///< why recording failed ("" unless end_state == "failed")
 
   /// True when the run has its end marker (trace::stop / normal exit).
   bool complete() const { return end_state == "stopped"; }
@@ -69,6 +73,9 @@ class TraceReader {
   /// `PRAGMA user_version` of the file (== schema::kVersion: other versions are refused).
   int schema_version() const noexcept { return version_; }
 
+  /// True when the file was a WAL-only trace read from a private copy (see open()).
+  bool recovered_from_wal() const noexcept { return !recovered_dir_.empty(); }
+
   /// Re-reads the run row (a live trace changes it at every commit).
   RunInfo run() const;
 
@@ -81,6 +88,8 @@ class TraceReader {
   sqlite3* db_ = nullptr;
   std::string path_;
   int version_ = 0;
+  /// Non-empty: db_ is a private copy of a WAL-only trace, removed with the reader.
+  std::string recovered_dir_;
 };
 
 }  // namespace ctxscope::trace

@@ -18,7 +18,9 @@
 // with other threads, no SQLite, no allocation in steady state); a full buffer
 // makes the emitting thread wait (at most 5 s, then the event is dropped and
 // counted) unless drop mode is on.  A commit happens at least every 100 ms, so a
-// killed process leaves a valid trace without end marker.  After fork() the
+// killed process leaves a valid trace without end marker, whose
+// run.last_commit_ns is its newest saved event.  A write error (full disk) is
+// reported once on stderr and marked in the run row; the program runs on.  After fork() the
 // child records nothing (it may call start() for a file of its own).  Only one
 // recording per process at a time; a file held by a live recorder is refused.
 // All functions are thread-safe.
@@ -43,8 +45,11 @@ struct Options {
   bool fast_clock = true;
 };
 
-/// Starts recording into `path` (created/overwritten).  Returns false and fills
-/// `err` (one line naming the file and the problem) on failure.
+/// Starts recording into `path`: created, or replaced if it is empty or a
+/// ctxscope trace.  Anything else — a symlink (never followed), a FIFO or
+/// device, a text file, another application's SQLite database — is refused,
+/// as is a file another process records into.  Returns false and fills `err`
+/// (one line naming the file and the problem) on failure.
 bool start(const std::string& path, const Options& opts = {}, std::string* err = nullptr);
 /// Flushes, marks the run as cleanly ended, closes the file.  No-op if not started.
 void stop();

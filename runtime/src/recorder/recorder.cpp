@@ -20,8 +20,11 @@
 // connection); the child may start its own trace.
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +37,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -70,6 +74,11 @@ static_assert(sizeof(Slot) == 64 && std::is_trivially_copyable_v<Event>);
 
 struct Ring {
   alignas(64) std::atomic<std::uint64_t> head{0};  // written by the producer
+  // 1 while the producer is inside on_event past its check of g.active (on the
+  // producer's own line, next to head): stop() waits for 0 before the final
+  // drain, so an event that raced with stop() lands in its own file instead of
+  // staying in the ring for the next recording (issue 18 item 9).
+  std::atomic<std::uint32_t> busy{0};
   alignas(64) std::atomic<std::uint64_t> tail{0};  // written by the recorder
   alignas(64) std::uint64_t cached_tail = 0;       // producer's private view of tail
   std::atomic<bool> dead{false};                   // producer thread has exited
@@ -187,6 +196,8 @@ bool wants_stack(const Event& e) {
 }
 
 // Waits for room in `r` (the producer's own ring).  False: give up and drop.
+// A stop() in progress is no reason to give up: stop waits for this push, and
+// the recorder drains until the final pass.
 bool wait_for_space(Ring* r, std::uint64_t h) {
   if (g.drop_mode.load(std::memory_order_relaxed)) return false;
   const std::uint64_t deadline = now_ns() + kProducerWaitNs;
@@ -194,7 +205,7 @@ bool wait_for_space(Ring* r, std::uint64_t h) {
     wake_recorder();
     r->cached_tail = r->tail.load(std::memory_order_acquire);
     if (h - r->cached_tail < kRingCap) return true;
-    if (!g.active.load(std::memory_order_relaxed)) return false;
+    if (!g.running.load(std::memory_order_relaxed)) return false;
     if (spin < 16) {
       std::this_thread::yield();
     } else {
@@ -268,10 +279,23 @@ class Recorder final : public EventSink {
     ThreadState& ts = t_state;
     Ring* r = ts.ring;
     if (r) [[likely]] {
-      push(r, e);
+      push_if_active(r, e);
       return;
     }
     on_event_slow(e);
+  }
+
+  // Asymmetric Dekker with stop(): the producer marks its ring busy, then
+  // (re)reads g.active; stop() clears g.active, then a process-wide barrier
+  // (membarrier) stands in for the producer's missing StoreLoad fence, then it
+  // waits for every ring to be idle.  Either stop() sees busy, or the producer
+  // sees active == false.  Hot path cost: two stores to the producer's own line.
+  static void push_if_active(Ring* r, const Event& e) noexcept {
+    r->busy.store(1, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (g.active.load(std::memory_order_relaxed)) [[likely]]
+      push(r, e);
+    r->busy.store(0, std::memory_order_release);
   }
 
  private:
@@ -279,11 +303,13 @@ class Recorder final : public EventSink {
   [[gnu::noinline]] static void on_event_slow(const Event& e) noexcept {
     if (t_state.in_recorder) return;
     if (t_state.ring_gone) {
+      // stop() takes this mutex after clearing g.active: a push under it
+      // either finishes before or sees the flag cleared.
       std::lock_guard lk(g_orphan_mu);
-      push(g_orphan, e);
+      if (g.active.load(std::memory_order_relaxed)) push(g_orphan, e);
       return;
     }
-    push(register_ring(), e);
+    push_if_active(register_ring(), e);
   }
 };
 constinit Recorder g_recorder;
@@ -428,6 +454,46 @@ void recorder_main(detail::TraceWriter* w) {
 
 void at_exit_stop() { stop(); }
 
+// A full memory barrier on every thread of the process (the heavy side of the
+// asymmetric fence in push_if_active): membarrier(PRIVATE_EXPEDITED), or, where
+// the kernel or a seccomp filter refuses it, an mprotect of a touched page (the
+// TLB shootdown interrupts every CPU that runs this process's threads).
+bool g_membarrier_ok = false;
+void process_wide_barrier() {
+  if (g_membarrier_ok && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) return;
+  static void* page = nullptr;
+  const long ps = sysconf(_SC_PAGESIZE);
+  if (!page) page = mmap(nullptr, static_cast<std::size_t>(ps), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) {
+    // Last resort, this thread's full fence only (a locked RMW; also what
+    // TSan understands, unlike atomic_thread_fence).
+    static std::atomic<int> fence_word{0};
+    fence_word.fetch_add(0, std::memory_order_seq_cst);
+    return;
+  }
+  *static_cast<volatile char*>(page) = 1;
+  mprotect(page, static_cast<std::size_t>(ps), PROT_READ);
+  mprotect(page, static_cast<std::size_t>(ps), PROT_READ | PROT_WRITE);
+}
+
+// After g.active was cleared: waits until no producer is inside a push (the
+// recorder thread keeps draining meanwhile, so a producer waiting for room
+// finishes).
+void wait_for_producers() {
+  process_wide_barrier();
+  { std::lock_guard lk(g_orphan_mu); }
+  std::vector<Ring*> rings;
+  {
+    std::lock_guard lk(g_reg_mu);
+    if (g_rings) rings = *g_rings;
+  }
+  for (Ring* r : rings)
+    while (r->busy.load(std::memory_order_acquire) != 0) {
+      wake_recorder();
+      std::this_thread::yield();
+    }
+}
+
 void atfork_prepare() {
   g_reg_mu.lock();
   g_orphan_mu.lock();
@@ -455,11 +521,23 @@ void atfork_child() {
   new (&g.control_mu) std::mutex;
 }
 
+// An exception escaping a go() thread (or any std::terminate) aborts the process
+// without atexit: commit what was recorded first (no end marker: the run did not
+// end cleanly), then let the previous handler report and abort.
+std::terminate_handler g_prev_terminate = nullptr;
+[[noreturn]] void on_terminate() {
+  flush();
+  if (g_prev_terminate) g_prev_terminate();
+  std::abort();
+}
+
 std::once_flag g_once;
 void init_once() {
   std::call_once(g_once, [] {
     g_orphan = new Ring;
     std::atexit(at_exit_stop);
+    g_prev_terminate = std::set_terminate(on_terminate);
+    g_membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
   });
 }
@@ -473,13 +551,30 @@ bool start(const std::string& path, const Options& opts, std::string* err) {
     if (err) *err = path + ": cannot start: this process is already recording a trace";
     return false;
   }
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // O_NOFOLLOW: a symlink at the path is refused, never followed to replace
+  // its target.  O_NONBLOCK: a FIFO must not block the program here (it is
+  // refused below as not a regular file).
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
   if (fd < 0) {
-    if (err) *err = path + ": cannot create trace: " + std::strerror(errno);
+    const int e = errno;
+    struct stat lsb{};
+    if (e == ELOOP && ::lstat(path.c_str(), &lsb) == 0 && S_ISLNK(lsb.st_mode)) {
+      if (err) *err = path + ": refusing to trace into a symbolic link (its target is never replaced); give the real path";
+    } else if (err) {
+      *err = path + ": cannot create trace: " + std::strerror(e);
+    }
     return false;
   }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     if (err) *err = path + ": cannot create trace: another process is recording into it";
+    ::close(fd);
+    return false;
+  }
+  // Only an empty file or a ctxscope trace is replaced: anything else at the
+  // path is the user's data (issue 18: a text file, another program's SQLite
+  // database).
+  if (std::string why = detail::replaceable_trace(fd, path); !why.empty()) {
+    if (err) *err = path + ": refusing to overwrite: " + why;
     ::close(fd);
     return false;
   }
@@ -488,6 +583,8 @@ bool start(const std::string& path, const Options& opts, std::string* err) {
     ::close(fd);
     return false;
   }
+  // The old trace's WAL and index go with it (replaceable_trace checked that a
+  // -wal beside an empty main file is a ctxscope trace's too).
   ::unlink((path + "-wal").c_str());
   ::unlink((path + "-shm").c_str());
 
@@ -522,7 +619,11 @@ void stop() {
   std::lock_guard lk(g.control_mu);
   if (!g.running.load() || g.owner_pid.load() != getpid()) return;
   if (!t_state.in_recorder) flush();  // everything emitted before stop() is in the file
-  g.active.store(false, std::memory_order_release);
+  g.active.store(false, std::memory_order_seq_cst);
+  // The final drain must come after every push that saw g.active set; a paused
+  // recorder (test hook) would never let a producer waiting for room finish.
+  g.paused.store(false, std::memory_order_release);
+  if (!t_state.in_recorder) wait_for_producers();
   EventSink* expected = &g_recorder;
   ctxscope::detail::g_sink.compare_exchange_strong(expected, nullptr);
   g.stop_req.store(true, std::memory_order_release);

@@ -1,7 +1,13 @@
 // Recorder internals shared with its tests (not installed).
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
 #include "ctxscope/detail/events.hpp"
+#include "ctxscope/detail/trace_file.hpp"  // replaceable_trace, read_wal_info (shared with the reader)
 
 namespace ctxscope::trace::detail {
 /// The recorder's sink object (static storage; installed by trace::start).
@@ -13,4 +19,5 @@ void pause_for_test(bool paused) noexcept;
 bool start_from_environment();
 /// Events per thread buffer.
 inline constexpr unsigned long long kRingCapacity = 2048;
+
 }  // namespace ctxscope::trace::detail

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <boost/stacktrace/frame.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -74,13 +76,39 @@ TraceWriter::Cell* TraceWriter::Entity::row(std::int64_t id) {
   return &cells[static_cast<std::size_t>(it->second) * static_cast<std::size_t>(ncols)];
 }
 
+void TraceWriter::fail_write(const char* what) {
+  if (failed_) return;
+  failed_ = true;
+  failure_ = what;
+  std::fprintf(stderr, "ctxscope: %s: trace write failed: %s (recording stopped; the program runs on)\n",
+               path_.c_str(), what);
+}
+
+// After the first failed write: roll the batch back and mark the run row, in a
+// transaction of its own.  A full disk usually still takes it: in WAL mode the
+// rolled-back batch's frames are overwritten by the next transaction, so this
+// one-page update reuses space the file already has.  Best effort: if even this
+// fails, the run keeps end_state 'none' and readers still call it incomplete.
+void TraceWriter::record_failure() {
+  if (failure_recorded_ || !db_) return;
+  failure_recorded_ = true;
+  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  in_txn_ = false;
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db_, "UPDATE run SET end_state='failed', failure=?", -1, &s, nullptr) != SQLITE_OK) return;
+  sqlite3_bind_text(s, 1, failure_.c_str(), -1, SQLITE_TRANSIENT);
+  const int rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE)
+    std::fprintf(stderr, "ctxscope: %s: the failure could not be recorded in the trace either: %s\n", path_.c_str(),
+                 sqlite3_errmsg(db_));
+}
+
 bool TraceWriter::exec(const char* sql) {
   char* msg = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    if (!failed_)
-      std::fprintf(stderr, "ctxscope: %s: trace write failed: %s\n", path_.c_str(), msg ? msg : sqlite3_errmsg(db_));
+    fail_write(msg ? msg : sqlite3_errmsg(db_));
     sqlite3_free(msg);
-    failed_ = true;
     return false;
   }
   return true;
@@ -98,10 +126,7 @@ sqlite3_stmt* TraceWriter::prep(const std::string& sql) {
 void TraceWriter::step(sqlite3_stmt* s) {
   if (!s) return;
   int rc = sqlite3_step(s);
-  if (rc != SQLITE_DONE && !failed_) {
-    std::fprintf(stderr, "ctxscope: %s: trace write failed: %s\n", path_.c_str(), sqlite3_errmsg(db_));
-    failed_ = true;
-  }
+  if (rc != SQLITE_DONE) fail_write(sqlite3_errmsg(db_));
   sqlite3_reset(s);
 }
 
@@ -148,18 +173,21 @@ bool TraceWriter::open(const std::string& path, std::uint64_t t0, int stack_fram
   // the recorder's time).  Only effective before SQLite is initialized in this
   // process; harmless (SQLITE_MISUSE) afterwards.
   sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, nullptr) !=
       SQLITE_OK)
     return fail();
   char pragmas[320];
+  // application_id and user_version before journal_mode=WAL: they then reach
+  // the main file's header at once (rollback mode), so the file says what it is
+  // from its first page even if the process dies before any checkpoint.
   // synchronous=NORMAL in WAL: a commit survives the process being killed (the
   // issue's durability case); only an OS crash may lose the last commits.
   // Checkpoints copy every page a second time, on the recorder thread: let the
   // WAL grow to 16384 pages (256 MiB) before one (~8% throughput); stop()
   // checkpoints when it closes the file.
   std::snprintf(pragmas, sizeof pragmas,
-                "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                "PRAGMA application_id=%d; PRAGMA user_version=%d; PRAGMA cache_size=-32768; "
+                "PRAGMA page_size=16384; PRAGMA application_id=%d; PRAGMA user_version=%d; "
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768; "
                 "PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=16384;",
                 schema::kApplicationId, schema::kVersion);
   if (!exec(pragmas) || !exec("BEGIN") || !exec(schema::create_sql().c_str())) return fail();
@@ -184,8 +212,8 @@ bool TraceWriter::open(const std::string& path, std::uint64_t t0, int stack_fram
   exe[n > 0 ? n : 0] = 0;
   if (sqlite3_stmt* run = prep(
           "INSERT INTO run(schema_version, ctxscope_version, pid, executable, argv, clock, start_wall_ns, "
-          "start_steady_ns, end_state, events_recorded, events_dropped, drop_mode, stack_frames, last_commit_ns) "
-          "VALUES(?,?,?,?,?,'" + std::string(tsc_clock ? "CLOCK_MONOTONIC (TSC)" : "CLOCK_MONOTONIC") + "',?,?,'none',0,0,?,?,0)")) {
+          "start_steady_ns, end_state, events_recorded, events_dropped, drop_mode, stack_frames, last_commit_ns, run_token) "
+          "VALUES(?,?,?,?,?,'" + std::string(tsc_clock ? "CLOCK_MONOTONIC (TSC)" : "CLOCK_MONOTONIC") + "',?,?,'none',0,0,?,?,0,?)")) {
     sqlite3_bind_int(run, 1, schema::kVersion);
     sqlite3_bind_text(run, 2, CTXSCOPE_VERSION, -1, SQLITE_STATIC);
     sqlite3_bind_int64(run, 3, getpid());
@@ -195,6 +223,11 @@ bool TraceWriter::open(const std::string& path, std::uint64_t t0, int stack_fram
     sqlite3_bind_int64(run, 7, static_cast<std::int64_t>(t0));
     sqlite3_bind_int(run, 8, drop_mode ? 1 : 0);
     sqlite3_bind_int(run, 9, stack_frames);
+    // Set by `ctxscope run` for its child (and inherited by the child's own
+    // children): lets it tell its program's trace from another process's.
+    const char* token = std::getenv("CTXSCOPE_RUN_TOKEN");
+    if (token && *token) sqlite3_bind_text(run, 10, token, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(run, 10);
     step(run);
     sqlite3_finalize(run);
   }
@@ -329,6 +362,7 @@ void TraceWriter::write(const Event& e, const void* const* frames, int nframes) 
     return;
   }
   const std::int64_t t = rel(clock_.to_ns(e.time));
+  if (t > max_t_) max_t_ = t;
   const std::int64_t site = site_id(e.site);
   const auto thread = static_cast<std::int64_t>(e.thread);
   const auto id = static_cast<std::int64_t>(e.id), ref = static_cast<std::int64_t>(e.ref);
@@ -509,6 +543,7 @@ void TraceWriter::flush_entity(Entity& e) {
 }
 
 bool TraceWriter::commit(bool final_stop, std::uint64_t dropped) {
+  if (failed_) record_failure();
   if (!db_ || failed_) return false;
   if (!in_txn_) {
     if (!exec("BEGIN")) return false;
@@ -516,17 +551,28 @@ bool TraceWriter::commit(bool final_stop, std::uint64_t dropped) {
   }
   flush_events();
   for (Entity* e : {&contexts_, &waits_, &threads_, &channels_}) flush_entity(*e);
-  const std::int64_t now = rel(now_ns());
+  // The end-of-data marker is the newest event time of the file, in the same
+  // transaction as those events: a reader that takes it as the end of a killed
+  // run never sees a window in which events were emitted but not saved (the
+  // commit's own clock reading would lie by up to the commit interval).
   sqlite3_bind_int64(run_commit_, 1, static_cast<std::int64_t>(events_));
   sqlite3_bind_int64(run_commit_, 2, static_cast<std::int64_t>(dropped));
-  sqlite3_bind_int64(run_commit_, 3, now);
+  sqlite3_bind_int64(run_commit_, 3, max_t_);
   step(run_commit_);
   if (final_stop) {
-    sqlite3_bind_int64(run_end_, 1, now);
+    sqlite3_bind_int64(run_end_, 1, std::max(max_t_, rel(now_ns())));
     step(run_end_);
   }
+  if (failed_) {
+    record_failure();
+    return false;
+  }
   in_txn_ = false;
-  return exec("COMMIT");
+  if (!exec("COMMIT")) {
+    record_failure();
+    return false;
+  }
+  return true;
 }
 
 void TraceWriter::close() {

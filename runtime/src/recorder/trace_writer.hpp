@@ -45,7 +45,9 @@ class TraceWriter {
   /// Buffers one event (frames: raw stack of ctx_create / explicit cancel, or null).
   void write(const Event& e, const void* const* frames, int nframes);
   /// Writes everything buffered, updates the run row, commits.  `final_stop`
-  /// also writes the end marker.  False once the file failed (reported once on stderr).
+  /// also writes the end marker.  False once the file failed (reported once on
+  /// stderr; the batch is rolled back and the run row marked `failed`, in a
+  /// transaction of its own, where the disk still allows one page).
   bool commit(bool final_stop, std::uint64_t dropped);
   void close();
   std::uint64_t events_written() const { return events_; }
@@ -74,6 +76,8 @@ class TraceWriter {
   };
 
   bool exec(const char* sql);
+  void fail_write(const char* what);
+  void record_failure();
   sqlite3_stmt* prep(const std::string& sql);
   void step(sqlite3_stmt* s);
   bool init_entity(Entity& e, const char* name);
@@ -106,6 +110,11 @@ class TraceWriter {
   std::uint64_t events_ = 0;
   int stack_frames_ = 0;
   bool failed_ = false;
+  bool failure_recorded_ = false;
+  std::string failure_;  // SQLite's message for the first failed write
+  // The end-of-data marker: newest event time written (a rolled-back batch
+  // never reaches the file, its run row update neither).
+  std::int64_t max_t_ = 0;
   bool in_txn_ = false;
 
   std::vector<EventRow> pending_events_;

@@ -38,7 +38,7 @@ namespace ctxscope::trace::schema {
 /// other version: newer ones, and older ones, which must be re-recorded.
 /// History: 1 = enumerations stored as names (TEXT) in the entity tables;
 /// 2 = integer codes everywhere, cause columns NULL when the cause is err itself.
-inline constexpr int kVersion = 2;
+inline constexpr int kVersion = 3;
 /// `PRAGMA application_id`: ASCII "CTXS".
 inline constexpr std::int32_t kApplicationId = 0x43545853;
 
@@ -79,14 +79,20 @@ inline constexpr Column run[] = {
     {"start_wall_ns", "INTEGER NOT NULL", "Unix wall-clock time of the run start, ns since the epoch (time 0 of the trace)."},
     {"start_steady_ns", "INTEGER NOT NULL", "Absolute steady-clock ns of the run start; add it to any `*_ns` to get steady time."},
     {"end_state", "TEXT NOT NULL", "`stopped`: trace::stop() (or exit) ended the run cleanly; `none`: no end marker — "
-                                   "the program is still running or was killed (the trace is incomplete)."},
+                                   "the program is still running or was killed (the trace is incomplete); `failed`: "
+                                   "writing the trace failed (see `failure`), events after `last_commit_ns` are missing."},
     {"end_ns", "INTEGER", "When the run was stopped; NULL without end marker."},
-    {"last_commit_ns", "INTEGER", "Time of the last committed batch: everything before it is in the file."},
+    {"last_commit_ns", "INTEGER", "End-of-data marker: the time of the newest event in the file, written in the same "
+                                  "transaction as the events it covers (0 before the first event)."},
     {"events_recorded", "INTEGER NOT NULL", "Events written to `events` so far (updated at every commit)."},
     {"events_dropped", "INTEGER NOT NULL", "Events lost because buffers were full in drop mode (0 unless "
                                            "`drop_when_full`); readers must report a non-zero value."},
     {"drop_mode", "INTEGER NOT NULL", "1 if the run was recorded with `drop_when_full` (drop instead of wait)."},
     {"stack_frames", "INTEGER NOT NULL", "Frames captured per stack (CTXSCOPE_STACKS); 0 = stacks off."},
+    {"run_token", "TEXT", "`CTXSCOPE_RUN_TOKEN` of the traced process: set by `ctxscope run`, which checks that the "
+                          "trace it analyses was written by its own program; NULL otherwise."},
+    {"failure", "TEXT", "Why writing the trace failed (e.g. `database or disk is full`) when `end_state` is `failed`; "
+                        "NULL otherwise."},
 };
 
 inline constexpr Column threads[] = {

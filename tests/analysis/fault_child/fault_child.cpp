@@ -1,0 +1,43 @@
+// A traced program for the CLI fault tests (tests/analysis/cli_fault_test.cpp).
+// It records through CTXSCOPE_TRACE (autostart) like any user program.
+//
+//   fault_child quick N   N cancelled contexts, then a normal exit (end marker)
+//   fault_child wait N    N cancelled contexts, flush, write its pid to the fd
+//                         in CTXSCOPE_FAULT_FD, then wait for a signal (default
+//                         action: dies without end marker)
+//   fault_child fill N    N cancelled contexts with a flush every 1000, then a
+//                         normal exit: fills a size-limited disk
+// No context is leaked: a complete trace has no findings.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "ctxscope/context.hpp"
+#include "ctxscope/trace.hpp"
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: fault_child quick|wait|fill N\n");
+    return 2;
+  }
+  const std::string mode = argv[1];
+  const long n = std::atol(argv[2]);
+  for (long i = 0; i < n; ++i) {
+    auto [ctx, cancel] = ctxscope::with_cancel(ctxscope::background());
+    cancel();
+    if (mode == "fill" && i % 1000 == 999) ctxscope::trace::flush();
+  }
+  if (mode == "wait") {
+    ctxscope::trace::flush();
+    const char* fd_env = std::getenv("CTXSCOPE_FAULT_FD");
+    if (!fd_env) return 3;
+    const std::string pid = std::to_string(getpid()) + "\n";
+    if (write(std::atoi(fd_env), pid.data(), pid.size()) != static_cast<ssize_t>(pid.size())) return 4;
+    for (;;) pause();
+  }
+  return 0;
+}
