@@ -2,7 +2,7 @@
 # Builds everything and runs every test suite (the README's test command).
 #   scripts/test.sh              # dev build (RelWithDebInfo): runtime, recorder, analyzer, lint, samples
 #   scripts/test.sh asan|tsan    # the same suites under AddressSanitizer+UBSan / ThreadSanitizer
-#                                # (lint, viewer and benches are not built under sanitizers)
+#                                # (lint and benches are not built under sanitizers)
 # Installs missing Debian packages itself (packaging/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
