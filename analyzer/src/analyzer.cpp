@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "enum_names.hpp"
+#include "sql.hpp"
 
 namespace ctxscope::analysis {
 namespace {
@@ -495,22 +496,7 @@ std::unique_ptr<Stmt> prepare_rule(sqlite3* db, const Rule& rule, const Options&
 namespace {
 // One read transaction around the whole analysis: a trace still being written
 // (WAL) then shows every rule the same snapshot.  Rolled back on any exit.
-class ReadSnapshot {
- public:
-  explicit ReadSnapshot(sqlite3* db) : db_(db) {
-    // Inside a caller's transaction already: use that one.
-    if (sqlite3_get_autocommit(db) && sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK) own_ = true;
-  }
-  ~ReadSnapshot() {
-    if (own_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  ReadSnapshot(const ReadSnapshot&) = delete;
-  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
-
- private:
-  sqlite3* db_;
-  bool own_ = false;
-};
+using sql::ReadSnapshot;  // one snapshot per pass (sql.hpp)
 }  // namespace
 
 Report analyze(sqlite3* db, const Options& opts, const ProgressFn& progress) {

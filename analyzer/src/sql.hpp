@@ -58,4 +58,26 @@ class Stmt {
   sqlite3_stmt* s_ = nullptr;
 };
 
+/// One read snapshot of a (possibly live) trace for the guard's lifetime: every
+/// statement sees the same commit.  BEGIN is deferred, so a first read is made
+/// at once to take the snapshot here.  Inside a caller's transaction, that one
+/// is used.  Ends with ROLLBACK (nothing was written).
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(sqlite3* db) : db_(db) {
+    if (!sqlite3_get_autocommit(db)) return;
+    if (sqlite3_exec(db, "BEGIN; SELECT count(*) FROM sqlite_schema;", nullptr, nullptr, nullptr) == SQLITE_OK)
+      own_ = true;
+  }
+  ~ReadSnapshot() {
+    if (own_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+
+ private:
+  sqlite3* db_;
+  bool own_ = false;
+};
+
 }  // namespace ctxscope::analysis::sql

@@ -12,6 +12,7 @@
 #include "ctxscope/analysis/analyzer.hpp"
 #include "ctxscope/analysis/finding.hpp"
 #include "enum_names.hpp"
+#include "sql.hpp"
 
 namespace ctxscope::analysis {
 namespace {
@@ -59,23 +60,7 @@ void count_by_code(sqlite3* db, const char* sql, std::map<std::string, std::uint
 // with each other (issue 18: 54,892 contexts with cancel reasons summing to
 // 59,119 when each query saw a later commit).  Inside a caller's transaction:
 // that one is used.
-class ReadSnapshot {
- public:
-  explicit ReadSnapshot(sqlite3* db) : db_(db) {
-    if (!sqlite3_get_autocommit(db)) return;
-    // BEGIN is deferred: the snapshot is taken by the first read, made here.
-    if (sqlite3_exec(db, "BEGIN; SELECT count(*) FROM run;", nullptr, nullptr, nullptr) == SQLITE_OK) own_ = true;
-  }
-  ~ReadSnapshot() {
-    if (own_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  ReadSnapshot(const ReadSnapshot&) = delete;
-  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
-
- private:
-  sqlite3* db_;
-  bool own_ = false;
-};
+using sql::ReadSnapshot;  // one snapshot per pass (sql.hpp)
 
 std::int64_t pct(const std::vector<std::int64_t>& v, double p) {
   if (v.empty()) return 0;

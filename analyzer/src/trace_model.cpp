@@ -669,29 +669,11 @@ class ModelBuilder {
   std::vector<std::uint32_t>& unthreaded_waits_ = m_.unthreaded_waits_;
 };
 
-namespace {
-// One snapshot: every read of a load or update sees the same commit of a live trace.
-class ReadTxn {
- public:
-  explicit ReadTxn(sqlite3* db) : db_(db), own_(sqlite3_get_autocommit(db) != 0) {
-    if (own_) sql::exec(db_, "BEGIN");
-  }
-  ~ReadTxn() {
-    if (own_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
-  }
-  ReadTxn(const ReadTxn&) = delete;
-  ReadTxn& operator=(const ReadTxn&) = delete;
-
- private:
-  sqlite3* db_;
-  bool own_;
-};
-}  // namespace
 
 TraceModel TraceModel::load(sqlite3* db, const LoadOptions& opts) {
   TraceModel m;
   try {
-    ReadTxn txn(db);
+    sql::ReadSnapshot snapshot(db);  // every read of a load or update sees one commit
     ModelBuilder(m, db).load_all(opts);
   } catch (const sql::Error& e) {
     throw ModelError(e.what());
@@ -701,7 +683,7 @@ TraceModel TraceModel::load(sqlite3* db, const LoadOptions& opts) {
 
 ModelDelta TraceModel::update(sqlite3* db) {
   try {
-    ReadTxn txn(db);
+    sql::ReadSnapshot snapshot(db);  // every read of a load or update sees one commit
     return ModelBuilder(*this, db).update();
   } catch (const sql::Error& e) {
     throw ModelError(e.what());
