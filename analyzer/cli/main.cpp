@@ -328,19 +328,15 @@ int report_file(const std::string& file, const ReportOpts& o) {
   return findings ? kExitFindings : kExitClean;
 }
 
-// The child of `ctxscope run`, for the signal handler.
-volatile sig_atomic_t g_child = 0;
-
 // SIGTERM / SIGINT / SIGHUP sent to `ctxscope run` (by kill, a CI runner's
 // timeout...) go to the program too, so that it ends and `run` can analyse what
 // was committed instead of leaving it orphaned.  A signal the kernel sent to the
 // whole foreground process group (Ctrl-C, a terminal hangup) has reached the
-// program already: not sent twice.
-void forward_signal(int sig, siginfo_t* si, void*) {
-  const pid_t child = g_child;
-  if (child > 0 && si && si->si_code <= 0) kill(child, sig);  // SI_USER, SI_QUEUE, SI_TKILL: from a process
-}
-
+// program already: not sent twice.  No handler runs: the signals stay blocked
+// and `run` takes them with sigwaitinfo() beside SIGCHLD, so forwarding does
+// not depend on when a handler gets to run (under ThreadSanitizer, a handler
+// is deferred until the next intercepted call, and a restarted waitpid() never
+// makes one).
 constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP};
 
 // A random token for CTXSCOPE_RUN_TOKEN: the child's recorder stores it in the
@@ -370,24 +366,25 @@ bool run_traced(const std::vector<std::string>& argv, const std::string& trace, 
     *err = std::string("pipe: ") + std::strerror(errno);
     return false;
   }
-  // The forwarded signals are blocked across fork so that none arrives before
-  // the handler knows the child's pid; SIGQUIT is ignored (it reaches the
-  // child through the process group) so that the tool survives to analyse.
-  struct sigaction fwd{}, ign{}, old_quit{};
-  struct sigaction old_fwd[3]{};
-  fwd.sa_sigaction = forward_signal;
-  fwd.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigemptyset(&fwd.sa_mask);
+  // The forwarded signals and SIGCHLD are blocked from before the fork until
+  // the child is reaped: none is lost, and each is taken synchronously below.
+  // SIGQUIT is ignored (it reaches the child through the process group) so
+  // that the tool survives to analyse.  SIGCHLD gets a no-op handler so that it
+  // is queued while blocked whatever disposition `run` inherited.
+  struct sigaction ign{}, chld{}, old_quit{}, old_chld{};
   ign.sa_handler = SIG_IGN;
+  chld.sa_handler = [](int) {};
+  sigemptyset(&chld.sa_mask);
   sigset_t block, old_mask;
   sigemptyset(&block);
   for (int sig : kForwarded) sigaddset(&block, sig);
+  sigaddset(&block, SIGCHLD);
   sigprocmask(SIG_BLOCK, &block, &old_mask);
-  for (int i = 0; i < 3; ++i) sigaction(kForwarded[i], &fwd, &old_fwd[i]);
   sigaction(SIGQUIT, &ign, &old_quit);
+  sigaction(SIGCHLD, &chld, &old_chld);
   auto restore = [&] {
-    for (int i = 0; i < 3; ++i) sigaction(kForwarded[i], &old_fwd[i], nullptr);
     sigaction(SIGQUIT, &old_quit, nullptr);
+    sigaction(SIGCHLD, &old_chld, nullptr);
     sigprocmask(SIG_SETMASK, &old_mask, nullptr);
   };
   const pid_t pid = fork();
@@ -410,8 +407,6 @@ bool run_traced(const std::vector<std::string>& argv, const std::string& trace, 
     (void)!write(pipefd[1], &e, sizeof e);
     _exit(127);
   }
-  g_child = pid;
-  sigprocmask(SIG_SETMASK, &old_mask, nullptr);
   close(pipefd[1]);
   int child_errno = 0;
   ssize_t got;
@@ -420,9 +415,14 @@ bool run_traced(const std::vector<std::string>& argv, const std::string& trace, 
   const bool exec_failed = got == sizeof child_errno;
   close(pipefd[0]);
   int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  for (;;) {
+    const pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR)) break;
+    siginfo_t si{};
+    const int sig = sigwaitinfo(&block, &si);
+    // SI_USER, SI_QUEUE, SI_TKILL: from a process (not the terminal's group signal).
+    if (sig > 0 && sig != SIGCHLD && si.si_code <= 0) kill(pid, sig);
   }
-  g_child = 0;
   restore();
   if (exec_failed) {
     *err = argv[0] + ": cannot run: " + std::strerror(child_errno);
