@@ -355,13 +355,22 @@ void TraceWriter::see_thread(std::uint64_t id, std::int64_t t) {
 
 void TraceWriter::write(const Event& e, const void* const* frames, int nframes) {
   if (failed_) return;
+  // A recording holds the events stamped between its start and its stop.  A
+  // producer may stamp an event, be preempted across the start, and push it
+  // once the recorder is active: its time would precede the run (t_ns < 0).
+  // It belongs to no recording, like an event stamped before stop() whose
+  // push came after it (issue 18 item 9; seen in CI as a negative t_ns).
+  const std::int64_t t = rel(clock_.to_ns(e.time));
+  if (t < 0) {
+    ++before_start_;
+    return;
+  }
   if (releases_in_cancel(e)) {  // one event on the hot path, two rows as ever
     const SplitRelease sr = split_release(e);
     write(sr.cancel, frames, nframes);
     write(sr.release, nullptr, 0);
     return;
   }
-  const std::int64_t t = rel(clock_.to_ns(e.time));
   if (t > max_t_) max_t_ = t;
   const std::int64_t site = site_id(e.site);
   const auto thread = static_cast<std::int64_t>(e.thread);

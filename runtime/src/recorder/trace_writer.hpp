@@ -51,6 +51,7 @@ class TraceWriter {
   bool commit(bool final_stop, std::uint64_t dropped);
   void close();
   std::uint64_t events_written() const { return events_; }
+  std::uint64_t events_before_start() const { return before_start_; }
 
  private:
   // One pending value of an entity column: null, integer or static text.
@@ -108,6 +109,7 @@ class TraceWriter {
   std::uint64_t t0_ = 0;
   TimeMap clock_;
   std::uint64_t events_ = 0;
+  std::uint64_t before_start_ = 0;  // stamped before the run began: not part of it
   int stack_frames_ = 0;
   bool failed_ = false;
   bool failure_recorded_ = false;
