@@ -41,15 +41,25 @@ using ctxscope::detail::now_ns;
 struct Owed {
   std::int64_t cancels = 0;  // cancelable contexts whose cancel was not called yet
   std::int64_t threads = 0;  // go() threads not exited yet
+  // Something happened that a rule could report although it is over: a wait
+  // that lasted longer than the blind-wait grace or was ended by done, a
+  // thread that lived longer than the late-exit grace.  The rules' own
+  // candidate filters (prelude.sql), with the same thresholds: the engine
+  // still decides, this only says whether to ask it.
+  bool suspect = false;
 };
+const analysis::Options kRuleDefaults{};
 
 // The tee.  Runs on the emitting thread: a short critical section, never blocks
 // on another thread, never calls back into the runtime.
 class ProbeSink final : public EventSink {
  public:
+  // Recorder first: once a check sees what an event settled, the event is in
+  // its producer's ring, so the check's flush() barrier puts it in the trace
+  // (counted first, a thread's exit could be missing from the trace the rules read).
   void on_event(const Event& e) noexcept override {
-    count(e);
     next_->on_event(e);
+    count(e);
   }
 
   void set_next(EventSink* s) noexcept { next_ = s; }
@@ -93,12 +103,40 @@ class ProbeSink final : public EventSink {
         if (e.value != e.id) {  // go() / after_func (a runtime thread announces itself: parent == itself)
           std::lock_guard lk(mu_);
           const auto scope = static_cast<std::uint32_t>(e.code);
-          if (thread_scope_.emplace(e.id, scope).second) ++owed_[scope].threads;
+          if (thread_scope_.emplace(e.id, scope).second) {
+            ++owed_[scope].threads;
+            spawned_at_[e.id] = static_cast<std::int64_t>(now_ns());
+          }
         }
         break;
-      case EventType::thread_exit:
-        settle(thread_scope_, e.id ? e.id : e.thread, &Owed::threads);
+      case EventType::thread_exit: {
+        const std::uint64_t id = e.id ? e.id : e.thread;
+        {
+          std::lock_guard lk(mu_);
+          if (auto it = spawned_at_.find(id); it != spawned_at_.end()) {
+            if (static_cast<std::int64_t>(now_ns()) - it->second > kRuleDefaults.late_exit_grace_ns)
+              if (auto sc = thread_scope_.find(id); sc != thread_scope_.end()) owed_[sc->second].suspect = true;
+            spawned_at_.erase(it);
+          }
+        }
+        settle(thread_scope_, id, &Owed::threads);
         break;
+      }
+      case EventType::wait_begin: {
+        std::lock_guard lk(mu_);
+        waits_[e.id] = {static_cast<std::int64_t>(now_ns()), ctxscope::detail::current_scope()};
+        break;
+      }
+      case EventType::wait_end: {
+        std::lock_guard lk(mu_);
+        auto it = waits_.find(e.id);
+        if (it == waits_.end()) break;
+        if (e.kind == static_cast<std::uint8_t>(WaitOutcome::done) ||
+            static_cast<std::int64_t>(now_ns()) - it->second.begin > kRuleDefaults.blind_wait_grace_ns)
+          owed_[it->second.scope].suspect = true;
+        waits_.erase(it);
+        break;
+      }
       default:
         break;
     }
@@ -119,6 +157,12 @@ class ProbeSink final : public EventSink {
   EventSink* next_ = nullptr;
   std::mutex mu_;
   std::unordered_map<std::uint64_t, std::uint32_t> ctx_scope_, thread_scope_;
+  std::unordered_map<std::uint64_t, std::int64_t> spawned_at_;
+  struct OpenWait {
+    std::int64_t begin;
+    std::uint32_t scope;
+  };
+  std::unordered_map<std::uint64_t, OpenWait> waits_;
   std::unordered_map<std::uint32_t, Owed> owed_;
   std::atomic<std::uint32_t> progress_{0};
   std::atomic<int> waiters_{0};
@@ -166,12 +210,22 @@ trace::TraceReader* reader(std::string* err) {
   return g_reader ? &*g_reader : nullptr;
 }
 
-// Who owns a finding: the thread's test for findings about a thread's wait or
-// life, the context's for the others (lost-cancel).
+// Who owns a finding: for a finding about a thread's wait or life, the test
+// that started the thread (go() threads), else — a wait on the test's own or a
+// plain thread — the test running when the wait began; for the others
+// (lost-cancel) the test that created the context.
 std::uint32_t owner(const analysis::TraceModel& m, const analysis::Finding& f) {
   if (f.thread != 0 && f.rule != "lost-cancel") {
     const std::uint32_t t = m.find_thread(static_cast<std::uint32_t>(f.thread));
-    if (t != analysis::kNoIndex) return m.threads()[t].test;
+    if (t != analysis::kNoIndex && m.threads()[t].test != 0) return m.threads()[t].test;
+    if (const std::uint32_t w = m.find_wait(f.wait); w != analysis::kNoIndex) {
+      const std::int64_t at = m.waits()[w].begin_ns;
+      std::uint32_t best = 0;
+      for (const analysis::TestCase& tc : m.tests())
+        if (tc.begin_ns <= at && (tc.end_ns == analysis::kNoTime || at <= tc.end_ns) && (best == 0 || tc.kind == 0))
+          best = tc.id;  // a test inside its suite wins
+      if (best != 0) return best;
+    }
   }
   const std::uint32_t c = m.find_context(f.context);
   return c == analysis::kNoIndex ? 0 : m.contexts()[c].test;
@@ -187,7 +241,7 @@ std::vector<Leak> check(std::uint32_t scope, const Options& o, bool whole_proces
     return w;
   };
   Owed w = outstanding();
-  if (w.cancels == 0 && w.threads == 0 && !whole_process) {
+  if (w.cancels == 0 && w.threads == 0 && !w.suspect && !whole_process) {
     g_clean_fast.fetch_add(1, std::memory_order_relaxed);
     return out;
   }
@@ -202,7 +256,7 @@ std::vector<Leak> check(std::uint32_t scope, const Options& o, bool whole_proces
       if (w.threads == 0 || left <= 0) break;
       g_sink->wait_progress(seen, left);
     }
-    if (w.cancels == 0 && w.threads == 0 && !whole_process) return out;
+    if (w.cancels == 0 && w.threads == 0 && !w.suspect && !whole_process) return out;
   }
   // Something is outstanding: the rule engine decides, over the trace.
   g_analysed.fetch_add(1, std::memory_order_relaxed);
@@ -261,8 +315,10 @@ std::vector<Leak> check(std::uint32_t scope, const Options& o, bool whole_proces
         const analysis::Context& c = model.contexts()[a];
         f.ancestry.push_back({c.id, model.name_of("kind", c.kind), model.site(c.site), -1, ""});
       }
-    f.message = "go() thread '" + t.name + "' is still running " + analysis::format_duration(o.grace.count() * 1'000'000) +
-                " after the end of the test that started it";
+    const analysis::TestCase* tc = model.find_test(t.test);
+    const std::int64_t since = tc && tc->end_ns != analysis::kNoTime ? *ao.end_ns - tc->end_ns : *ao.end_ns - t.spawn_ns;
+    f.message = "go() thread '" + t.name + "' is still running " + analysis::format_duration(since) + " after the end of " +
+                (tc ? "the test that started it (" + tc->name + ")" : "the check");
     f.times.push_back({"thread started", t.spawn_ns});
     if (ignored(o, f)) continue;
     out.push_back({f, analysis::finding_to_text(f)});

@@ -17,6 +17,7 @@
 #include "ctxscope/context.hpp"
 #include "ctxscope/go.hpp"
 #include "ctxscope/probe.hpp"
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -62,9 +63,10 @@ struct MetaRun {
   std::set<std::string> ran;
 };
 
-MetaRun run_meta(const std::string& name, const std::string& env, const std::string& args = "") {
+MetaRun run_meta(const std::string& name, const std::string& env, const std::string& args = "",
+                 const std::string& exe = CTXSCOPE_PROBE_META) {
   const std::string xml = tmp(name + ".xml"), out = tmp(name + ".out");
-  const std::string cmd = env + " CTXSCOPE_PROBE_GRACE_MS=${CTXSCOPE_PROBE_GRACE_MS:-1000} '" + CTXSCOPE_PROBE_META +
+  const std::string cmd = env + " CTXSCOPE_PROBE_GRACE_MS=${CTXSCOPE_PROBE_GRACE_MS:-1000} '" + exe +
                           "' --gtest_output=xml:'" + xml + "' " + args + " > '" + out + "' 2>&1";
   MetaRun r;
   const int st = std::system(cmd.c_str());
@@ -211,3 +213,41 @@ TEST(ProbeInProcess, AScopedCheckOwnsWhatItsGoThreadsCreate) {
   EXPECT_EQ(leaks[0].finding.rule, "lost-cancel");
   EXPECT_EQ(probe::stats().analysed >= 1, true);
 }
+
+#ifdef CTXSCOPE_PROBE_SCENARIOS
+// The seven scenarios under the probe: fixed modes clean, each buggy mode
+// failing with exactly the (rule, site) findings the analyzer reports for the
+// sample's own recorded run.
+TEST(ProbeScenarios, FixedModesAreCleanAndBuggyModesFailWithTheAnalyzersFindings) {
+  // ci-job's job-runner and fanout-timeout's log sources simulate external
+  // systems that run their course in both modes (the fixed code stops
+  // listening; the simulated system does not stop): ignored by name, as a user
+  // ignores helper threads they do not own.
+  const MetaRun r = run_meta("scenarios", "CTXSCOPE_PROBE_IGNORE='thread:job-runner,thread:log-source-*'", "",
+                             CTXSCOPE_PROBE_SCENARIOS);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.ran.size(), 14u) << r.out;
+  static const std::regex finding_re(R"re((samples/[^:\s]+):(\d+):\d+: \w+: [^\n]*?\[ctxscope-([a-z-]+)\])re");
+  for (const char* s : {"ci-job", "fanout-timeout", "first-response", "http-premature-cancel", "lost-cancel", "pipeline",
+                        "propagation-tree"}) {
+    std::string id = s;
+    for (char& c : id)
+      if (c == '-') c = '_';
+    EXPECT_FALSE(r.failures.count("Scenario." + id + "_fixed")) << s;
+    std::multiset<std::string> want, got;
+    const auto golden = nlohmann::json::parse(slurp(std::string(CTXSCOPE_GOLDEN_DIR) + "/recorded/" + s + ".buggy.json"));
+    for (const auto& f : golden["findings"]) want.insert(f["rule"].get<std::string>() + " " + f["site"].get<std::string>());
+    const std::string text = r.failures.count("Scenario." + id + "_buggy") ? r.failures.at("Scenario." + id + "_buggy") : "";
+    // Each probe failure appears twice in the XML (message attribute and CDATA): read the CDATA only.
+    std::string cdata;
+    for (std::size_t p = 0; (p = text.find("<![CDATA[", p)) != std::string::npos;) {
+      const std::size_t e = text.find("]]>", p);
+      cdata += text.substr(p + 9, e - p - 9) + "\n";
+      p = e;
+    }
+    for (auto it = std::sregex_iterator(cdata.begin(), cdata.end(), finding_re); it != std::sregex_iterator(); ++it)
+      got.insert((*it)[3].str() + " " + (*it)[1].str() + ":" + (*it)[2].str());
+    EXPECT_EQ(got, want) << s << "\n" << cdata;
+  }
+}
+#endif
