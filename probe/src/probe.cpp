@@ -175,7 +175,7 @@ std::atomic<std::uint32_t> g_next_scope{1};
 std::string g_trace;  // what the recorder writes: a path or "memory:<name>"
 std::optional<trace::TraceReader> g_reader;
 std::unordered_set<std::uint64_t> g_baseline_ctx, g_baseline_threads;
-std::atomic<std::uint64_t> g_checked{0}, g_clean_fast{0}, g_waited{0}, g_analysed{0};
+std::atomic<std::uint64_t> g_checked{0}, g_clean_fast{0}, g_waited{0}, g_analysed{0}, g_check_ns{0};
 
 bool glob(const std::string& pattern, const std::string& s) { return fnmatch(pattern.c_str(), s.c_str(), 0) == 0; }
 bool any_glob(const std::vector<std::string>& pats, const std::string& s) {
@@ -231,8 +231,17 @@ std::uint32_t owner(const analysis::TraceModel& m, const analysis::Finding& f) {
   return c == analysis::kNoIndex ? 0 : m.contexts()[c].test;
 }
 
+std::vector<Leak> check_now(std::uint32_t scope, const Options& o, bool whole_process);
+
 // The check of one scope (0: everything outside finished scopes, verify_none).
 std::vector<Leak> check(std::uint32_t scope, const Options& o, bool whole_process) {
+  const std::uint64_t t0 = now_ns();
+  std::vector<Leak> r = check_now(scope, o, whole_process);
+  g_check_ns.fetch_add(now_ns() - t0, std::memory_order_relaxed);
+  return r;
+}
+
+std::vector<Leak> check_now(std::uint32_t scope, const Options& o, bool whole_process) {
   std::vector<Leak> out;
   if (o.mode == Mode::off || !g_sink) return out;
   g_checked.fetch_add(1, std::memory_order_relaxed);
@@ -420,7 +429,7 @@ void ignore_current() {
 }
 
 Stats stats() noexcept {
-  return {g_checked.load(), g_clean_fast.load(), g_waited.load(), g_analysed.load()};
+  return {g_checked.load(), g_clean_fast.load(), g_waited.load(), g_analysed.load(), g_check_ns.load()};
 }
 
 }  // namespace ctxscope::probe

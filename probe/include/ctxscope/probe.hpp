@@ -114,9 +114,9 @@ void ignore_current();
 void install_gtest_listener(const Options& opts = Options::from_environment());
 
 /// Counters for benches: scopes checked, of them clean without waiting, waited,
-/// analysed.
+/// analysed; time spent in the checks (ns, grace waits included).
 struct Stats {
-  std::uint64_t checked = 0, clean_fast = 0, waited = 0, analysed = 0;
+  std::uint64_t checked = 0, clean_fast = 0, waited = 0, analysed = 0, check_ns = 0;
 };
 Stats stats() noexcept;
 
