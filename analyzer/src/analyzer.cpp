@@ -514,6 +514,10 @@ Report analyze(sqlite3* db, const Options& opts, std::span<const Rule> all_rules
     if (!builder_for(r.id)) throw RuleError("rule " + std::string(r.id) + ": no finding builder");
     if (opts.rules.empty() || opts.rules.count(std::string(r.id))) rules.push_back(&r);
   }
+  // The helper tables live in memory.  Set before the read transaction: SQLite
+  // refuses to change temp_store inside one once the connection has a temp
+  // database (a TraceModel::load, or an earlier pass, may have opened it).
+  sqlite3_exec(db, "PRAGMA temp_store = MEMORY", nullptr, nullptr, nullptr);
   ReadSnapshot snapshot(db);
   Report rep;
   const int steps = static_cast<int>(rules.size()) + 1;

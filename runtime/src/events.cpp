@@ -143,6 +143,16 @@ void announce_runtime_thread(const char* name) noexcept {
 }
 }  // namespace detail
 
+namespace trace::detail {
+bool start_from_environment();  // recorder.cpp
+}
+namespace {
+// CTXSCOPE_TRACE=path starts recording at program start.  Here, in the one
+// object every use of the runtime pulls in (the sink pointer lives here), so
+// that a static link in any order, by CMake, pkg-config or hand, keeps it.
+const bool g_autostarted = trace::detail::start_from_environment();
+}  // namespace
+
 EventSink* install_event_sink(EventSink* s) noexcept {
   detail::g_sink_generation.fetch_add(1, std::memory_order_acq_rel);
   return detail::g_sink.exchange(s, std::memory_order_acq_rel);

@@ -173,6 +173,26 @@ TEST(ProbeMeta, WritesTheRunWithTestBoundariesWhenCtxscopeTraceIsSet) {
   EXPECT_NE(slurp(out).find("Leaky.DroppedCancel"), std::string::npos) << slurp(out);
 }
 
+TEST(ProbeMeta, RepeatAndShardingKeepTheVerdicts) {
+  // --gtest_repeat: every iteration checks again (scopes are per test run).
+  const MetaRun rep = run_meta("repeat", "", "--gtest_repeat=3 --gtest_filter='Leaky.DroppedCancel:Clean.*'");
+  EXPECT_NE(rep.exit_code, 0);
+  std::size_t n = 0;
+  for (std::size_t p = 0; (p = rep.out.find("Leaky.DroppedCancel leaked", p)) != std::string::npos; ++p) ++n;
+  EXPECT_EQ(n, 3u) << rep.out;
+  EXPECT_EQ(rep.out.find("Clean.AfterALeakyOneWhoseThreadIsStillBlocked leaked"), std::string::npos);
+  // Two shards: together, exactly the verdicts of one run.
+  std::set<std::string> failed, ran;
+  for (int shard = 0; shard < 2; ++shard) {
+    const MetaRun r = run_meta("shard" + std::to_string(shard),
+                               "GTEST_TOTAL_SHARDS=2 GTEST_SHARD_INDEX=" + std::to_string(shard));
+    for (const auto& [t, text] : r.failures) failed.insert(t);
+    ran.insert(r.ran.begin(), r.ran.end());
+  }
+  EXPECT_EQ(failed, kLeaky);
+  EXPECT_EQ(ran.size(), 12u);
+}
+
 // goleak's VerifyNone / IgnoreCurrent, in this process.
 TEST(ProbeInProcess, VerifyNoneReportsWhatIsOutstandingExceptTheBaseline) {
   using namespace ctxscope;
