@@ -25,6 +25,8 @@
 #include <QTreeView>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 #include "details_html.hpp"
 #include "legend_widget.hpp"
 
@@ -343,7 +345,15 @@ void MainWindow::select_finding(std::uint32_t f) {
   if (t != kNoIndex) lanes_view_->show_lane(lanes_scene_->row_of_thread(t));
   if (w != kNoIndex) {
     const auto& wt = doc_->model().waits()[w];
-    lanes_view_->show_range(wt.begin_ns, wt.end_ns == kNoTime ? doc_->end_ns() : wt.end_ns);
+    const auto end = wt.end_ns == kNoTime ? doc_->end_ns() : wt.end_ns;
+    // A wait too short to see at this zoom (a use-after-cancel is instant):
+    // zoom to it, with what happened around it.
+    if ((end - wt.begin_ns) / 1000.0 / lanes_view_->us_per_px() < 24) {
+      const auto pad = std::max<std::int64_t>({(end - wt.begin_ns) * 2, (doc_->end_ns() - doc_->begin_ns()) / 40, 2000});
+      lanes_view_->zoom_to(wt.begin_ns - pad, end + pad);
+    } else {
+      lanes_view_->show_range(wt.begin_ns, end);
+    }
   }
   const int row = findings_model_->row_of_finding(f);
   if (row >= 0) findings_view_->selectRow(row);

@@ -122,7 +122,7 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
       if (we < tL) { ++it; continue; }
       const auto style = doc.wait_style(w);
       const QColor c = palette::wait_fill(style);
-      if (x1 - x0 < 1.0 && style != WaitStyle::stuck && !doc.wait_missed(w)) {
+      if (x1 - x0 < 1.0 && style != WaitStyle::stuck && !doc.wait_missed(w) && w != s_->sel_wait_) {
         if (run_x0 >= 0 && x0 <= run_x1 + 1.0) {
           run_x1 = std::max(run_x1, x1);
         } else {
@@ -140,7 +140,8 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
         continue;
       }
       flush();
-      const QRectF bar(std::max(x0, xl - 2), y0 + kBarTop, std::min(x1, xr + 2) - std::max(x0, xl - 2), kBarH);
+      QRectF bar(std::max(x0, xl - 2), y0 + kBarTop, std::min(x1, xr + 2) - std::max(x0, xl - 2), kBarH);
+      if (bar.width() < 3) bar.adjust(-(3 - bar.width()) / 2, 0, (3 - bar.width()) / 2, 0);  // an instant wait stays visible
       p->fillRect(bar, c);
       if (s_->recording_) {
         ++rec.bars;
@@ -167,7 +168,13 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
       if (w == s_->sel_wait_) {
         p->setPen(QPen(Qt::black, 2));
         p->setBrush(Qt::NoBrush);
-        p->drawRect(bar.adjusted(-1, -1, 1, 1));
+        p->drawRect(bar.adjusted(-2, -2, 2, 2));
+        if (bar.width() < 12) {  // a short selected wait: a caret under it, so the eye finds it
+          p->setBrush(Qt::black);
+          const double cx = bar.center().x(), by = bar.bottom() + 3;
+          const QPointF car[3] = {{cx, by}, {cx - 5, by + 6}, {cx + 5, by + 6}};
+          p->drawPolygon(car, 3);
+        }
       }
       if (style == WaitStyle::stuck && x1 <= xr + 10) {  // "still blocked" continues past the end
         p->setRenderHint(QPainter::Antialiasing, true);

@@ -66,6 +66,15 @@ void ThreadLanesView::show_range(std::int64_t a, std::int64_t b) {
   verticalScrollBar()->setValue(vs);
 }
 
+void ThreadLanesView::zoom_to(std::int64_t a, std::int64_t b) {
+  const double xa = ThreadLanesScene::x_of(a), xb = ThreadLanesScene::x_of(b);
+  const double avail = viewport()->width() - kGutter - 40.0;
+  set_scale(avail / std::max(1e-6, xb - xa));
+  const int vs = verticalScrollBar()->value();
+  centerOn(xa + (viewport()->width() / 2.0 - kGutter - 12) / transform().m11(), 0);
+  verticalScrollBar()->setValue(vs);
+}
+
 void ThreadLanesView::show_lane(int row) {
   if (row < 0) return;
   ensureVisible(QRectF(mapToScene(kGutter + 10, 0).x(), row * ThreadLanesScene::kLaneH, 1, ThreadLanesScene::kLaneH),
@@ -155,8 +164,9 @@ void ThreadLanesView::drawForeground(QPainter* p, const QRectF&) {
   for (double t = std::ceil(t0 / step) * step; t <= t1; t += step) {
     const int x = mapFromScene(QPointF(t / 1000.0, 0)).x();
     p->drawLine(x, kAxisH - 6, x, kAxisH);
-    p->drawText(QRect(x + 3, 0, 110, kAxisH - 2), Qt::AlignLeft | Qt::AlignVCenter,
-                QString::fromStdString(analysis::format_duration(static_cast<std::int64_t>(t))));
+    const QString label = QString::fromStdString(analysis::format_duration(static_cast<std::int64_t>(t)));
+    if (x + 3 + p->fontMetrics().horizontalAdvance(label) < vw)  // never a label cut by the edge
+      p->drawText(QRect(x + 3, 0, 110, kAxisH - 2), Qt::AlignLeft | Qt::AlignVCenter, label);
   }
   p->fillRect(QRect(0, 0, kGutter, kAxisH), QColor(0xe3, 0xe7, 0xeb));
   p->setPen(QColor(0x44, 0x4c, 0x55));

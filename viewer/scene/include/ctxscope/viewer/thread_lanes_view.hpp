@@ -24,6 +24,8 @@ class ThreadLanesView : public QGraphicsView {
   void zoom_by(double factor, int anchor_x = -1);
   /// Pans so a time range is in view (zooming out if it does not fit).
   void show_range(std::int64_t a_ns, std::int64_t b_ns);
+  /// Zooms (in or out) so exactly [a, b] fills the lanes' width.
+  void zoom_to(std::int64_t a_ns, std::int64_t b_ns);
   /// Scrolls vertically so a lane is visible.
   void show_lane(int row);
   /// Microseconds per pixel now.
