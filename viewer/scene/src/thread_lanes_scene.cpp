@@ -134,8 +134,13 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
         // Skip to the first wait that begins in the next pixel.
         const std::int64_t next_t = t_of((std::floor(x1 - dx) + 1.0) / sx);
         auto nx = it + 1;
-        if (nx != ws.end() && begin_of(*nx) < next_t)
+        if (nx != ws.end() && begin_of(*nx) < next_t) {
           nx = std::lower_bound(nx, ws.end(), next_t, [&](std::uint32_t v, std::int64_t tt) { return begin_of(v) < tt; });
+          // A thread's waits follow one another: of those skipped, only the
+          // last can reach past this pixel (a long or stuck wait that began
+          // here), so it is looked at rather than skipped.
+          if (nx - 1 > it) --nx;
+        }
         it = nx;
         continue;
       }
