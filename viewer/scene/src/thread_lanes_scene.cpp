@@ -238,21 +238,29 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
     const auto& ev = s_->woke_by_wake_;
     auto it = std::lower_bound(ev.begin(), ev.end(), tL, [&](std::uint32_t e, std::int64_t v) { return m.edges()[e].wake_ns < v; });
     int drawn = 0;
-    for (; it != ev.end() && drawn < 20000; ++it) {
+    // Level of detail: one arrowhead per lane and pixel column (edges come
+    // by wake time, so x only grows); arrows only into lanes in view, their
+    // tails clamped just outside the view (a cancel far away points in from
+    // the edge instead of being stroked across thousands of lanes).
+    std::vector<double> last_x(static_cast<std::size_t>(std::max(0, last_lane - first_lane + 1)), -1e18);
+    const double top_y = Y(first_lane * H) - 30, bottom_y = Y((last_lane + 1) * H) + 30;
+    for (; it != ev.end() && drawn < 5000; ++it) {
       const auto& e = m.edges()[*it];
       if (e.wake_ns > tR + s_->max_lag_) break;
       if (e.cancel_ns > tR) continue;
       const auto& w = m.waits()[e.wait];
       const auto wt = m.find_thread(w.thread);
       const int wrow = wt == kNoIndex ? -1 : s_->row_of_[wt];
-      if (wrow < 0) continue;
+      if (wrow < first_lane || wrow > last_lane) continue;
       const auto ct = m.find_thread(e.cancel_thread);
       const int crow = ct == kNoIndex ? -1 : s_->row_of_[ct];
       const double x1 = X(e.wake_ns);
       const double y1 = Y(wrow * H + (crow >= 0 && crow > wrow ? kBarTop + kBarH : kBarTop));
       const double x0 = X(e.cancel_ns);
-      const double y0 = crow >= 0 ? Y(crow * H + (crow > wrow ? 2 : H - 2)) : y1 - H * 0.8 * sy;
-      if (std::max(y0, y1) < Y(first_lane * H) - H || std::min(y0, y1) > Y((last_lane + 1) * H) + H) continue;
+      const double y0 = std::clamp(crow >= 0 ? Y(crow * H + (crow > wrow ? 2 : H - 2)) : y1 - H * 0.8 * sy, top_y, bottom_y);
+      auto& lx = last_x[static_cast<std::size_t>(wrow - first_lane)];
+      if (x1 - lx < 2) continue;
+      lx = x1;
       const QPointF a(x0, y0), b(x1, y1);
       // A slight curve so arrows from one cancel fan out and stay apart from the lane lines.
       QPainterPath path(a);
