@@ -1,0 +1,96 @@
+// The window's plumbing: a site link shows the source, recent files are
+// remembered, a dropped file opens, `/` goes to the filter box.
+#include <QLineEdit>
+#include <QMimeData>
+#include <QSettings>
+#include <QTest>
+#include <QTextBrowser>
+
+#include <fstream>
+
+#include "trace_builder.hpp"
+#include "viewer_support.hpp"
+
+namespace ctxscope::testing {
+namespace {
+
+const Sample& ci_job() { return kSamples[0]; }
+
+TEST(ViewerWindow, ASiteLinkShowsTheSourceLinesWhenNoEditorIsSet) {
+  if (!ci_job().exe) GTEST_SKIP();
+  const auto dir = test_dir();
+  const auto trace = record_buggy(ci_job(), dir);
+  ShownWindow sw;
+  ASSERT_TRUE(open_and_wait(sw.w, trace));
+  const auto& doc = *sw.w.document();
+  const auto& f = doc.report().findings.front();
+  ASSERT_TRUE(f.site.known());
+  ASSERT_TRUE(std::filesystem::exists(f.site.file)) << f.site.file;
+  std::uint32_t site = analysis::kNoIndex;
+  for (std::uint32_t i = 0; i < doc.model().sites().size(); ++i)
+    if (doc.model().sites()[i].file == f.site.file && doc.model().sites()[i].line == f.site.line) site = i;
+  ASSERT_NE(site, analysis::kNoIndex);
+  emit sw.w.details()->anchorClicked(QUrl(QStringLiteral("site:%1").arg(site)));
+  // The line the finding names, read from the sample's source.
+  std::ifstream src(f.site.file);
+  std::string line;
+  for (int n = 0; n < f.site.line; ++n) std::getline(src, line);
+  const auto text = sw.w.details()->toPlainText();
+  EXPECT_TRUE(text.contains(QString::fromStdString(line).trimmed())) << text.toStdString();
+  EXPECT_TRUE(text.contains(QString::number(f.site.line)));
+}
+
+TEST(ViewerWindow, AnOpenedFileIsRememberedAmongRecentFiles) {
+  const auto dir = test_dir();
+  const auto p = dir / "t.db";
+  { TraceBuilder b(p, 10); }
+  ShownWindow sw;
+  ASSERT_TRUE(open_and_wait(sw.w, p));
+  const QStringList recent = QSettings().value("recent").toStringList();
+  ASSERT_FALSE(recent.isEmpty());
+  EXPECT_EQ(recent.front().toStdString(), std::filesystem::absolute(p).string());
+}
+
+TEST(ViewerWindow, ADroppedFileIsOpened) {
+  const auto dir = test_dir();
+  const auto p = dir / "dropped.db";
+  { TraceBuilder b(p, 10); }
+  ShownWindow sw;
+  QEventLoop loop;
+  bool loaded = false;
+  QObject::connect(&sw.w, &viewer::MainWindow::documentLoaded, &loop, [&] { loaded = true; loop.quit(); });
+  QObject::connect(&sw.w, &viewer::MainWindow::loadFailed, &loop, &QEventLoop::quit);
+  QTimer::singleShot(120000, &loop, &QEventLoop::quit);
+  QMimeData mime;
+  mime.setUrls({QUrl::fromLocalFile(QString::fromStdString(p.string()))});
+  const QPointF at(400, 300);
+  QDragEnterEvent enter(at.toPoint(), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+  QCoreApplication::sendEvent(&sw.w, &enter);
+  EXPECT_TRUE(enter.isAccepted());
+  QDropEvent drop(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+  QCoreApplication::sendEvent(&sw.w, &drop);
+  loop.exec();
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(sw.w.document()->path(), p.string());
+}
+
+TEST(ViewerWindow, SlashGoesToTheFilterBox) {
+  const auto dir = test_dir();
+  const auto p = dir / "t.db";
+  { TraceBuilder b(p, 10); }
+  ShownWindow sw;
+  ASSERT_TRUE(open_and_wait(sw.w, p));
+  sw.w.activateWindow();
+  ASSERT_TRUE(QTest::qWaitForWindowActive(&sw.w));
+  sw.w.tree_view()->setFocus();
+  QTest::keyClick(sw.w.tree_view(), Qt::Key_Slash);
+  auto* box = sw.w.findChild<QLineEdit*>();
+  ASSERT_NE(box, nullptr);
+  EXPECT_TRUE(box->hasFocus());
+  // Typed there, '/' and 'F' are text, not shortcuts.
+  QTest::keyClicks(box, "a/F");
+  EXPECT_EQ(box->text(), QStringLiteral("a/F"));
+}
+
+}  // namespace
+}  // namespace ctxscope::testing
