@@ -128,9 +128,8 @@ class TreeItem : public QGraphicsItem {
                   p->fontMetrics().elidedText(site, Qt::ElideMiddle, static_cast<int>(tr.width())));
       QString life;
       if (x.created_ns != kNoTime) life = dur(x.created_ns);
+      // Created → done / released / live; a leak says so in its badge and colour.
       if (x.cancel_ns != kNoTime) life += QStringLiteral(" → ") + dur(x.cancel_ns);
-      if (st == NodeState::leaked) life += x.cancel_ns != kNoTime ? QStringLiteral(", cancel lost") : QStringLiteral(" → cancel never called");
-      else if (x.cancel_ns != kNoTime) {}
       else if (x.released_ns != kNoTime) life += QStringLiteral(" → released ") + dur(x.released_ns);
       else if (x.parent != kNoIndex) life += QStringLiteral(" → live");
       p->drawText(QRectF(tr.left(), tr.top() + 31, tr.width(), 15), Qt::AlignLeft | Qt::AlignVCenter,

@@ -27,7 +27,7 @@ class TreeItem;
 class ContextTreeScene : public QGraphicsScene {
   Q_OBJECT
  public:
-  static constexpr double kNodeW = 176, kNodeH = 54, kGapX = 18, kGapY = 40;
+  static constexpr double kNodeW = 184, kNodeH = 54, kGapX = 18, kGapY = 40;
 
   explicit ContextTreeScene(QObject* parent = nullptr);
   ~ContextTreeScene() override;
