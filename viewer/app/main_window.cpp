@@ -235,6 +235,8 @@ void MainWindow::show_document(DocumentPtr doc) {
   fit_all();
   // The first finding (the report's order) is what a person looks at first.
   if (!doc_->report().findings.empty()) select_finding(0);
+  else details_->setHtml(tr("<p><b>No findings.</b> The analyzer found no lost cancel and no wait that missed "
+                            "a cancellation in this run.</p><p>Select a context, a thread or a wait to see it here.</p>"));
   emit documentLoaded();
 }
 
@@ -288,12 +290,22 @@ void MainWindow::apply_filter() {
   update_status();
 }
 
+void MainWindow::show_wave(std::uint32_t c) {
+  std::uint32_t origin = kNoIndex;
+  if (doc_ && c != kNoIndex && c < doc_->model().contexts().size()) {
+    const auto& x = doc_->model().contexts()[c];
+    if (x.cancel_ns != kNoTime) origin = x.cancel_origin != kNoIndex ? x.cancel_origin : c;
+  }
+  lanes_scene_->set_wave(origin);
+}
+
 void MainWindow::select_context(std::uint32_t c) {
   if (!doc_ || c >= doc_->model().contexts().size()) return;
   syncing_ = true;
   sel_finding_ = kNoIndex;
   tree_scene_->select_context(c);
   tree_view_->centre_on(c);
+  show_wave(c);
   // The lane of the thread working for it, when one does.
   std::uint32_t t = kNoIndex;
   for (std::uint32_t i = 0; i < doc_->model().threads().size(); ++i)
@@ -316,6 +328,7 @@ void MainWindow::select_thread(std::uint32_t t) {
   const auto c = th.effective_ctx != kNoIndex ? th.effective_ctx : th.ctx;
   tree_scene_->select_context(c);
   if (c != kNoIndex) tree_view_->centre_on(c);
+  show_wave(c);
   findings_view_->clearSelection();
   details_->setHtml(thread_details(*doc_, t));
   syncing_ = false;
@@ -331,6 +344,7 @@ void MainWindow::select_wait(std::uint32_t t, std::uint32_t w) {
   if (c == kNoIndex && t != kNoIndex) c = doc_->model().threads()[t].effective_ctx;
   tree_scene_->select_context(c);
   if (c != kNoIndex) tree_view_->centre_on(c);
+  show_wave(c);
   findings_view_->clearSelection();
   details_->setHtml(wait_details(*doc_, w));
   syncing_ = false;
@@ -343,6 +357,7 @@ void MainWindow::select_finding(std::uint32_t f) {
   const auto c = doc_->finding_context(f), t = doc_->finding_thread(f), w = doc_->finding_wait(f);
   tree_scene_->select_context(c);
   if (c != kNoIndex) tree_view_->centre_on(c);
+  show_wave(c);
   lanes_scene_->select(t, w);
   if (t != kNoIndex) lanes_view_->show_lane(lanes_scene_->row_of_thread(t));
   if (w != kNoIndex) {

@@ -86,6 +86,7 @@ class MainWindow : public QMainWindow {
   void show_site(const QString& file, int line);
   void update_status();
   void focus_search();
+  void show_wave(std::uint32_t context);
 
   TraceLoader* loader_ = nullptr;
   DocumentPtr doc_;

@@ -73,6 +73,13 @@ class TreeItem : public QGraphicsItem {
     }
     p->setRenderHint(QPainter::Antialiasing, lod > 0.3);
 
+    // The selected context's cancel wave: where its cancel began, and every
+    // context that cancel reached, outlined in the wave colour.
+    std::uint32_t wave_origin = kNoIndex;
+    if (s_->selected_ != kNoIndex) {
+      const auto& sc = m.contexts()[s_->selected_];
+      if (sc.cancel_ns != kNoTime) wave_origin = sc.cancel_origin != kNoIndex ? sc.cancel_origin : s_->selected_;
+    }
     QFont f1 = p->font();
     f1.setFamily(QStringLiteral("DejaVu Sans"));
     f1.setPixelSize(12);
@@ -96,6 +103,14 @@ class TreeItem : public QGraphicsItem {
         p->fillRect(r, fill.darker(st == NodeState::leaked ? 100 : 115));
         if (sel) p->fillRect(r.adjusted(-W, -H, W, H), palette::selection());
         continue;
+      }
+      if (wave_origin != kNoIndex && !sel && lod >= 0.12 &&
+          (c == wave_origin || m.contexts()[c].cancel_origin == wave_origin)) {
+        QPen wp(palette::wave(), 4);
+        wp.setCosmetic(true);
+        p->setPen(wp);
+        p->setBrush(Qt::NoBrush);
+        p->drawRoundedRect(r.adjusted(-3, -3, 3, 3), 8, 8);
       }
       if (sel) {
         QPen hp(palette::selection(), 7);

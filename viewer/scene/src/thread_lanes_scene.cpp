@@ -233,6 +233,7 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
   // Arrows: cancel → each wait it woke.
   {
     QPen ap(palette::arrow(), 1.6);
+    QPen hot_pen(palette::arrow().darker(130), 3.2);  // the selected cancel's wave
     p->setPen(ap);
     p->setBrush(palette::arrow());
     const auto& ev = s_->woke_by_wake_;
@@ -266,10 +267,12 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
       QPainterPath path(a);
       const QPointF c1(x0 + std::max(12.0, (x1 - x0) * 0.5), y0), c2(x1, y1 + (y0 < y1 ? -12.0 : 12.0));
       path.cubicTo(c1, c2, b);
+      const bool hot = e.origin == s_->wave_origin_ || e.wait == s_->sel_wait_;
+      p->setPen(hot ? hot_pen : ap);
       p->setBrush(Qt::NoBrush);
       p->drawPath(path);
       p->setBrush(palette::arrow());
-      arrow_head(p, b, c2, 8);
+      arrow_head(p, b, c2, hot ? 11 : 8);
       ++drawn;
       if (s_->recording_) {
         ++rec.arrows;
@@ -280,7 +283,8 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
   p->restore();
 }
 
-ThreadLanesScene::ThreadLanesScene(QObject* parent) : QGraphicsScene(parent), sel_thread_(kNoIndex), sel_wait_(kNoIndex) {
+ThreadLanesScene::ThreadLanesScene(QObject* parent)
+    : QGraphicsScene(parent), sel_thread_(kNoIndex), sel_wait_(kNoIndex), wave_origin_(kNoIndex) {
   item_ = new LanesItem(this);
   addItem(item_);
   setItemIndexMethod(QGraphicsScene::NoIndex);
@@ -290,7 +294,7 @@ ThreadLanesScene::~ThreadLanesScene() = default;
 void ThreadLanesScene::set_document(DocumentPtr doc) {
   doc_ = std::move(doc);
   filter_ = nullptr;
-  sel_thread_ = sel_wait_ = kNoIndex;
+  sel_thread_ = sel_wait_ = wave_origin_ = kNoIndex;
   woke_by_wake_.clear();
   missed_.clear();
   origins_.clear();
@@ -371,6 +375,11 @@ std::uint32_t ThreadLanesScene::wait_at(QPointF sp, double tol) const {
     if (wt.begin_ns > ns + tol_ns) break;
   }
   return best;
+}
+
+void ThreadLanesScene::set_wave(std::uint32_t origin) {
+  wave_origin_ = origin;
+  item_->update();
 }
 
 void ThreadLanesScene::select(std::uint32_t thread, std::uint32_t wait) {

@@ -62,6 +62,8 @@ class ThreadLanesScene : public QGraphicsScene {
   void select(std::uint32_t thread, std::uint32_t wait);
   std::uint32_t selected_thread() const noexcept { return sel_thread_; }
   std::uint32_t selected_wait() const noexcept { return sel_wait_; }
+  /// Draws the arrows of the cancel that began at `origin` (a context index) emphasised; kNoIndex: none.
+  void set_wave(std::uint32_t origin);
 
   /// What the last paint drew (kept only while recording).
   struct PaintRecord {
@@ -91,7 +93,7 @@ class ThreadLanesScene : public QGraphicsScene {
   std::int64_t max_lag_ = 0;                // max wake - cancel of woke edges
   std::vector<std::uint32_t> missed_;       // missed edges
   std::vector<std::uint32_t> origins_;      // cancel origins by cancel time
-  std::uint32_t sel_thread_, sel_wait_;
+  std::uint32_t sel_thread_, sel_wait_, wave_origin_;
   bool recording_ = false;
   PaintRecord record_;
 };
