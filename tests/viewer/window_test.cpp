@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include "scenario_traces.hpp"
 #include "trace_builder.hpp"
 #include "viewer_support.hpp"
 
@@ -90,6 +91,45 @@ TEST(ViewerWindow, SlashGoesToTheFilterBox) {
   // Typed there, '/' and 'F' are text, not shortcuts.
   QTest::keyClicks(box, "a/F");
   EXPECT_EQ(box->text(), QStringLiteral("a/F"));
+}
+
+}  // namespace
+}  // namespace ctxscope::testing
+
+namespace ctxscope::testing {
+namespace {
+
+TEST(ViewerWindow, FitAndZoomKeysChangeTheLanesScale) {
+  const auto dir = test_dir();
+  const auto p = dir / "t.db";
+  build_ci_job(p);
+  ShownWindow sw;
+  ASSERT_TRUE(open_and_wait(sw.w, p));
+  sw.w.activateWindow();
+  ASSERT_TRUE(QTest::qWaitForWindowActive(&sw.w));
+  auto* lanes = sw.w.lanes_view();
+  lanes->setFocus();
+  const double fit = lanes->us_per_px();
+  QTest::keyClick(lanes, Qt::Key_Plus);
+  EXPECT_LT(lanes->us_per_px(), fit / 1.2);
+  QTest::keyClick(lanes, Qt::Key_Minus);
+  QTest::keyClick(lanes, Qt::Key_Minus);
+  EXPECT_GT(lanes->us_per_px(), fit * 1.2);
+  QTest::keyClick(lanes, Qt::Key_F);
+  EXPECT_DOUBLE_EQ(lanes->us_per_px(), fit);
+}
+
+TEST(ViewerWindow, AnIncompleteTraceOpensWithTheReadersWarning) {
+  const auto dir = test_dir();
+  const auto p = dir / "killed.db";
+  { TraceBuilder b(p, 50 * kMs, /*complete=*/false); }
+  const auto out = dir / "killed.png";
+  const auto r = run_cmd(std::string("QT_QPA_PLATFORM=offscreen timeout -k 5 60 '") + CTXSCOPE_VIEWER +
+                             "' --screenshot '" + out.string() + "' '" + p.string() + "'",
+                         dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(out));
+  EXPECT_NE(r.err.find("ctxscope-viewer: warning: " + p.string() + ": incomplete trace"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -213,13 +213,13 @@ void MainWindow::show_document(DocumentPtr doc) {
   progress_->hide();
   cancel_->hide();
   doc_ = std::move(doc);
-  filter_.reset();
   sel_finding_ = kNoIndex;
   context_model_->set_document(doc_);
   lanes_model_->set_document(doc_);
   findings_model_->set_document(doc_);
   tree_scene_->set_document(doc_);
   lanes_scene_->set_document(doc_);
+  filter_.reset();  // only now: the scenes held it until set_document dropped it
   details_->clear();
   search_->blockSignals(true);
   search_->clear();
