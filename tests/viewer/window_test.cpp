@@ -134,3 +134,37 @@ TEST(ViewerWindow, AnIncompleteTraceOpensWithTheReadersWarning) {
 
 }  // namespace
 }  // namespace ctxscope::testing
+
+#include <QMessageBox>
+
+namespace ctxscope::testing {
+namespace {
+
+TEST(ViewerWindow, InTheGuiABadFileIsADialogNamingTheFileAndTheProblem) {
+  const auto dir = test_dir();
+  const auto p = dir / "notatrace.db";
+  write_file(p, "plain text, not a database\n");
+  viewer::MainWindow w;  // dialogs on, as in the GUI
+  w.resize(1600, 1000);
+  w.show();
+  QString title, text;
+  // The dialog is modal: find it from inside its own event loop and close it.
+  QTimer poll;
+  QObject::connect(&poll, &QTimer::timeout, [&] {
+    if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+      title = box->windowTitle();
+      text = box->text();
+      box->accept();
+    }
+  });
+  poll.start(10);
+  QString err;
+  EXPECT_FALSE(open_and_wait(w, p, &err));
+  poll.stop();
+  EXPECT_TRUE(title.contains(QStringLiteral("notatrace.db"))) << title.toStdString();
+  EXPECT_TRUE(text.startsWith(QString::fromStdString(p.string()) + ": ")) << text.toStdString();
+  EXPECT_EQ(text, err);
+}
+
+}  // namespace
+}  // namespace ctxscope::testing
