@@ -115,7 +115,7 @@ TEST_P(ViewerScenario, SelectingAFindingSelectsItsNodeThreadAndWait) {
     const int row = sw.w.findings_model()->row_of_finding(f);
     ASSERT_GE(row, 0);
     sw.w.findings_view()->selectRow(row);
-    sw.w.findings_view()->setCurrentIndex(sw.w.findings_model()->index(row, 0));
+    sw.w.findings_view()->setCurrentIndex(sw.w.findings_view()->model()->index(row, 0));
     EXPECT_EQ(sw.w.selected_finding(), f);
     EXPECT_EQ(sw.w.tree_scene()->selected_context(), doc.finding_context(f));
     if (doc.finding_context(f) != kNoIndex) EXPECT_TRUE(sw.w.tree_scene()->is_drawn(doc.finding_context(f)));

@@ -96,6 +96,10 @@ void LegendWidget::paintEvent(QPaintEvent*) {
     x += 18;
     label(x, y, k == 0 ? tr("cancel called") : tr("deadline fired"));
   }
+  p.setPen(QPen(palette::deadline_marker(), 1.5, Qt::DotLine));
+  p.drawLine(QPointF(x + 5, y + 3), QPointF(x + 5, y + 19));
+  x += 14;
+  label(x, y, tr("its context's deadline"));
   p.setPen(QColor(0xd0, 0xd4, 0xd8));
   p.drawLine(0, height() - 1, width(), height() - 1);
 }

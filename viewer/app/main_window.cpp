@@ -28,6 +28,7 @@
 #include <algorithm>
 
 #include "details_html.hpp"
+#include "findings_view_model.hpp"
 #include "legend_widget.hpp"
 
 namespace ctxscope::viewer {
@@ -118,7 +119,9 @@ void MainWindow::build_ui() {
   left->setSizes({500, 400});
 
   findings_view_ = new QTableView;
-  findings_view_->setModel(findings_model_);
+  auto* findings_view_model = new FindingsViewModel(this);
+  findings_view_model->setSourceModel(findings_model_);
+  findings_view_->setModel(findings_view_model);
   findings_view_->setSelectionBehavior(QAbstractItemView::SelectRows);
   findings_view_->setSelectionMode(QAbstractItemView::SingleSelection);
   findings_view_->verticalHeader()->hide();
@@ -373,7 +376,10 @@ void MainWindow::select_finding(std::uint32_t f) {
     }
   }
   const int row = findings_model_->row_of_finding(f);
-  if (row >= 0) findings_view_->selectRow(row);
+  if (row >= 0) {
+    findings_view_->selectRow(row);
+    findings_view_->scrollTo(findings_view_->model()->index(row, 0));
+  }
   if (c != kNoIndex) contexts_view_->setCurrentIndex(context_model_->index_of_context(c));
   details_->setHtml(finding_details(*doc_, f));
   syncing_ = false;

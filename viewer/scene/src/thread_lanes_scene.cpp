@@ -96,6 +96,17 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
       p->fillRect(QRectF(std::max(X(a), xl), ya - 1, std::min(X(b), xr) - std::max(X(a), xl), 2), palette::lane_span());
       if (th.exit_ns != kNoTime && X(b) <= xr) p->fillRect(QRectF(X(b) - 1, y0 + 6, 2, H - 12), palette::lane_span().darker(130));
     }
+    // The deadline of the context the thread works for: past it, a wait
+    // still blocked is blocked past its deadline.
+    if (th.effective_ctx != kNoIndex) {
+      const auto dl = m.contexts()[th.effective_ctx].deadline_ns;
+      if (dl != kNoTime && dl >= tL && dl <= tR) {
+        QPen dp(palette::deadline_marker(), 1.5, Qt::DotLine);
+        p->setPen(dp);
+        p->drawLine(QPointF(X(dl), y0 + 2), QPointF(X(dl), y0 + H - 2));
+        if (s_->recording_) ++rec.deadlines;
+      }
+    }
     // Waits: binary search the first that may be visible, then walk, merging
     // sub-pixel bars and skipping to the next pixel.
     const auto& ws = th.waits;

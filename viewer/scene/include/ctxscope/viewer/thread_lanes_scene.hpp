@@ -10,6 +10,7 @@
 //     search to the next pixel, so a frame costs O(pixels · log waits), not
 //     O(waits);
 //   - cancel origins as markers on the cancelling thread's lane;
+//   - the deadline of the context a thread works for, dotted, on its lane;
 //   - an arrow from each cancel to each wait it woke (TraceModel edges, kind woke);
 //   - for each missed edge (a blind wait under a done context) the gap: a red
 //     dashed tick where the cancel happened and a hatched bar from there on,
@@ -67,7 +68,7 @@ class ThreadLanesScene : public QGraphicsScene {
 
   /// What the last paint drew (kept only while recording).
   struct PaintRecord {
-    int lanes = 0, bars = 0, merged_runs = 0, arrows = 0, gaps = 0, markers = 0;
+    int lanes = 0, bars = 0, merged_runs = 0, arrows = 0, gaps = 0, markers = 0, deadlines = 0;
     std::unordered_map<std::uint32_t, QColor> wait_colour;  ///< waits drawn as their own bar
     std::unordered_set<std::uint32_t> arrow_to;             ///< waits an arrowhead ended at
     std::unordered_set<std::uint32_t> gap_at;               ///< waits drawn with the missed-edge gap
