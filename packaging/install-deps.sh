@@ -3,7 +3,7 @@
 # Idempotent and fast when everything is present: it asks dpkg first and only runs
 # apt-get for what is missing.  Run as root (or with sudo available).
 #
-#   packaging/install-deps.sh            # everything (runtime, analyzer, lint, benches)
+#   packaging/install-deps.sh            # everything (runtime, analyzer, lint, viewer, benches)
 #   CTXSCOPE_DEPS_MINIMAL=1 packaging/install-deps.sh   # runtime + tests only
 set -euo pipefail
 
@@ -15,9 +15,11 @@ core=(build-essential cmake ninja-build pkg-config
       libxml2-utils time)  # analyzer tests (xmllint for JUnit) and bench (GNU time: peak RSS)
 extra=(clang-14 llvm-14-dev libclang-14-dev libclang-cpp14-dev clang-tidy-14
        libclang-rt-14-dev golang-go python3)
+# ctxscope-viewer (Qt 6 Widgets) and its headless tests/screenshots (offscreen, or under xvfb-run).
+viewer=(qt6-base-dev qt6-svg-dev libgl-dev fonts-dejavu-core xvfb xauth)
 
 pkgs=("${core[@]}")
-[ "${CTXSCOPE_DEPS_MINIMAL:-0}" = 1 ] || pkgs+=("${extra[@]}")
+[ "${CTXSCOPE_DEPS_MINIMAL:-0}" = 1 ] || pkgs+=("${extra[@]}" "${viewer[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test suite (the README's test command).
-#   scripts/test.sh              # dev build (RelWithDebInfo): runtime, recorder, analyzer, lint, samples
+#   scripts/test.sh              # dev build (RelWithDebInfo): runtime, recorder, analyzer, lint, samples, viewer (offscreen)
 #   scripts/test.sh asan|tsan    # the same suites under AddressSanitizer+UBSan / ThreadSanitizer
 #                                # (lint and benches are not built under sanitizers)
 # Installs missing Debian packages itself (packaging/install-deps.sh).

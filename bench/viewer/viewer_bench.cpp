@@ -1,0 +1,217 @@
+// ctxscope-bench-viewer — the viewer's figures (issue 12 targets, reported in
+// docs/performance.md#viewer), side by side in one run, offscreen:
+//
+//   ctxscope-bench-viewer TRACE_1M.db [TREE_TRACE.db] [REPEATS]
+//
+//   open → first paint  MainWindow::open (worker: reader, TraceModel::load,
+//                       analyze) until documentLoaded, then one full paint of
+//                       the window (grab), vs one `SELECT count(*), sum(t_ns)
+//                       FROM events` on the same file; alternating, medians.
+//   lanes frame time    repaint() of the lanes viewport (QElapsedTimer around
+//                       it) while zooming from the whole run in to ~1 µs/px
+//                       and panning, at the 1M trace.
+//   tree frame time     the same for the tree view at TREE_TRACE (every
+//                       context drawn: 10,000 for `ctxscope-gen-trace T 105000`),
+//                       fitted (all visible) and at natural size while panning.
+//   memory              RSS of the process with the 1M document open.
+// Build in Release (-DCMAKE_BUILD_TYPE=Release); traces from ctxscope-gen-trace.
+#include <sqlite3.h>
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QScrollBar>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "ctxscope/analysis/analyzer.hpp"
+#include "ctxscope/trace_reader.hpp"
+#include "main_window.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+double pct(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))];
+}
+long rss_kb() {
+  std::ifstream f("/proc/self/status");
+  std::string k;
+  long v = 0;
+  while (f >> k) {
+    if (k == "VmRSS:") {
+      f >> v;
+      return v;
+    }
+    f.ignore(1 << 20, '\n');
+  }
+  return 0;
+}
+
+double scan_ms(const std::string& path, long long* events) {
+  const auto t0 = Clock::now();
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "SELECT count(*), sum(t_ns) FROM events", -1, &st, nullptr);
+  if (sqlite3_step(st) == SQLITE_ROW) *events = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return ms_since(t0);
+}
+
+bool open_wait(ctxscope::viewer::MainWindow& w, const std::string& path) {
+  QEventLoop loop;
+  bool ok = false;
+  auto a = QObject::connect(&w, &ctxscope::viewer::MainWindow::documentLoaded, &loop, [&] { ok = true; loop.quit(); });
+  auto b = QObject::connect(&w, &ctxscope::viewer::MainWindow::loadFailed, &loop, [&](const QString& m) {
+    std::fprintf(stderr, "%s\n", m.toStdString().c_str());
+    loop.quit();
+  });
+  w.open(QString::fromStdString(path));
+  loop.exec();
+  QObject::disconnect(a);
+  QObject::disconnect(b);
+  return ok;
+}
+
+template <class View>
+double frame_ms(View* v) {
+  QElapsedTimer t;
+  t.start();
+  v->viewport()->repaint();
+  return static_cast<double>(t.nsecsElapsed()) / 1e6;
+}
+
+void report(const char* what, const std::vector<double>& f) {
+  std::printf("  %-44s median %6.2f ms  p95 %6.2f ms  max %6.2f ms  (%zu frames; target <= 16 ms)\n", what, median(f),
+              pct(f, 0.95), *std::max_element(f.begin(), f.end()), f.size());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: ctxscope-bench-viewer TRACE_1M.db [TREE_TRACE.db] [REPEATS]\n");
+    return 2;
+  }
+  if (!std::getenv("QT_QPA_PLATFORM")) setenv("QT_QPA_PLATFORM", "offscreen", 1);
+  const std::string big = argv[1];
+  const std::string tree = argc >= 3 ? argv[2] : "";
+  const int reps = argc >= 4 ? std::max(1, std::atoi(argv[3])) : 3;
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName(QStringLiteral("ctxscope-bench"));
+
+  const long rss0 = rss_kb();
+  std::vector<double> scan, open;
+  long long events = 0;
+  long rss_open = 0;
+  auto* w = new ctxscope::viewer::MainWindow;
+  w->set_dialogs(false);
+  w->resize(1600, 1000);
+  w->show();
+  QCoreApplication::processEvents();
+  for (int i = 0; i < reps; ++i) {
+    scan.push_back(scan_ms(big, &events));
+    const auto t0 = Clock::now();
+    if (!open_wait(*w, big)) return 2;
+    (void)w->grab();  // the first paint of the whole window
+    open.push_back(ms_since(t0));
+    rss_open = std::max(rss_open, rss_kb());
+  }
+  const auto& doc = *w->document();
+  std::printf("viewer: %s: %lld events, %zu contexts, %zu threads, %zu waits, %zu findings; %d runs, medians\n",
+              big.c_str(), events, doc.model().contexts().size(), doc.model().threads().size(),
+              doc.model().waits().size(), doc.report().findings.size(), reps);
+  const double s = median(scan), o = median(open);
+  std::printf("  scan of events (sqlite3)                    %8.1f ms\n", s);
+  std::printf("  open -> first paint                         %8.1f ms   %.2fx the scan (target <= 2x)\n", o, o / s);
+  std::printf("  resident with the document open             %8.1f MB   (process RSS; %.1f MB before; model's own count %.1f MB; target <= 500 MB)\n",
+              rss_open / 1024.0, rss0 / 1024.0, doc.model().memory_bytes() / 1e6);
+
+  // Where the open time goes: the same stages run directly, one after the other.
+  {
+    std::vector<double> model, rules, build;
+    for (int i = 0; i < reps; ++i) {
+      std::string err;
+      auto t0 = Clock::now();
+      auto r = ctxscope::trace::TraceReader::open(big, &err, false);
+      auto m = ctxscope::analysis::TraceModel::load(r->db());
+      model.push_back(ms_since(t0));
+      t0 = Clock::now();
+      auto rep = ctxscope::analysis::analyze(r->db(), ctxscope::analysis::Options{});
+      rules.push_back(ms_since(t0));
+      t0 = Clock::now();
+      ctxscope::viewer::TraceDocument d(big, std::move(m), std::move(rep), {});
+      build.push_back(ms_since(t0));
+    }
+    std::printf("    of which: reader + TraceModel::load        %8.1f ms\n", median(model));
+    std::printf("              analyze() (the rules)             %8.1f ms   (on its own connection, beside the model load)\n",
+                median(rules));
+    std::printf("              TraceDocument (colours, lanes)    %8.1f ms\n", median(build));
+    std::printf("              the window (models, layout, paint) ~%6.1f ms (open - max(model, rules) - document)\n",
+                o - std::max(median(model), median(rules)) - median(build));
+  }
+
+  // Lanes: fit, zoom in step by step to ~1 µs/px, pan, zoom out.
+  {
+    auto* v = w->lanes_view();
+    v->fit();
+    std::vector<double> f;
+    f.push_back(frame_ms(v));
+    while (v->us_per_px() > 1.0) {
+      v->zoom_by(1.5);
+      f.push_back(frame_ms(v));
+    }
+    for (int i = 0; i < 40; ++i) {
+      v->horizontalScrollBar()->setValue(v->horizontalScrollBar()->value() + 200);
+      f.push_back(frame_ms(v));
+    }
+    for (int i = 0; i < 20; ++i) {
+      v->verticalScrollBar()->setValue(v->verticalScrollBar()->value() + 300);
+      f.push_back(frame_ms(v));
+    }
+    v->fit();
+    for (int i = 0; i < 20; ++i) {
+      v->horizontalScrollBar()->setValue(v->horizontalScrollBar()->value() + 37);
+      f.push_back(frame_ms(v));
+    }
+    report("lanes zoom/pan, 1M events", f);
+  }
+
+  if (!tree.empty()) {
+    if (!open_wait(*w, tree)) return 2;
+    auto* v = w->tree_view();
+    std::printf("  tree: %s: %zu contexts drawn\n", tree.c_str(), w->tree_scene()->drawn().size());
+    v->fit();
+    std::vector<double> fit, natural;
+    for (int i = 0; i < 20; ++i) {
+      v->horizontalScrollBar()->setValue(v->horizontalScrollBar()->value() + (i % 2 ? -20 : 20));
+      fit.push_back(frame_ms(v));
+    }
+    for (int i = 0; i < 10; ++i) {
+      v->zoom_by(1.25);
+      fit.push_back(frame_ms(v));
+    }
+    v->setTransform(QTransform());
+    for (int i = 0; i < 60; ++i) {
+      v->horizontalScrollBar()->setValue(v->horizontalScrollBar()->value() + 400);
+      natural.push_back(frame_ms(v));
+    }
+    report("tree fitted + zooming, all visible", fit);
+    report("tree at natural size, panning", natural);
+  }
+  delete w;
+  return 0;
+}

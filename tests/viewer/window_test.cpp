@@ -1,0 +1,170 @@
+// The window's plumbing: a site link shows the source, recent files are
+// remembered, a dropped file opens, `/` goes to the filter box.
+#include <QLineEdit>
+#include <QMimeData>
+#include <QSettings>
+#include <QTest>
+#include <QTextBrowser>
+
+#include <fstream>
+
+#include "scenario_traces.hpp"
+#include "trace_builder.hpp"
+#include "viewer_support.hpp"
+
+namespace ctxscope::testing {
+namespace {
+
+const Sample& ci_job() { return kSamples[0]; }
+
+TEST(ViewerWindow, ASiteLinkShowsTheSourceLinesWhenNoEditorIsSet) {
+  if (!ci_job().exe) GTEST_SKIP();
+  const auto dir = test_dir();
+  const auto trace = record_buggy(ci_job(), dir);
+  ShownWindow sw;
+  ASSERT_TRUE(open_and_wait(sw.w, trace));
+  const auto& doc = *sw.w.document();
+  const auto& f = doc.report().findings.front();
+  ASSERT_TRUE(f.site.known());
+  ASSERT_TRUE(std::filesystem::exists(f.site.file)) << f.site.file;
+  std::uint32_t site = analysis::kNoIndex;
+  for (std::uint32_t i = 0; i < doc.model().sites().size(); ++i)
+    if (doc.model().sites()[i].file == f.site.file && doc.model().sites()[i].line == f.site.line) site = i;
+  ASSERT_NE(site, analysis::kNoIndex);
+  emit sw.w.details()->anchorClicked(QUrl(QStringLiteral("site:%1").arg(site)));
+  // The line the finding names, read from the sample's source.
+  std::ifstream src(f.site.file);
+  std::string line;
+  for (int n = 0; n < f.site.line; ++n) std::getline(src, line);
+  const auto text = sw.w.details()->toPlainText();
+  EXPECT_TRUE(text.contains(QString::fromStdString(line).trimmed())) << text.toStdString();
+  EXPECT_TRUE(text.contains(QString::number(f.site.line)));
+}
+
+TEST(ViewerWindow, AnOpenedFileIsRememberedAmongRecentFiles) {
+  const auto dir = test_dir();
+  const auto p = dir / "t.db";
+  { TraceBuilder b(p, 10); }
+  ShownWindow sw;
+  ASSERT_TRUE(open_and_wait(sw.w, p));
+  const QStringList recent = QSettings().value("recent").toStringList();
+  ASSERT_FALSE(recent.isEmpty());
+  EXPECT_EQ(recent.front().toStdString(), std::filesystem::absolute(p).string());
+}
+
+TEST(ViewerWindow, ADroppedFileIsOpened) {
+  const auto dir = test_dir();
+  const auto p = dir / "dropped.db";
+  { TraceBuilder b(p, 10); }
+  ShownWindow sw;
+  QEventLoop loop;
+  bool loaded = false;
+  QObject::connect(&sw.w, &viewer::MainWindow::documentLoaded, &loop, [&] { loaded = true; loop.quit(); });
+  QObject::connect(&sw.w, &viewer::MainWindow::loadFailed, &loop, &QEventLoop::quit);
+  QTimer::singleShot(120000, &loop, &QEventLoop::quit);
+  QMimeData mime;
+  mime.setUrls({QUrl::fromLocalFile(QString::fromStdString(p.string()))});
+  const QPointF at(400, 300);
+  QDragEnterEvent enter(at.toPoint(), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+  QCoreApplication::sendEvent(&sw.w, &enter);
+  EXPECT_TRUE(enter.isAccepted());
+  QDropEvent drop(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+  QCoreApplication::sendEvent(&sw.w, &drop);
+  loop.exec();
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(sw.w.document()->path(), p.string());
+}
+
+TEST(ViewerWindow, SlashGoesToTheFilterBox) {
+  const auto dir = test_dir();
+  const auto p = dir / "t.db";
+  { TraceBuilder b(p, 10); }
+  ShownWindow sw;
+  ASSERT_TRUE(open_and_wait(sw.w, p));
+  sw.w.activateWindow();
+  ASSERT_TRUE(QTest::qWaitForWindowActive(&sw.w));
+  sw.w.tree_view()->setFocus();
+  QTest::keyClick(sw.w.tree_view(), Qt::Key_Slash);
+  auto* box = sw.w.findChild<QLineEdit*>();
+  ASSERT_NE(box, nullptr);
+  EXPECT_TRUE(box->hasFocus());
+  // Typed there, '/' and 'F' are text, not shortcuts.
+  QTest::keyClicks(box, "a/F");
+  EXPECT_EQ(box->text(), QStringLiteral("a/F"));
+}
+
+}  // namespace
+}  // namespace ctxscope::testing
+
+namespace ctxscope::testing {
+namespace {
+
+TEST(ViewerWindow, FitAndZoomKeysChangeTheLanesScale) {
+  const auto dir = test_dir();
+  const auto p = dir / "t.db";
+  build_ci_job(p);
+  ShownWindow sw;
+  ASSERT_TRUE(open_and_wait(sw.w, p));
+  sw.w.activateWindow();
+  ASSERT_TRUE(QTest::qWaitForWindowActive(&sw.w));
+  auto* lanes = sw.w.lanes_view();
+  lanes->setFocus();
+  const double fit = lanes->us_per_px();
+  QTest::keyClick(lanes, Qt::Key_Plus);
+  EXPECT_LT(lanes->us_per_px(), fit / 1.2);
+  QTest::keyClick(lanes, Qt::Key_Minus);
+  QTest::keyClick(lanes, Qt::Key_Minus);
+  EXPECT_GT(lanes->us_per_px(), fit * 1.2);
+  QTest::keyClick(lanes, Qt::Key_F);
+  EXPECT_DOUBLE_EQ(lanes->us_per_px(), fit);
+}
+
+TEST(ViewerWindow, AnIncompleteTraceOpensWithTheReadersWarning) {
+  const auto dir = test_dir();
+  const auto p = dir / "killed.db";
+  { TraceBuilder b(p, 50 * kMs, /*complete=*/false); }
+  const auto out = dir / "killed.png";
+  const auto r = run_cmd(std::string("QT_QPA_PLATFORM=offscreen timeout -k 5 60 '") + CTXSCOPE_VIEWER +
+                             "' --screenshot '" + out.string() + "' '" + p.string() + "'",
+                         dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(out));
+  EXPECT_NE(r.err.find("ctxscope-viewer: warning: " + p.string() + ": incomplete trace"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace ctxscope::testing
+
+#include <QMessageBox>
+
+namespace ctxscope::testing {
+namespace {
+
+TEST(ViewerWindow, InTheGuiABadFileIsADialogNamingTheFileAndTheProblem) {
+  const auto dir = test_dir();
+  const auto p = dir / "notatrace.db";
+  write_file(p, "plain text, not a database\n");
+  viewer::MainWindow w;  // dialogs on, as in the GUI
+  w.resize(1600, 1000);
+  w.show();
+  QString title, text;
+  // The dialog is modal: find it from inside its own event loop and close it.
+  QTimer poll;
+  QObject::connect(&poll, &QTimer::timeout, [&] {
+    if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+      title = box->windowTitle();
+      text = box->text();
+      box->accept();
+    }
+  });
+  poll.start(10);
+  QString err;
+  EXPECT_FALSE(open_and_wait(w, p, &err));
+  poll.stop();
+  EXPECT_TRUE(title.contains(QStringLiteral("notatrace.db"))) << title.toStdString();
+  EXPECT_TRUE(text.startsWith(QString::fromStdString(p.string()) + ": ")) << text.toStdString();
+  EXPECT_EQ(text, err);
+}
+
+}  // namespace
+}  // namespace ctxscope::testing

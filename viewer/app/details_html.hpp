@@ -1,0 +1,21 @@
+// details_html.hpp — the details pane's text for one selected entity.
+//
+// Rich text with links the window follows: "ctx:N", "thread:N", "wait:N"
+// select an entity (model indices), "site:N" opens a site (index into the
+// model's sites) in the editor or shows its snippet.
+#pragma once
+
+#include <QString>
+
+#include "ctxscope/viewer/trace_document.hpp"
+
+namespace ctxscope::viewer {
+
+QString context_details(const TraceDocument& doc, std::uint32_t context);
+QString thread_details(const TraceDocument& doc, std::uint32_t thread);
+QString wait_details(const TraceDocument& doc, std::uint32_t wait);
+QString finding_details(const TraceDocument& doc, std::uint32_t finding);
+/// Lines around `line` of `file` (the line marked), or "" when the file cannot be read.
+QString source_snippet(const QString& file, int line, int context_lines = 6);
+
+}  // namespace ctxscope::viewer

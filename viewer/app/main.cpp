@@ -1,0 +1,118 @@
+// ctxscope-viewer [FILE]
+// ctxscope-viewer --screenshot OUT.png [FILE]
+//
+// With --screenshot the window is rendered at 1600x1000 (offscreen when there
+// is no display), written as PNG, and the program exits: 0 when written, 2
+// with one line on stderr naming the file and the problem when the trace
+// cannot be read (never a dialog, never a crash), 1 when the PNG cannot be
+// written.
+#include <QApplication>
+#include <QEventLoop>
+#include <QImage>
+#include <QTimer>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "main_window.hpp"
+
+namespace {
+
+void usage(FILE* to) {
+  std::fputs(
+      "usage: ctxscope-viewer [FILE]\n"
+      "       ctxscope-viewer --screenshot OUT.png [FILE]\n"
+      "Shows a ctxscope trace: the context tree, the threads' waits, the analyzer's findings.\n",
+      to);
+}
+
+std::string one_line(std::string s) {
+  for (auto& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string screenshot, file;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      usage(stdout);
+      return 0;
+    }
+    if (a == "--screenshot") {
+      if (i + 1 >= argc) {
+        std::fputs("ctxscope-viewer: --screenshot needs an output file\n", stderr);
+        return 2;
+      }
+      screenshot = argv[++i];
+    } else if (a.rfind("--screenshot=", 0) == 0) {
+      screenshot = a.substr(13);
+    } else if (!a.empty() && a[0] == '-' && a != "-") {
+      // Qt's own options (-platform, -style ...) are for QApplication.
+      if (a == "-platform" || a == "-style" || a == "-display") ++i;
+      continue;
+    } else if (file.empty()) {
+      file = a;
+    } else {
+      std::fputs("ctxscope-viewer: more than one trace file given\n", stderr);
+      usage(stderr);
+      return 2;
+    }
+  }
+  const bool shot = !screenshot.empty();
+  if (shot && std::getenv("QT_QPA_PLATFORM") == nullptr) {
+    const char* d = std::getenv("DISPLAY");
+    const char* w = std::getenv("WAYLAND_DISPLAY");
+    if ((d == nullptr || !*d) && (w == nullptr || !*w)) setenv("QT_QPA_PLATFORM", "offscreen", 1);
+  }
+
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName(QStringLiteral("ctxscope"));
+  QApplication::setApplicationName(QStringLiteral("ctxscope-viewer"));
+
+  ctxscope::viewer::MainWindow w;
+  if (!shot) {
+    w.resize(1600, 1000);
+    w.show();
+    if (!file.empty()) w.open(QString::fromStdString(file));
+    return app.exec();
+  }
+
+  w.set_dialogs(false);
+  w.resize(1600, 1000);
+  w.show();
+  QCoreApplication::processEvents();
+  if (!file.empty()) {
+    QEventLoop loop;
+    QString error;
+    bool ok = false;
+    QObject::connect(&w, &ctxscope::viewer::MainWindow::documentLoaded, &loop, [&] { ok = true; loop.quit(); });
+    QObject::connect(&w, &ctxscope::viewer::MainWindow::loadFailed, &loop, [&](const QString& m) {
+      error = m;
+      loop.quit();
+    });
+    w.open(QString::fromStdString(file));
+    loop.exec();
+    if (!ok) {
+      std::fprintf(stderr, "ctxscope-viewer: %s\n", one_line(error.toStdString()).c_str());
+      return 2;
+    }
+    for (const auto& warn : w.document()->warnings())
+      std::fprintf(stderr, "ctxscope-viewer: warning: %s\n", one_line(warn).c_str());
+  }
+  QCoreApplication::sendPostedEvents();
+  QCoreApplication::processEvents();
+  w.fit_all();
+  if (w.document() && !w.document()->report().findings.empty()) w.select_finding(0);
+  QCoreApplication::processEvents();
+  const QImage img = w.grab().toImage();
+  if (!img.save(QString::fromStdString(screenshot), "PNG")) {
+    std::fprintf(stderr, "ctxscope-viewer: %s: cannot write the screenshot\n", screenshot.c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,454 @@
+#include "main_window.hpp"
+
+#include <QAction>
+#include <QApplication>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProcess>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTextBrowser>
+#include <QToolBar>
+#include <QTreeView>
+#include <QVBoxLayout>
+
+#include <algorithm>
+
+#include "details_html.hpp"
+#include "findings_view_model.hpp"
+#include "legend_widget.hpp"
+
+namespace ctxscope::viewer {
+
+using analysis::kNoIndex;
+using analysis::kNoTime;
+
+namespace {
+constexpr int kMaxRecent = 8;
+}
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), sel_finding_(kNoIndex) {
+  loader_ = new TraceLoader(this);
+  context_model_ = new ContextTreeModel(this);
+  lanes_model_ = new ThreadLanesModel(this);
+  findings_model_ = new FindingsModel(this);
+  tree_scene_ = new ContextTreeScene(this);
+  lanes_scene_ = new ThreadLanesScene(this);
+  build_ui();
+  setAcceptDrops(true);
+  setWindowTitle(tr("ctxscope viewer"));
+
+  connect(loader_, &TraceLoader::progress, progress_, &QProgressBar::setValue);
+  connect(loader_, &TraceLoader::loaded, this, &MainWindow::show_document);
+  connect(loader_, &TraceLoader::failed, this, &MainWindow::show_error);
+  connect(loader_, &TraceLoader::cancelled, this, [this](const QString& path) {
+    progress_->hide();
+    cancel_->hide();
+    status_->setText(tr("Loading %1 cancelled").arg(path));
+  });
+  connect(tree_scene_, &ContextTreeScene::contextClicked, this, &MainWindow::select_context);
+  connect(tree_view_, &ContextTreeView::contextChosen, this, &MainWindow::select_context);
+  connect(lanes_scene_, &ThreadLanesScene::waitClicked, this, &MainWindow::select_wait);
+  connect(lanes_scene_, &ThreadLanesScene::threadClicked, this, &MainWindow::select_thread);
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::build_ui() {
+  // Menus.
+  auto* file = menuBar()->addMenu(tr("&File"));
+  auto* open = file->addAction(tr("&Open…"), this, &MainWindow::open_dialog);
+  open->setShortcut(QKeySequence::Open);
+  recent_menu_ = file->addMenu(tr("Open &Recent"));
+  file->addSeparator();
+  auto* quit = file->addAction(tr("&Quit"), qApp, &QApplication::quit);
+  quit->setShortcut(QKeySequence::Quit);
+  auto* view = menuBar()->addMenu(tr("&View"));
+  auto* fit = view->addAction(tr("&Fit"), this, &MainWindow::fit_all);
+  fit->setShortcut(QKeySequence(Qt::Key_F));
+  auto* zin = view->addAction(tr("Zoom &in"), this, [this] {
+    if (lanes_view_->hasFocus()) lanes_view_->zoom_by(1.5);
+    else tree_view_->zoom_by(1.25);
+  });
+  zin->setShortcuts({QKeySequence(Qt::Key_Plus), QKeySequence(Qt::Key_Equal)});
+  auto* zout = view->addAction(tr("Zoom &out"), this, [this] {
+    if (lanes_view_->hasFocus()) lanes_view_->zoom_by(1 / 1.5);
+    else tree_view_->zoom_by(1 / 1.25);
+  });
+  zout->setShortcut(QKeySequence(Qt::Key_Minus));
+  auto* find = view->addAction(tr("&Search"), this, &MainWindow::focus_search);
+  find->setShortcut(QKeySequence(Qt::Key_Slash));
+  rebuild_recent_menu();
+
+  // Toolbar: open, fit, search.
+  auto* tb = addToolBar(tr("Main"));
+  tb->setMovable(false);
+  tb->addAction(open);
+  tb->addAction(fit);
+  tb->addSeparator();
+  search_ = new QLineEdit;
+  search_->setPlaceholderText(tr("Filter: site, label, thread, state, rule…  (e.g. state:leaked, rule:stuck-wait)   [/]"));
+  search_->setClearButtonEnabled(true);
+  search_->setMinimumWidth(520);
+  tb->addWidget(search_);
+  connect(search_, &QLineEdit::textChanged, this, &MainWindow::apply_filter);
+
+  // Centre: legend, tree over lanes | findings/contexts/threads over details.
+  tree_view_ = new ContextTreeView(tree_scene_);
+  lanes_view_ = new ThreadLanesView(lanes_scene_);
+  legend_ = new LegendWidget;
+
+  auto* left = new QSplitter(Qt::Vertical);
+  left->addWidget(tree_view_);
+  left->addWidget(lanes_view_);
+  left->setStretchFactor(0, 55);
+  left->setStretchFactor(1, 45);
+  left->setSizes({500, 400});
+
+  findings_view_ = new QTableView;
+  auto* findings_view_model = new FindingsViewModel(this);
+  findings_view_model->setSourceModel(findings_model_);
+  findings_view_->setModel(findings_view_model);
+  findings_view_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  findings_view_->setSelectionMode(QAbstractItemView::SingleSelection);
+  findings_view_->verticalHeader()->hide();
+  findings_view_->horizontalHeader()->setStretchLastSection(true);
+  findings_view_->setWordWrap(false);
+  findings_view_->setColumnWidth(FindingsModel::RuleColumn, 110);
+  findings_view_->setColumnWidth(FindingsModel::SeverityColumn, 62);
+  findings_view_->setColumnWidth(FindingsModel::SiteColumn, 120);
+  findings_view_->setColumnWidth(FindingsModel::ThreadColumn, 90);
+  connect(findings_view_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+          [this](const QModelIndex& cur) {
+            if (syncing_ || !cur.isValid()) return;
+            select_finding(findings_model_->finding_at(cur.row()));
+          });
+
+  contexts_view_ = new QTreeView;
+  contexts_view_->setModel(context_model_);
+  contexts_view_->setUniformRowHeights(true);
+  connect(contexts_view_->selectionModel(), &QItemSelectionModel::currentChanged, this, [this](const QModelIndex& cur) {
+    if (syncing_ || !cur.isValid()) return;
+    select_context(static_cast<std::uint32_t>(cur.internalId()));
+  });
+  threads_view_ = new QTableView;
+  threads_view_->setModel(lanes_model_);
+  threads_view_->verticalHeader()->hide();
+  threads_view_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  connect(threads_view_->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& cur) {
+    if (syncing_ || !cur.isValid()) return;
+    select_thread(lanes_model_->data(cur, ThreadLanesModel::ThreadRole).toUInt());
+  });
+
+  tabs_ = new QTabWidget;
+  tabs_->addTab(findings_view_, tr("Findings"));
+  tabs_->addTab(contexts_view_, tr("Contexts"));
+  tabs_->addTab(threads_view_, tr("Threads"));
+
+  details_ = new QTextBrowser;
+  details_->setOpenLinks(false);
+  details_->setPlaceholderText(tr("Select a context, a thread, a wait or a finding."));
+  connect(details_, &QTextBrowser::anchorClicked, this, &MainWindow::link_clicked);
+
+  auto* right = new QSplitter(Qt::Vertical);
+  right->addWidget(tabs_);
+  right->addWidget(details_);
+  right->setStretchFactor(0, 35);
+  right->setStretchFactor(1, 65);
+  right->setSizes({300, 600});
+
+  auto* main = new QSplitter(Qt::Horizontal);
+  main->addWidget(left);
+  main->addWidget(right);
+  main->setStretchFactor(0, 70);
+  main->setStretchFactor(1, 30);
+  main->setSizes({1080, 520});
+
+  auto* central = new QWidget;
+  auto* lay = new QVBoxLayout(central);
+  lay->setContentsMargins(0, 0, 0, 0);
+  lay->setSpacing(0);
+  lay->addWidget(legend_);
+  lay->addWidget(main, 1);
+  setCentralWidget(central);
+
+  // Status bar: summary, progress, cancel.
+  status_ = new QLabel(tr("Open a trace: File → Open, or drop a .db file here."));
+  statusBar()->addWidget(status_, 1);
+  progress_ = new QProgressBar;
+  progress_->setRange(0, 1000);
+  progress_->setMaximumWidth(240);
+  progress_->hide();
+  cancel_ = new QPushButton(tr("Cancel"));
+  cancel_->hide();
+  connect(cancel_, &QPushButton::clicked, loader_, &TraceLoader::cancel);
+  statusBar()->addPermanentWidget(progress_);
+  statusBar()->addPermanentWidget(cancel_);
+}
+
+void MainWindow::open(const QString& path) {
+  status_->setText(tr("Loading %1…").arg(path));
+  progress_->setValue(0);
+  progress_->show();
+  cancel_->show();
+  loader_->load(path);
+}
+
+void MainWindow::open_dialog() {
+  const QString p = QFileDialog::getOpenFileName(this, tr("Open trace"), QString(), tr("ctxscope traces (*.db);;All files (*)"));
+  if (!p.isEmpty()) open(p);
+}
+
+void MainWindow::show_document(DocumentPtr doc) {
+  progress_->hide();
+  cancel_->hide();
+  doc_ = std::move(doc);
+  sel_finding_ = kNoIndex;
+  context_model_->set_document(doc_);
+  lanes_model_->set_document(doc_);
+  findings_model_->set_document(doc_);
+  tree_scene_->set_document(doc_);
+  lanes_scene_->set_document(doc_);
+  filter_.reset();  // only now: the scenes held it until set_document dropped it
+  details_->clear();
+  search_->blockSignals(true);
+  search_->clear();
+  search_->blockSignals(false);
+  // Only the roots open: expandToDepth() on 47,000 request contexts is
+  // quadratic in QTreeView (seconds at 1M events).
+  for (int r = 0; r < context_model_->rowCount(); ++r) contexts_view_->expand(context_model_->index(r, 0));
+  for (int c = 0; c < ContextTreeModel::ColumnCount; ++c) contexts_view_->resizeColumnToContents(c);
+  threads_view_->resizeColumnsToContents();
+  setWindowTitle(QStringLiteral("%1 — ctxscope viewer").arg(QFileInfo(QString::fromStdString(doc_->path())).fileName()));
+  remember_recent(QString::fromStdString(doc_->path()));
+  update_status();
+  fit_all();
+  // The first finding (the report's order) is what a person looks at first.
+  if (!doc_->report().findings.empty()) select_finding(0);
+  else details_->setHtml(tr("<p><b>No findings.</b> The analyzer found no lost cancel and no wait that missed "
+                            "a cancellation in this run.</p><p>Select a context, a thread or a wait to see it here.</p>"));
+  emit documentLoaded();
+}
+
+void MainWindow::show_error(const QString& path, const QString& message) {
+  progress_->hide();
+  cancel_->hide();
+  status_->setText(message);
+  if (dialogs_) QMessageBox::warning(this, tr("Cannot open %1").arg(QFileInfo(path).fileName()), message);
+  emit loadFailed(message);
+}
+
+void MainWindow::update_status() {
+  if (!doc_) return;
+  const auto& m = doc_->model();
+  const auto& r = doc_->report();
+  QString s = tr("%1 — %2 contexts, %3 threads, %4 waits, %5 events over %6; %7 findings")
+                  .arg(QFileInfo(QString::fromStdString(doc_->path())).fileName())
+                  .arg(m.contexts().size())
+                  .arg(m.threads().size())
+                  .arg(m.waits().size())
+                  .arg(m.run().events)
+                  .arg(QString::fromStdString(analysis::format_duration(doc_->end_ns() - doc_->begin_ns())))
+                  .arg(r.findings.size());
+  for (const auto& w : doc_->warnings()) s += QStringLiteral("   ⚠ ") + QString::fromStdString(w);
+  if (filter_ && !filter_->empty()) s += tr("   filter: %1 contexts match").arg(filter_->matching_contexts());
+  status_->setText(s);
+}
+
+void MainWindow::fit_all() {
+  tree_view_->fit();
+  lanes_view_->fit();
+}
+
+void MainWindow::focus_search() {
+  search_->setFocus(Qt::ShortcutFocusReason);
+  search_->selectAll();
+}
+
+void MainWindow::set_filter_text(const QString& text) { search_->setText(text); }
+
+void MainWindow::apply_filter() {
+  if (!doc_) return;
+  const auto text = search_->text().trimmed().toStdString();
+  auto f = std::make_unique<TraceFilter>(*doc_, text);
+  const TraceFilter* fp = f->empty() ? nullptr : f.get();
+  tree_scene_->set_filter(fp);
+  lanes_scene_->set_filter(fp);
+  findings_model_->set_filter(fp);
+  filter_ = std::move(f);  // after the users switched to the new one
+  tree_view_->fit();
+  update_status();
+}
+
+void MainWindow::show_wave(std::uint32_t c) {
+  std::uint32_t origin = kNoIndex;
+  if (doc_ && c != kNoIndex && c < doc_->model().contexts().size()) {
+    const auto& x = doc_->model().contexts()[c];
+    if (x.cancel_ns != kNoTime) origin = x.cancel_origin != kNoIndex ? x.cancel_origin : c;
+  }
+  lanes_scene_->set_wave(origin);
+}
+
+void MainWindow::select_context(std::uint32_t c) {
+  if (!doc_ || c >= doc_->model().contexts().size()) return;
+  syncing_ = true;
+  sel_finding_ = kNoIndex;
+  tree_scene_->select_context(c);
+  tree_view_->centre_on(c);
+  show_wave(c);
+  // The lane of the thread working for it, when one does.
+  std::uint32_t t = kNoIndex;
+  for (std::uint32_t i = 0; i < doc_->model().threads().size(); ++i)
+    if (doc_->model().threads()[i].ctx == c || doc_->model().threads()[i].effective_ctx == c) { t = i; break; }
+  lanes_scene_->select(t, kNoIndex);
+  if (t != kNoIndex) lanes_view_->show_lane(lanes_scene_->row_of_thread(t));
+  const auto idx = context_model_->index_of_context(c);
+  contexts_view_->setCurrentIndex(idx);
+  findings_view_->clearSelection();
+  details_->setHtml(context_details(*doc_, c));
+  syncing_ = false;
+}
+
+void MainWindow::select_thread(std::uint32_t t) {
+  if (!doc_ || t >= doc_->model().threads().size()) return;
+  syncing_ = true;
+  sel_finding_ = kNoIndex;
+  lanes_scene_->select(t, kNoIndex);
+  const auto& th = doc_->model().threads()[t];
+  const auto c = th.effective_ctx != kNoIndex ? th.effective_ctx : th.ctx;
+  tree_scene_->select_context(c);
+  if (c != kNoIndex) tree_view_->centre_on(c);
+  show_wave(c);
+  findings_view_->clearSelection();
+  details_->setHtml(thread_details(*doc_, t));
+  syncing_ = false;
+}
+
+void MainWindow::select_wait(std::uint32_t t, std::uint32_t w) {
+  if (!doc_ || w >= doc_->model().waits().size()) return;
+  syncing_ = true;
+  sel_finding_ = kNoIndex;
+  lanes_scene_->select(t, w);
+  const auto& wt = doc_->model().waits()[w];
+  auto c = wt.done_ctx;
+  if (c == kNoIndex && t != kNoIndex) c = doc_->model().threads()[t].effective_ctx;
+  tree_scene_->select_context(c);
+  if (c != kNoIndex) tree_view_->centre_on(c);
+  show_wave(c);
+  findings_view_->clearSelection();
+  details_->setHtml(wait_details(*doc_, w));
+  syncing_ = false;
+}
+
+void MainWindow::select_finding(std::uint32_t f) {
+  if (!doc_ || f >= doc_->report().findings.size()) return;
+  syncing_ = true;
+  sel_finding_ = f;
+  const auto c = doc_->finding_context(f), t = doc_->finding_thread(f), w = doc_->finding_wait(f);
+  tree_scene_->select_context(c);
+  if (c != kNoIndex) tree_view_->centre_on(c);
+  show_wave(c);
+  lanes_scene_->select(t, w);
+  if (t != kNoIndex) lanes_view_->show_lane(lanes_scene_->row_of_thread(t));
+  if (w != kNoIndex) {
+    const auto& wt = doc_->model().waits()[w];
+    const auto end = wt.end_ns == kNoTime ? doc_->end_ns() : wt.end_ns;
+    // A wait too short to see at this zoom (a use-after-cancel is instant):
+    // zoom to it, with what happened around it.
+    if ((end - wt.begin_ns) / 1000.0 / lanes_view_->us_per_px() < 24) {
+      const auto pad = std::max<std::int64_t>({(end - wt.begin_ns) * 2, (doc_->end_ns() - doc_->begin_ns()) / 40, 2000});
+      lanes_view_->zoom_to(wt.begin_ns - pad, end + pad);
+    } else {
+      lanes_view_->show_range(wt.begin_ns, end);
+    }
+  }
+  const int row = findings_model_->row_of_finding(f);
+  if (row >= 0) {
+    findings_view_->selectRow(row);
+    findings_view_->scrollTo(findings_view_->model()->index(row, 0));
+  }
+  if (c != kNoIndex) contexts_view_->setCurrentIndex(context_model_->index_of_context(c));
+  details_->setHtml(finding_details(*doc_, f));
+  syncing_ = false;
+}
+
+void MainWindow::link_clicked(const QUrl& url) {
+  if (!doc_) return;
+  const QString s = url.toString();
+  const int colon = s.indexOf(':');
+  if (colon < 0) return;
+  const QString kind = s.left(colon);
+  const auto n = s.mid(colon + 1).toUInt();
+  if (kind == "ctx") select_context(n);
+  else if (kind == "thread") select_thread(n);
+  else if (kind == "wait") {
+    if (n < doc_->model().waits().size()) select_wait(doc_->model().find_thread(doc_->model().waits()[n].thread), n);
+  } else if (kind == "site") {
+    const auto& site = doc_->model().site(n);
+    if (site.known()) show_site(QString::fromStdString(site.file), site.line);
+  }
+}
+
+void MainWindow::show_site(const QString& file, int line) {
+  const QByteArray editor = qgetenv("VISUAL").isEmpty() ? qgetenv("EDITOR") : qgetenv("VISUAL");
+  if (!editor.isEmpty() && QFileInfo::exists(file)) {
+    // The editor variable may hold arguments ("code -w"): let the shell split it.
+    QProcess::startDetached(QStringLiteral("/bin/sh"),
+                            {QStringLiteral("-c"), QStringLiteral("exec ${VISUAL:-$EDITOR} \"+$1\" \"$0\""), file,
+                             QString::number(line)});
+    status_->setText(tr("Opened %1:%2 in %3").arg(file).arg(line).arg(QString::fromLocal8Bit(editor)));
+    return;
+  }
+  const QString snip = source_snippet(file, line);
+  if (snip.isEmpty()) {
+    status_->setText(tr("%1: source not found on this machine").arg(file));
+    return;
+  }
+  details_->setHtml(snip);
+}
+
+void MainWindow::remember_recent(const QString& path) {
+  QSettings st;
+  QStringList r = st.value("recent").toStringList();
+  const QString abs = QFileInfo(path).absoluteFilePath();
+  r.removeAll(abs);
+  r.prepend(abs);
+  while (r.size() > kMaxRecent) r.removeLast();
+  st.setValue("recent", r);
+  rebuild_recent_menu();
+}
+
+void MainWindow::rebuild_recent_menu() {
+  recent_menu_->clear();
+  const QStringList r = QSettings().value("recent").toStringList();
+  for (const auto& p : r) recent_menu_->addAction(p, this, [this, p] { open(p); });
+  recent_menu_->setEnabled(!r.isEmpty());
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
+  if (e->mimeData()->hasUrls() && !e->mimeData()->urls().isEmpty() && e->mimeData()->urls().front().isLocalFile())
+    e->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* e) {
+  const auto urls = e->mimeData()->urls();
+  if (!urls.isEmpty() && urls.front().isLocalFile()) {
+    open(urls.front().toLocalFile());
+    e->acceptProposedAction();
+  }
+}
+
+}  // namespace ctxscope::viewer

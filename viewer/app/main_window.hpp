@@ -1,0 +1,117 @@
+// main_window.hpp — the viewer's window: tree above lanes, findings and details on the right.
+//
+// Owns the loader (worker thread), the three models, the two scenes and their
+// views, and the one selection they share: choosing a context, a thread, a
+// wait or a finding anywhere selects the related entities everywhere and shows
+// them in the details pane.  Bad files are a dialog (or, with
+// set_dialogs(false), only the loadFailed signal: --screenshot and tests).
+#pragma once
+
+#include <QMainWindow>
+#include <memory>
+
+#include "ctxscope/viewer/context_tree_model.hpp"
+#include "ctxscope/viewer/context_tree_scene.hpp"
+#include "ctxscope/viewer/context_tree_view.hpp"
+#include "ctxscope/viewer/findings_model.hpp"
+#include "ctxscope/viewer/thread_lanes_model.hpp"
+#include "ctxscope/viewer/thread_lanes_scene.hpp"
+#include "ctxscope/viewer/thread_lanes_view.hpp"
+#include "ctxscope/viewer/trace_filter.hpp"
+#include "ctxscope/viewer/trace_loader.hpp"
+
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QTableView;
+class QTreeView;
+class QTextBrowser;
+class QLabel;
+class QMenu;
+class QTabWidget;
+
+namespace ctxscope::viewer {
+
+class LegendWidget;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  /// Starts loading `path` on the worker; documentLoaded or loadFailed follows.
+  void open(const QString& path);
+  void set_dialogs(bool on) { dialogs_ = on; }
+  const DocumentPtr& document() const noexcept { return doc_; }
+
+  // Selection (shared by every view).
+  void select_context(std::uint32_t context);
+  void select_thread(std::uint32_t thread);
+  void select_wait(std::uint32_t thread, std::uint32_t wait);
+  void select_finding(std::uint32_t finding);
+  std::uint32_t selected_finding() const noexcept { return sel_finding_; }
+  void set_filter_text(const QString& text);
+  void fit_all();
+
+  // For tests and the bench.
+  ContextTreeScene* tree_scene() const noexcept { return tree_scene_; }
+  ContextTreeView* tree_view() const noexcept { return tree_view_; }
+  ThreadLanesScene* lanes_scene() const noexcept { return lanes_scene_; }
+  ThreadLanesView* lanes_view() const noexcept { return lanes_view_; }
+  FindingsModel* findings_model() const noexcept { return findings_model_; }
+  ContextTreeModel* context_model() const noexcept { return context_model_; }
+  ThreadLanesModel* lanes_model() const noexcept { return lanes_model_; }
+  QTableView* findings_view() const noexcept { return findings_view_; }
+  QTextBrowser* details() const noexcept { return details_; }
+  TraceLoader* loader() const noexcept { return loader_; }
+
+ signals:
+  void documentLoaded();
+  void loadFailed(const QString& message);
+
+ protected:
+  void dragEnterEvent(QDragEnterEvent* e) override;
+  void dropEvent(QDropEvent* e) override;
+
+ private:
+  void build_ui();
+  void show_document(DocumentPtr doc);
+  void show_error(const QString& path, const QString& message);
+  void open_dialog();
+  void remember_recent(const QString& path);
+  void rebuild_recent_menu();
+  void apply_filter();
+  void link_clicked(const QUrl& url);
+  void show_site(const QString& file, int line);
+  void update_status();
+  void focus_search();
+  void show_wave(std::uint32_t context);
+
+  TraceLoader* loader_ = nullptr;
+  DocumentPtr doc_;
+  std::unique_ptr<TraceFilter> filter_;
+  ContextTreeModel* context_model_ = nullptr;
+  ThreadLanesModel* lanes_model_ = nullptr;
+  FindingsModel* findings_model_ = nullptr;
+  ContextTreeScene* tree_scene_ = nullptr;
+  ThreadLanesScene* lanes_scene_ = nullptr;
+  ContextTreeView* tree_view_ = nullptr;
+  ThreadLanesView* lanes_view_ = nullptr;
+  QTableView* findings_view_ = nullptr;
+  QTreeView* contexts_view_ = nullptr;
+  QTableView* threads_view_ = nullptr;
+  QTabWidget* tabs_ = nullptr;
+  QTextBrowser* details_ = nullptr;
+  QLineEdit* search_ = nullptr;
+  QProgressBar* progress_ = nullptr;
+  QPushButton* cancel_ = nullptr;
+  QLabel* status_ = nullptr;
+  QMenu* recent_menu_ = nullptr;
+  LegendWidget* legend_ = nullptr;
+  bool dialogs_ = true;
+  bool syncing_ = false;
+  std::uint32_t sel_finding_;
+};
+
+}  // namespace ctxscope::viewer

@@ -1,0 +1,118 @@
+// ctxscope/viewer/trace_document.hpp — one opened trace as the viewer sees it.
+//
+// A TraceDocument is the trace model (analysis::TraceModel) plus the rule
+// engine's verdicts (analysis::Report) plus the few per-entity facts the
+// views colour by, all derived from those two and nothing else: the viewer
+// re-implements no rule and runs no SQL of its own.  It is immutable once
+// built and shared (std::shared_ptr<const TraceDocument>) between the models,
+// the scenes and the loader thread that built it.
+//
+// Thread safety: built on one thread (TraceLoader's worker), then only read.
+// The next issue's live mode builds a new document per update (or extends
+// this one behind a delta signal); consumers never hold raw pointers into it
+// across a document change.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ctxscope/analysis/report.hpp"
+#include "ctxscope/analysis/trace_model.hpp"
+
+namespace ctxscope::viewer {
+
+/// What a context node is drawn as, at the end of the trace.  `leaked` is the
+/// lost-cancel verdict of the rule engine overlaid on the trace's own state.
+enum class NodeState : std::uint8_t {
+  live,
+  cancelled_explicit,
+  cancelled_by_parent,
+  deadline_exceeded,
+  born_done,
+  released,
+  leaked,
+};
+inline constexpr int kNodeStateCount = 7;
+const char* to_string(NodeState) noexcept;  ///< "live", "cancelled", "cancelled by parent", ...
+
+/// What a wait bar is drawn as.
+enum class WaitStyle : std::uint8_t {
+  observing,      ///< observed its context (had a done case), ended by a value
+  blind,          ///< observed no context, ended by a value
+  ended_by_done,  ///< ended because the context it observed was done (an arrow points at it)
+  stuck,          ///< still blocked at the end of the trace
+};
+inline constexpr int kWaitStyleCount = 4;
+const char* to_string(WaitStyle) noexcept;
+
+class TraceDocument {
+ public:
+  /// Builds the derived facts from a loaded model and its report.
+  TraceDocument(std::string path, analysis::TraceModel model, analysis::Report report,
+                std::vector<std::string> warnings);
+
+  const std::string& path() const noexcept { return path_; }
+  const analysis::TraceModel& model() const noexcept { return model_; }
+  const analysis::Report& report() const noexcept { return report_; }
+  /// The reader's warnings (events dropped, incomplete run) and the report's.
+  const std::vector<std::string>& warnings() const noexcept { return warnings_; }
+
+  /// The moment every "at the end" state is taken at (the run's end marker or last commit).
+  std::int64_t end_ns() const noexcept { return end_ns_; }
+  /// The earliest time anything happened (0 for a normal trace).
+  std::int64_t begin_ns() const noexcept { return begin_ns_; }
+
+  NodeState node_state(std::uint32_t context) const noexcept { return node_state_[context]; }
+  WaitStyle wait_style(std::uint32_t wait) const noexcept { return wait_style_[wait]; }
+  /// True when the wait has a `missed` edge: blocked, blind, under a done context.
+  bool wait_missed(std::uint32_t wait) const noexcept { return wait_missed_[wait] != 0; }
+  /// Where the cancel began (explicit or deadline) and reached another context: drawn as an origin.
+  bool is_cancel_origin(std::uint32_t context) const noexcept { return origin_[context] != 0; }
+
+  /// Findings (indices into report().findings) naming a context / a wait / a thread index.
+  const std::vector<std::uint32_t>& findings_of_context(std::uint32_t c) const;
+  const std::vector<std::uint32_t>& findings_of_wait(std::uint32_t w) const;
+  /// Model indices a finding points at (kNoIndex when it names none).
+  std::uint32_t finding_context(std::uint32_t f) const noexcept { return f_ctx_[f]; }
+  std::uint32_t finding_thread(std::uint32_t f) const noexcept { return f_thread_[f]; }
+  std::uint32_t finding_wait(std::uint32_t f) const noexcept { return f_wait_[f]; }
+
+  /// Lane order: model thread indices, user threads first (by first activity), runtime threads last.
+  const std::vector<std::uint32_t>& lanes() const noexcept { return lanes_; }
+  /// Lane of a thread index (kNoIndex: none).
+  std::uint32_t lane_of_thread(std::uint32_t thread) const noexcept;
+
+  /// "ctx#1026 timeout", "wait-job (#3)", "chan_recv 'job.finished'": names the views share.
+  std::string context_title(std::uint32_t c) const;
+  std::string thread_title(std::uint32_t t) const;
+  std::string wait_title(std::uint32_t w) const;
+  /// "buggy.cpp:39" (file name only) or "" when unknown.
+  std::string short_site(std::uint32_t site) const;
+
+ private:
+  std::string path_;
+  analysis::TraceModel model_;
+  analysis::Report report_;
+  std::vector<std::string> warnings_;
+  std::int64_t end_ns_ = 0, begin_ns_ = 0;
+  std::vector<NodeState> node_state_;
+  std::vector<WaitStyle> wait_style_;
+  std::vector<std::uint8_t> wait_missed_, origin_;
+  std::vector<std::vector<std::uint32_t>> ctx_findings_, wait_findings_;
+  std::vector<std::uint32_t> f_ctx_, f_thread_, f_wait_;
+  std::vector<std::uint32_t> lanes_, lane_of_;
+};
+
+using DocumentPtr = std::shared_ptr<const TraceDocument>;
+
+/// Opens, loads and analyses `path` (the one way the viewer reads a file).
+/// On a bad file returns nullptr and sets `err` to one line naming the file
+/// and the problem.  `progress` gets [0, 1] and may return false to cancel
+/// (then returns nullptr with `*cancelled = true`).
+DocumentPtr load_document(const std::string& path, std::string* err,
+                          const std::function<bool(double)>& progress = {}, bool* cancelled = nullptr);
+
+}  // namespace ctxscope::viewer

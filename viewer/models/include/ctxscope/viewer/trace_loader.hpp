@@ -1,0 +1,59 @@
+// ctxscope/viewer/trace_loader.hpp — loads a trace on a worker thread.
+//
+//   TraceLoader loader;
+//   connect(&loader, &TraceLoader::progress, bar, &QProgressBar::setValue);   // 0..1000
+//   connect(&loader, &TraceLoader::loaded, this, &MainWindow::show_document);
+//   connect(&loader, &TraceLoader::failed, this, &MainWindow::show_error);
+//   loader.load("run.db");
+//
+// The worker opens the file with the trace reader, builds the trace model and
+// runs the rule engine (load_document); the GUI thread only receives typed
+// signals (queued), so the window stays responsive.  cancel() stops a load at
+// the model's next progress call; a load started while another runs supersedes
+// it (the older one's result is dropped, never delivered).
+//
+// Thread safety: call load()/cancel() from the thread that owns the loader.
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <QThread>
+#include <atomic>
+#include <memory>
+
+#include "ctxscope/viewer/trace_document.hpp"
+
+namespace ctxscope::viewer {
+
+class TraceLoader : public QObject {
+  Q_OBJECT
+ public:
+  explicit TraceLoader(QObject* parent = nullptr);
+  ~TraceLoader() override;
+
+  /// Starts loading `path` (superseding any load in progress).
+  void load(const QString& path);
+  /// Asks the current load to stop; `cancelled` follows.
+  void cancel();
+  bool busy() const noexcept { return busy_; }
+
+ signals:
+  void started(const QString& path);
+  /// Fraction done, 0..1000.
+  void progress(int permille);
+  void loaded(ctxscope::viewer::DocumentPtr document);
+  /// One line naming the file and the problem.
+  void failed(const QString& path, const QString& message);
+  void cancelled(const QString& path);
+
+ private:
+  QThread thread_;
+  QObject* worker_ = nullptr;  // lives on thread_
+  std::shared_ptr<std::atomic<bool>> cancel_flag_;
+  std::atomic<std::uint64_t> generation_{0};
+  bool busy_ = false;
+};
+
+}  // namespace ctxscope::viewer
+
+Q_DECLARE_METATYPE(ctxscope::viewer::DocumentPtr)

@@ -1,0 +1,221 @@
+#include "ctxscope/viewer/trace_document.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <future>
+
+#include "ctxscope/analysis/analyzer.hpp"
+#include "ctxscope/trace_reader.hpp"
+
+namespace ctxscope::viewer {
+
+using analysis::ContextState;
+using analysis::kNoIndex;
+using analysis::kNoTime;
+
+const char* to_string(NodeState s) noexcept {
+  switch (s) {
+    case NodeState::live: return "live";
+    case NodeState::cancelled_explicit: return "cancelled";
+    case NodeState::cancelled_by_parent: return "cancelled by parent";
+    case NodeState::deadline_exceeded: return "deadline exceeded";
+    case NodeState::born_done: return "born done";
+    case NodeState::released: return "released";
+    case NodeState::leaked: return "leaked (lost cancel)";
+  }
+  return "?";
+}
+
+const char* to_string(WaitStyle s) noexcept {
+  switch (s) {
+    case WaitStyle::observing: return "observing its context";
+    case WaitStyle::blind: return "blind (no done case)";
+    case WaitStyle::ended_by_done: return "ended by done";
+    case WaitStyle::stuck: return "still blocked at end";
+  }
+  return "?";
+}
+
+TraceDocument::TraceDocument(std::string path, analysis::TraceModel model, analysis::Report report,
+                             std::vector<std::string> warnings)
+    : path_(std::move(path)), model_(std::move(model)), report_(std::move(report)), warnings_(std::move(warnings)) {
+  const auto& m = model_;
+  for (const auto& w : report_.warnings) warnings_.push_back(w);
+  end_ns_ = m.run().end_ns;
+  begin_ns_ = 0;
+  for (const auto& c : m.contexts()) {
+    if (c.created_ns != kNoTime) {
+      begin_ns_ = std::min(begin_ns_, c.created_ns);
+      end_ns_ = std::max(end_ns_, c.created_ns);
+    }
+    if (c.cancel_ns != kNoTime) end_ns_ = std::max(end_ns_, c.cancel_ns);
+  }
+  for (const auto& w : m.waits()) {
+    if (w.begin_ns != kNoTime) end_ns_ = std::max(end_ns_, w.begin_ns);
+    if (w.end_ns != kNoTime) end_ns_ = std::max(end_ns_, w.end_ns);
+  }
+  for (const auto& t : m.threads())
+    if (t.exit_ns != kNoTime) end_ns_ = std::max(end_ns_, t.exit_ns);
+
+  const auto nc = m.contexts().size(), nw = m.waits().size(), nt = m.threads().size();
+  node_state_.assign(nc, NodeState::live);
+  origin_.assign(nc, 0);
+  ctx_findings_.assign(nc, {});
+  wait_findings_.assign(nw, {});
+  for (std::uint32_t i = 0; i < nc; ++i) {
+    switch (m.context_state(i, end_ns_)) {
+      case ContextState::cancelled_explicit: node_state_[i] = NodeState::cancelled_explicit; break;
+      case ContextState::cancelled_by_parent: node_state_[i] = NodeState::cancelled_by_parent; break;
+      case ContextState::deadline_exceeded: node_state_[i] = NodeState::deadline_exceeded; break;
+      case ContextState::born_done: node_state_[i] = NodeState::born_done; break;
+      case ContextState::released: node_state_[i] = NodeState::released; break;
+      default: node_state_[i] = NodeState::live; break;
+    }
+    const auto& c = m.contexts()[i];
+    if (c.cancel_origin != kNoIndex && c.cancel_origin < nc) origin_[c.cancel_origin] = 1;
+  }
+  // An origin is where a cancel began (explicit or deadline); a cancel that
+  // reached no one else is an origin too (the marker says "cancelled here").
+  for (std::uint32_t i = 0; i < nc; ++i) {
+    const auto& c = m.contexts()[i];
+    if (c.cancel_ns != kNoTime && (c.cancel_reason == 0 || c.cancel_reason == 2)) origin_[i] = 1;
+  }
+
+  wait_style_.assign(nw, WaitStyle::observing);
+  wait_missed_.assign(nw, 0);
+  for (std::uint32_t i = 0; i < nw; ++i) {
+    const auto& w = m.waits()[i];
+    if (w.end_ns == kNoTime) wait_style_[i] = WaitStyle::stuck;
+    else if (w.outcome == 2) wait_style_[i] = WaitStyle::ended_by_done;
+    else if (w.observes_context()) wait_style_[i] = WaitStyle::observing;
+    else wait_style_[i] = WaitStyle::blind;
+  }
+  for (const auto& e : m.edges())
+    if (e.kind == analysis::WakeEdge::Kind::missed && e.wait < nw) wait_missed_[e.wait] = 1;
+
+  const auto nf = report_.findings.size();
+  f_ctx_.assign(nf, kNoIndex);
+  f_thread_.assign(nf, kNoIndex);
+  f_wait_.assign(nf, kNoIndex);
+  for (std::uint32_t f = 0; f < nf; ++f) {
+    const auto& fi = report_.findings[f];
+    if (fi.context) f_ctx_[f] = m.find_context(fi.context);
+    if (fi.wait) f_wait_[f] = m.find_wait(fi.wait);
+    if (fi.thread) f_thread_[f] = m.find_thread(static_cast<std::uint32_t>(fi.thread));
+    if (f_wait_[f] != kNoIndex && f_thread_[f] == kNoIndex)
+      f_thread_[f] = m.find_thread(m.waits()[f_wait_[f]].thread);
+    if (f_ctx_[f] != kNoIndex) {
+      ctx_findings_[f_ctx_[f]].push_back(f);
+      if (fi.rule == "lost-cancel") node_state_[f_ctx_[f]] = NodeState::leaked;
+    }
+    if (f_wait_[f] != kNoIndex) wait_findings_[f_wait_[f]].push_back(f);
+  }
+
+  // Lanes: user threads by first activity, then ctxscope's own threads.
+  std::vector<std::uint32_t> order(nt);
+  for (std::uint32_t i = 0; i < nt; ++i) order[i] = i;
+  auto first = [&](std::uint32_t i) {
+    const auto& t = m.threads()[i];
+    std::int64_t v = t.spawn_ns != kNoTime ? t.spawn_ns : t.first_ns;
+    if (v == kNoTime && !t.waits.empty()) v = m.waits()[t.waits.front()].begin_ns;
+    return v == kNoTime ? std::int64_t{0} : v;
+  };
+  std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    const bool ra = m.threads()[a].runtime, rb = m.threads()[b].runtime;
+    if (ra != rb) return rb;
+    const auto fa = first(a), fb = first(b);
+    if (fa != fb) return fa < fb;
+    return m.threads()[a].id < m.threads()[b].id;
+  });
+  lanes_ = std::move(order);
+  lane_of_.assign(nt, kNoIndex);
+  for (std::uint32_t l = 0; l < lanes_.size(); ++l) lane_of_[lanes_[l]] = l;
+}
+
+const std::vector<std::uint32_t>& TraceDocument::findings_of_context(std::uint32_t c) const {
+  static const std::vector<std::uint32_t> none;
+  return c < ctx_findings_.size() ? ctx_findings_[c] : none;
+}
+const std::vector<std::uint32_t>& TraceDocument::findings_of_wait(std::uint32_t w) const {
+  static const std::vector<std::uint32_t> none;
+  return w < wait_findings_.size() ? wait_findings_[w] : none;
+}
+
+std::uint32_t TraceDocument::lane_of_thread(std::uint32_t thread) const noexcept {
+  return thread < lane_of_.size() ? lane_of_[thread] : kNoIndex;
+}
+
+std::string TraceDocument::short_site(std::uint32_t site) const {
+  const auto& s = model_.site(site);
+  if (!s.known()) return {};
+  return std::filesystem::path(s.file).filename().string() + ":" + std::to_string(s.line);
+}
+
+std::string TraceDocument::context_title(std::uint32_t c) const {
+  const auto& x = model_.contexts()[c];
+  std::string s = "ctx#" + std::to_string(x.id) + " " + model_.name_of("kind", x.kind);
+  if (!x.label.empty()) s += " '" + x.label + "'";
+  return s;
+}
+
+std::string TraceDocument::thread_title(std::uint32_t t) const {
+  const auto& x = model_.threads()[t];
+  std::string name = x.name;
+  if (name.empty()) name = x.ctx_id == 0 && x.parent_thread == 0 && !x.runtime ? "main" : "thread";
+  return name + " (#" + std::to_string(x.id) + ")";
+}
+
+std::string TraceDocument::wait_title(std::uint32_t w) const {
+  const auto& x = model_.waits()[w];
+  std::string s = model_.name_of("wait_object", x.object);
+  if (!x.label.empty()) s += " '" + x.label + "'";
+  return s;
+}
+
+DocumentPtr load_document(const std::string& path, std::string* err, const std::function<bool(double)>& progress,
+                          bool* cancelled) {
+  if (cancelled) *cancelled = false;
+  // No whole-file quick_check (3-4 scans of events): the model's and the
+  // rules' own queries meet any corruption in what they read (caught below).
+  auto reader = trace::TraceReader::open(path, err, /*quick_check=*/false);
+  if (!reader) return nullptr;
+  try {
+    // A finished trace does not change: the rules run on a second connection
+    // while the model loads (same data; about a sixth of the open time at 1M
+    // events).  A trace still being written, or one read from a private copy of
+    // its WAL, is read on the one connection, in sequence: one snapshot.
+    std::future<analysis::Report> rules;
+    if (reader->run().complete() && !reader->recovered_from_wal()) {
+      rules = std::async(std::launch::async, [path] {
+        std::string e;
+        auto second = trace::TraceReader::open(path, &e, /*quick_check=*/false);
+        if (!second) throw analysis::AnalysisError(e);
+        return analysis::analyze(second->db(), analysis::Options{});
+      });
+    }
+    analysis::LoadOptions lo;
+    if (progress) lo.progress = [&](double f) { return progress(0.8 * f); };
+    auto model = analysis::TraceModel::load(reader->db(), lo);
+    if (progress && !progress(0.8)) throw analysis::LoadCancelled();
+    analysis::Report rep = rules.valid() ? rules.get()
+                                         : analysis::analyze(reader->db(), analysis::Options{},
+                                                             [&](std::string_view, int step, int steps) {
+                                                               if (progress && steps > 0)
+                                                                 progress(0.8 + 0.2 * step / steps);
+                                                             });
+    rep.run.trace_path = path;
+    auto warnings = reader->warnings();
+    return std::make_shared<const TraceDocument>(path, std::move(model), std::move(rep), std::move(warnings));
+  } catch (const analysis::LoadCancelled&) {
+    if (cancelled) *cancelled = true;
+    if (err) *err = path + ": loading cancelled";
+    return nullptr;
+  } catch (const analysis::RuleError& e) {
+    if (err) *err = path + ": " + e.what();
+  } catch (const std::exception& e) {
+    if (err) *err = path + ": file is truncated or corrupt (" + e.what() + ")";
+  }
+  return nullptr;
+}
+
+}  // namespace ctxscope::viewer

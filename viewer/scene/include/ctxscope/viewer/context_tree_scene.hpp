@@ -1,0 +1,95 @@
+// ctxscope/viewer/context_tree_scene.hpp — the drawn context tree.
+//
+// A QGraphicsScene holding one item that draws the visible forest of a
+// document: a tidy layout (tree_layout.hpp), parent above children, each node
+// a box with its kind, id, site and lifetime, filled by its NodeState
+// (palette.hpp).  Cancel origins carry a marker; the tree edges a cancel
+// travelled down (children cancelled by their parent) are drawn in the wave
+// colour.  Subtrees collapse and expand (a collapsed node shows "+N").  One
+// item rather than one per node: 10,000 nodes stay one cull-and-draw loop,
+// and the level of detail drops text, then borders, as nodes shrink.
+//
+// Thread safety: GUI thread only.
+#pragma once
+
+#include <QGraphicsScene>
+#include <QPointF>
+#include <QRectF>
+#include <vector>
+
+#include "ctxscope/viewer/trace_document.hpp"
+
+namespace ctxscope::viewer {
+
+class TraceFilter;
+class TreeItem;
+
+class ContextTreeScene : public QGraphicsScene {
+  Q_OBJECT
+ public:
+  static constexpr double kNodeW = 184, kNodeH = 54, kGapX = 18, kGapY = 40;
+
+  explicit ContextTreeScene(QObject* parent = nullptr);
+  ~ContextTreeScene() override;
+
+  void set_document(DocumentPtr doc);
+  const DocumentPtr& document() const noexcept { return doc_; }
+  /// Hides contexts the filter does not show (nullptr: show all). The filter must outlive its use.
+  void set_filter(const TraceFilter* filter);
+
+  void set_collapsed(std::uint32_t context, bool collapsed);
+  bool collapsed(std::uint32_t context) const;
+  void toggle_collapsed(std::uint32_t context);
+  /// Expands every ancestor of `context` so it is drawn.
+  void reveal(std::uint32_t context);
+
+  /// The selected context (kNoIndex: none).  Selecting emits nothing: callers
+  /// that change the selection tell the other views themselves.
+  void select_context(std::uint32_t context);
+  std::uint32_t selected_context() const noexcept { return selected_; }
+
+  /// Drawn contexts (visible: filter passes, every ancestor expanded), in layout order.
+  const std::vector<std::uint32_t>& drawn() const noexcept { return drawn_; }
+  bool is_drawn(std::uint32_t context) const;
+  /// Scene rectangle of a drawn context's box (null when not drawn).
+  QRectF node_rect(std::uint32_t context) const;
+  /// The drawn context under a scene point (kNoIndex: none).
+  std::uint32_t context_at(QPointF scene_pos) const;
+  /// Bounding rectangle of everything drawn.
+  QRectF content_rect() const;
+
+  /// Neighbours for keyboard walking (kNoIndex when none): parent, first drawn
+  /// child, previous / next drawn node on the same level.
+  std::uint32_t parent_of(std::uint32_t c) const;
+  std::uint32_t first_child_of(std::uint32_t c) const;
+  std::uint32_t sibling_of(std::uint32_t c, int direction) const;
+
+ signals:
+  void contextClicked(std::uint32_t context);
+  void layoutChanged();
+
+ protected:
+  void mousePressEvent(QGraphicsSceneMouseEvent* e) override;
+  void mouseDoubleClickEvent(QGraphicsSceneMouseEvent* e) override;
+
+ private:
+  friend class TreeItem;
+  void relayout();
+
+  DocumentPtr doc_;
+  const TraceFilter* filter_ = nullptr;
+  TreeItem* item_ = nullptr;
+  std::vector<char> collapsed_;
+  std::vector<std::uint32_t> drawn_;              // visible contexts
+  std::vector<QPointF> pos_;                      // per context: top-left of its box (drawn ones)
+  std::vector<char> drawn_flag_;
+  std::vector<std::vector<std::uint32_t>> kids_;  // per context: visible children
+  std::vector<std::uint32_t> roots_;              // visible roots
+  std::vector<int> hidden_below_;                 // per context: descendants hidden by a collapse
+  std::vector<std::vector<std::uint32_t>> rows_;  // per depth: drawn contexts by x
+  std::vector<int> depth_;
+  std::uint32_t selected_;
+  QRectF content_;
+};
+
+}  // namespace ctxscope::viewer

@@ -1,0 +1,356 @@
+#include "ctxscope/viewer/context_tree_scene.hpp"
+
+#include <QGraphicsItem>
+#include <QGraphicsSceneMouseEvent>
+#include <QPainter>
+#include <QStyleOptionGraphicsItem>
+#include <algorithm>
+#include <cmath>
+
+#include "ctxscope/viewer/palette.hpp"
+#include "ctxscope/viewer/trace_filter.hpp"
+#include "ctxscope/viewer/tree_layout.hpp"
+
+namespace ctxscope::viewer {
+
+using analysis::kNoIndex;
+using analysis::kNoTime;
+
+namespace {
+QString dur(std::int64_t ns) { return QString::fromStdString(analysis::format_duration(ns)); }
+}  // namespace
+
+/// Draws every drawn node of the scene (culled to the exposed rectangle).
+class TreeItem : public QGraphicsItem {
+ public:
+  explicit TreeItem(ContextTreeScene* s) : s_(s) { setFlag(ItemUsesExtendedStyleOption); }
+  QRectF boundingRect() const override { return s_->content_.adjusted(-20, -20, 20, 20); }
+  void refresh() { prepareGeometryChange(); update(); }
+
+  void paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*) override {
+    if (!s_->doc_) return;
+    const auto& doc = *s_->doc_;
+    const auto& m = doc.model();
+    const QRectF exposed = opt->exposedRect.adjusted(-ContextTreeScene::kNodeW, -ContextTreeScene::kNodeH,
+                                                     ContextTreeScene::kNodeW, ContextTreeScene::kNodeH);
+    const double lod = QStyleOptionGraphicsItem::levelOfDetailFromTransform(p->worldTransform());
+    const double W = ContextTreeScene::kNodeW, H = ContextTreeScene::kNodeH;
+    p->setRenderHint(QPainter::Antialiasing, lod > 0.3);
+
+    // Edges first: from the parent's bottom down to a bar over its children,
+    // and from the bar down to each child.  Orthogonal lines without
+    // antialiasing (no stroker), and per parent only the children in view
+    // (binary search: a root with 5,000 children costs what is on screen).
+    p->setRenderHint(QPainter::Antialiasing, false);
+    QPen edge(QColor(0x90, 0x98, 0xa0), 1);
+    edge.setCosmetic(true);
+    QPen wave(palette::wave(), 3);
+    wave.setCosmetic(true);
+    for (auto c : s_->drawn_) {
+      const auto& kids = s_->kids_[c];
+      if (kids.empty()) continue;
+      const QPointF pt = s_->pos_[c];
+      const double px = pt.x() + W / 2, py = pt.y() + H, midy = py + ContextTreeScene::kGapY / 2;
+      if (midy + ContextTreeScene::kGapY < exposed.top() || py > exposed.bottom()) continue;
+      const double k0 = s_->pos_[kids.front()].x() + W / 2, k1 = s_->pos_[kids.back()].x() + W / 2;
+      const double minx = std::min(k0, px), maxx = std::max(k1, px);
+      if (maxx < exposed.left() || minx > exposed.right()) continue;
+      p->setPen(edge);
+      if (px >= exposed.left() && px <= exposed.right()) p->drawLine(QPointF(px, py), QPointF(px, midy));
+      p->drawLine(QPointF(std::max(minx, exposed.left()), midy), QPointF(std::min(maxx, exposed.right()), midy));
+      auto first = std::lower_bound(kids.begin(), kids.end(), exposed.left() - W, [&](std::uint32_t k, double x) {
+        return s_->pos_[k].x() < x;
+      });
+      for (auto it = first; it != kids.end(); ++it) {
+        const auto k = *it;
+        const QPointF kt = s_->pos_[k];
+        if (kt.x() > exposed.right()) break;
+        const bool w = m.contexts()[k].cancel_reason == 1 && m.contexts()[k].cancel_ns != kNoTime;
+        p->setPen(w ? wave : edge);
+        const double kx = kt.x() + W / 2;
+        p->drawLine(QPointF(kx, midy), QPointF(kx, kt.y()));
+      }
+    }
+    p->setRenderHint(QPainter::Antialiasing, lod > 0.3);
+
+    // The selected context's cancel wave: where its cancel began, and every
+    // context that cancel reached, outlined in the wave colour.
+    std::uint32_t wave_origin = kNoIndex;
+    if (s_->selected_ != kNoIndex) {
+      const auto& sc = m.contexts()[s_->selected_];
+      if (sc.cancel_ns != kNoTime) wave_origin = sc.cancel_origin != kNoIndex ? sc.cancel_origin : s_->selected_;
+    }
+    QFont f1 = p->font();
+    f1.setFamily(QStringLiteral("DejaVu Sans"));
+    f1.setPixelSize(12);
+    f1.setBold(true);
+    QFont f2 = f1;
+    f2.setBold(false);
+    f2.setPixelSize(11);
+    for (auto c : s_->drawn_) {
+      const QPointF pt = s_->pos_[c];
+      const QRectF r(pt.x(), pt.y(), W, H);
+      if (!r.intersects(exposed)) continue;
+      const auto st = doc.node_state(c);
+      const bool sel = c == s_->selected_;
+      const bool hit = !s_->filter_ || s_->filter_->context_matches(c);
+      QColor fill = palette::node_fill(st), border = palette::node_border(st);
+      if (!hit) {
+        fill.setAlpha(90);
+        border.setAlpha(110);
+      }
+      if (lod < 0.12) {  // a coloured dot per node: 10,000 nodes at a glance
+        p->fillRect(r, fill.darker(st == NodeState::leaked ? 100 : 115));
+        if (sel) p->fillRect(r.adjusted(-W, -H, W, H), palette::selection());
+        continue;
+      }
+      if (wave_origin != kNoIndex && !sel && lod >= 0.12 &&
+          (c == wave_origin || m.contexts()[c].cancel_origin == wave_origin)) {
+        QPen wp(palette::wave(), 4);
+        wp.setCosmetic(true);
+        p->setPen(wp);
+        p->setBrush(Qt::NoBrush);
+        p->drawRoundedRect(r.adjusted(-3, -3, 3, 3), 8, 8);
+      }
+      if (sel) {
+        QPen hp(palette::selection(), 7);
+        hp.setCosmetic(true);
+        p->setPen(hp);
+        p->setBrush(Qt::NoBrush);
+        p->drawRoundedRect(r.adjusted(-3, -3, 3, 3), 8, 8);
+      }
+      QPen bp(border, st == NodeState::leaked || doc.is_cancel_origin(c) ? 3 : 1.5);
+      if (st == NodeState::cancelled_by_parent) bp.setStyle(Qt::DashLine);
+      if (sel) bp = QPen(Qt::black, 2.5);
+      p->setPen(bp);
+      p->setBrush(fill);
+      p->drawRoundedRect(r, 6, 6);
+      if (lod < 0.4) continue;
+
+      const auto& x = m.contexts()[c];
+      p->setPen(hit ? palette::node_text(st) : QColor(0x80, 0x80, 0x80));
+      p->setFont(f1);
+      QString head = QString::fromStdString(m.name_of("kind", x.kind));
+      if (!x.label.empty()) head += " " + QString::fromStdString(x.label);
+      head += QStringLiteral("  #") + QString::number(x.id);
+      const QRectF tr = r.adjusted(7, 3, -7, 0);
+      p->drawText(QRectF(tr.left(), tr.top(), tr.width(), 16), Qt::AlignLeft | Qt::AlignVCenter,
+                  p->fontMetrics().elidedText(head, Qt::ElideRight, static_cast<int>(tr.width())));
+      p->setFont(f2);
+      QString site = QString::fromStdString(doc.short_site(x.site));
+      if (site.isEmpty()) site = x.parent == kNoIndex ? QStringLiteral("root") : QStringLiteral("(no site)");
+      p->drawText(QRectF(tr.left(), tr.top() + 16, tr.width(), 15), Qt::AlignLeft | Qt::AlignVCenter,
+                  p->fontMetrics().elidedText(site, Qt::ElideMiddle, static_cast<int>(tr.width())));
+      QString life;
+      if (x.created_ns != kNoTime) life = dur(x.created_ns);
+      // Created → done / released / live; a leak says so in its badge and colour.
+      if (x.cancel_ns != kNoTime) life += QStringLiteral(" → ") + dur(x.cancel_ns);
+      else if (x.released_ns != kNoTime) life += QStringLiteral(" → released ") + dur(x.released_ns);
+      else if (x.parent != kNoIndex) life += QStringLiteral(" → live");
+      p->drawText(QRectF(tr.left(), tr.top() + 31, tr.width(), 15), Qt::AlignLeft | Qt::AlignVCenter,
+                  p->fontMetrics().elidedText(life, Qt::ElideRight, static_cast<int>(tr.width())));
+
+      // Badges: the cancel origin, the leak, a collapsed subtree.
+      auto badge = [&](const QString& text, QColor bg, QColor fg, double right, double top) {
+        QFont bf = f2;
+        bf.setBold(true);
+        bf.setPixelSize(10);
+        p->setFont(bf);
+        const double w = p->fontMetrics().horizontalAdvance(text) + 10;
+        const QRectF b(right - w, top, w, 15);
+        p->setPen(QPen(fg.darker(130), 1));
+        p->setBrush(bg);
+        p->drawRoundedRect(b, 7, 7);
+        p->setPen(fg);
+        p->drawText(b, Qt::AlignCenter, text);
+        return w;
+      };
+      double right = r.right() + 6;
+      if (st == NodeState::leaked) right -= badge(QStringLiteral("LEAK"), QColor(0x8e, 0, 0), Qt::white, right, r.top() - 9) + 3;
+      if (doc.is_cancel_origin(c)) {
+        const bool dl = x.cancel_reason == 2;
+        right -= badge(dl ? QStringLiteral("▼ deadline") : QStringLiteral("▼ cancel"),
+                       dl ? palette::deadline_marker() : palette::cancel_marker(), Qt::white, right, r.top() - 9) + 3;
+      }
+      if (s_->hidden_below_[c] > 0)
+        badge(QStringLiteral("+") + QString::number(s_->hidden_below_[c]), QColor(0x55, 0x5f, 0x6a), Qt::white,
+              r.center().x() + 20, r.bottom() - 6);
+    }
+  }
+
+ private:
+  ContextTreeScene* s_;
+};
+
+ContextTreeScene::ContextTreeScene(QObject* parent) : QGraphicsScene(parent), selected_(kNoIndex) {
+  item_ = new TreeItem(this);
+  addItem(item_);
+  setItemIndexMethod(QGraphicsScene::NoIndex);
+}
+
+ContextTreeScene::~ContextTreeScene() = default;
+
+void ContextTreeScene::set_document(DocumentPtr doc) {
+  doc_ = std::move(doc);
+  filter_ = nullptr;
+  selected_ = kNoIndex;
+  const auto n = doc_ ? doc_->model().contexts().size() : 0;
+  collapsed_.assign(n, 0);
+  relayout();
+}
+
+void ContextTreeScene::set_filter(const TraceFilter* filter) {
+  filter_ = filter;
+  relayout();
+}
+
+void ContextTreeScene::set_collapsed(std::uint32_t c, bool v) {
+  if (c >= collapsed_.size() || (collapsed_[c] != 0) == v) return;
+  collapsed_[c] = v;
+  relayout();
+}
+bool ContextTreeScene::collapsed(std::uint32_t c) const { return c < collapsed_.size() && collapsed_[c]; }
+void ContextTreeScene::toggle_collapsed(std::uint32_t c) { set_collapsed(c, !collapsed(c)); }
+
+void ContextTreeScene::reveal(std::uint32_t c) {
+  if (!doc_ || c >= collapsed_.size()) return;
+  bool changed = false;
+  for (auto a = doc_->model().contexts()[c].parent; a != kNoIndex; a = doc_->model().contexts()[a].parent)
+    if (collapsed_[a]) collapsed_[a] = 0, changed = true;
+  if (changed) relayout();
+}
+
+void ContextTreeScene::select_context(std::uint32_t c) {
+  selected_ = c;
+  if (c != kNoIndex) reveal(c);
+  item_->update();
+}
+
+bool ContextTreeScene::is_drawn(std::uint32_t c) const { return c < drawn_flag_.size() && drawn_flag_[c]; }
+
+QRectF ContextTreeScene::node_rect(std::uint32_t c) const {
+  if (!is_drawn(c)) return {};
+  return QRectF(pos_[c], QSizeF(kNodeW, kNodeH));
+}
+
+QRectF ContextTreeScene::content_rect() const { return content_; }
+
+std::uint32_t ContextTreeScene::context_at(QPointF sp) const {
+  if (!doc_ || rows_.empty()) return kNoIndex;
+  const double row_h = kNodeH + kGapY;
+  // Badges stick out above a box a little: accept a few pixels around it.
+  const int d = static_cast<int>(std::floor((sp.y() + 10) / row_h));
+  if (d < 0 || d >= static_cast<int>(rows_.size())) return kNoIndex;
+  const auto& row = rows_[static_cast<std::size_t>(d)];
+  auto it = std::upper_bound(row.begin(), row.end(), sp.x(), [&](double x, std::uint32_t c) { return x < pos_[c].x(); });
+  if (it == row.begin()) return kNoIndex;
+  const auto c = *(it - 1);
+  return QRectF(pos_[c], QSizeF(kNodeW, kNodeH)).adjusted(-4, -10, 4, 4).contains(sp) ? c : kNoIndex;
+}
+
+std::uint32_t ContextTreeScene::parent_of(std::uint32_t c) const {
+  if (!doc_ || c >= pos_.size()) return kNoIndex;
+  const auto p = doc_->model().contexts()[c].parent;
+  return is_drawn(p) ? p : kNoIndex;
+}
+std::uint32_t ContextTreeScene::first_child_of(std::uint32_t c) const {
+  if (c >= kids_.size() || kids_[c].empty()) return kNoIndex;
+  return kids_[c].front();
+}
+std::uint32_t ContextTreeScene::sibling_of(std::uint32_t c, int dir) const {
+  if (!is_drawn(c)) return kNoIndex;
+  const auto& row = rows_[static_cast<std::size_t>(depth_[c])];
+  auto it = std::find(row.begin(), row.end(), c);
+  if (dir < 0) return it == row.begin() ? kNoIndex : *(it - 1);
+  return it + 1 == row.end() ? kNoIndex : *(it + 1);
+}
+
+void ContextTreeScene::relayout() {
+  drawn_.clear();
+  roots_.clear();
+  rows_.clear();
+  const auto n = doc_ ? doc_->model().contexts().size() : 0;
+  kids_.assign(n, {});
+  pos_.assign(n, QPointF());
+  drawn_flag_.assign(n, 0);
+  hidden_below_.assign(n, 0);
+  depth_.assign(n, -1);
+  content_ = QRectF();
+  if (doc_) {
+    const auto& m = doc_->model();
+    auto shown = [&](std::uint32_t c) { return !filter_ || filter_->context_visible(c); };
+    for (auto r : m.roots())
+      if (shown(r)) roots_.push_back(r);
+    // Visible children (iterative walk; count what a collapse hides).
+    std::vector<std::uint32_t> stack(roots_.begin(), roots_.end());
+    while (!stack.empty()) {
+      const auto c = stack.back();
+      stack.pop_back();
+      drawn_flag_[c] = 1;
+      for (auto k : m.contexts()[c].children) {
+        if (!shown(k)) continue;
+        if (collapsed_[c]) {
+          ++hidden_below_[c];
+          continue;
+        }
+        kids_[c].push_back(k);
+        stack.push_back(k);
+      }
+    }
+    // Sizes of hidden subtrees: count all shown descendants of collapsed nodes.
+    for (std::uint32_t c = 0; c < n; ++c) {
+      if (!drawn_flag_[c] || !collapsed_[c]) continue;
+      int count = 0;
+      std::vector<std::uint32_t> st(m.contexts()[c].children.begin(), m.contexts()[c].children.end());
+      while (!st.empty()) {
+        const auto k = st.back();
+        st.pop_back();
+        if (!shown(k)) continue;
+        ++count;
+        st.insert(st.end(), m.contexts()[k].children.begin(), m.contexts()[k].children.end());
+      }
+      hidden_below_[c] = count;
+    }
+    const double slot = kNodeW + kGapX;
+    TreeLayout lay = tidy_layout(
+        n, roots_, [&](std::uint32_t c) { return std::span<const std::uint32_t>(kids_[c]); }, 1.0);
+    rows_.assign(static_cast<std::size_t>(std::max(lay.levels, 0)), {});
+    for (std::uint32_t c = 0; c < n; ++c) {
+      if (!drawn_flag_[c]) continue;
+      depth_[c] = lay.depth[c];
+      pos_[c] = QPointF(lay.x[c] * slot, lay.depth[c] * (kNodeH + kGapY));
+      drawn_.push_back(c);
+      rows_[static_cast<std::size_t>(lay.depth[c])].push_back(c);
+    }
+    for (auto& row : rows_) std::sort(row.begin(), row.end(), [&](auto a, auto b) { return pos_[a].x() < pos_[b].x(); });
+    if (!drawn_.empty())
+      content_ = QRectF(0, -12, lay.width * slot + kNodeW, lay.levels * (kNodeH + kGapY) - kGapY + 12);
+  }
+  item_->refresh();
+  setSceneRect(content_.adjusted(-400, -300, 400, 300));
+  emit layoutChanged();
+}
+
+void ContextTreeScene::mousePressEvent(QGraphicsSceneMouseEvent* e) {
+  if (e->button() == Qt::LeftButton) {
+    const auto c = context_at(e->scenePos());
+    if (c != kNoIndex) {
+      emit contextClicked(c);
+      e->accept();
+      return;
+    }
+  }
+  QGraphicsScene::mousePressEvent(e);
+}
+
+void ContextTreeScene::mouseDoubleClickEvent(QGraphicsSceneMouseEvent* e) {
+  const auto c = context_at(e->scenePos());
+  if (c != kNoIndex) {
+    toggle_collapsed(c);
+    e->accept();
+    return;
+  }
+  QGraphicsScene::mouseDoubleClickEvent(e);
+}
+
+}  // namespace ctxscope::viewer
