@@ -19,51 +19,9 @@
 namespace ctxscope::analysis {
 namespace {
 
-// ---- thin SQLite helpers -------------------------------------------------
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, std::string_view sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &s_, nullptr) != SQLITE_OK)
-      throw AnalysisError(std::string("SQL error: ") + sqlite3_errmsg(db));
-  }
-  ~Stmt() { sqlite3_finalize(s_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  void bind_named(const char* name, std::int64_t v) {
-    if (int i = sqlite3_bind_parameter_index(s_, name); i > 0) sqlite3_bind_int64(s_, i, v);
-  }
-  void bind(int i, std::int64_t v) { sqlite3_bind_int64(s_, i, v); }
-  bool step() {
-    const int rc = sqlite3_step(s_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw AnalysisError(std::string("SQL error: ") + sqlite3_errmsg(db_));
-  }
-  void reset() {
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-  }
-  int type(int c) const { return sqlite3_column_type(s_, c); }
-  bool null(int c) const { return type(c) == SQLITE_NULL; }
-  std::int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
-  std::optional<std::int64_t> opt(int c) const {
-    if (null(c)) return std::nullopt;
-    return i64(c);
-  }
-  std::string text(int c) const {
-    const auto* t = sqlite3_column_text(s_, c);
-    return t ? std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(sqlite3_column_bytes(s_, c)))
-             : std::string();
-  }
-  int columns() const { return sqlite3_column_count(s_); }
-  const char* name(int c) const { return sqlite3_column_name(s_, c); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* s_ = nullptr;
-};
+// SQLite access: the analysis library's one statement wrapper (sql.hpp); its
+// errors become AnalysisError at analyze()'s boundary.
+using sql::Stmt;
 
 
 // Runs every statement of `sql`, binding the grace-period parameters wherever
@@ -505,7 +463,20 @@ Report analyze(sqlite3* db, const Options& opts, const ProgressFn& progress) {
   return analyze(db, opts, rule_catalogue::rules(), progress);
 }
 
+namespace {
+Report analyze_rules(sqlite3* db, const Options& opts, std::span<const Rule> all_rules, const ProgressFn& progress);
+}
+
 Report analyze(sqlite3* db, const Options& opts, std::span<const Rule> all_rules, const ProgressFn& progress) {
+  try {
+    return analyze_rules(db, opts, all_rules, progress);
+  } catch (const sql::Error& e) {
+    throw AnalysisError(e.what());
+  }
+}
+
+namespace {
+Report analyze_rules(sqlite3* db, const Options& opts, std::span<const Rule> all_rules, const ProgressFn& progress) {
   for (const auto& set : {&opts.rules, &opts.ignore})
     for (const auto& id : *set)
       if (!rule_catalogue::find(id)) throw RuleError("unknown rule '" + id + "'");
@@ -576,6 +547,7 @@ Report analyze(sqlite3* db, const Options& opts, std::span<const Rule> all_rules
   });
   return rep;
 }
+}  // namespace
 
 }  // namespace ctxscope::analysis
 

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -35,6 +36,10 @@ class Stmt {
   Stmt& operator=(const Stmt&) = delete;
 
   void bind(int i, std::int64_t v) { sqlite3_bind_int64(s_, i, v); }
+  /// Binds `:name` if the statement has that parameter.
+  void bind_named(const char* name, std::int64_t v) {
+    if (int i = sqlite3_bind_parameter_index(s_, name); i > 0) sqlite3_bind_int64(s_, i, v);
+  }
   bool step() {
     const int rc = sqlite3_step(s_);
     if (rc == SQLITE_ROW) return true;
@@ -45,8 +50,15 @@ class Stmt {
     sqlite3_reset(s_);
     sqlite3_clear_bindings(s_);
   }
-  bool null(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
+  int type(int c) const { return sqlite3_column_type(s_, c); }
+  bool null(int c) const { return type(c) == SQLITE_NULL; }
   std::int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
+  std::optional<std::int64_t> opt(int c) const {
+    if (null(c)) return std::nullopt;
+    return i64(c);
+  }
+  int columns() const { return sqlite3_column_count(s_); }
+  const char* name(int c) const { return sqlite3_column_name(s_, c); }
   std::string text(int c) const {
     const auto* t = sqlite3_column_text(s_, c);
     return t ? std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(sqlite3_column_bytes(s_, c)))
