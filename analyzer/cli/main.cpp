@@ -437,8 +437,20 @@ bool run_traced(const std::vector<std::string>& argv, const std::string& trace, 
 int main(int argc, char** argv) {
   CLI::App app{"ctxscope: find lost cancels, blind and stuck waits in ctxscope traces.\n"
                "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error."};
-  app.set_version_flag("--version", std::string("ctxscope ") + CTXSCOPE_VERSION);
+  app.set_version_flag("-V,--version", std::string("ctxscope ") + CTXSCOPE_VERSION);
   app.require_subcommand(1);
+  static const char* const kSubcommands[] = {"analyze", "check", "stats", "export", "run"};
+  // CLI11 says "A subcommand is required" for a misspelt one: name it.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const char* c : kSubcommands) known = known || std::strcmp(argv[1], c) == 0;
+    if (!known) {
+      std::fprintf(stderr,
+                   "ctxscope: unknown subcommand '%s' (one of: analyze, check, stats, export, run; see ctxscope --help)\n",
+                   argv[1]);
+      return kExitUsage;
+    }
+  }
 
   ReportOpts analyze_o, check_o, run_o;
   check_o.fail_on = "error";
@@ -467,6 +479,11 @@ int main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "trace a program, then analyse it: ctxscope run [opts] -- prog args...");
   run->add_option("--trace", run_trace, "trace file to write (default: a fresh file in $TMPDIR)");
+  std::string program_status = "report";
+  run->add_option("--program-status", program_status,
+                  "report (default): a program that failed fails the run with its own status (128+N for signal N) "
+                  "unless the input was bad (2); ignore: the exit status is the analysis' alone")
+      ->check(CLI::IsMember({"report", "ignore"}));
   add_report_options(run, run_o, true);
   run->add_option("command", run_cmd, "program and its arguments (after --)")->required();
   run->prefix_command(false);
@@ -560,7 +577,14 @@ int main(int argc, char** argv) {
         }
       }
       std::fprintf(stderr, "ctxscope: trace written to %s\n", trace.c_str());
-      return report_file(trace, run_o);
+      const int rc = report_file(trace, run_o);
+      // Precedence (docs/cli.md): bad input 2; then the program's own failure
+      // (its status, or 128+signal), so that a failing test binary never
+      // passes the gate; then findings 1.
+      if (rc == kExitUsage || program_status == "ignore") return rc;
+      if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+      if (WEXITSTATUS(status) != 0) return WEXITSTATUS(status);
+      return rc;
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ctxscope: %s\n", e.what());

@@ -336,3 +336,44 @@ TEST(CliFault, RunWithoutTraceLeavesNoTempDir) {
 
 }  // namespace
 }  // namespace ctxscope::testing
+
+// --- issue 17 items 5 and 6: the program's own status, precise CLI errors ---
+
+namespace ctxscope::testing {
+namespace {
+
+TEST(CliStatus, AFailingProgramFailsTheRunEvenWithoutFindings) {
+  const auto dir = test_dir();
+  const auto t = dir / "fail.db";
+  auto r = run_cmd(cli() + " run --trace " + q(t) + " -- " + q(child_exe()) + " fail 10", dir);
+  EXPECT_EQ(r.code, 3) << r.err;  // its own status: a failing test binary never passes the gate
+  EXPECT_NE(r.err.find("exited with status 3"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("0 findings"), std::string::npos) << r.out;
+  r = run_cmd(cli() + " run --program-status=ignore --trace " + q(t) + " -- " + q(child_exe()) + " fail 10", dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  // A signal: 128 + its number.
+  r = run_cmd(cli() + " run --allow-incomplete --trace " + q(t) + " -- " + q(child_exe()) + " abort 10", dir);
+  EXPECT_EQ(r.code, 128 + SIGABRT) << r.err;
+  EXPECT_NE(r.err.find("killed by signal"), std::string::npos) << r.err;
+  // Bad input still wins: an incomplete run without --allow-incomplete is 2.
+  r = run_cmd(cli() + " run --trace " + q(t) + " -- " + q(child_exe()) + " abort 10", dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+}
+
+TEST(CliStatus, VersionUnknownSubcommandAndUnknownFlagAreNamed) {
+  const auto dir = test_dir();
+  auto r = run_cmd(cli() + " -V", dir);
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out.rfind("ctxscope ", 0), 0u) << r.out;
+  r = run_cmd(cli() + " --version", dir);
+  EXPECT_EQ(r.code, 0);
+  r = run_cmd(cli() + " bogus", dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown subcommand 'bogus'"), std::string::npos) << r.err;
+  r = run_cmd(cli() + " analyze --bogus x.db", dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--bogus"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace ctxscope::testing

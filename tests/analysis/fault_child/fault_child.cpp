@@ -7,6 +7,9 @@
 //                         action: dies without end marker)
 //   fault_child fill N    N cancelled contexts with a flush every 1000, then a
 //                         normal exit: fills a size-limited disk
+//   fault_child fail N    N cancelled contexts, then exit status 3 (a failing
+//                         test binary: the trace is complete and clean)
+//   fault_child abort N   N cancelled contexts, flush, then abort() (SIGABRT)
 // No context is leaked: a complete trace has no findings.
 #include <signal.h>
 #include <unistd.h>
@@ -30,6 +33,11 @@ int main(int argc, char** argv) {
     auto [ctx, cancel] = ctxscope::with_cancel(ctxscope::background());
     cancel();
     if (mode == "fill" && i % 1000 == 999) ctxscope::trace::flush();
+  }
+  if (mode == "fail") return 3;
+  if (mode == "abort") {
+    ctxscope::trace::flush();
+    std::abort();
   }
   if (mode == "wait") {
     ctxscope::trace::flush();
