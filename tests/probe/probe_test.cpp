@@ -118,8 +118,11 @@ void expect_verdicts(const MetaRun& r) {
   EXPECT_TRUE(has(f("Leaky.FailsOnItsOwnAndLeaks"), "lost-cancel", marker("lost-cancel", 2)));
   // Each leak is reported under its own test only: the still-blocked receiver
   // of BlindReceive is never blamed on the tests after it.
-  for (const auto& [t, text] : r.failures)
-    if (t != "Leaky.BlindReceive") EXPECT_EQ(text.find("blind-receiver"), std::string::npos) << t;
+  for (const auto& [t, text] : r.failures) {
+    if (t != "Leaky.BlindReceive") {
+      EXPECT_EQ(text.find("blind-receiver"), std::string::npos) << t;
+    }
+  }
   // The suite fixture's SetUpTestSuite leak, checked after the suite.
   EXPECT_NE(r.out.find("SuiteOwned (SetUpTestSuite/TearDownTestSuite) leaked"), std::string::npos) << r.out;
   EXPECT_TRUE(has(r.out, "lost-cancel", marker("suite-lost-cancel", 0))) << r.out;
