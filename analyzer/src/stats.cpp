@@ -239,11 +239,16 @@ void export_chrome(sqlite3* db, std::ostream& out) {
       std::string name = detail::enum_name<WaitObject>(q.opt(2)) + (q.null(3) ? "" : " " + q.t(3));
       out << ",\n{\"ph\":\"X\",\"cat\":\"wait\",\"pid\":1,\"tid\":" << q.i(1) << ",\"ts\":" << us(b)
           << ",\"dur\":" << us(std::max<std::int64_t>(e - b, 0)) << ",\"name\":" << js(name);
-      if (!q.null(7) && q.opt(6) == static_cast<int>(WaitOutcome::done)) out << ",\"bind_id\":\"c" << q.i(0) << "\",\"flow_in\":true";
       out << ",\"args\":{\"wait\":" << q.i(0) << ",\"outcome\":" << js(q.null(5) ? "still blocked" : outcome);
       if (!q.null(7)) out << ",\"done_ctx\":" << q.i(7);
       if (!q.null(8)) out << ",\"site\":" << js(q.t(8) + ":" + std::to_string(q.i(9)));
       out << "}}";
+      // The cancel's arrow ends where the wait ended (a flow bound to the wait
+      // slice itself would point at its start, before the cancel): a marker
+      // at the wake-up, on the waiting thread.
+      if (!q.null(7) && !q.null(5) && q.opt(6) == static_cast<int>(WaitOutcome::done))
+        out << ",\n{\"ph\":\"X\",\"cat\":\"wake\",\"pid\":1,\"tid\":" << q.i(1) << ",\"ts\":" << us(e)
+            << ",\"dur\":0,\"name\":\"woken by cancel\",\"bind_id\":\"c" << q.i(0) << "\",\"flow_in\":true}";
     }
   }
   // Contexts as async spans (creation → done, or the end of the run).

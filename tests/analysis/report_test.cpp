@@ -1,6 +1,9 @@
 // Report formats (text, JSON, SARIF 2.1.0 against the official schema, JUnit),
 // suppressions, and the CLI's exit codes, hostile-file handling, stats and export.
 #include <gtest/gtest.h>
+
+#include <map>
+#include <set>
 #include <sqlite3.h>
 
 #include <cctype>
@@ -380,6 +383,38 @@ TEST_F(Cli, ChromeExportHasThreadTracksWaitSlicesContextSpansAndCancelFlows) {
   EXPECT_EQ(ends, 3);
   EXPECT_EQ(flow_out, 1);
   EXPECT_EQ(flow_in, 1);
+}
+
+// Every flow of the export runs forward in time: from the cancel's marker to
+// the marker where the wait it woke ended; every event has the fields the
+// Trace Event format requires, and every thread is named (the runtime's own
+// timer included).
+TEST_F(Cli, ChromeExportFlowsRunForwardFromTheCancelToTheWakeUp) {
+  const auto db = dir / "fixed-ci.db";
+  const auto rr = run_cmd("CTXSCOPE_TRACE='" + db.string() + "' timeout -k 5 60 '" + std::string(CTXSCOPE_SAMPLE_ci_job) +
+                              "' --mode=fixed",
+                          dir);
+  ASSERT_EQ(rr.code, 0) << rr.err;
+  const auto r = ctx("export '" + db.string() + "' --format chrome");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  std::map<std::string, double> out_ts, in_ts;
+  std::set<std::string> names;
+  for (const auto& e : j["traceEvents"]) {
+    ASSERT_TRUE(e.contains("ph") && e.contains("pid") && e.contains("tid")) << e;
+    if (e["ph"] != "M") ASSERT_TRUE(e.contains("ts")) << e;
+    if (e["ph"] == "M" && e["name"] == "thread_name") names.insert(e["args"]["name"].get<std::string>());
+    if (e.contains("flow_out")) out_ts[e["bind_id"]] = e["ts"].get<double>();
+    if (e.contains("flow_in")) in_ts[e["bind_id"]] = e["ts"].get<double>();
+  }
+  ASSERT_FALSE(out_ts.empty()) << "the fixed waiter is woken by the deadline's cancel";
+  EXPECT_EQ(out_ts.size(), in_ts.size());
+  for (const auto& [id, t] : out_ts) {
+    ASSERT_TRUE(in_ts.count(id)) << id;
+    EXPECT_LE(t, in_ts[id]) << "flow " << id << " runs backwards";
+  }
+  EXPECT_TRUE(names.count("ctxscope-timer")) << "the timer thread is named";
+  for (const auto& n : names) EXPECT_EQ(n.rfind("thread#", 0), std::string::npos) << n;
 }
 
 }  // namespace
