@@ -3,6 +3,7 @@
 -- Run this once per connection before any rule (the analyzer does; by hand:
 --   sqlite3 trace.db '.param set :blind_wait_grace_ns 50000000' \
 --     '.param set :late_exit_grace_ns 100000000' \
+--     '.param set :end_ns NULL' \
 --     '.read analyzer/rules/prelude.sql' '.read analyzer/rules/blind_wait.sql'
 -- ).  It writes only TEMP tables, so it works on a read-only trace.
 --
@@ -19,10 +20,11 @@ PRAGMA temp_store = MEMORY;
 
 -- The end of the observed run: the end marker, or for an incomplete run (no
 -- end marker) the last committed batch, which is the last moment the trace
--- speaks for.
+-- speaks for; or the moment :end_ns a caller asks about (the probe, at the
+-- end of a test of a running binary; NULL otherwise).
 DROP TABLE IF EXISTS temp.trace_end;
 CREATE TEMP TABLE trace_end AS
-  SELECT coalesce(end_ns, last_commit_ns, 0) AS t, end_state FROM run LIMIT 1;
+  SELECT coalesce(:end_ns, end_ns, last_commit_ns, 0) AS t, end_state FROM run LIMIT 1;
 
 -- wait_cand: the waits some rule could report, read from `waits` in ONE
 -- sequential scan (the rules then read this small table): still blocked at

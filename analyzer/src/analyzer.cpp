@@ -82,6 +82,8 @@ void exec_bound(sqlite3* db, std::string_view sql, const Options& o) {
       sqlite3_bind_int64(st, i, o.blind_wait_grace_ns);
     if (int i = sqlite3_bind_parameter_index(st, ":late_exit_grace_ns"); i > 0)
       sqlite3_bind_int64(st, i, o.late_exit_grace_ns);
+    if (int i = sqlite3_bind_parameter_index(st, ":end_ns"); i > 0 && o.end_ns)
+      sqlite3_bind_int64(st, i, *o.end_ns);  // unbound: NULL, the run's own end
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     }
@@ -512,6 +514,10 @@ Report analyze(sqlite3* db, const Options& opts, std::span<const Rule> all_rules
     if (!builder_for(r.id)) throw RuleError("rule " + std::string(r.id) + ": no finding builder");
     if (opts.rules.empty() || opts.rules.count(std::string(r.id))) rules.push_back(&r);
   }
+  // The helper tables live in memory.  Set before the read transaction: SQLite
+  // refuses to change temp_store inside one once the connection has a temp
+  // database (a TraceModel::load, or an earlier pass, may have opened it).
+  sqlite3_exec(db, "PRAGMA temp_store = MEMORY", nullptr, nullptr, nullptr);
   ReadSnapshot snapshot(db);
   Report rep;
   const int steps = static_cast<int>(rules.size()) + 1;
@@ -524,7 +530,7 @@ Report analyze(sqlite3* db, const Options& opts, std::span<const Rule> all_rules
            "SELECT coalesce(r.end_ns, r.last_commit_ns, 0), r.end_state, r.executable, r.events_recorded, "
            "r.events_dropped, r.failure FROM run r LIMIT 1");
     if (!s.step()) throw AnalysisError("the run table is empty");
-    end_ns = s.i64(0);
+    end_ns = opts.end_ns ? *opts.end_ns : s.i64(0);
     rep.run.complete = s.text(1) == "stopped";
     rep.run.program = s.text(2);
     rep.run.events = static_cast<std::uint64_t>(s.i64(3));
@@ -532,7 +538,7 @@ Report analyze(sqlite3* db, const Options& opts, std::span<const Rule> all_rules
     if (s.text(1) == "failed")
       rep.warnings.push_back("recording failed (" + s.text(5) + "): the trace is incomplete, findings may be missing; "
                              "findings are as of the last commit, " + format_duration(end_ns) + " into the run");
-    else if (!rep.run.complete)
+    else if (!rep.run.complete && !opts.end_ns)
       rep.warnings.push_back("the run ended abnormally (no end marker: crashed, killed, or still running); "
                              "findings are as of the last commit, " + format_duration(end_ns) + " into the run");
     if (s.i64(4) > 0)

@@ -100,24 +100,26 @@ bool parse_format(const std::string& s, Format& out) noexcept {
   return true;
 }
 
+std::string finding_to_text(const Finding& f) {
+  std::ostringstream o;
+  o << location(f.site) << ": " << to_string(f.severity) << ": " << f.message << " [ctxscope-" << f.rule << "]\n";
+  // The context's creation site as a note, unless it is the site itself.
+  if (!f.ancestry.empty()) {
+    const auto& ctx = f.ancestry.back();
+    if (ctx.site.known() && !(ctx.site == f.site))
+      o << location(ctx.site) << ": note: context ctx#" << ctx.context << " (" << ctx.kind << ") created here\n";
+    o << "    ancestry: " << ancestry_line(f.ancestry) << "\n";
+  }
+  if (!f.thread_name.empty() || f.thread != 0)
+    o << "    thread: " << (f.thread_name.empty() ? "<unnamed>" : f.thread_name) << " (#" << f.thread << ")\n";
+  for (std::size_t i = 0; i < f.stack.size(); ++i) o << "    #" << i << " " << f.stack[i] << "\n";
+  return o.str();
+}
+
 std::string to_text(const Report& r) {
   std::ostringstream o;
   for (const auto& w : r.warnings) o << r.run.trace_path << ": warning: " << w << " [ctxscope-run]\n";
-  for (const auto& f : r.findings) {
-    o << location(f.site) << ": " << to_string(f.severity) << ": " << f.message << " [ctxscope-" << f.rule
-      << "]\n";
-    // The context's creation site as a note, unless it is the site itself.
-    if (!f.ancestry.empty()) {
-      const auto& ctx = f.ancestry.back();
-      if (ctx.site.known() && !(ctx.site == f.site))
-        o << location(ctx.site) << ": note: context ctx#" << ctx.context << " (" << ctx.kind
-          << ") created here\n";
-      o << "    ancestry: " << ancestry_line(f.ancestry) << "\n";
-    }
-    if (!f.thread_name.empty() || f.thread != 0)
-      o << "    thread: " << (f.thread_name.empty() ? "<unnamed>" : f.thread_name) << " (#" << f.thread << ")\n";
-    for (std::size_t i = 0; i < f.stack.size(); ++i) o << "    #" << i << " " << f.stack[i] << "\n";
-  }
+  for (const auto& f : r.findings) o << finding_to_text(f);
   const std::size_t errors = r.count_at_least(Severity::error);
   const std::size_t warnings = r.count_at_least(Severity::warning) - errors;
   o << "ctxscope: " << r.findings.size() << (r.findings.size() == 1 ? " finding" : " findings") << " ("

@@ -35,8 +35,8 @@ constexpr const char* kCtxCols =
     "id, parent, kind, thread, created_ns, site, stack, deadline_ns, registered, label, cancel_ns, "
     "cancel_reason, err, cancel_origin, cancel_thread, cancel_site, cancel_stack, cancel_called_ns, "
     "cancel_called_site, dropped_ns, dropped_thread, dropped_when_done, released_ns, release_reason, "
-    "done_observed_ns";
-constexpr const char* kThreadCols = "id, name, ctx, parent_thread, spawn_ns, spawn_site, exit_ns, first_ns";
+    "done_observed_ns, test";
+constexpr const char* kThreadCols = "id, name, ctx, parent_thread, spawn_ns, spawn_site, exit_ns, first_ns, test";
 constexpr const char* kWaitCols =
     "id, thread, object, object_id, label, done_ctx, n_cases, site, begin_ns, end_ns, outcome, case_index";
 
@@ -164,6 +164,7 @@ class ModelBuilder {
     c.released_ns = t_or_none(s, 22);
     c.release_reason = code_or_none(s, 23);
     c.done_observed_ns = t_or_none(s, 24);
+    c.test = s.null(25) ? 0 : static_cast<std::uint32_t>(s.i64(25));
     return c;
   }
 
@@ -177,6 +178,7 @@ class ModelBuilder {
     t.spawn_site = site_index(s, 5);
     t.exit_ns = t_or_none(s, 6);
     t.first_ns = t_or_none(s, 7);
+    t.test = s.null(8) ? 0 : static_cast<std::uint32_t>(s.i64(8));
     t.runtime = is_runtime_thread_name(t.name);
     return t;
   }
@@ -209,6 +211,7 @@ class ModelBuilder {
     read_run();
     read_sites();
     read_stacks();
+    read_tests();
     const std::int64_t n_ctx = count("contexts"), n_waits = count("waits");
     const double total = std::max<double>(1.0, static_cast<double>(n_ctx + n_waits));
     m_.contexts_.reserve(static_cast<std::size_t>(n_ctx));
@@ -237,6 +240,26 @@ class ModelBuilder {
     m_.last_seq_ = max_seq();
     link_all();
     progress(1);
+  }
+
+  // The tests table is small (one row per test): read whole.
+  bool read_tests() {
+    std::vector<TestCase> v;
+    sql::Stmt s(db_, "SELECT id, kind, name, thread, begin_ns, end_ns, result FROM tests ORDER BY id");
+    while (s.step()) {
+      TestCase t;
+      t.id = static_cast<std::uint32_t>(s.i64(0));
+      t.kind = code_or_none(s, 1);
+      t.name = s.text(2);
+      t.thread = static_cast<std::uint32_t>(s.i64(3));
+      t.begin_ns = t_or_none(s, 4);
+      t.end_ns = t_or_none(s, 5);
+      t.result = code_or_none(s, 6);
+      v.push_back(std::move(t));
+    }
+    const bool changed = v != m_.tests_;
+    m_.tests_ = std::move(v);
+    return changed;
   }
 
   std::int64_t count(const char* table) {
@@ -443,6 +466,7 @@ class ModelBuilder {
 
     std::unordered_set<std::uint64_t> ctx_ids, wait_ids;
     std::unordered_set<std::uint32_t> thread_ids;
+    bool tests_changed = false;
     {
       // Event types (docs/trace-schema.md, enumeration `event`): 1-5 name a
       // context, 6-7 a wait, 8-9 a thread; every event names its thread.
@@ -455,8 +479,10 @@ class ModelBuilder {
         if (type >= 1 && type <= 5) ctx_ids.insert(id);
         else if (type == 6 || type == 7) wait_ids.insert(id);
         else if (type == 8 || type == 9) thread_ids.insert(static_cast<std::uint32_t>(id));
+        else if (type == 12 || type == 13) tests_changed = true;
       }
     }
+    if (tests_changed) d.tests_changed = read_tests();
     read_sites();
     read_stacks();
 
@@ -696,6 +722,10 @@ std::uint32_t TraceModel::find_context(std::uint64_t id) const noexcept {
 }
 std::uint32_t TraceModel::find_thread(std::uint32_t id) const noexcept {
   return id < thread_index_.size() ? thread_index_[id] : kNoIndex;
+}
+const TestCase* TraceModel::find_test(std::uint32_t id) const noexcept {
+  auto it = std::lower_bound(tests_.begin(), tests_.end(), id, [](const TestCase& t, std::uint32_t v) { return t.id < v; });
+  return it != tests_.end() && it->id == id ? &*it : nullptr;
 }
 std::uint32_t TraceModel::find_wait(std::uint64_t id) const noexcept {
   auto it = wait_ids_.find(id);

@@ -172,8 +172,24 @@ std::optional<TraceReader> TraceReader::open(const std::string& path, std::strin
     }
   }
 
+  return open_db(open_path, path, recovered_dir, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, err, quick_check);
+}
+
+std::optional<TraceReader> TraceReader::open_in_memory(const std::string& name, std::string* err) {
+  // memdb names that begin with '/' are shared by every connection of the process.
+  return open_db("file:/" + name + "?vfs=memdb", "memory:" + name, {},
+                 SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, err, false);
+}
+
+std::optional<TraceReader> TraceReader::open_db(const std::string& open_path, const std::string& path,
+                                                const std::string& recovered_dir, int flags, std::string* err,
+                                                bool quick_check) {
+  auto fail = [&](const std::string& what) -> std::optional<TraceReader> {
+    if (err) *err = path + ": " + what;
+    return std::nullopt;
+  };
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(open_path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(open_path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     std::string m = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     remove_recovered(recovered_dir);

@@ -131,8 +131,9 @@ struct Deferred {
             // Announced like a go() thread; the id is adopted before f runs.
             const std::uint64_t tid = reserve_thread_id();
             emit_thread(EventType::thread_spawn, tid, a->st->ctx, current_thread_id(), "after_func", a->st->site);
-            std::thread([st = a->st, tid] {
+            std::thread([st = a->st, tid, scope = scope_for_child()] {
               adopt_thread_id(tid);
+              set_thread_scope(scope);
               st->f();
               emit_thread(EventType::thread_exit, tid, 0, 0, nullptr, {});
             }).detach();
@@ -287,6 +288,7 @@ void emit_create(Node* n, bool registered, std::uint64_t deadline_ns, const char
     e.aux = registered ? 1 : 0;
     e.text = text;
     e.site = n->site;
+    e.code = static_cast<std::int32_t>(current_scope());
     emit_to(s, e);
   }
 }

@@ -78,11 +78,37 @@ const char* intern(std::string_view s) {
   return set->emplace(s).first->c_str();
 }
 
+namespace {
+std::atomic<std::uint32_t> g_process_scope{0};
+__attribute__((tls_model("initial-exec"))) thread_local std::uint32_t t_scope = kInheritScope;
+}  // namespace
+
+std::uint32_t current_scope() noexcept {
+  const std::uint32_t s = t_scope;
+  if (s == kInheritScope) return g_process_scope.load(std::memory_order_relaxed);
+  return s == kNoScope ? 0 : s;
+}
+void set_process_scope(std::uint32_t scope) noexcept { g_process_scope.store(scope, std::memory_order_relaxed); }
+void set_thread_scope(std::uint32_t scope) noexcept { t_scope = scope; }
+
+void emit_test(EventType t, std::uint32_t id, TestKind kind, const char* name, TestResult result) noexcept {
+  if (EventSink* s = sink()) {
+    Event e;
+    e.type = t;
+    e.id = id;
+    e.kind = static_cast<std::uint8_t>(kind);
+    e.aux = static_cast<std::uint8_t>(result);
+    e.text = name;
+    emit_to(s, e);
+  }
+}
+
 void emit_thread(EventType t, std::uint64_t id, std::uint64_t ctx, std::uint64_t parent, const char* name,
                  std::source_location site) noexcept {
   if (EventSink* s = sink()) {
     Event e;
     e.type = t;
+    if (t == EventType::thread_spawn) e.code = static_cast<std::int32_t>(current_scope());
     e.id = id;
     e.ref = ctx;
     e.value = parent;
@@ -112,9 +138,20 @@ void announce_runtime_thread(const char* name) noexcept {
   if (gen == announced) return;
   announced = gen;
   const std::uint64_t self = current_thread_id();
+  t_scope = kNoScope;  // the runtime's threads belong to no test
   emit_thread(EventType::thread_spawn, self, 0, self, name, {});
 }
 }  // namespace detail
+
+namespace trace::detail {
+bool start_from_environment();  // recorder.cpp
+}
+namespace {
+// CTXSCOPE_TRACE=path starts recording at program start.  Here, in the one
+// object every use of the runtime pulls in (the sink pointer lives here), so
+// that a static link in any order, by CMake, pkg-config or hand, keeps it.
+const bool g_autostarted = trace::detail::start_from_environment();
+}  // namespace
 
 EventSink* install_event_sink(EventSink* s) noexcept {
   detail::g_sink_generation.fetch_add(1, std::memory_order_acq_rel);

@@ -23,8 +23,9 @@ std::uint64_t go(const Context& ctx, std::string_view name, std::function<void()
   const std::uint64_t tid = detail::reserve_thread_id();
   const char* nm = detail::intern(name);
   detail::emit_thread(EventType::thread_spawn, tid, ctx.id(), detail::current_thread_id(), nm, loc);
-  std::thread([ctx, fn = std::move(fn), tid, nm]() mutable {
+  std::thread([ctx, fn = std::move(fn), tid, nm, scope = detail::scope_for_child()]() mutable {
     detail::adopt_thread_id(tid);
+    detail::set_thread_scope(scope);
     char short_name[16];
     std::snprintf(short_name, sizeof short_name, "%s", nm);
     pthread_setname_np(pthread_self(), short_name);

@@ -160,9 +160,10 @@ TEST(CliFault, FullDiskRunFailsTheGate) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    // A 256 KiB "disk" for this process's files (the trace's main file and
-    // WAL); EFBIG instead of SIGXFSZ, as a full disk gives ENOSPC.
-    rlimit rl{256 * 1024, 256 * 1024};
+    // A 1 MiB "disk" for this process's files (the trace's main file and
+    // WAL: room for the schema's first commit, not for the events); EFBIG
+    // instead of SIGXFSZ, as a full disk gives ENOSPC.
+    rlimit rl{1024 * 1024, 1024 * 1024};
     setrlimit(RLIMIT_FSIZE, &rl);
     signal(SIGXFSZ, SIG_IGN);
     const int err = ::open((dir / "child.err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -11,8 +11,8 @@ namespace {
 TEST(Layering, TheCliDoesNotLinkTheRuntime) {
   const std::string bin = read_file(cli());
   ASSERT_GT(bin.size(), 10000u) << "cannot read " << cli();
-  // Symbols only the runtime defines: the recorder's autostart anchor and its sink.
-  EXPECT_EQ(bin.find("ctxscope_recorder_autostart"), std::string::npos);
+  // Symbols only the runtime defines: the recorder's autostart and the sink.
+  EXPECT_EQ(bin.find("start_from_environment"), std::string::npos);
   EXPECT_EQ(bin.find("install_event_sink"), std::string::npos);
   // ...while the reading side is there.
   EXPECT_NE(bin.find("not a ctxscope trace"), std::string::npos);

@@ -3,6 +3,7 @@
 // state-at-t queries, and that following a live trace with update() ends in
 // exactly the model a fresh load gives.
 #include "ctxscope/analysis/trace_model.hpp"
+#include "ctxscope/analysis/analyzer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -72,6 +73,20 @@ TEST(TraceModel, BlindWaitOfCiJobIsAMissedEdgeWithoutAWokeEdge) {
   EXPECT_EQ(blind_blocked, 1u);
   EXPECT_EQ(m.name_of("wait_object", 0), "chan_recv");
   EXPECT_EQ(m.name_of("kind", 2), "cancel");
+}
+
+// A load ends its read transaction: the connection is left as it was given, so
+// the rule engine can run on it next (its prelude sets a pragma that is refused
+// inside a transaction) and a live trace's writer is never held back.
+TEST(TraceModel, LoadLeavesNoTransactionOpenAndTheRulesRunAfterIt) {
+  auto reader = open_reader(record_sample(CTXSCOPE_SAMPLE_ci_job, "buggy"));
+  const TraceModel m = TraceModel::load(reader.db());
+  EXPECT_NE(sqlite3_get_autocommit(reader.db()), 0);
+  const auto rep = analysis::analyze(reader.db(), {});
+  EXPECT_FALSE(rep.findings.empty());
+  TraceModel m2 = TraceModel::load(reader.db());
+  (void)m2.update(reader.db());
+  EXPECT_NE(sqlite3_get_autocommit(reader.db()), 0);
 }
 
 TEST(TraceModel, FixedCiJobWaiterIsWokenByTheCancel) {

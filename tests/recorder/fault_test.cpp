@@ -580,6 +580,32 @@ TEST(FaultCycles, ConcurrentProducersNeverLeakIntoTheNextRecording) {
   EXPECT_GT(seen, 2000 * kCycles);
 }
 
+// The race above, made deterministic: an event stamped before start() and
+// pushed after it (its producer preempted across the start) is not part of
+// the recording — it would carry a time before the run began.
+TEST(FaultCycles, AnEventStampedBeforeTheStartIsNotRecorded) {
+  const std::string p = rectest::temp_trace("stamped-before");
+  Event early{};
+  early.type = EventType::chan_close;
+  early.id = 7001;
+  std::string err;
+  ASSERT_TRUE(trace::start(p, {}, &err)) << err;
+  // Stamped a second before now, in the clock domain start() chose (ns or TSC).
+  early.time = ctxscope::detail::event_clock() - (ctxscope::detail::event_clock_is_tsc() ? 4'000'000'000ull : 1'000'000'000ull);
+  rectest::emit(early);
+  Event later{};
+  later.type = EventType::chan_close;
+  later.id = 7002;
+  rectest::emit(later);
+  trace::stop();
+  auto r = rectest::must_open(p);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events WHERE id=7001"), 0);
+  EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events WHERE id=7002"), 1);
+  EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events WHERE t_ns < 0"), 0);
+  EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events"), r->run().events_recorded);
+}
+
 // Exact counts: each recording holds exactly the events emitted between its
 // start and stop, by threads that outlive the recordings (their rings are reused).
 TEST(FaultCycles, EachRecordingHoldsExactlyItsEvents) {

@@ -212,7 +212,8 @@ TEST(TraceSchema, EnumerationColumnsDocumentEveryCode) {
       EXPECT_NE(c.doc.find("`enums.type = '" + std::string(c.enum_type) + "'`"), std::string_view::npos)
           << t.name << "." << c.name;
     }
-  EXPECT_EQ(columns, 8);  // contexts: kind, cancel_reason, err, release_reason; waits: object, outcome; events: type, err
+  EXPECT_EQ(columns, 10);  // contexts: kind, cancel_reason, err, release_reason; waits: object, outcome;
+                           // tests: kind, result; events: type, err
   // No enumeration is stored as text in the entity tables any more.
   for (const char* table : {"contexts", "waits"})
     for (const auto& c : trace::schema::find_table(table)->columns) {

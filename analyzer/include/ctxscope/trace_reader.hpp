@@ -60,6 +60,9 @@ class TraceReader {
   /// anyway and report SQLITE_CORRUPT from their own queries (the analyzer);
   /// every other check still runs.
   static std::optional<TraceReader> open(const std::string& path, std::string* err, bool quick_check = true);
+  /// Opens the in-memory trace `name` of this process (trace::start_in_memory),
+  /// with the same checks; path() is "memory:<name>".
+  static std::optional<TraceReader> open_in_memory(const std::string& name, std::string* err);
 
   TraceReader(TraceReader&& o) noexcept;
   TraceReader& operator=(TraceReader&& o) noexcept;
@@ -85,6 +88,9 @@ class TraceReader {
 
  private:
   TraceReader(sqlite3* db, std::string path, int version) : db_(db), path_(std::move(path)), version_(version) {}
+  static std::optional<TraceReader> open_db(const std::string& open_path, const std::string& path,
+                                            const std::string& recovered_dir, int flags, std::string* err,
+                                            bool quick_check);
   sqlite3* db_ = nullptr;
   std::string path_;
   int version_ = 0;

@@ -51,12 +51,20 @@ struct Options {
 /// as is a file another process records into.  Returns false and fills `err`
 /// (one line naming the file and the problem) on failure.
 bool start(const std::string& path, const Options& opts = {}, std::string* err = nullptr);
+/// Starts recording into an in-memory trace `name` (SQLite's memdb VFS): no
+/// file is written; readers in this process open it by name
+/// (TraceReader::open_in_memory) while it records; stop() discards it.  The
+/// probe records so when CTXSCOPE_TRACE is not set.
+bool start_in_memory(const std::string& name, const Options& opts = {}, std::string* err = nullptr);
 /// Flushes, marks the run as cleanly ended, closes the file.  No-op if not started.
 void stop();
 /// Barrier: when it returns, every event emitted before the call is committed.
 void flush();
 /// True while recording.
 bool active() noexcept;
+/// What this process records into: the file's path as given (CTXSCOPE_TRACE
+/// with %p replaced), "memory:<name>" for an in-memory trace, "" when not recording.
+std::string current_path();
 /// Events dropped so far by the current (or last) recording: 0 unless drop_when_full.
 unsigned long long events_dropped() noexcept;
 

@@ -317,6 +317,7 @@ constinit Recorder g_recorder;
 // --------------------------------------------------------- recorder loop ---
 
 detail::TraceWriter* g_writer = nullptr;  // owned by start/stop
+std::string* g_path = nullptr;              // what is recorded into; under g.control_mu (leaked on purpose)
 
 struct DrainResult {
   std::size_t events = 0;
@@ -544,6 +545,54 @@ void init_once() {
 
 }  // namespace
 
+namespace {
+// The recorder's side of a start, once the destination is ready: `fd` is the
+// locked trace file (-1 for an in-memory trace).  Under g.control_mu.
+bool start_writer(const std::string& path, bool in_memory, int fd, const Options& opts, std::string* err) {
+  const std::uint64_t t0 = now_ns();
+  auto* w = new detail::TraceWriter;
+  const int frames = std::clamp(opts.stack_frames, 0, kMaxFrames);
+  g.dropped.store(0);
+  // The event clock is chosen while nothing is recorded (events stamped before
+  // the sink is installed are not recorded).
+  const bool tsc = opts.fast_clock && ctxscope::detail::tsc_event_clock_supported();
+  ctxscope::detail::g_event_clock_tsc.store(tsc, std::memory_order_relaxed);
+  if (!w->open(path, in_memory, t0, frames, opts.drop_when_full, tsc, err)) {
+    delete w;
+    if (fd >= 0) ::close(fd);
+    return false;
+  }
+  g_writer = w;
+  if (!g_path) g_path = new std::string;
+  *g_path = in_memory ? "memory:" + path : path;
+  g.lock_fd = fd;
+  g.stack_frames.store(frames);
+  g.drop_mode.store(opts.drop_when_full);
+  g.stop_req.store(false);
+  g.flush_done.store(g.flush_req.load());
+  g.owner_pid.store(getpid());
+  g.running.store(true);
+  g.thread = new std::thread(recorder_main, w);
+  g.active.store(true, std::memory_order_release);
+  install_event_sink(&g_recorder);
+  return true;
+}
+}  // namespace
+
+bool start_in_memory(const std::string& name, const Options& opts, std::string* err) {
+  init_once();
+  std::lock_guard lk(g.control_mu);
+  if (g.running.load()) {
+    if (err) *err = "memory:" + name + ": cannot start: this process is already recording a trace";
+    return false;
+  }
+  if (name.empty() || name.find_first_of("/?#%") != std::string::npos) {
+    if (err) *err = "memory:" + name + ": cannot start: an in-memory trace name is non-empty without / ? # %";
+    return false;
+  }
+  return start_writer(name, true, -1, opts, err);
+}
+
 bool start(const std::string& path, const Options& opts, std::string* err) {
   init_once();
   std::lock_guard lk(g.control_mu);
@@ -587,32 +636,7 @@ bool start(const std::string& path, const Options& opts, std::string* err) {
   // -wal beside an empty main file is a ctxscope trace's too).
   ::unlink((path + "-wal").c_str());
   ::unlink((path + "-shm").c_str());
-
-  const std::uint64_t t0 = now_ns();
-  auto* w = new detail::TraceWriter;
-  const int frames = std::clamp(opts.stack_frames, 0, kMaxFrames);
-  g.dropped.store(0);
-  // The event clock is chosen while nothing is recorded (events stamped before
-  // the sink is installed are not recorded).
-  const bool tsc = opts.fast_clock && ctxscope::detail::tsc_event_clock_supported();
-  ctxscope::detail::g_event_clock_tsc.store(tsc, std::memory_order_relaxed);
-  if (!w->open(path, t0, frames, opts.drop_when_full, tsc, err)) {
-    delete w;
-    ::close(fd);
-    return false;
-  }
-  g_writer = w;
-  g.lock_fd = fd;
-  g.stack_frames.store(frames);
-  g.drop_mode.store(opts.drop_when_full);
-  g.stop_req.store(false);
-  g.flush_done.store(g.flush_req.load());
-  g.owner_pid.store(getpid());
-  g.running.store(true);
-  g.thread = new std::thread(recorder_main, w);
-  g.active.store(true, std::memory_order_release);
-  install_event_sink(&g_recorder);
-  return true;
+  return start_writer(path, false, fd, opts, err);
 }
 
 void stop() {
@@ -634,7 +658,7 @@ void stop() {
   g_writer->close();
   delete g_writer;
   g_writer = nullptr;
-  ::close(g.lock_fd);
+  if (g.lock_fd >= 0) ::close(g.lock_fd);
   g.lock_fd = -1;
   g.running.store(false);
 }
@@ -652,6 +676,11 @@ void flush() {
 }
 
 bool active() noexcept { return g.active.load(std::memory_order_acquire); }
+
+std::string current_path() {
+  std::lock_guard lk(g.control_mu);
+  return g.running.load() && g_path ? *g_path : std::string();
+}
 
 unsigned long long events_dropped() noexcept { return g.dropped.load(std::memory_order_relaxed); }
 

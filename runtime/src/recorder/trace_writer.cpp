@@ -158,14 +158,14 @@ bool TraceWriter::init_entity(Entity& e, const char* name) {
   return !failed_;
 }
 
-bool TraceWriter::open(const std::string& path, std::uint64_t t0, int stack_frames, bool drop_mode, bool tsc_clock,
-                       std::string* err) {
-  path_ = path;
+bool TraceWriter::open(const std::string& path, bool in_memory, std::uint64_t t0, int stack_frames, bool drop_mode,
+                       bool tsc_clock, std::string* err) {
+  path_ = in_memory ? "memory:" + path : path;
   t0_ = t0;
   clock_.reset(tsc_clock);
   stack_frames_ = stack_frames;
   auto fail = [&] {
-    if (err) *err = path + ": cannot create trace: " + (db_ ? sqlite3_errmsg(db_) : "out of memory");
+    if (err) *err = path_ + ": cannot create trace: " + (db_ ? sqlite3_errmsg(db_) : "out of memory");
     close();
     return false;
   };
@@ -173,9 +173,18 @@ bool TraceWriter::open(const std::string& path, std::uint64_t t0, int stack_fram
   // the recorder's time).  Only effective before SQLite is initialized in this
   // process; harmless (SQLITE_MISUSE) afterwards.
   sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, nullptr) !=
-      SQLITE_OK)
+  if (in_memory) {
+    // memdb has no WAL: readers of the process share its pages under
+    // rollback locking, so a commit waits (briefly) for a reader to finish.
+    const std::string uri = "file:/" + path + "?vfs=memdb";
+    if (sqlite3_open_v2(uri.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
+                        nullptr) != SQLITE_OK)
+      return fail();
+    sqlite3_busy_timeout(db_, 10000);
+  } else if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+                             nullptr) != SQLITE_OK) {
     return fail();
+  }
   char pragmas[320];
   // application_id and user_version before journal_mode=WAL: they then reach
   // the main file's header at once (rollback mode), so the file says what it is
@@ -247,6 +256,7 @@ bool TraceWriter::open(const std::string& path, std::uint64_t t0, int stack_fram
   init_entity(waits_, "waits");
   init_entity(threads_, "threads");
   init_entity(channels_, "channels");
+  init_entity(tests_, "tests");
   if (failed_) return fail();
   const Entity& C = contexts_;
   cc_ = {C.col("parent"), C.col("kind"), C.col("thread"), C.col("created_ns"), C.col("site"), C.col("stack"),
@@ -256,16 +266,18 @@ bool TraceWriter::open(const std::string& path, std::uint64_t t0, int stack_fram
          C.col("cancel_called_site"), C.col("err"), C.col("cause_code"), C.col("cause_category"),
          C.col("done_observed_ns"), C.col("done_observed_thread"), C.col("done_observed_site"), C.col("dropped_ns"),
          C.col("dropped_thread"), C.col("dropped_when_done"), C.col("released_ns"), C.col("release_reason"),
-         C.col("release_thread")};
+         C.col("release_thread"), C.col("test")};
   const Entity& W = waits_;
   wc_ = {W.col("thread"), W.col("object"), W.col("object_id"), W.col("label"), W.col("done_ctx"), W.col("n_cases"),
          W.col("site"), W.col("begin_ns"), W.col("end_ns"), W.col("outcome"), W.col("case_index")};
   const Entity& T = threads_;
   tc_ = {T.col("name"), T.col("ctx"), T.col("parent_thread"), T.col("spawn_ns"), T.col("spawn_site"), T.col("exit_ns"),
-         T.col("first_ns")};
+         T.col("first_ns"), T.col("test")};
   const Entity& H = channels_;
   chc_ = {H.col("capacity"), H.col("label"), H.col("thread"), H.col("created_ns"), H.col("site"), H.col("closed_ns"),
           H.col("close_thread"), H.col("close_site")};
+  const Entity& X = tests_;
+  xc_ = {X.col("kind"), X.col("name"), X.col("thread"), X.col("begin_ns"), X.col("end_ns"), X.col("result")};
   ins_site_ = prep("INSERT INTO sites(id,file,line,col,function) VALUES(?,?,?,?,?)");
   ins_stack_ = prep("INSERT INTO stacks(id,depth) VALUES(?,?)");
   ins_stack_frame_ = prep("INSERT INTO stack_frames(stack_id,depth,frame_id) VALUES(?,?,?)");
@@ -355,13 +367,22 @@ void TraceWriter::see_thread(std::uint64_t id, std::int64_t t) {
 
 void TraceWriter::write(const Event& e, const void* const* frames, int nframes) {
   if (failed_) return;
+  // A recording holds the events stamped between its start and its stop.  A
+  // producer may stamp an event, be preempted across the start, and push it
+  // once the recorder is active: its time would precede the run (t_ns < 0).
+  // It belongs to no recording, like an event stamped before stop() whose
+  // push came after it (issue 18 item 9; seen in CI as a negative t_ns).
+  const std::int64_t t = rel(clock_.to_ns(e.time));
+  if (t < 0) {
+    ++before_start_;
+    return;
+  }
   if (releases_in_cancel(e)) {  // one event on the hot path, two rows as ever
     const SplitRelease sr = split_release(e);
     write(sr.cancel, frames, nframes);
     write(sr.release, nullptr, 0);
     return;
   }
-  const std::int64_t t = rel(clock_.to_ns(e.time));
   if (t > max_t_) max_t_ = t;
   const std::int64_t site = site_id(e.site);
   const auto thread = static_cast<std::int64_t>(e.thread);
@@ -385,6 +406,7 @@ void TraceWriter::write(const Event& e, const void* const* frames, int nframes) 
       if (e.value) set(r, cc_.deadline_ns, rel(e.value));
       set(r, cc_.registered, e.aux ? 1 : 0);
       set_text(r, cc_.label, e.text);
+      set_opt(r, cc_.test, e.code);
       break;
     }
     case EventType::ctx_cancel: {
@@ -465,6 +487,7 @@ void TraceWriter::write(const Event& e, const void* const* frames, int nframes) 
       set_opt(r, tc_.parent_thread, static_cast<std::int64_t>(e.value ? e.value : e.thread));
       set(r, tc_.spawn_ns, t);
       set_opt(r, tc_.spawn_site, site);
+      set_opt(r, tc_.test, e.code);
       Cell& f = r[tc_.first_ns];
       if (f.tag == 0 || t < f.i) f = {t, nullptr, 1};
       threads_seen_.insert(e.id);
@@ -489,6 +512,22 @@ void TraceWriter::write(const Event& e, const void* const* frames, int nframes) 
       set(r, chc_.closed_ns, t);
       set(r, chc_.close_thread, thread);
       set_opt(r, chc_.close_site, site);
+      break;
+    }
+    case EventType::test_begin: {
+      Cell* r = tests_.row(id);
+      set(r, xc_.kind, e.kind);
+      set_text(r, xc_.name, e.text ? e.text : "");
+      set(r, xc_.thread, thread);
+      set(r, xc_.begin_ns, t);
+      break;
+    }
+    case EventType::test_end: {
+      Cell* r = tests_.row(id);
+      set(r, xc_.kind, e.kind);
+      set_text(r, xc_.name, e.text ? e.text : "");
+      set(r, xc_.end_ns, t);
+      set(r, xc_.result, e.aux);
       break;
     }
   }
@@ -550,7 +589,7 @@ bool TraceWriter::commit(bool final_stop, std::uint64_t dropped) {
     in_txn_ = true;
   }
   flush_events();
-  for (Entity* e : {&contexts_, &waits_, &threads_, &channels_}) flush_entity(*e);
+  for (Entity* e : {&contexts_, &waits_, &threads_, &channels_, &tests_}) flush_entity(*e);
   // The end-of-data marker is the newest event time of the file, in the same
   // transaction as those events: a reader that takes it as the end of a killed
   // run never sees a window in which events were emitted but not saved (the
@@ -578,7 +617,8 @@ bool TraceWriter::commit(bool final_stop, std::uint64_t dropped) {
 void TraceWriter::close() {
   if (!db_) return;
   for (sqlite3_stmt* s : {ins_event1_, ins_eventK_, contexts_.upsert1, contexts_.upsertK, waits_.upsert1, waits_.upsertK,
-                          threads_.upsert1, threads_.upsertK, channels_.upsert1, channels_.upsertK, ins_site_,
+                          threads_.upsert1, threads_.upsertK, channels_.upsert1, channels_.upsertK, tests_.upsert1,
+                          tests_.upsertK, ins_site_,
                           ins_stack_, ins_stack_frame_, ins_frame_, run_commit_, run_end_})
     sqlite3_finalize(s);
   if (in_txn_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);

@@ -37,8 +37,9 @@ class TraceWriter {
 
   /// Creates the schema and the run row (committed).  `t0` = steady ns of time 0;
   /// `tsc_clock`: Event::time holds TSC ticks (see TimeMap).
-  bool open(const std::string& path, std::uint64_t t0, int stack_frames, bool drop_mode, bool tsc_clock,
-            std::string* err);
+  /// `in_memory`: `path` names an in-memory trace (memdb VFS, shared in the process).
+  bool open(const std::string& path, bool in_memory, std::uint64_t t0, int stack_frames, bool drop_mode,
+            bool tsc_clock, std::string* err);
   /// Takes a clock anchor: call after reading the ring heads of a drain pass and
   /// before writing the events up to them.
   void anchor_clock() { clock_.anchor(); }
@@ -51,6 +52,7 @@ class TraceWriter {
   bool commit(bool final_stop, std::uint64_t dropped);
   void close();
   std::uint64_t events_written() const { return events_; }
+  std::uint64_t events_before_start() const { return before_start_; }
 
  private:
   // One pending value of an entity column: null, integer or static text.
@@ -108,6 +110,7 @@ class TraceWriter {
   std::uint64_t t0_ = 0;
   TimeMap clock_;
   std::uint64_t events_ = 0;
+  std::uint64_t before_start_ = 0;  // stamped before the run began: not part of it
   int stack_frames_ = 0;
   bool failed_ = false;
   bool failure_recorded_ = false;
@@ -119,7 +122,7 @@ class TraceWriter {
 
   std::vector<EventRow> pending_events_;
   sqlite3_stmt *ins_event1_{}, *ins_eventK_{};
-  Entity contexts_, waits_, threads_, channels_;
+  Entity contexts_, waits_, threads_, channels_, tests_;
   sqlite3_stmt *ins_site_{}, *ins_stack_{}, *ins_stack_frame_{}, *ins_frame_{}, *run_commit_{}, *run_end_{};
 
   // Column indices, resolved once from the schema declaration.
@@ -127,17 +130,20 @@ class TraceWriter {
     int parent, kind, thread, created_ns, site, stack, deadline_ns, registered, label, cancel_ns, cancel_reason,
         cancel_parent, cancel_origin, cancel_thread, cancel_site, cancel_stack, called_ns, called_thread, called_site,
         err, cause_code, cause_category, obs_ns, obs_thread, obs_site, dropped_ns, dropped_thread, dropped_when_done,
-        released_ns, release_reason, release_thread;
+        released_ns, release_reason, release_thread, test;
   } cc_{};
   struct {
     int thread, object, object_id, label, done_ctx, n_cases, site, begin_ns, end_ns, outcome, case_index;
   } wc_{};
   struct {
-    int name, ctx, parent_thread, spawn_ns, spawn_site, exit_ns, first_ns;
+    int name, ctx, parent_thread, spawn_ns, spawn_site, exit_ns, first_ns, test;
   } tc_{};
   struct {
     int capacity, label, thread, created_ns, site, closed_ns, close_thread, close_site;
   } chc_{};
+  struct {
+    int kind, name, thread, begin_ns, end_ns, result;
+  } xc_{};
 
   struct SiteKey {
     const char* file;

@@ -69,6 +69,23 @@ std::string_view to_string(EventType t) noexcept {
     case EventType::thread_exit: return "thread_exit";
     case EventType::chan_create: return "chan_create";
     case EventType::chan_close: return "chan_close";
+    case EventType::test_begin: return "test_begin";
+    case EventType::test_end: return "test_end";
+  }
+  return "unknown";
+}
+std::string_view to_string(TestKind k) noexcept {
+  switch (k) {
+    case TestKind::test: return "test";
+    case TestKind::suite: return "suite";
+  }
+  return "unknown";
+}
+std::string_view to_string(TestResult r) noexcept {
+  switch (r) {
+    case TestResult::passed: return "passed";
+    case TestResult::failed: return "failed";
+    case TestResult::skipped: return "skipped";
   }
   return "unknown";
 }

@@ -59,6 +59,8 @@ std::vector<EnumValue> enum_values() {
   add_enum<WaitObject>(v, "wait_object");
   add_enum<WaitOutcome>(v, "wait_outcome");
   add_enum<ReleaseReason>(v, "release_reason");
+  add_enum<TestKind>(v, "test_kind");
+  add_enum<TestResult>(v, "test_result");
   // ctxscope::errc (context.hpp) has no to_string: its names are those of the enumerators.
   v.push_back({"errc", 1, "canceled"});
   v.push_back({"errc", 2, "deadline_exceeded"});

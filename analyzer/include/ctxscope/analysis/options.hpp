@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -25,6 +26,11 @@ struct Options {
   std::set<std::string> rules;
   /// Rules not to report (their findings are counted as suppressed).
   std::set<std::string> ignore;
+  /// The moment the verdicts are for (ns since the run start): "still blocked
+  /// at the end" means at this time.  Unset: the end of the run (its end
+  /// marker, or the last commit of an incomplete run).  The probe analyses a
+  /// running test binary at a test's end.
+  std::optional<std::int64_t> end_ns;
 };
 
 }  // namespace ctxscope::analysis

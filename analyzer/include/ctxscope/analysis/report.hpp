@@ -40,6 +40,8 @@ enum class Format { text, json, sarif, junit };
 bool parse_format(const std::string& s, Format& out) noexcept;
 
 std::string to_text(const Report&);
+/// One finding as to_text shows it (the probe's failure message).
+std::string finding_to_text(const Finding&);
 std::string to_json(const Report&);   ///< {"run":…, "findings":[…], "suppressed":…}
 std::string to_sarif(const Report&);  ///< SARIF 2.1.0, one run, one result per finding
 std::string to_junit(const Report&);  ///< one <testcase> per finding, each failed

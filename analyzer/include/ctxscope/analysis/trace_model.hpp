@@ -108,6 +108,7 @@ struct Context {
   std::int64_t released_ns = kNoTime;
   std::uint8_t release_reason = kNoCode; ///< 0 own_cancel, 1 parent, 2 destroyed
   std::int64_t done_observed_ns = kNoTime;
+  std::uint32_t test = 0;                ///< owning test (tests.id; TraceModel::find_test), 0: none
 
   bool cancelable() const noexcept { return kind >= 2 && kind <= 5; }
   bool done_at(std::int64_t t) const noexcept { return cancel_ns != kNoTime && cancel_ns <= t; }
@@ -125,6 +126,7 @@ struct Thread {
   std::int64_t exit_ns = kNoTime;
   std::int64_t first_ns = kNoTime;
   bool runtime = false;                  ///< one of ctxscope's own threads (timer, recorder)
+  std::uint32_t test = 0;                ///< test that started it (inherited through go()), 0: none
   std::vector<std::uint32_t> waits;      ///< indices into waits(), by begin time
 };
 
@@ -144,6 +146,19 @@ struct Wait {
   std::int32_t case_index = -1;
 
   bool observes_context() const noexcept { return done_ctx != kNoIndex; }
+};
+
+/// A test (or a suite's SetUpTestSuite..TearDownTestSuite) of a run recorded
+/// under the probe: what owns the contexts and threads it created.
+struct TestCase {
+  std::uint32_t id = 0;
+  std::uint8_t kind = kNoCode;           ///< test_kind code: 0 test, 1 suite
+  std::string name;                      ///< "Suite.Name" (the suite's name for kind suite)
+  std::uint32_t thread = 0;
+  std::int64_t begin_ns = kNoTime;
+  std::int64_t end_ns = kNoTime;         ///< kNoTime: never ended (the run died in it)
+  std::uint8_t result = kNoCode;         ///< test_result code: 0 passed, 1 failed, 2 skipped
+  friend bool operator==(const TestCase&, const TestCase&) = default;
 };
 
 /// A cancel that reached a wait.  `woke` edges: the wait observed the context
@@ -187,9 +202,10 @@ struct ModelDelta {
   std::vector<std::uint32_t> new_waits, changed_waits;
   bool edges_changed = false;
   bool run_changed = false;
+  bool tests_changed = false;
   bool empty() const noexcept {
     return new_contexts.empty() && changed_contexts.empty() && new_threads.empty() && changed_threads.empty() &&
-           new_waits.empty() && changed_waits.empty() && !edges_changed && !run_changed;
+           new_waits.empty() && changed_waits.empty() && !edges_changed && !run_changed && !tests_changed;
   }
 };
 
@@ -227,6 +243,10 @@ class TraceModel {
   std::span<const WakeEdge> edges() const noexcept { return edges_; }
   std::span<const Site> sites() const noexcept { return sites_; }
   std::span<const std::vector<Frame>> stacks() const noexcept { return stacks_; }
+  /// Tests of a run recorded under the probe (empty otherwise), by id.
+  std::span<const TestCase> tests() const noexcept { return tests_; }
+  /// The test with that id, or nullptr.
+  const TestCase* find_test(std::uint32_t id) const noexcept;
 
   /// Contexts without a parent in the trace: background, todo (and a context
   /// whose parent row is missing, e.g. after a kill).
@@ -277,6 +297,7 @@ class TraceModel {
   std::vector<WakeEdge> edges_;
   std::vector<Site> sites_;
   std::vector<std::vector<Frame>> stacks_;
+  std::vector<TestCase> tests_;
   std::vector<std::uint32_t> roots_;
   std::vector<std::uint32_t> ctx_by_time_, waits_by_time_;
   struct LazyMoments {

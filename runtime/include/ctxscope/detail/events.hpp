@@ -128,6 +128,28 @@ void adopt_thread_id(std::uint64_t id) noexcept;
 /// background() is always 1 and todo() 2; they are never announced by ctx_create.
 std::uint64_t next_object_id() noexcept;
 
+/// Ownership scopes (the probe's tests; trace_codes.hpp, EventType): every
+/// ctx_create and thread_spawn carries in Event::code the scope current on the
+/// emitting thread.  A thread's scope is its own when set (go() threads
+/// inherit their starter's, "none" included), else the process scope (the
+/// test the framework is running: main and plain std::threads).  0 = none.
+std::uint32_t current_scope() noexcept;
+/// The process scope (what threads without a scope of their own use).
+void set_process_scope(std::uint32_t scope) noexcept;
+/// This thread's own scope; kNoScope: owned by nobody, whatever test runs;
+/// kInheritScope: back to the process scope.
+inline constexpr std::uint32_t kNoScope = 0xffffffffu;
+inline constexpr std::uint32_t kInheritScope = 0;
+void set_thread_scope(std::uint32_t scope) noexcept;
+/// What a go() thread adopts from its starter: current_scope(), or kNoScope.
+inline std::uint32_t scope_for_child() noexcept {
+  const std::uint32_t s = current_scope();
+  return s ? s : kNoScope;
+}
+
+/// Emits test_begin / test_end (see the table above) if a sink is installed.
+void emit_test(EventType t, std::uint32_t id, TestKind kind, const char* name, TestResult result) noexcept;
+
 /// Emits thread_spawn / thread_exit (see the table above) if a sink is installed.
 void emit_thread(EventType t, std::uint64_t id, std::uint64_t ctx, std::uint64_t parent, const char* name,
                  std::source_location site) noexcept;

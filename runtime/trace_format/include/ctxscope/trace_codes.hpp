@@ -82,6 +82,26 @@ enum class EventType : std::uint8_t {
   thread_exit = 9,   // thread      -                   -                    -
   chan_create = 10,  // chan id     -                   capacity             text=label; site=creation
   chan_close = 11,   // chan id     -                   -                    site=close call
+  test_begin = 12,   // test id     -                   -                    kind (TestKind); text="Suite.Name" (interned)
+  test_end = 13,     // test id     -                   -                    kind (TestKind); aux = TestResult
+  // Ownership (the probe): ctx_create and thread_spawn carry in Event::code the
+  // id of the test (or suite) that was running on the creating thread when the
+  // context was created / the thread was started (0: none).  go() threads
+  // inherit the scope of the thread that started them.
+};
+
+/// What a test_begin/test_end marks (the probe): one test, or a test suite's
+/// SetUpTestSuite..TearDownTestSuite (what a suite fixture owns).
+enum class TestKind : std::uint8_t {
+  test = 0,
+  suite = 1,
+};
+
+/// How a test ended, as the framework saw it before the probe's own check.
+enum class TestResult : std::uint8_t {
+  passed = 0,
+  failed = 1,
+  skipped = 2,
 };
 
 /// Names used in traces and reports ("cancel", "parent", "chan_recv", ...).
@@ -91,5 +111,7 @@ std::string_view to_string(WaitObject) noexcept;
 std::string_view to_string(WaitOutcome) noexcept;
 std::string_view to_string(ReleaseReason) noexcept;
 std::string_view to_string(EventType) noexcept;
+std::string_view to_string(TestKind) noexcept;
+std::string_view to_string(TestResult) noexcept;
 
 }  // namespace ctxscope

@@ -37,8 +37,10 @@ namespace ctxscope::trace::schema {
 /// `PRAGMA user_version` of files written by this ctxscope.  Readers refuse any
 /// other version: newer ones, and older ones, which must be re-recorded.
 /// History: 1 = enumerations stored as names (TEXT) in the entity tables;
-/// 2 = integer codes everywhere, cause columns NULL when the cause is err itself.
-inline constexpr int kVersion = 3;
+/// 2 = integer codes everywhere, cause columns NULL when the cause is err itself;
+/// 3 = run.run_token, run.failure, end_state 'failed';
+/// 4 = table `tests`, contexts.test and threads.test (ownership, the probe).
+inline constexpr int kVersion = 4;
 /// `PRAGMA application_id`: ASCII "CTXS".
 inline constexpr std::int32_t kApplicationId = 0x43545853;
 
@@ -104,6 +106,8 @@ inline constexpr Column threads[] = {
     {"spawn_site", "INTEGER", "Site of the go() call (`sites.id`)."},
     {"exit_ns", "INTEGER", "When its function returned; NULL if still running at the end of the trace."},
     {"first_ns", "INTEGER", "Time of the first event recorded from or about this thread."},
+    {"test", "INTEGER", "Test (`tests.id`) that started it: the test running on the thread that called go() "
+                        "(go() threads inherit it); NULL outside tests or when not recorded under the probe."},
 };
 
 inline constexpr Column contexts[] = {
@@ -150,6 +154,20 @@ inline constexpr Column contexts[] = {
                                   "cancelled, dropped all children), 2 destroyed (last handle gone while registered); "
                                   "NULL while registered.", "release_reason"},
     {"release_thread", "INTEGER", "Thread on which the release happened."},
+    {"test", "INTEGER", "Test (`tests.id`) that created it: the test running on the creating thread (go() threads "
+                        "inherit their starter's test); NULL outside tests or when not recorded under the probe."},
+};
+
+inline constexpr Column tests[] = {
+    {"id", "INTEGER PRIMARY KEY", "Test id (1, 2, ... in order of beginning), referenced by contexts.test and threads.test."},
+    {"kind", "INTEGER NOT NULL", "TestKind code (`enums.type = 'test_kind'`): 0 test, 1 suite (SetUpTestSuite to "
+                                 "TearDownTestSuite: what a suite fixture owns).", "test_kind"},
+    {"name", "TEXT NOT NULL", "`Suite.Name` as GoogleTest names it (the suite's name for kind suite)."},
+    {"thread", "INTEGER", "Thread the test ran on."},
+    {"begin_ns", "INTEGER", "When it began (before the fixture's constructor)."},
+    {"end_ns", "INTEGER", "When it ended (after TearDown); NULL if it never ended (the run died in it)."},
+    {"result", "INTEGER", "TestResult code (`enums.type = 'test_result'`): 0 passed, 1 failed, 2 skipped, as the "
+                          "framework saw it before the probe's check; NULL while running.", "test_result"},
 };
 
 inline constexpr Column waits[] = {
@@ -215,7 +233,7 @@ inline constexpr Column events[] = {
     {"t_ns", "INTEGER NOT NULL", "Time of the event."},
     {"type", "INTEGER NOT NULL", "EventType code (`enums.type = 'event'`): 1 ctx_create, 2 ctx_cancel, 3 cancel_dropped, "
                                  "4 ctx_release, 5 done_observed, 6 wait_begin, 7 wait_end, 8 thread_spawn, 9 thread_exit, "
-                                 "10 chan_create, 11 chan_close.", "event"},
+                                 "10 chan_create, 11 chan_close, 12 test_begin, 13 test_end.", "event"},
     {"thread", "INTEGER NOT NULL", "Emitting thread."},
     {"id", "INTEGER", "Primary object (context / wait / thread / channel id), see the EventType table in ctxscope/trace_codes.hpp."},
     {"ref", "INTEGER", "Secondary object (parent ctx, done ctx, ...)."},
@@ -226,12 +244,14 @@ inline constexpr Column events[] = {
     {"aux", "INTEGER", "Auxiliary byte (ctx_create: registered flag; ctx_cancel: 1 = explicit call on an already-done context; "
                            "wait_begin: number of select cases)."},
     {"err", "INTEGER", "errc code for ctx_cancel (`enums.type = 'errc'`): 1 canceled, 2 deadline_exceeded.", "errc"},
-    {"code", "INTEGER", "Cause error_code value for ctx_cancel, as emitted (also when the cause is err itself)."},
+    {"code", "INTEGER", "Cause error_code value for ctx_cancel, as emitted (also when the cause is err itself); for "
+                        "ctx_create and thread_spawn the owning test (`tests.id`, 0 none)."},
     {"site", "INTEGER", "`sites.id` or NULL."},
 };
 
 inline constexpr Column enums[] = {
-    {"type", "TEXT NOT NULL", "Enumeration: event, kind, cancel_reason, wait_object, wait_outcome, release_reason, errc."},
+    {"type", "TEXT NOT NULL", "Enumeration: event, kind, cancel_reason, wait_object, wait_outcome, release_reason, "
+                              "test_kind, test_result, errc."},
     {"value", "INTEGER NOT NULL", "Integer code as stored in `events` and in the entity tables' enumeration columns."},
     {"name", "TEXT NOT NULL", "Name of the code, as reports show it (e.g. kind 2 = cancel)."},
 };
@@ -243,6 +263,8 @@ inline constexpr Table kTables[] = {
     {"contexts", "One row per context: creation, cancellation, lost cancel, release.", cols::contexts},
     {"waits", "One row per blocking operation (channel op, select, WaitGroup/Group wait, sleep, done wait).", cols::waits},
     {"channels", "One row per channel.", cols::channels},
+    {"tests", "One row per test (and test suite) a probe-linked test binary ran: what owns each context and thread.",
+     cols::tests},
     {"sites", "Code locations (std::source_location), deduplicated.", cols::sites},
     {"stacks", "Captured stacks (CTXSCOPE_STACKS=N), deduplicated.", cols::stacks},
     {"stack_frames", "Frames of each stack, innermost first.", cols::stack_frames, "PRIMARY KEY (stack_id, depth)", true},
