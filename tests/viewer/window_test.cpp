@@ -168,3 +168,36 @@ TEST(ViewerWindow, InTheGuiABadFileIsADialogNamingTheFileAndTheProblem) {
 
 }  // namespace
 }  // namespace ctxscope::testing
+
+namespace ctxscope::testing {
+namespace {
+
+TEST(ViewerWindow, DetailsOfAWaitAndAThreadSayWhatTheyAre) {
+  if (!ci_job().exe) GTEST_SKIP();
+  const auto dir = test_dir();
+  const auto trace = record_buggy(ci_job(), dir);
+  ShownWindow sw;
+  ASSERT_TRUE(open_and_wait(sw.w, trace));
+  const auto& doc = *sw.w.document();
+  const auto& m = doc.model();
+  std::uint32_t stuck = analysis::kNoIndex;
+  for (std::uint32_t w = 0; w < m.waits().size(); ++w)
+    if (doc.wait_style(w) == viewer::WaitStyle::stuck) stuck = w;
+  ASSERT_NE(stuck, analysis::kNoIndex);
+  const auto t = m.find_thread(m.waits()[stuck].thread);
+  sw.w.select_wait(t, stuck);
+  auto text = sw.w.details()->toPlainText();
+  EXPECT_TRUE(text.contains("still blocked at the end")) << text.toStdString();
+  EXPECT_TRUE(text.contains("no context (blind)")) << text.toStdString();
+  EXPECT_TRUE(text.contains("missed")) << text.toStdString();
+  EXPECT_EQ(sw.w.lanes_scene()->selected_wait(), stuck);
+  // The wait's thread works for the timeout: the tree selects it.
+  EXPECT_EQ(sw.w.tree_scene()->selected_context(), m.threads()[t].effective_ctx);
+  sw.w.select_thread(t);
+  text = sw.w.details()->toPlainText();
+  EXPECT_TRUE(text.contains(QString::fromStdString(doc.thread_title(t)))) << text.toStdString();
+  EXPECT_TRUE(text.contains("still running at the end")) << text.toStdString();
+}
+
+}  // namespace
+}  // namespace ctxscope::testing
