@@ -201,3 +201,34 @@ TEST(ViewerWindow, DetailsOfAWaitAndAThreadSayWhatTheyAre) {
 
 }  // namespace
 }  // namespace ctxscope::testing
+
+namespace ctxscope::testing {
+namespace {
+
+// A chain of 3,000 derived contexts (a recursion that derives at each level):
+// the window opens it, lays it out and draws it without running out of stack.
+TEST(ViewerWindow, ADeepChainOfContextsOpensAndIsDrawn) {
+  const auto dir = test_dir();
+  const auto p = dir / "deep.db";
+  const int n = 2500;  // deeper than the contour layout goes (2,000); the rule engine is quadratic in depth (20,000: minutes)
+  {
+    TraceBuilder b(p, 100 * kMs);
+    b.exec("BEGIN");
+    for (int i = 0; i < n; ++i)
+      b.ctx({.id = 1024 + i, .parent = i == 0 ? 1 : 1024 + i - 1, .created_ns = i * 1000, .registered = 1,
+             .cancel_ns = 50 * kMs, .cancel_reason = i == 0 ? "explicit" : "parent",
+             .cancel_origin = i == 0 ? I() : I(1024), .cancel_called_ns = 60 * kMs});
+    b.exec("COMMIT");
+  }
+  ShownWindow sw;
+  QString err;
+  ASSERT_TRUE(open_and_wait(sw.w, p, &err)) << err.toStdString();
+  EXPECT_EQ(sw.w.tree_scene()->drawn().size(), sw.w.document()->model().contexts().size());
+  const auto deepest = sw.w.document()->model().find_context(1024 + n - 1);
+  sw.w.select_context(deepest);
+  (void)sw.w.grab();
+  EXPECT_EQ(sw.w.tree_scene()->selected_context(), deepest);
+}
+
+}  // namespace
+}  // namespace ctxscope::testing
