@@ -34,6 +34,22 @@ std::vector<std::pair<std::string, std::filesystem::path>> hostile_corpus(const 
     sqlite3_close(db);
   }
   {
+    auto p = add("older schema", "older.db");
+    { TraceBuilder b(p, 1); }
+    sqlite3* db;
+    sqlite3_open(p.c_str(), &db);
+    sqlite3_exec(db, "PRAGMA user_version=1;", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+  }
+  {
+    auto p = add("planted view", "view.db");
+    { TraceBuilder b(p, 1); }
+    sqlite3* db;
+    sqlite3_open(p.c_str(), &db);
+    sqlite3_exec(db, "CREATE VIEW evil AS SELECT 1;", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+  }
+  {
     auto p = add("missing table", "notable.db");
     { TraceBuilder b(p, 1); }
     sqlite3* db;

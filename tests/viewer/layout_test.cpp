@@ -70,6 +70,22 @@ TEST(ViewerTreeLayout, ASmallSubtreeTucksUnderItsNeighbourInsteadOfWideningTheTr
   EXPECT_DOUBLE_EQ(lay.width, 2.5);
 }
 
+TEST(ViewerTreeLayout, AChainOfTwoHundredThousandLevelsIsLaidOutWithoutRecursion) {
+  Forest f;
+  const std::size_t n = 200000;
+  f.kids.resize(n + 2);
+  for (std::uint32_t i = 0; i + 1 < n; ++i) f.kids[i].push_back(i + 1);
+  f.kids[0].push_back(static_cast<std::uint32_t>(n));  // a second child of the root, and a separate root
+  f.roots = {0, static_cast<std::uint32_t>(n + 1)};
+  const auto lay = f.lay();
+  EXPECT_EQ(lay.levels, static_cast<int>(n));
+  EXPECT_EQ(lay.depth[n - 1], static_cast<int>(n - 1));
+  // Still a layout: nodes of a level apart, the root over its children.
+  EXPECT_GE(lay.x[n] - lay.x[1], 1.0);
+  EXPECT_DOUBLE_EQ(lay.x[0], (lay.x[1] + lay.x[n]) / 2);
+  EXPECT_GE(lay.x[n + 1] - lay.x[n], 1.0);
+}
+
 TEST(ViewerTreeLayout, ADeepChainDoesNotOverflowTheStack) {
   Forest f;
   const std::size_t n = 5000;

@@ -168,3 +168,67 @@ TEST(ViewerWindow, InTheGuiABadFileIsADialogNamingTheFileAndTheProblem) {
 
 }  // namespace
 }  // namespace ctxscope::testing
+
+namespace ctxscope::testing {
+namespace {
+
+TEST(ViewerWindow, DetailsOfAWaitAndAThreadSayWhatTheyAre) {
+  if (!ci_job().exe) GTEST_SKIP();
+  const auto dir = test_dir();
+  const auto trace = record_buggy(ci_job(), dir);
+  ShownWindow sw;
+  ASSERT_TRUE(open_and_wait(sw.w, trace));
+  const auto& doc = *sw.w.document();
+  const auto& m = doc.model();
+  std::uint32_t stuck = analysis::kNoIndex;
+  for (std::uint32_t w = 0; w < m.waits().size(); ++w)
+    if (doc.wait_style(w) == viewer::WaitStyle::stuck) stuck = w;
+  ASSERT_NE(stuck, analysis::kNoIndex);
+  const auto t = m.find_thread(m.waits()[stuck].thread);
+  sw.w.select_wait(t, stuck);
+  auto text = sw.w.details()->toPlainText();
+  EXPECT_TRUE(text.contains("still blocked at the end")) << text.toStdString();
+  EXPECT_TRUE(text.contains("no context (blind)")) << text.toStdString();
+  EXPECT_TRUE(text.contains("missed")) << text.toStdString();
+  EXPECT_EQ(sw.w.lanes_scene()->selected_wait(), stuck);
+  // The wait's thread works for the timeout: the tree selects it.
+  EXPECT_EQ(sw.w.tree_scene()->selected_context(), m.threads()[t].effective_ctx);
+  sw.w.select_thread(t);
+  text = sw.w.details()->toPlainText();
+  EXPECT_TRUE(text.contains(QString::fromStdString(doc.thread_title(t)))) << text.toStdString();
+  EXPECT_TRUE(text.contains("still running at the end")) << text.toStdString();
+}
+
+}  // namespace
+}  // namespace ctxscope::testing
+
+namespace ctxscope::testing {
+namespace {
+
+// A chain of 3,000 derived contexts (a recursion that derives at each level):
+// the window opens it, lays it out and draws it without running out of stack.
+TEST(ViewerWindow, ADeepChainOfContextsOpensAndIsDrawn) {
+  const auto dir = test_dir();
+  const auto p = dir / "deep.db";
+  const int n = 2500;  // deeper than the contour layout goes (2,000); the rule engine is quadratic in depth (20,000: minutes)
+  {
+    TraceBuilder b(p, 100 * kMs);
+    b.exec("BEGIN");
+    for (int i = 0; i < n; ++i)
+      b.ctx({.id = 1024 + i, .parent = i == 0 ? 1 : 1024 + i - 1, .created_ns = i * 1000, .registered = 1,
+             .cancel_ns = 50 * kMs, .cancel_reason = i == 0 ? "explicit" : "parent",
+             .cancel_origin = i == 0 ? I() : I(1024), .cancel_called_ns = 60 * kMs});
+    b.exec("COMMIT");
+  }
+  ShownWindow sw;
+  QString err;
+  ASSERT_TRUE(open_and_wait(sw.w, p, &err)) << err.toStdString();
+  EXPECT_EQ(sw.w.tree_scene()->drawn().size(), sw.w.document()->model().contexts().size());
+  const auto deepest = sw.w.document()->model().find_context(1024 + n - 1);
+  sw.w.select_context(deepest);
+  (void)sw.w.grab();
+  EXPECT_EQ(sw.w.tree_scene()->selected_context(), deepest);
+}
+
+}  // namespace
+}  // namespace ctxscope::testing

@@ -66,12 +66,76 @@ struct Builder {
 
 }  // namespace
 
+/// Deeper than this, the contour layout's recursion (and its O(n · depth)
+/// contour copies) would be a risk on the GUI thread's stack: a trace with a
+/// chain of 100,000 derived contexts must not crash the viewer.  Such trees
+/// get the simple layered layout instead (leaves in order, each parent centred
+/// over its first and last child), computed without recursion.
+constexpr int kMaxContourDepth = 2000;
+
+/// The simple layered layout: post-order, iterative.
+void layered_layout(std::span<const std::uint32_t> roots,
+                    const std::function<std::span<const std::uint32_t>(std::uint32_t)>& children, double sep,
+                    std::vector<double>& x, std::vector<int>& depth) {
+  double next = 0;
+  struct Item {
+    std::uint32_t n;
+    bool done;
+  };
+  std::vector<Item> st;
+  for (auto it = roots.rbegin(); it != roots.rend(); ++it) {
+    depth[*it] = 0;
+    st.push_back({*it, false});
+  }
+  while (!st.empty()) {
+    auto [n, done] = st.back();
+    st.pop_back();
+    const auto kids = children(n);
+    if (kids.empty()) {
+      x[n] = next;
+      next += sep;
+      continue;
+    }
+    if (done) {
+      x[n] = (x[kids.front()] + x[kids.back()]) / 2;
+      continue;
+    }
+    st.push_back({n, true});
+    for (auto it = kids.rbegin(); it != kids.rend(); ++it) {
+      depth[*it] = depth[n] + 1;
+      st.push_back({*it, false});
+    }
+  }
+}
+
 TreeLayout tidy_layout(std::size_t count, std::span<const std::uint32_t> roots,
                        const std::function<std::span<const std::uint32_t>(std::uint32_t)>& children,
                        double separation) {
   TreeLayout out;
   std::vector<double> rel(count, 0);
   out.depth.assign(count, -1);
+  // The depth first, without recursion, to choose the layout.
+  int max_depth = 0;
+  {
+    std::vector<std::pair<std::uint32_t, int>> st;
+    for (auto r : roots) st.push_back({r, 0});
+    while (!st.empty()) {
+      const auto [n, d] = st.back();
+      st.pop_back();
+      max_depth = std::max(max_depth, d);
+      for (auto k : children(n)) st.push_back({k, d + 1});
+    }
+  }
+  if (max_depth > kMaxContourDepth) {
+    out.x.assign(count, -1);
+    layered_layout(roots, children, separation, out.x, out.depth);
+    for (std::size_t i = 0; i < count; ++i)
+      if (out.depth[i] >= 0) {
+        out.width = std::max(out.width, out.x[i]);
+        out.levels = std::max(out.levels, out.depth[i] + 1);
+      }
+    return out;
+  }
   Builder b{children, separation, rel, out.depth};
   b.place(roots, 0);
   // Absolute positions, top-down (iterative: deep chains must not overflow the stack).

@@ -6,7 +6,9 @@
 // centred over its first and last child.  Subtrees keep their shape wherever
 // they end up (a reader recognises a subtree after a collapse elsewhere), and
 // the width is that of the widest level, not the number of leaves.
-// O(n · depth) time.  Pure C++, no Qt: the scene feeds it the visible forest.
+// O(n · depth) time.  A forest deeper than 2,000 levels (a chain of derived
+// contexts) gets the simple layered layout instead, without recursion.
+// Pure C++, no Qt: the scene feeds it the visible forest.
 #pragma once
 
 #include <cstdint>
