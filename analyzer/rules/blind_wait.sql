@@ -9,6 +9,8 @@
 -- help: Make the wait observe the thread's context and return its error when it
 --     wins: `ch.recv(ctx)`, `ch.send(ctx, v)`, `select(..., ctx.done())`,
 --     `wg.wait(ctx)`, `sleep_for(ctx, d)`.
+-- supersedes: stuck-wait (a blind wait still blocked at the end is one defect,
+--     reported once, as blind-wait, whose message says it is still blocked)
 -- lint: A blocking call that cannot observe the Context in scope: it will not
 --     give up when the context is done.
 --

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 #include <variant>
@@ -528,6 +529,18 @@ Report analyze_rules(sqlite3* db, const Options& opts, std::span<const Rule> all
     k.rule = rule;
     auto s = prepare_rule(db, *rule, opts);
     while (s->step()) b(k, read_row(*s, rule->id));
+  }
+  // One finding per defect: a rule's finding about a wait replaces those of
+  // the rules it supersedes about the same wait (the catalogue says which).
+  for (const Rule* rule : rules) {
+    if (rule->supersedes.empty() || opts.ignore.count(std::string(rule->id))) continue;
+    std::set<std::uint64_t> waits;
+    for (const Finding& f : rep.findings)
+      if (f.rule == rule->id && f.wait != 0) waits.insert(f.wait);
+    std::erase_if(rep.findings, [&](const Finding& f) {
+      return f.wait != 0 && waits.count(f.wait) &&
+             std::find(rule->supersedes.begin(), rule->supersedes.end(), f.rule) != rule->supersedes.end();
+    });
   }
   // Ignored rules count as suppressed: run them only to count (cheap enough,
   // and the report must say what it hid).

@@ -62,6 +62,10 @@ struct Rule {
   std::string_view help;       ///< how to fix it
   std::string_view lint;       ///< what ctxscope-lint checks under this id ("" if it does not)
   std::string_view sql;        ///< the whole .sql file, header included
+  /// Rules whose finding about the same wait this rule's finding replaces (one
+  /// finding per defect: a blind wait still blocked at the end is blind-wait,
+  /// not also stuck-wait).  Applied when both rules run.
+  std::span<const std::string_view> supersedes = {};
 
   /// The sub-kind `id`, or nullptr.
   constexpr const Subkind* subkind(std::string_view sid) const noexcept {
