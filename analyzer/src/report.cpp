@@ -19,9 +19,10 @@ ordered_json site_json(const Site& s) {
   return ordered_json{{"file", s.file}, {"line", s.line}, {"column", s.column}, {"function", s.function}};
 }
 
-ordered_json finding_json(const Finding& f) {
+ordered_json finding_json(const Finding& f, const std::string& fp) {
   ordered_json j;
   j["rule"] = f.rule;
+  j["fingerprint"] = fp;
   j["subkind"] = f.subkind;
   j["severity"] = std::string(to_string(f.severity));
   j["message"] = f.message;
@@ -140,7 +141,8 @@ std::string to_text(const Report& r) {
 
 std::string findings_to_json(const std::vector<Finding>& fs) {
   auto arr = ordered_json::array();
-  for (const auto& f : fs) arr.push_back(finding_json(f));
+  const auto fps = fingerprints(fs);
+  for (std::size_t i = 0; i < fs.size(); ++i) arr.push_back(finding_json(fs[i], fps[i]));
   return arr.dump(2) + "\n";
 }
 
@@ -157,7 +159,8 @@ std::string to_json(const Report& r) {
                               {"suppressed", r.suppressed},
                               {"suppressed_by_rule", r.suppressed_by_rule}};
   auto arr = ordered_json::array();
-  for (const auto& f : r.findings) arr.push_back(finding_json(f));
+  const auto fps = fingerprints(r.findings);
+  for (std::size_t i = 0; i < r.findings.size(); ++i) arr.push_back(finding_json(r.findings[i], fps[i]));
   j["findings"] = std::move(arr);
   return j.dump(2) + "\n";
 }
@@ -171,7 +174,9 @@ std::string to_sarif(const Report& r) {
                                 std::string(rule.help)));
   }
   auto results = ordered_json::array();
-  for (const auto& f : r.findings) {
+  const auto fps = fingerprints(r.findings);
+  for (std::size_t fi = 0; fi < r.findings.size(); ++fi) {
+    const Finding& f = r.findings[fi];
     ordered_json res;
     res["ruleId"] = f.rule;
     // A finding of a rule outside the catalogue (hand-made) has no index.
@@ -197,8 +202,8 @@ std::string to_sarif(const Report& r) {
       for (const auto& fr : f.stack) frames.push_back({{"location", {{"message", {{"text", fr}}}}}});
       res["stacks"] = ordered_json::array({{{"message", {{"text", "creation stack"}}}, {"frames", frames}}});
     }
-    // Stable identity across runs: rule + site + subkind (no ids or times).
-    res["partialFingerprints"] = {{"ctxscopeSite/v1", f.rule + ":" + f.subkind + ":" + f.site.str()}};
+    // Stable identity across runs and checkouts (finding.hpp: fingerprint()).
+    res["partialFingerprints"] = {{"ctxscope/v2", fps[fi]}};
     ordered_json props{{"context", f.context}, {"thread", f.thread}, {"threadName", f.thread_name}};
     if (!f.subkind.empty()) props["subkind"] = f.subkind;
     if (!f.ancestry.empty()) props["ancestry"] = ancestry_line(f.ancestry);
@@ -239,11 +244,18 @@ std::string to_junit(const Report& r) {
     o << "    </properties>\n";
   }
   if (n == 0) o << "    <testcase classname=\"ctxscope\" name=\"no findings\"/>\n";
-  for (const auto& f : r.findings) {
-    const std::string name = location(f.site) + " " + f.rule + (f.subkind.empty() ? "" : "/" + f.subkind) +
-                             " ctx#" + std::to_string(f.context) +
-                             (f.thread_name.empty() ? "" : " thread '" + f.thread_name + "'") +
-                             (f.wait ? " wait#" + std::to_string(f.wait) : "");
+  const auto fps = fingerprints(r.findings);
+  for (std::size_t fi = 0; fi < r.findings.size(); ++fi) {
+    const Finding& f = r.findings[fi];
+    // A stable name (CI history tracks tests by name): no run-local ids, no
+    // directory, the fingerprint last.
+    std::string where = "<unknown>";
+    if (f.site.known()) {
+      const auto slash = f.site.file.rfind('/');
+      where = (slash == std::string::npos ? f.site.file : f.site.file.substr(slash + 1)) + ":" + std::to_string(f.site.line);
+    }
+    const std::string name = f.rule + (f.subkind.empty() ? "" : "/" + f.subkind) + " at " + where +
+                             (f.thread_name.empty() ? "" : " thread '" + f.thread_name + "'") + " [" + fps[fi] + "]";
     o << "    <testcase classname=\"ctxscope." << xml_escape(f.rule) << "\" name=\"" << xml_escape(name)
       << "\"";
     if (f.site.known()) o << " file=\"" << xml_escape(f.site.file) << "\" line=\"" << f.site.line << "\"";

@@ -4,6 +4,7 @@
 // fixed mode must report nothing.  Samples absent from the build are skipped.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -83,6 +84,31 @@ TEST_P(SampleE2E, FixedModeReportsNothing) {
   analysis::Report rep;
   const auto got = run_and_analyze("fixed", &rep);
   EXPECT_TRUE(got.empty()) << "got:\n" << show(got) << "report:\n" << analysis::to_text(rep);
+}
+
+// Stable identity (issue 17 item 3): two recordings of one sample give the
+// same fingerprints, unique within each report, and the same JUnit test names
+// (CI history tracks a finding across runs by them).
+TEST_P(SampleE2E, TwoRunsGiveTheSameFingerprintsAndJUnitNames) {
+  if (!GetParam().exe) GTEST_SKIP() << "sample-" << GetParam().name << " is not part of this build";
+  std::vector<std::string> fps[2], names[2];
+  for (int run = 0; run < 2; ++run) {
+    const auto dir = test_dir() / (run ? "b" : "a");
+    std::filesystem::create_directories(dir);
+    const analysis::Report rep = run_sample_traced(GetParam(), "buggy", dir);
+    fps[run] = analysis::fingerprints(rep.findings);
+    const std::string junit = analysis::to_junit(rep);
+    static const std::regex name_re("<testcase classname=\"[^\"]*\" name=\"([^\"]*)\"");
+    for (auto it = std::sregex_iterator(junit.begin(), junit.end(), name_re); it != std::sregex_iterator(); ++it)
+      names[run].push_back((*it)[1]);
+    std::sort(fps[run].begin(), fps[run].end());
+    std::sort(names[run].begin(), names[run].end());
+    EXPECT_EQ(std::adjacent_find(fps[run].begin(), fps[run].end()), fps[run].end()) << "a fingerprint repeats";
+    for (const auto& n : names[run]) EXPECT_EQ(n.find("ctx#"), std::string::npos) << n;
+  }
+  EXPECT_FALSE(fps[0].empty());
+  EXPECT_EQ(fps[0], fps[1]);
+  EXPECT_EQ(names[0], names[1]);
 }
 
 INSTANTIATE_TEST_SUITE_P(Samples, SampleE2E, ::testing::ValuesIn(kSamples),

@@ -72,6 +72,17 @@ struct Finding {
   friend bool operator==(const Finding&, const Finding&) = default;
 };
 
+/// A finding's identity across runs and checkouts: a hash of its rule,
+/// sub-kind, site (file name, line, function), the kinds and sites of its
+/// ancestry and its thread's name — never of run-local ids or times, nor of
+/// the directory the sources are in.  16 hex digits.  Two findings of one
+/// report may share it (two threads of one name blocked at one line):
+/// fingerprints() numbers the repeats.
+std::string fingerprint(const Finding& f);
+/// fingerprint() of each finding, in order, with "-2", "-3"... appended to the
+/// second and later findings of one fingerprint: unique within the report.
+std::vector<std::string> fingerprints(const std::vector<Finding>& fs);
+
 /// The rule ids, in catalogue order: a view of rule_catalogue::rules() kept
 /// for callers that only need the ids.
 inline constexpr auto kRules = [] {
