@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -72,6 +73,7 @@ struct ReportOpts {
   bool quiet_progress = false;
   bool gate = false;              // check / run: an incomplete run fails the gate
   bool allow_incomplete = false;  // --allow-incomplete
+  std::string source_root;        // --source-root: "" = default, "none" = absolute paths
 };
 
 void add_report_options(CLI::App* c, ReportOpts& o, bool check) {
@@ -83,6 +85,9 @@ void add_report_options(CLI::App* c, ReportOpts& o, bool check) {
       ->check(CLI::IsMember({"error", "warning", "never"}));
   c->add_option("-o,--output", o.output, "write the report to FILE instead of stdout");
   c->add_option("--suppress", o.suppress_files, "suppressions file (lines 'rule:site-glob'); repeatable");
+  c->add_option("--source-root", o.source_root,
+                "paths in the report are relative to DIR (default: the git top level of the traced sources, else the "
+                "current directory; 'none': absolute paths)");
   // The choices are the catalogue's ids (ctxscope/rule_catalogue.hpp).
   std::vector<std::string> ids;
   for (const auto& r : ctxscope::rule_catalogue::rules()) ids.emplace_back(r.id);
@@ -308,7 +313,13 @@ int report_file(const std::string& file, const ReportOpts& o) {
     std::fprintf(stderr, "ctxscope: %s\n", err.c_str());
     return kExitUsage;
   }
-  sup.apply(rep);
+  if (o.source_root != "none") {
+    std::string root = o.source_root.empty() ? default_source_root(rep) : o.source_root;
+    std::error_code ec;
+    const auto abs = std::filesystem::weakly_canonical(root, ec);
+    relativize_paths(rep, ec ? root : abs.string());
+  }
+  sup.apply(rep);  // after: suppressions match the relative paths
   // Run warnings go to stderr too, so a JSON/SARIF consumer on stdout still
   // lets a human see that the run ended abnormally.
   for (const auto& w : rep.warnings) std::fprintf(stderr, "ctxscope: %s: warning: %s\n", file.c_str(), w.c_str());

@@ -6,6 +6,7 @@
 #include "ctxscope/sarif.hpp"
 #include "ctxscope/version.hpp"
 
+#include <filesystem>
 #include <sstream>
 
 namespace ctxscope::analysis {
@@ -99,6 +100,35 @@ bool parse_format(const std::string& s, Format& out) noexcept {
   else if (s == "junit") out = Format::junit;
   else return false;
   return true;
+}
+
+std::string default_source_root(const Report& r) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const Finding& f : r.findings) {
+    const fs::path p(f.site.file);
+    if (!f.site.known() || !p.is_absolute()) continue;
+    for (fs::path d = p.parent_path(); !d.empty() && d != d.root_path(); d = d.parent_path())
+      if (fs::exists(d / ".git", ec)) return d.string();
+    break;
+  }
+  const fs::path cwd = fs::current_path(ec);
+  return ec ? std::string() : cwd.string();
+}
+
+void relativize_paths(Report& r, const std::string& root) {
+  if (root.empty()) return;
+  std::string prefix = root;
+  while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
+  r.source_root = prefix;
+  prefix += '/';
+  auto rel = [&](Site& s) {
+    if (s.file.size() > prefix.size() && s.file.compare(0, prefix.size(), prefix) == 0) s.file.erase(0, prefix.size());
+  };
+  for (Finding& f : r.findings) {
+    rel(f.site);
+    for (AncestryEntry& a : f.ancestry) rel(a.site);
+  }
 }
 
 std::string finding_to_text(const Finding& f) {
@@ -221,6 +251,9 @@ std::string to_sarif(const Report& r) {
     invocation["toolExecutionNotifications"] = std::move(notes);
   }
   run["invocations"] = ordered_json::array({invocation});
+  // Relative URIs (relativize_paths) resolve against the source root.
+  if (!r.source_root.empty())
+    run["originalUriBaseIds"] = {{"%SRCROOT%", {{"uri", "file://" + sarif::escape_path(r.source_root) + "/"}}}};
   if (!r.run.trace_path.empty())
     run["artifacts"] = ordered_json::array(
         {{{"location", sarif::artifact_location(r.run.trace_path)}, {"roles", ordered_json::array({"analysisTarget"})}}});

@@ -2,6 +2,7 @@
 // suppressions, and the CLI's exit codes, hostile-file handling, stats and export.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <set>
 #include <sqlite3.h>
@@ -416,6 +417,71 @@ TEST_F(Cli, ChromeExportFlowsRunForwardFromTheCancelToTheWakeUp) {
   EXPECT_TRUE(names.count("ctxscope-timer")) << "the timer thread is named";
   for (const auto& n : names) EXPECT_EQ(n.rfind("thread#", 0), std::string::npos) << n;
 }
+
+// ---- paths relative to a source root (issue 17 item 1) ---------------------
+
+TEST(SourceRoot, DefaultIsTheGitTopLevelAboveTheSourcesElseTheCurrentDirectory) {
+  const auto dir = test_dir();
+  std::filesystem::create_directories(dir / "repo" / ".git");
+  std::filesystem::create_directories(dir / "repo" / "src" / "deep");
+  analysis::Report r;
+  analysis::Finding f;
+  f.rule = "lost-cancel";
+  f.site = {(dir / "repo" / "src" / "deep" / "a.cpp").string(), 3, 1, "f"};
+  f.ancestry.push_back({1, "background", {}, -1, ""});
+  f.ancestry.push_back({9, "cancel", {(dir / "repo" / "src" / "b.cpp").string(), 7, 1, "g"}, -1, ""});
+  r.findings.push_back(f);
+  EXPECT_EQ(analysis::default_source_root(r), (dir / "repo").string());
+  analysis::relativize_paths(r, (dir / "repo").string() + "/");
+  EXPECT_EQ(r.findings[0].site.file, "src/deep/a.cpp");
+  EXPECT_EQ(r.findings[0].ancestry[1].site.file, "src/b.cpp");
+  EXPECT_EQ(r.source_root, (dir / "repo").string());
+  // Outside the root: left absolute.
+  analysis::Report o;
+  f.site.file = "/usr/include/x.h";
+  o.findings.push_back(f);
+  analysis::relativize_paths(o, (dir / "repo").string());
+  EXPECT_EQ(o.findings[0].site.file, "/usr/include/x.h");
+  // No repository above: the current directory.
+  analysis::Report none;
+  f.site.file = "/nonexistent-ctxscope-dir/a.cpp";
+  none.findings.push_back(f);
+  EXPECT_EQ(analysis::default_source_root(none), std::filesystem::current_path().string());
+}
+
+#ifdef CTXSCOPE_SAMPLE_ci_job
+TEST_F(Cli, PathsAreRelativeToTheSourceRootInEveryFormatAndSuppressionsMatchThem) {
+  const auto db = dir / "ci.db";
+  ASSERT_EQ(run_cmd("CTXSCOPE_TRACE='" + db.string() + "' timeout -k 5 60 '" + std::string(CTXSCOPE_SAMPLE_ci_job) +
+                        "' --mode=buggy",
+                    dir)
+                .code,
+            0);
+  const std::string root = std::string(" --source-root '") + CTXSCOPE_SOURCE_DIR + "' '" + db.string() + "'";
+  auto r = ctx("analyze" + root);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("samples/ci-job/buggy.cpp:32:", 0), 0u) << r.out;
+  r = ctx("analyze --format json" + root);
+  EXPECT_NE(r.out.find("\"file\": \"samples/ci-job/buggy.cpp\""), std::string::npos) << r.out;
+  r = ctx("analyze --format junit" + root);
+  EXPECT_NE(r.out.find("file=\"samples/ci-job/buggy.cpp\""), std::string::npos) << r.out;
+  r = ctx("analyze --format sarif" + root);
+  auto j = nlohmann::json::parse(r.out);
+  const auto& run = j["runs"][0];
+  EXPECT_EQ(run["originalUriBaseIds"]["%SRCROOT%"]["uri"].get<std::string>().rfind("file:///", 0), 0u);
+  const auto& loc = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+  EXPECT_EQ(loc["uri"], "samples/ci-job/buggy.cpp");
+  EXPECT_EQ(loc["uriBaseId"], "%SRCROOT%");
+  // A suppression written against the relative path matches.
+  { std::ofstream(dir / "rel.supp") << "blind-wait:samples/ci-job/*\n"; }
+  r = ctx("check --suppress '" + (dir / "rel.supp").string() + "'" + root);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("1 suppressed"), std::string::npos) << r.out;
+  // 'none': the paths as recorded.
+  r = ctx("analyze --source-root none '" + db.string() + "'");
+  EXPECT_EQ(r.out.rfind(std::string(CTXSCOPE_SOURCE_DIR) + "/samples/ci-job/buggy.cpp:32:", 0), 0u) << r.out;
+}
+#endif
 
 }  // namespace
 }  // namespace ctxscope::testing

@@ -30,10 +30,23 @@ struct Report {
   std::vector<std::string> warnings;      ///< about the run itself ("ended abnormally")
   std::size_t suppressed = 0;             ///< dropped by --suppress / --ignore
   std::map<std::string, std::size_t> suppressed_by_rule;
+  /// The directory the findings' paths are relative to (relativize_paths()),
+  /// absolute; empty: paths are as recorded.  SARIF names it %SRCROOT%.
+  std::string source_root;
 
   /// Number of findings whose severity is >= `level`.
   std::size_t count_at_least(Severity level) const noexcept;
 };
+
+/// The default source root of a report: the git top level (the nearest
+/// directory holding `.git`) above the first finding's source file, else the
+/// current directory.
+std::string default_source_root(const Report&);
+/// Makes every site path under `root` relative to it (findings' sites and
+/// their ancestry's), and records `root` in the report.  Paths outside it stay
+/// absolute.  Reports then read the same from any checkout, and suppressions
+/// match the relative path.
+void relativize_paths(Report&, const std::string& root);
 
 enum class Format { text, json, sarif, junit };
 /// "text" | "json" | "sarif" | "junit".
