@@ -74,6 +74,8 @@ struct ReportOpts {
   bool gate = false;              // check / run: an incomplete run fails the gate
   bool allow_incomplete = false;  // --allow-incomplete
   std::string source_root;        // --source-root: "" = default, "none" = absolute paths
+  std::string color = "auto";     // --color
+  bool quiet = false;             // --quiet
 };
 
 void add_report_options(CLI::App* c, ReportOpts& o, bool check) {
@@ -102,6 +104,11 @@ void add_report_options(CLI::App* c, ReportOpts& o, bool check) {
   c->add_option("--blind-wait-grace-ms", o.blind_grace_ms, "blind-wait grace period")->check(CLI::NonNegativeNumber);
   c->add_option("--late-exit-grace-ms", o.late_grace_ms, "late-exit grace period")->check(CLI::NonNegativeNumber);
   c->add_flag("--no-progress", o.quiet_progress, "never print the progress line on stderr");
+  c->add_option("--color", o.color,
+                "auto (default: when stdout is a terminal and NO_COLOR is unset) | always | never: colour the text "
+                "report")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  c->add_flag("-q,--quiet", o.quiet, "text report: the summary line only");
   o.gate = check;
   if (check)
     c->add_flag("--allow-incomplete", o.allow_incomplete,
@@ -323,7 +330,15 @@ int report_file(const std::string& file, const ReportOpts& o) {
   // Run warnings go to stderr too, so a JSON/SARIF consumer on stdout still
   // lets a human see that the run ended abnormally.
   for (const auto& w : rep.warnings) std::fprintf(stderr, "ctxscope: %s: warning: %s\n", file.c_str(), w.c_str());
-  if (!write_out(o.output, render(rep, fmt))) return kExitUsage;
+  TextStyle style;
+  {
+    const char* no_color = std::getenv("NO_COLOR");
+    const char* term = std::getenv("TERM");
+    const bool tty = o.output.empty() && isatty(STDOUT_FILENO) && !(term && std::strcmp(term, "dumb") == 0);
+    style.color = o.color == "always" || (o.color == "auto" && tty && !(no_color && *no_color));
+    style.quiet = o.quiet;
+  }
+  if (!write_out(o.output, render(rep, fmt, style))) return kExitUsage;
   Severity level = Severity::error;
   parse_severity(o.fail_on, level);
   const bool findings = o.fail_on != "never" && rep.count_at_least(level) > 0;

@@ -131,15 +131,61 @@ void relativize_paths(Report& r, const std::string& root) {
   }
 }
 
-std::string finding_to_text(const Finding& f) {
+namespace {
+// SGR sequences, compiler-style: location bold, the severity in its colour.
+struct Sgr {
+  bool on;
+  std::string operator()(const char* code, const std::string& text) const {
+    return on ? std::string("\033[") + code + "m" + text + "\033[0m" : text;
+  }
+};
+const char* severity_sgr(Severity s) {
+  switch (s) {
+    case Severity::error: return "1;31";
+    case Severity::warning: return "1;35";
+    case Severity::note: return "1;36";
+  }
+  return "1";
+}
+// "    ancestry: a → b → c" broken at the arrows so no line passes `width`.
+void wrapped_ancestry(std::ostringstream& o, const std::vector<AncestryEntry>& anc, int width) {
+  const std::string head = "    ancestry: ", cont(head.size(), ' ');
+  std::string line = head;
+  std::size_t visible = head.size();  // columns (the arrow is one column, three bytes)
+  bool first = true;
+  for (const auto& a : anc) {
+    std::string item = "ctx#" + std::to_string(a.context) + " " + a.kind;
+    if (a.site.known())
+      item += " (" + a.site.file.substr(a.site.file.find_last_of('/') + 1) + ":" + std::to_string(a.site.line) + ")";
+    const std::size_t add = (first ? 0 : 3) + item.size();
+    if (!first && width > 0 && visible + add > static_cast<std::size_t>(width)) {
+      o << line << " →\n";
+      line = cont + item;
+      visible = cont.size() + item.size();
+    } else {
+      line += (first ? "" : " → ") + item;
+      visible += add;
+    }
+    first = false;
+  }
+  o << line << "\n";
+}
+}  // namespace
+
+std::string finding_to_text(const Finding& f) { return finding_to_text(f, TextStyle{}); }
+
+std::string finding_to_text(const Finding& f, const TextStyle& st) {
+  const Sgr c{st.color};
   std::ostringstream o;
-  o << location(f.site) << ": " << to_string(f.severity) << ": " << f.message << " [ctxscope-" << f.rule << "]\n";
+  o << c("1", location(f.site) + ":") << " " << c(severity_sgr(f.severity), std::string(to_string(f.severity)) + ":")
+    << " " << f.message << " " << c("2", "[ctxscope-" + f.rule + "]") << "\n";
   // The context's creation site as a note, unless it is the site itself.
   if (!f.ancestry.empty()) {
     const auto& ctx = f.ancestry.back();
     if (ctx.site.known() && !(ctx.site == f.site))
-      o << location(ctx.site) << ": note: context ctx#" << ctx.context << " (" << ctx.kind << ") created here\n";
-    o << "    ancestry: " << ancestry_line(f.ancestry) << "\n";
+      o << c("1", location(ctx.site) + ":") << " " << c(severity_sgr(Severity::note), "note:") << " context ctx#"
+        << ctx.context << " (" << ctx.kind << ") created here\n";
+    wrapped_ancestry(o, f.ancestry, st.width);
   }
   if (!f.thread_name.empty() || f.thread != 0)
     o << "    thread: " << (f.thread_name.empty() ? "<unnamed>" : f.thread_name) << " (#" << f.thread << ")\n";
@@ -147,10 +193,8 @@ std::string finding_to_text(const Finding& f) {
   return o.str();
 }
 
-std::string to_text(const Report& r) {
+std::string summary_line(const Report& r) {
   std::ostringstream o;
-  for (const auto& w : r.warnings) o << r.run.trace_path << ": warning: " << w << " [ctxscope-run]\n";
-  for (const auto& f : r.findings) o << finding_to_text(f);
   const std::size_t errors = r.count_at_least(Severity::error);
   const std::size_t warnings = r.count_at_least(Severity::warning) - errors;
   o << "ctxscope: " << r.findings.size() << (r.findings.size() == 1 ? " finding" : " findings") << " ("
@@ -165,7 +209,22 @@ std::string to_text(const Report& r) {
     }
     o << ")";
   }
-  o << " in " << r.run.trace_path << "\n";
+  o << " in " << r.run.trace_path;
+  return o.str();
+}
+
+std::string to_text(const Report& r) { return to_text(r, TextStyle{}); }
+
+std::string to_text(const Report& r, const TextStyle& st) {
+  const Sgr c{st.color};
+  std::ostringstream o;
+  if (!st.quiet) {
+    for (const auto& w : r.warnings)
+      o << c("1", r.run.trace_path + ":") << " " << c(severity_sgr(Severity::warning), "warning:") << " " << w << " "
+        << c("2", "[ctxscope-run]") << "\n";
+    for (const auto& f : r.findings) o << finding_to_text(f, st);
+  }
+  o << c("1", summary_line(r)) << "\n";
   return o.str();
 }
 
@@ -305,9 +364,9 @@ std::string to_junit(const Report& r) {
   return o.str();
 }
 
-std::string render(const Report& r, Format f) {
+std::string render(const Report& r, Format f, const TextStyle& st) {
   switch (f) {
-    case Format::text: return to_text(r);
+    case Format::text: return to_text(r, st);
     case Format::json: return to_json(r);
     case Format::sarif: return to_sarif(r);
     case Format::junit: return to_junit(r);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 #include <map>
 #include <set>
 #include <sqlite3.h>
@@ -416,6 +417,33 @@ TEST_F(Cli, ChromeExportFlowsRunForwardFromTheCancelToTheWakeUp) {
   }
   EXPECT_TRUE(names.count("ctxscope-timer")) << "the timer thread is named";
   for (const auto& n : names) EXPECT_EQ(n.rfind("thread#", 0), std::string::npos) << n;
+}
+
+// ---- terminal output (issue 17 item 4) --------------------------------------
+
+TEST_F(Cli, ColourOnlyWhenAskedOrOnATerminalAndQuietIsTheSummaryLine) {
+  const auto p = dir / "ci.db";
+  build_ci_job(p);
+  auto r = ctx("analyze --color always '" + p.string() + "'");
+  EXPECT_NE(r.out.find("\033[1;31merror:\033[0m"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\033[1m"), std::string::npos);
+  // Not a terminal (a pipe here): no colour by default, nor with NO_COLOR or never.
+  r = ctx("analyze '" + p.string() + "'");
+  EXPECT_EQ(r.out.find('\033'), std::string::npos) << r.out;
+  r = run_cmd("NO_COLOR=1 " + cli() + " analyze --color auto '" + p.string() + "'", dir);
+  EXPECT_EQ(r.out.find('\033'), std::string::npos);
+  r = ctx("analyze --color never '" + p.string() + "'");
+  EXPECT_EQ(r.out.find('\033'), std::string::npos);
+  // --quiet: one line, the summary; the gate's exit code is unchanged.
+  r = ctx("check --quiet '" + p.string() + "'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_EQ(r.out.rfind("ctxscope: 1 finding (1 error, 0 warnings)", 0), 0u) << r.out;
+  // Notes under a diagnostic are wrapped to 100 columns; the diagnostic line is not.
+  r = ctx("analyze '" + p.string() + "'");
+  std::istringstream lines(r.out);
+  for (std::string l; std::getline(lines, l);)
+    if (l.rfind("    ", 0) == 0) EXPECT_LE(l.size(), 104u) << l;  // bytes: the arrows are 3 each
 }
 
 // ---- paths relative to a source root (issue 17 item 1) ---------------------

@@ -52,13 +52,25 @@ enum class Format { text, json, sarif, junit };
 /// "text" | "json" | "sarif" | "junit".
 bool parse_format(const std::string& s, Format& out) noexcept;
 
+/// How the text report looks: colour (SGR, for a terminal), the width the
+/// notes under a diagnostic are wrapped to (0: never), quiet (the summary
+/// line only).  The diagnostic line itself is never wrapped (tools parse it).
+struct TextStyle {
+  bool color = false;
+  int width = 100;
+  bool quiet = false;
+};
 std::string to_text(const Report&);
+std::string to_text(const Report&, const TextStyle&);
 /// One finding as to_text shows it (the probe's failure message).
 std::string finding_to_text(const Finding&);
+std::string finding_to_text(const Finding&, const TextStyle&);
+/// "ctxscope: N findings (E errors, W warnings)[, S suppressed (...)] in TRACE".
+std::string summary_line(const Report&);
 std::string to_json(const Report&);   ///< {"run":…, "findings":[…], "suppressed":…}
 std::string to_sarif(const Report&);  ///< SARIF 2.1.0, one run, one result per finding
 std::string to_junit(const Report&);  ///< one <testcase> per finding, each failed
-std::string render(const Report&, Format);
+std::string render(const Report&, Format, const TextStyle& = {});
 
 /// Only the findings as JSON (the golden-file format: no run paths, no counts).
 std::string findings_to_json(const std::vector<Finding>&);
