@@ -40,6 +40,9 @@ TEST_P(Golden, FindingsAndTextReportMatchTheGoldenFiles) {
   rep.run.trace_path = "trace.db";  // the report names the file; keep it stable
   check_golden(std::string(GetParam().name) + ".findings.json", analysis::findings_to_json(rep.findings));
   check_golden(std::string(GetParam().name) + ".txt", analysis::to_text(rep));
+  // Every format, as CI systems read them (fingerprints and relative paths included).
+  check_golden(std::string(GetParam().name) + ".sarif", analysis::to_sarif(rep));
+  check_golden(std::string(GetParam().name) + ".junit.xml", analysis::to_junit(rep));
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, Golden,
