@@ -19,8 +19,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <regex>
+#include <tuple>
 #include <vector>
 
+#include "ctxscope/analysis/report.hpp"
 #include "samples.hpp"
 #include "test_util.hpp"
 
@@ -109,6 +111,59 @@ TEST_P(RecordedGolden, NormalizedFindingsMatchTheGoldenFile) {
   EXPECT_EQ(read_file(path), actual) << "golden file " << path
                                      << " differs (regenerate with scripts/regen-goldens.sh if intended)\n"
                                      << analysis::to_text(rep);
+}
+
+// The report in every format, as a CI system reads it, from a real run: paths
+// relative to the checkout (so the goldens hold from any checkout location),
+// then what varies between runs masked — durations and times, context,
+// thread, wait and object ids, the trace's path — and the findings in a
+// canonical order (ties broken by fingerprint, not by run-local ids).
+std::string masked(std::string s) {
+  static const std::regex dur(R"re(-?[0-9]+(\.[0-9]+)? (ns|µs|ms|s)\b)re");
+  static const std::regex ids(R"re((ctx#|thread#|object #|wait#|\(#)[0-9]+)re");
+  static const std::regex json_nums(
+      R"re("(context|thread|wait|ns|done_ns|duration_ns|events|startLine_ignored|id_ignored)": -?[0-9]+)re");
+  static const std::regex times_obj(R"re("timesNs": \{[^}]*\})re");
+  s = std::regex_replace(s, dur, "<t>");
+  s = std::regex_replace(s, ids, "$1<n>");
+  s = std::regex_replace(s, json_nums, "\"$1\": 0");
+  s = std::regex_replace(s, times_obj, "\"timesNs\": {}");
+  return s;
+}
+
+TEST_P(RecordedGolden, EveryFormatMatchesTheGoldenFromAnyCheckout) {
+  const auto& [sample, mode] = GetParam();
+  if (!sample.exe) GTEST_SKIP() << "sample-" << sample.name << " is not part of this build";
+  if (std::string(mode) != "buggy") GTEST_SKIP() << "fixed modes report nothing (their JSON golden says so)";
+  auto rep = run_sample_traced(sample, mode, test_dir());
+  analysis::relativize_paths(rep, kSource.lexically_normal().string());
+  rep.run.trace_path = "trace.db";
+  rep.run.program = fs::path(rep.run.program).filename().string();
+  std::stable_sort(rep.findings.begin(), rep.findings.end(), [](const analysis::Finding& a, const analysis::Finding& b) {
+    return std::make_tuple(a.site.file, a.site.line, a.rule, analysis::fingerprint(a), masked(a.message)) <
+           std::make_tuple(b.site.file, b.site.line, b.rule, analysis::fingerprint(b), masked(b.message));
+  });
+  analysis::TextStyle plain;
+  const std::pair<const char*, std::string> formats[] = {
+      {"txt", analysis::to_text(rep, plain)},
+      {"report.json", analysis::to_json(rep)},
+      {"sarif", analysis::to_sarif(rep)},
+      {"junit.xml", analysis::to_junit(rep)},
+  };
+  const std::string checkout = kSource.lexically_normal().string();
+  for (const auto& [ext, text] : formats) {
+    std::string located = text;  // SARIF's %SRCROOT% names the checkout
+    for (std::size_t p; (p = located.find(checkout)) != std::string::npos;) located.replace(p, checkout.size(), "<checkout>");
+    const std::string actual = masked(located);
+    const auto path = kGolden / "recorded" / (std::string(sample.name) + "." + mode + "." + ext);
+    if (updating()) {
+      write_file(path, actual);
+      continue;
+    }
+    ASSERT_TRUE(fs::exists(path)) << path << " is missing (run scripts/regen-goldens.sh)";
+    EXPECT_EQ(read_file(path), actual) << "golden file " << path
+                                       << " differs (regenerate with scripts/regen-goldens.sh if intended)";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Samples, RecordedGolden, ::testing::ValuesIn(all_cases()),
