@@ -134,7 +134,13 @@ class Entities {
                "cancel_thread FROM contexts WHERE id = ?"),
         stack_q_(db,
                  "SELECT f.function, f.file, f.line, f.address FROM stack_frames sf JOIN frames f ON f.id = "
-                 "sf.frame_id WHERE sf.stack_id = ? ORDER BY sf.depth") {}
+                 "sf.frame_id WHERE sf.stack_id = ? ORDER BY sf.depth"),
+        enums_(detail::read_enum_table(db)) {}
+
+  /// The file's name of `code` in enumeration `type` (enum_names.hpp).
+  std::string name(std::string_view type, std::optional<std::int64_t> code) const {
+    return detail::enum_name(enums_, type, code);
+  }
 
   Site site(std::optional<std::int64_t> id) {
     if (!id) return {};
@@ -168,11 +174,11 @@ class Entities {
     ctx_q_.bind(1, id);
     if (ctx_q_.step()) {
       c.parent = ctx_q_.opt(0);
-      c.kind = detail::enum_name<Kind>(ctx_q_.opt(1));
+      c.kind = name("kind", ctx_q_.opt(1));
       c.site = ctx_q_.opt(2);
       c.created_ns = ctx_q_.opt(3);
       c.cancel_ns = ctx_q_.opt(4);
-      c.cancel_reason = detail::enum_name<CancelReason>(ctx_q_.opt(5));
+      c.cancel_reason = name("cancel_reason", ctx_q_.opt(5));
       c.cancel_origin = ctx_q_.opt(6);
       c.cancel_site = ctx_q_.opt(7);
       c.cancel_thread = ctx_q_.opt(8);
@@ -224,6 +230,7 @@ class Entities {
 
  private:
   Stmt site_q_, thread_q_, ctx_q_, stack_q_;
+  detail::EnumTable enums_;
   std::unordered_map<std::int64_t, Site> sites_;
   std::unordered_map<std::int64_t, std::string> threads_;
   std::unordered_map<std::int64_t, CtxInfo> ctxs_;
@@ -256,8 +263,8 @@ std::string how_done(Entities& E, const CtxInfo& c) {
   return "became done";
 }
 
-std::string wait_what(const Row& r) {
-  std::string w = detail::enum_name<WaitObject>(r.opt("object"));
+std::string wait_what(const Entities& E, const Row& r) {
+  std::string w = E.name("wait_object", r.opt("object"));
   if (w.empty()) w = "wait";
   const std::string label = r.str("label");
   if (!label.empty()) w += " '" + label + "'";
@@ -335,7 +342,7 @@ void blind_wait(Ctx& k, const Row& r) {
   const std::int64_t done = r.get("done_ns"), begin = r.get("begin_ns");
   f.times.push_back({"wait began", begin});
   f.times.push_back({"context done", done});
-  std::string m = wait_what(r) + " on thread '" + f.thread_name + "' ";
+  std::string m = wait_what(k.E, r) + " on thread '" + f.thread_name + "' ";
   if (auto dc = r.opt("done_ctx"))
     m += "observes only ctx#" + std::to_string(*dc) + ", not its thread's context";
   else
@@ -344,7 +351,7 @@ void blind_wait(Ctx& k, const Row& r) {
     f.times.push_back({"wait ended", *e});
     m += ": still blocked " + format_duration(*e - std::max(begin, done)) + " after ctx#" +
          std::to_string(c.id) + " " + how_done(k.E, c) + " (it ended on '" +
-         detail::enum_name<WaitOutcome>(r.opt("outcome")) + "')";
+         k.E.name("wait_outcome", r.opt("outcome")) + "')";
   } else {
     f.times.push_back({"run end", k.end_ns});
     m += ": still blocked at the end of the run, " + format_duration(k.end_ns - std::max(begin, done)) +
@@ -362,7 +369,7 @@ void stuck_wait(Ctx& k, const Row& r) {
   const std::int64_t begin = r.get("begin_ns");
   f.times.push_back({"wait began", begin});
   f.times.push_back({"run end", k.end_ns});
-  std::string m = wait_what(r) + " on thread '" + f.thread_name + "' is still blocked at the end of the run, " +
+  std::string m = wait_what(k.E, r) + " on thread '" + f.thread_name + "' is still blocked at the end of the run, " +
                   format_duration(k.end_ns - begin) + " after it began";
   if (r.opt("ctx")) {
     const CtxInfo& c = k.E.ctx(r.get("ctx"));
@@ -384,7 +391,7 @@ void use_after_cancel(Ctx& k, const Row& r) {
   f.times.push_back({"context cancelled", cancel});
   f.times.push_back({"wait began", begin});
   const CtxInfo& c = k.E.ctx(r.get("ctx"));
-  std::string m = wait_what(r) + " began under ctx#" + std::to_string(c.id) + ", which this thread had already ";
+  std::string m = wait_what(k.E, r) + " began under ctx#" + std::to_string(c.id) + ", which this thread had already ";
   if (r.get("origin") == r.get("ctx"))
     m += "cancelled " + format_duration(begin - cancel) + " earlier" + at(k.E.site(r.opt("cancel_site")));
   else

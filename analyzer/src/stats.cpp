@@ -11,6 +11,7 @@
 
 #include "ctxscope/analysis/analyzer.hpp"
 #include "ctxscope/analysis/finding.hpp"
+#include "ctxscope/trace_codes.hpp"
 #include "enum_names.hpp"
 #include "sql.hpp"
 
@@ -47,12 +48,11 @@ void count_by(sqlite3* db, const char* sql, std::map<std::string, std::uint64_t>
 
 // The same for `SELECT code, count(*) ... GROUP BY 1` over an enumeration
 // column of E: counts by the code's name (`null_name` for NULL).
-template <class E>
-void count_by_code(sqlite3* db, const char* sql, std::map<std::string, std::uint64_t>& out,
-                   const char* null_name = "") {
+void count_by_code(sqlite3* db, const detail::EnumTable& names, const char* type, const char* sql,
+                   std::map<std::string, std::uint64_t>& out, const char* null_name = "") {
   Q q(db, sql);
   while (q.step())
-    out[detail::enum_name<E>(q.opt(0), null_name)] += static_cast<std::uint64_t>(q.i(1));
+    out[detail::enum_name(names, type, q.opt(0), null_name)] += static_cast<std::uint64_t>(q.i(1));
 }
 
 // One read transaction around a whole stats / export pass: against a trace still
@@ -72,6 +72,7 @@ std::int64_t pct(const std::vector<std::int64_t>& v, double p) {
 
 TraceStats compute_stats(sqlite3* db) {
   ReadSnapshot snapshot(db);
+  const detail::EnumTable names = detail::read_enum_table(db);
   TraceStats st;
   {
     Q q(db, "SELECT end_state, coalesce(end_ns, last_commit_ns, 0), events_recorded FROM run LIMIT 1");
@@ -85,13 +86,13 @@ TraceStats compute_stats(sqlite3* db) {
            "type) ev LEFT JOIN enums e ON e.type = 'event' AND e.value = ev.type",
            st.events_by_type);
   for (auto& [k, n] : st.events_by_type) st.events += n;
-  count_by_code<Kind>(db, "SELECT kind, count(*) FROM contexts GROUP BY kind", st.contexts_by_kind);
+  count_by_code(db, names, "kind", "SELECT kind, count(*) FROM contexts GROUP BY kind", st.contexts_by_kind);
   for (auto& [k, n] : st.contexts_by_kind) st.contexts += n;
-  count_by_code<CancelReason>(db, "SELECT cancel_reason, count(*) FROM contexts GROUP BY 1", st.cancel_reasons,
+  count_by_code(db, names, "cancel_reason", "SELECT cancel_reason, count(*) FROM contexts GROUP BY 1", st.cancel_reasons,
                               "never");
-  count_by_code<WaitObject>(db, "SELECT object, count(*) FROM waits GROUP BY object", st.waits_by_object);
+  count_by_code(db, names, "wait_object", "SELECT object, count(*) FROM waits GROUP BY object", st.waits_by_object);
   for (auto& [k, n] : st.waits_by_object) st.waits += n;
-  count_by_code<WaitOutcome>(db, "SELECT outcome, count(*) FROM waits GROUP BY 1", st.wait_outcomes, "blocked");
+  count_by_code(db, names, "wait_outcome", "SELECT outcome, count(*) FROM waits GROUP BY 1", st.wait_outcomes, "blocked");
   {
     Q q(db, "SELECT count(*) FROM threads");
     if (q.step()) st.threads = static_cast<std::uint64_t>(q.i(0));
@@ -213,6 +214,7 @@ std::string js(const std::string& s) { return nlohmann::json(s).dump(); }
 
 void export_chrome(sqlite3* db, std::ostream& out) {
   ReadSnapshot snapshot(db);
+  const detail::EnumTable names = detail::read_enum_table(db);
   std::int64_t end = 0;
   {
     Q q(db, "SELECT coalesce(end_ns, last_commit_ns, 0) FROM run LIMIT 1");
@@ -235,8 +237,8 @@ void export_chrome(sqlite3* db, std::ostream& out) {
         "FROM waits w LEFT JOIN sites s ON s.id = w.site ORDER BY w.id");
     while (q.step()) {
       const std::int64_t b = q.i(4), e = q.null(5) ? end : q.i(5);
-      const std::string outcome = detail::enum_name<WaitOutcome>(q.opt(6));
-      std::string name = detail::enum_name<WaitObject>(q.opt(2)) + (q.null(3) ? "" : " " + q.t(3));
+      const std::string outcome = detail::enum_name(names, "wait_outcome", q.opt(6));
+      std::string name = detail::enum_name(names, "wait_object", q.opt(2)) + (q.null(3) ? "" : " " + q.t(3));
       out << ",\n{\"ph\":\"X\",\"cat\":\"wait\",\"pid\":1,\"tid\":" << q.i(1) << ",\"ts\":" << us(b)
           << ",\"dur\":" << us(std::max<std::int64_t>(e - b, 0)) << ",\"name\":" << js(name);
       out << ",\"args\":{\"wait\":" << q.i(0) << ",\"outcome\":" << js(q.null(5) ? "still blocked" : outcome);
@@ -259,7 +261,7 @@ void export_chrome(sqlite3* db, std::ostream& out) {
     while (q.step()) {
       const std::int64_t id = q.i(0);
       const std::int64_t tid = q.null(2) ? 0 : q.i(2);
-      std::string name = "ctx#" + std::to_string(id) + " " + detail::enum_name<Kind>(q.opt(1));
+      std::string name = "ctx#" + std::to_string(id) + " " + detail::enum_name(names, "kind", q.opt(1));
       out << ",\n{\"ph\":\"b\",\"cat\":\"context\",\"pid\":1,\"tid\":" << tid << ",\"id\":\"0x" << std::hex << id
           << std::dec << "\",\"ts\":" << us(q.i(3)) << ",\"name\":" << js(name) << ",\"args\":{";
       out << "\"parent\":" << (q.null(6) ? 0 : q.i(6));
@@ -267,7 +269,7 @@ void export_chrome(sqlite3* db, std::ostream& out) {
       out << "}}";
       out << ",\n{\"ph\":\"e\",\"cat\":\"context\",\"pid\":1,\"tid\":" << tid << ",\"id\":\"0x" << std::hex << id
           << std::dec << "\",\"ts\":" << us(q.null(4) ? end : q.i(4)) << ",\"name\":" << js(name)
-          << ",\"args\":{\"done\":" << js(q.null(4) ? "never" : detail::enum_name<CancelReason>(q.opt(5))) << "}}";
+          << ",\"args\":{\"done\":" << js(q.null(4) ? "never" : detail::enum_name(names, "cancel_reason", q.opt(5))) << "}}";
     }
   }
   // Cancel → wake-up flows: a marker slice at the cancel on the cancelling

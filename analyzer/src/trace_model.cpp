@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "enum_names.hpp"
 #include "sql.hpp"
 
 namespace ctxscope::analysis {
@@ -51,10 +52,7 @@ class ModelBuilder {
  public:
   ModelBuilder(TraceModel& m, sqlite3* db) : m_(m), db_(db) {}
 
-  void read_enums() {
-    sql::Stmt s(db_, "SELECT type, value, name FROM enums");
-    while (s.step()) m_.enum_names_[{s.text(0), static_cast<int>(s.i64(1))}] = s.text(2);
-  }
+  void read_enums() { m_.enum_names_ = detail::read_enum_table(db_); }
 
   bool read_run() {
     sql::Stmt s(db_,
@@ -765,8 +763,7 @@ std::vector<std::uint32_t> TraceModel::edges_from(std::uint32_t origin) const {
 
 std::string TraceModel::name_of(std::string_view type, std::uint8_t code) const {
   if (code == kNoCode) return "";
-  auto it = enum_names_.find(std::pair<std::string, int>(std::string(type), code));
-  return it != enum_names_.end() ? it->second : "code " + std::to_string(code);
+  return detail::enum_name(enum_names_, type, code);
 }
 
 ContextState TraceModel::context_state(std::uint32_t i, std::int64_t t) const noexcept {

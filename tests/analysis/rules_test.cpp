@@ -8,6 +8,9 @@
 #include <regex>
 
 #include "test_util.hpp"
+#include "ctxscope/analysis/stats.hpp"
+#include "ctxscope/analysis/trace_model.hpp"
+#include "ctxscope/trace_reader.hpp"
 #include "trace_builder.hpp"
 
 namespace ctxscope::testing {
@@ -294,6 +297,29 @@ TEST_F(Rules, ABlindWaitThatNeverEndedIsOneBlindWaitFinding) {
                                    "990.0 ms after it began"),
             std::string::npos)
       << stuck[0].message;
+}
+
+// Codes are named as the file names them (its `enums` table), so a newer
+// recorder's new code reads by its name in the messages and the stats.
+TEST_F(Rules, AWaitObjectTheFileNamesIsReportedByTheFilesName) {
+  {
+    TraceBuilder b(path, 1000 * ms);
+    b.exec("INSERT INTO enums(type, value, name) VALUES ('wait_object', 42, 'semaphore')");
+    waiter_setup(b);
+    b.exec("UPDATE threads SET exit_ns = NULL WHERE id = 2");
+    b.wait({.id = 100, .thread = 2, .object_id = 9, .site = b.site("first.cpp", 17), .begin_ns = 10 * ms});
+    b.exec("UPDATE waits SET object = 42 WHERE id = 100");
+  }
+  auto r = analyze_path(path);
+  auto blind = of_rule(r, "blind-wait");
+  ASSERT_EQ(blind.size(), 1u);
+  EXPECT_EQ(blind[0].message.rfind("semaphore (object #9) on thread 'waiter'", 0), 0u) << blind[0].message;
+  std::string err;
+  auto reader = trace::TraceReader::open(path.string(), &err);
+  ASSERT_TRUE(reader) << err;
+  const auto st = analysis::compute_stats(reader->db());
+  EXPECT_EQ(st.waits_by_object.count("semaphore"), 1u);
+  EXPECT_EQ(analysis::TraceModel::load(reader->db()).name_of("wait_object", 42), "semaphore");
 }
 
 // ---- use-after-cancel -----------------------------------------------------
