@@ -255,14 +255,15 @@ void MainWindow::update_status() {
   if (!doc_) return;
   const auto& m = doc_->model();
   const auto& r = doc_->report();
-  QString s = tr("%1 — %2 contexts, %3 threads, %4 waits, %5 events over %6; %7 findings")
+  QString s = tr("%1 — %2 contexts, %3 threads, %4 waits, %5 events over %6; %7 %8")
                   .arg(QFileInfo(QString::fromStdString(doc_->path())).fileName())
                   .arg(m.contexts().size())
                   .arg(m.threads().size())
                   .arg(m.waits().size())
                   .arg(m.run().events)
                   .arg(QString::fromStdString(analysis::format_duration(doc_->end_ns() - doc_->begin_ns())))
-                  .arg(r.findings.size());
+                  .arg(r.findings.size())
+                  .arg(r.findings.size() == 1 ? tr("finding") : tr("findings"));
   for (const auto& w : doc_->warnings()) s += QStringLiteral("   ⚠ ") + QString::fromStdString(w);
   if (filter_ && !filter_->empty()) s += tr("   filter: %1 contexts match").arg(filter_->matching_contexts());
   status_->setText(s);
