@@ -195,21 +195,34 @@ TEST(FaultChild, RecordsThenWaitsForKill) {
   for (;;) pause();
 }
 
-// Starts the helper above recording `n` cancel pairs into `p`, kills it once
-// they are committed; returns its pid.
-pid_t record_then_kill(const std::string& p, int n) {
+// Runs this test binary as a fault child: only the test `filter`, recording
+// into `trace`, with CTXSCOPE_FAULT_FD (the write end of a pipe it reports
+// progress on) and `env` set.  Returns its pid; *report_fd is the read end.
+pid_t spawn_fault_child(const std::string& trace, const char* filter,
+                        const std::vector<std::pair<std::string, std::string>>& env, int* report_fd) {
   int fds[2];
   EXPECT_EQ(pipe(fds), 0);
+  const std::string filter_arg = std::string("--gtest_filter=") + filter;
   const pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
-    setenv("CTXSCOPE_TRACE", p.c_str(), 1);
+    setenv("CTXSCOPE_TRACE", trace.c_str(), 1);
     setenv("CTXSCOPE_FAULT_FD", std::to_string(fds[1]).c_str(), 1);
-    setenv("CTXSCOPE_FAULT_N", std::to_string(n).c_str(), 1);
-    execl("/proc/self/exe", "ctxscope_tests", "--gtest_filter=FaultChild.RecordsThenWaitsForKill", nullptr);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    execl("/proc/self/exe", "ctxscope_tests", filter_arg.c_str(), nullptr);
     _exit(127);
   }
   close(fds[1]);
+  *report_fd = fds[0];
+  return pid;
+}
+
+// Starts the helper above recording `n` cancel pairs into `p`, kills it once
+// they are committed; returns its pid.
+pid_t record_then_kill(const std::string& p, int n) {
+  int fds[1];
+  const pid_t pid = spawn_fault_child(p, "FaultChild.RecordsThenWaitsForKill", {{"CTXSCOPE_FAULT_N", std::to_string(n)}},
+                                      &fds[0]);
   pollfd pf{fds[0], POLLIN, 0};
   EXPECT_EQ(poll(&pf, 1, 30000), 1) << "child did not report";
   char c = 0;
@@ -343,20 +356,12 @@ KillResult kill_after_batches(const std::string& p, long batch, bool flush, int 
     EXPECT_EQ(ftruncate(cfd, sizeof(std::uint64_t)), 0);
     ::close(cfd);
   }
-  int fds[2];
-  EXPECT_EQ(pipe(fds), 0);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    setenv("CTXSCOPE_TRACE", p.c_str(), 1);
-    setenv("CTXSCOPE_FAULT_FD", std::to_string(fds[1]).c_str(), 1);
-    setenv("CTXSCOPE_FAULT_COUNTER", counter.c_str(), 1);
-    setenv("CTXSCOPE_FAULT_BATCH", std::to_string(batch).c_str(), 1);
-    setenv("CTXSCOPE_FAULT_FLUSH", flush ? "1" : "0", 1);
-    execl("/proc/self/exe", "ctxscope_tests", "--gtest_filter=FaultChild.EmitsBatchesUntilKilled", nullptr);
-    _exit(127);
-  }
-  close(fds[1]);
+  int fds[1];
+  const pid_t pid = spawn_fault_child(p, "FaultChild.EmitsBatchesUntilKilled",
+                                      {{"CTXSCOPE_FAULT_COUNTER", counter},
+                                       {"CTXSCOPE_FAULT_BATCH", std::to_string(batch)},
+                                       {"CTXSCOPE_FAULT_FLUSH", flush ? "1" : "0"}},
+                                      &fds[0]);
   for (int got = 0; got < reports;) {
     pollfd pf{fds[0], POLLIN, 0};
     if (poll(&pf, 1, 30000) != 1) {
