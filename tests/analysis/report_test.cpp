@@ -14,6 +14,7 @@
 
 #include "ctxscope/analysis/stats.hpp"
 #include "ctxscope/analysis/suppressions.hpp"
+#include "hostile_corpus.hpp"
 #include "scenario_traces.hpp"
 #include "test_util.hpp"
 
@@ -251,59 +252,7 @@ TEST_F(Cli, IncompleteRunIsAnalysedWithAWarningOnStderr) {
 
 // Each hostile file: exit 2 and exactly one line on stderr naming the file.
 TEST_F(Cli, HostileFilesGiveOneLineErrorsAndExit2) {
-  std::vector<std::pair<std::string, std::filesystem::path>> cases;
-  auto add = [&](const std::string& what, const std::string& name) {
-    cases.push_back({what, dir / name});
-    return dir / name;
-  };
-  write_file(add("not sqlite", "text.db"), "hello, this is not a database at all\n");
-  write_file(add("empty", "empty.db"), "");
-  add("missing", "missing.db");
-  std::filesystem::create_directories(add("directory", "adir.db"));
-  {
-    auto p = add("wrong application id", "otherapp.db");
-    sqlite3* db;
-    sqlite3_open(p.c_str(), &db);
-    sqlite3_exec(db, "CREATE TABLE t(x); PRAGMA user_version=1;", nullptr, nullptr, nullptr);
-    sqlite3_close(db);
-  }
-  {
-    auto p = add("newer schema", "newer.db");
-    { TraceBuilder b(p, 1); }
-    sqlite3* db;
-    sqlite3_open(p.c_str(), &db);
-    sqlite3_exec(db, "PRAGMA user_version=99;", nullptr, nullptr, nullptr);
-    sqlite3_close(db);
-  }
-  {
-    auto p = add("older schema", "older.db");  // version 1: enumerations as names; must be re-recorded
-    { TraceBuilder b(p, 1); }
-    sqlite3* db;
-    sqlite3_open(p.c_str(), &db);
-    sqlite3_exec(db, "PRAGMA user_version=1;", nullptr, nullptr, nullptr);
-    sqlite3_close(db);
-  }
-  {
-    auto p = add("planted view", "view.db");
-    { TraceBuilder b(p, 1); }
-    sqlite3* db;
-    sqlite3_open(p.c_str(), &db);
-    sqlite3_exec(db, "CREATE VIEW evil AS SELECT 1;", nullptr, nullptr, nullptr);
-    sqlite3_close(db);
-  }
-  {
-    auto p = add("missing table", "notable.db");
-    { TraceBuilder b(p, 1); }
-    sqlite3* db;
-    sqlite3_open(p.c_str(), &db);
-    sqlite3_exec(db, "DROP TABLE waits;", nullptr, nullptr, nullptr);
-    sqlite3_close(db);
-  }
-  {
-    auto p = add("truncated", "truncated.db");
-    { TraceBuilder b(p, 1); }
-    std::filesystem::resize_file(p, std::filesystem::file_size(p) / 2);
-  }
+  const auto cases = hostile_corpus(dir);
   for (const auto& [what, p] : cases) {
     for (const char* sub : {"check", "analyze", "stats", "export"}) {
       const auto r = ctx(std::string(sub) + " '" + p.string() + "'");
@@ -404,7 +353,9 @@ TEST_F(Cli, ChromeExportFlowsRunForwardFromTheCancelToTheWakeUp) {
   std::set<std::string> names;
   for (const auto& e : j["traceEvents"]) {
     ASSERT_TRUE(e.contains("ph") && e.contains("pid") && e.contains("tid")) << e;
-    if (e["ph"] != "M") ASSERT_TRUE(e.contains("ts")) << e;
+    if (e["ph"] != "M") {
+      ASSERT_TRUE(e.contains("ts")) << e;
+    }
     if (e["ph"] == "M" && e["name"] == "thread_name") names.insert(e["args"]["name"].get<std::string>());
     if (e.contains("flow_out")) out_ts[e["bind_id"]] = e["ts"].get<double>();
     if (e.contains("flow_in")) in_ts[e["bind_id"]] = e["ts"].get<double>();
@@ -443,7 +394,9 @@ TEST_F(Cli, ColourOnlyWhenAskedOrOnATerminalAndQuietIsTheSummaryLine) {
   r = ctx("analyze '" + p.string() + "'");
   std::istringstream lines(r.out);
   for (std::string l; std::getline(lines, l);)
-    if (l.rfind("    ", 0) == 0) EXPECT_LE(l.size(), 104u) << l;  // bytes: the arrows are 3 each
+    if (l.rfind("    ", 0) == 0) {
+      EXPECT_LE(l.size(), 104u) << l;  // bytes: the arrows are 3 each
+    }
 }
 
 // ---- paths relative to a source root (issue 17 item 1) ---------------------
