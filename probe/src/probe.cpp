@@ -82,7 +82,7 @@ class ProbeSink final : public EventSink {
   void snapshot(std::unordered_set<std::uint64_t>* ctxs, std::unordered_set<std::uint64_t>* threads) {
     std::lock_guard lk(mu_);
     for (const auto& [id, s] : ctx_scope_) ctxs->insert(id);
-    for (const auto& [id, s] : thread_scope_) threads->insert(id);
+    for (const auto& [id, t] : threads_) threads->insert(id);
   }
 
  private:
@@ -97,29 +97,37 @@ class ProbeSink final : public EventSink {
         break;
       case EventType::ctx_cancel:
         // The owner's call: an explicit cancel, or an explicit call on a done context (aux bit 0).
-        if (e.kind == static_cast<std::uint8_t>(CancelReason::explicit_call) || (e.aux & 1) != 0) settle(ctx_scope_, e.id, &Owed::cancels);
+        if (e.kind == static_cast<std::uint8_t>(CancelReason::explicit_call) || (e.aux & 1) != 0) {
+          {
+            std::lock_guard lk(mu_);
+            auto it = ctx_scope_.find(e.id);
+            if (it == ctx_scope_.end()) break;
+            --owed_[it->second].cancels;
+            ctx_scope_.erase(it);
+          }
+          progressed();
+        }
         break;
       case EventType::thread_spawn:
         if (e.value != e.id) {  // go() / after_func (a runtime thread announces itself: parent == itself)
           std::lock_guard lk(mu_);
           const auto scope = static_cast<std::uint32_t>(e.code);
-          if (thread_scope_.emplace(e.id, scope).second) {
+          if (threads_.emplace(e.id, OwnedThread{scope, static_cast<std::int64_t>(now_ns())}).second)
             ++owed_[scope].threads;
-            spawned_at_[e.id] = static_cast<std::int64_t>(now_ns());
-          }
         }
         break;
       case EventType::thread_exit: {
-        const std::uint64_t id = e.id ? e.id : e.thread;
         {
           std::lock_guard lk(mu_);
-          if (auto it = spawned_at_.find(id); it != spawned_at_.end()) {
-            if (static_cast<std::int64_t>(now_ns()) - it->second > kRuleDefaults.late_exit_grace_ns)
-              if (auto sc = thread_scope_.find(id); sc != thread_scope_.end()) owed_[sc->second].suspect = true;
-            spawned_at_.erase(it);
-          }
+          auto it = threads_.find(e.id ? e.id : e.thread);
+          if (it == threads_.end()) break;
+          Owed& o = owed_[it->second.scope];
+          --o.threads;
+          if (static_cast<std::int64_t>(now_ns()) - it->second.spawned_ns > kRuleDefaults.late_exit_grace_ns)
+            o.suspect = true;
+          threads_.erase(it);
         }
-        settle(thread_scope_, id, &Owed::threads);
+        progressed();
         break;
       }
       case EventType::wait_begin: {
@@ -141,14 +149,8 @@ class ProbeSink final : public EventSink {
         break;
     }
   }
-  void settle(std::unordered_map<std::uint64_t, std::uint32_t>& m, std::uint64_t id, std::int64_t Owed::*what) noexcept {
-    {
-      std::lock_guard lk(mu_);
-      auto it = m.find(id);
-      if (it == m.end()) return;
-      --(owed_[it->second].*what);
-      m.erase(it);
-    }
+  // Something a scope owed was settled: wake a check waiting for it.
+  void progressed() noexcept {
     progress_.fetch_add(1, std::memory_order_seq_cst);
     if (waiters_.load(std::memory_order_seq_cst) > 0)
       syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&progress_), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
@@ -156,8 +158,12 @@ class ProbeSink final : public EventSink {
 
   EventSink* next_ = nullptr;
   std::mutex mu_;
-  std::unordered_map<std::uint64_t, std::uint32_t> ctx_scope_, thread_scope_;
-  std::unordered_map<std::uint64_t, std::int64_t> spawned_at_;
+  std::unordered_map<std::uint64_t, std::uint32_t> ctx_scope_;  // pending cancel → scope
+  struct OwnedThread {
+    std::uint32_t scope;
+    std::int64_t spawned_ns;
+  };
+  std::unordered_map<std::uint64_t, OwnedThread> threads_;  // running go() thread → scope
   struct OpenWait {
     std::int64_t begin;
     std::uint32_t scope;
@@ -245,10 +251,7 @@ std::vector<Leak> check_now(std::uint32_t scope, const Options& o, bool whole_pr
   std::vector<Leak> out;
   if (o.mode == Mode::off || !g_sink) return out;
   g_checked.fetch_add(1, std::memory_order_relaxed);
-  auto outstanding = [&] {
-    Owed w = g_sink->owed(scope);
-    return w;
-  };
+  auto outstanding = [&] { return g_sink->owed(scope); };
   Owed w = outstanding();
   if (w.cancels == 0 && w.threads == 0 && !w.suspect && !whole_process) {
     g_clean_fast.fetch_add(1, std::memory_order_relaxed);
@@ -397,11 +400,10 @@ ScopedLeakCheck::ScopedLeakCheck(std::string_view name, Options opts, Kind kind)
   }
   id_ = g_next_scope.fetch_add(1, std::memory_order_relaxed);
   outer_ = ctxscope::detail::current_scope();
-  ctxscope::detail::emit_test(EventType::test_begin, id_, static_cast<TestKind>(kind), ctxscope::detail::intern(name),
-                              TestResult::passed);
-  ctxscope::detail::set_process_scope(id_);
   name_ = ctxscope::detail::intern(name);
   kind_ = kind;
+  ctxscope::detail::emit_test(EventType::test_begin, id_, static_cast<TestKind>(kind), name_, TestResult::passed);
+  ctxscope::detail::set_process_scope(id_);
 }
 
 ScopedLeakCheck::~ScopedLeakCheck() {
