@@ -54,14 +54,20 @@ std::string location(const Site& s) {
   return out;
 }
 
+// "buggy.cpp" of "/src/samples/x/buggy.cpp": reports name a file by its name
+// where the line is for a reader, not a tool.
+std::string file_name(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
+
+// "ctx#12 timeout (buggy.cpp:39)": one context of an ancestry.
+std::string ancestry_item(const AncestryEntry& a) {
+  std::string out = "ctx#" + std::to_string(a.context) + " " + a.kind;
+  if (a.site.known()) out += " (" + file_name(a.site.file) + ":" + std::to_string(a.site.line) + ")";
+  return out;
+}
+
 std::string ancestry_line(const std::vector<AncestryEntry>& anc) {
   std::string out;
-  for (const auto& a : anc) {
-    if (!out.empty()) out += " → ";
-    out += "ctx#" + std::to_string(a.context) + " " + a.kind;
-    if (a.site.known()) out += " (" + a.site.file.substr(a.site.file.find_last_of('/') + 1) + ":" +
-                               std::to_string(a.site.line) + ")";
-  }
+  for (const auto& a : anc) out += (out.empty() ? "" : " → ") + ancestry_item(a);
   return out;
 }
 
@@ -154,9 +160,7 @@ void wrapped_ancestry(std::ostringstream& o, const std::vector<AncestryEntry>& a
   std::size_t visible = head.size();  // columns (the arrow is one column, three bytes)
   bool first = true;
   for (const auto& a : anc) {
-    std::string item = "ctx#" + std::to_string(a.context) + " " + a.kind;
-    if (a.site.known())
-      item += " (" + a.site.file.substr(a.site.file.find_last_of('/') + 1) + ":" + std::to_string(a.site.line) + ")";
+    const std::string item = ancestry_item(a);
     const std::size_t add = (first ? 0 : 3) + item.size();
     if (!first && width > 0 && visible + add > static_cast<std::size_t>(width)) {
       o << line << " →\n";
@@ -341,11 +345,7 @@ std::string to_junit(const Report& r) {
     const Finding& f = r.findings[fi];
     // A stable name (CI history tracks tests by name): no run-local ids, no
     // directory, the fingerprint last.
-    std::string where = "<unknown>";
-    if (f.site.known()) {
-      const auto slash = f.site.file.rfind('/');
-      where = (slash == std::string::npos ? f.site.file : f.site.file.substr(slash + 1)) + ":" + std::to_string(f.site.line);
-    }
+    const std::string where = f.site.known() ? file_name(f.site.file) + ":" + std::to_string(f.site.line) : "<unknown>";
     const std::string name = f.rule + (f.subkind.empty() ? "" : "/" + f.subkind) + " at " + where +
                              (f.thread_name.empty() ? "" : " thread '" + f.thread_name + "'") + " [" + fps[fi] + "]";
     o << "    <testcase classname=\"ctxscope." << xml_escape(f.rule) << "\" name=\"" << xml_escape(name)
