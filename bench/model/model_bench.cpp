@@ -20,31 +20,17 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "ctxscope/analysis/trace_model.hpp"
 #include "ctxscope/context.hpp"
 #include "ctxscope/trace.hpp"
 #include "ctxscope/trace_reader.hpp"
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-long rss_kb() {
-  std::ifstream f("/proc/self/status");
-  std::string k;
-  long v = 0;
-  while (f >> k) {
-    if (k == "VmRSS:") {
-      f >> v;
-      return v;
-    }
-    f.ignore(1 << 20, '\n');
-  }
-  return 0;
-}
+using ctxscope::bench::Clock;
+using ctxscope::bench::median;
+using ctxscope::bench::ms_since;
+using ctxscope::bench::rss_kb;
 
 ctxscope::trace::TraceReader open(const std::string& path) {
   std::string err;
@@ -64,10 +50,7 @@ int file_mode(const std::string& path, int reps) {
   long rss_before = 0, rss_after = 0;
   for (int i = 0; i < reps; ++i) {
     auto t0 = Clock::now();
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(reader.db(), "SELECT count(*), sum(t_ns) FROM events", -1, &st, nullptr);
-    if (sqlite3_step(st) == SQLITE_ROW) events = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    events = ctxscope::bench::scan_events(reader.db());
     scan.push_back(ms_since(t0));
     rss_before = rss_kb();
     t0 = Clock::now();

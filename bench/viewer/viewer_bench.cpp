@@ -29,44 +29,26 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "ctxscope/analysis/analyzer.hpp"
 #include "ctxscope/trace_reader.hpp"
 #include "main_window.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
+using ctxscope::bench::Clock;
+using ctxscope::bench::median;
+using ctxscope::bench::ms_since;
+using ctxscope::bench::rss_kb;
 double pct(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))];
 }
-long rss_kb() {
-  std::ifstream f("/proc/self/status");
-  std::string k;
-  long v = 0;
-  while (f >> k) {
-    if (k == "VmRSS:") {
-      f >> v;
-      return v;
-    }
-    f.ignore(1 << 20, '\n');
-  }
-  return 0;
-}
-
 double scan_ms(const std::string& path, long long* events) {
   const auto t0 = Clock::now();
   sqlite3* db = nullptr;
   sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(db, "SELECT count(*), sum(t_ns) FROM events", -1, &st, nullptr);
-  if (sqlite3_step(st) == SQLITE_ROW) *events = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  *events = ctxscope::bench::scan_events(db);
   sqlite3_close(db);
   return ms_since(t0);
 }
