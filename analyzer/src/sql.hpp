@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -24,6 +25,16 @@ inline void exec(sqlite3* db, const char* sql) {
     throw Error(m);
   }
 }
+
+struct Closer {
+  void operator()(sqlite3* db) const noexcept { sqlite3_close(db); }
+};
+using Connection = std::unique_ptr<sqlite3, Closer>;
+
+/// A second read-only connection to the file `db` reads, with the trace
+/// reader's safety settings (trace_reader.cpp); empty for an in-memory trace
+/// or when it cannot be opened.  For reading one trace on two cores.
+Connection open_sibling(sqlite3* db);
 
 class Stmt {
  public:

@@ -7,6 +7,11 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
+#include <system_error>
+#include <limits>
+#include <memory>
+#include <thread>
 #include <unordered_set>
 
 #include "enum_names.hpp"
@@ -135,7 +140,8 @@ class ModelBuilder {
     return it == m_.stack_ids_.end() ? kNoIndex : it->second;
   }
 
-  Context read_context(const sql::Stmt& s) const {
+  // `origin_id`: the cancel_origin column (an id; fix_origins() makes it an index).
+  Context read_context(const sql::Stmt& s, std::uint64_t& origin_id) const {
     Context c;
     c.id = static_cast<std::uint64_t>(s.i64(0));
     c.parent_id = s.null(1) ? 0 : static_cast<std::uint64_t>(s.i64(1));
@@ -150,7 +156,7 @@ class ModelBuilder {
     c.cancel_ns = t_or_none(s, 10);
     c.cancel_reason = code_or_none(s, 11);
     c.err = code_or_none(s, 12);
-    cancel_origin_ids_.push_back(s.null(13) ? 0 : static_cast<std::uint64_t>(s.i64(13)));
+    origin_id = static_cast<std::uint64_t>(s.i64(13));  // NULL reads as 0, never a context id
     c.cancel_thread = static_cast<std::uint32_t>(s.i64(14));
     c.cancel_site = site_index(s, 15);
     c.cancel_stack = stack_index(s, 16);
@@ -200,6 +206,69 @@ class ModelBuilder {
 
   // ---- whole load ----------------------------------------------------------
 
+  // Rows of the three entity tables whose ids lie in [lo, hi) of each: one
+  // half of a parallel load.  Reads only the model's site and stack indices
+  // (complete before any part is read), so two parts may be read at once.
+  struct Range {
+    std::int64_t lo = std::numeric_limits<std::int64_t>::min(), hi = std::numeric_limits<std::int64_t>::max();
+  };
+  struct Part {
+    Range threads, contexts, waits;
+    std::vector<Thread> thread_rows;
+    std::vector<Context> context_rows;
+    std::vector<std::uint64_t> origin_ids;
+    std::vector<Wait> wait_rows;
+  };
+
+  // `tick` is called every 4,096 rows; it throws to stop the read.
+  template <class Tick>
+  void read_part(sqlite3* db, Part& p, Tick&& tick) const {
+    auto query = [&](const char* cols, const char* table, const Range& r) {
+      auto st = std::make_unique<sql::Stmt>(db, std::string("SELECT ") + cols + " FROM " + table +
+                                                    " WHERE id >= ? AND id < ? ORDER BY id");
+      st->bind(1, r.lo);
+      st->bind(2, r.hi);
+      return st;
+    };
+    std::uint32_t n = 0;
+    auto row = [&] {
+      if (++n % 4096 == 0) tick(4096);
+    };
+    for (auto s = query(kThreadCols, "threads", p.threads); s->step(); row()) p.thread_rows.push_back(read_thread(*s));
+    for (auto s = query(kCtxCols, "contexts", p.contexts); s->step(); row()) {
+      std::uint64_t origin = 0;
+      p.context_rows.push_back(read_context(*s, origin));
+      p.origin_ids.push_back(origin);
+    }
+    for (auto s = query(kWaitCols, "waits", p.waits); s->step(); row()) p.wait_rows.push_back(read_wait(*s));
+    tick(n % 4096);
+  }
+
+  // Splits each table at the middle of its id range: the lower halves go to a
+  // second connection on another core, the upper halves are read here.
+  std::pair<Part, Part> split_parts() {
+    Part lower, upper;
+    auto split = [&](const char* table, Range& lo, Range& hi) {
+      // Two subqueries: SQLite's min/max optimization (O(log n)) is for a lone min() or max().
+      const std::string t = table;
+      sql::Stmt s(db_, "SELECT (SELECT min(id) FROM " + t + "), (SELECT max(id) FROM " + t + ")");
+      const std::int64_t mid = s.step() && !s.null(0) ? s.i64(0) + (s.i64(1) - s.i64(0)) / 2 + 1 : 0;
+      lo.hi = hi.lo = mid;
+    };
+    split("threads", lower.threads, upper.threads);
+    split("contexts", lower.contexts, upper.contexts);
+    split("waits", lower.waits, upper.waits);
+    return {std::move(lower), std::move(upper)};
+  }
+
+  // What identifies the commit a connection's snapshot sees.
+  static std::pair<std::int64_t, std::int64_t> snapshot_mark(sqlite3* db) {
+    sql::Stmt s(db, "SELECT (SELECT max(seq) FROM events), (SELECT last_commit_ns FROM run LIMIT 1), "
+                    "(SELECT end_state = 'stopped' FROM run LIMIT 1)");
+    if (!s.step()) return {0, 0};
+    return {s.i64(0), s.i64(1) * 2 + s.i64(2)};
+  }
+
   void load_all(const LoadOptions& opts) {
     auto progress = [&](double f) {
       if (opts.progress && !opts.progress(f)) throw LoadCancelled();
@@ -210,30 +279,81 @@ class ModelBuilder {
     read_sites();
     read_stacks();
     read_tests();
-    const std::int64_t n_ctx = count("contexts"), n_waits = count("waits");
-    const double total = std::max<double>(1.0, static_cast<double>(n_ctx + n_waits));
-    m_.contexts_.reserve(static_cast<std::size_t>(n_ctx));
-    m_.ctx_ids_.reserve(static_cast<std::size_t>(n_ctx));
-    m_.waits_.reserve(static_cast<std::size_t>(n_waits));
-    m_.wait_ids_.reserve(static_cast<std::size_t>(n_waits));
-    double done = 0;
-    {
-      sql::Stmt s(db_, std::string("SELECT ") + kThreadCols + " FROM threads ORDER BY id");
-      while (s.step()) add_thread(read_thread(s));
-    }
-    {
-      sql::Stmt s(db_, std::string("SELECT ") + kCtxCols + " FROM contexts ORDER BY id");
-      while (s.step()) {
-        add_context(read_context(s));
-        if ((++done, static_cast<std::uint64_t>(done) % 65536 == 0)) progress(done / total);
+    const std::int64_t n_threads = count("threads"), n_ctx = count("contexts"), n_waits = count("waits");
+    const double total = std::max<double>(1.0, static_cast<double>(n_threads + n_ctx + n_waits));
+
+    // Large files are read by two connections at once (SQLite's per-column
+    // cost is most of a load); both must see the same commit, or the lower
+    // half is read again here.
+    auto parts = split_parts();
+    Part& lower = parts.first;
+    Part& upper = parts.second;
+    auto reserve = [&](Part& p, double share) {
+      auto n = [&](std::int64_t rows) { return static_cast<std::size_t>(static_cast<double>(rows) * share) + 64; };
+      p.thread_rows.reserve(n(n_threads));
+      p.context_rows.reserve(n(n_ctx));
+      p.origin_ids.reserve(n(n_ctx));
+      p.wait_rows.reserve(n(n_waits));
+    };
+    std::atomic<std::uint64_t> rows_done{0};
+    std::atomic<bool> stop{false};
+    auto here_tick = [&](std::uint32_t n) {
+      progress(0.95 * static_cast<double>(rows_done.fetch_add(n, std::memory_order_relaxed) + n) / total);
+    };
+    sql::Connection sibling;
+    if (opts.parallel && total >= static_cast<double>(opts.parallel_min_rows)) sibling = sql::open_sibling(db_);
+    m_.ctx_ids_.reserve(max_id("contexts"), static_cast<std::size_t>(n_ctx));
+    m_.wait_ids_.reserve(max_id("waits"), static_cast<std::size_t>(n_waits));
+    origin_fixups_.reserve(static_cast<std::size_t>(n_ctx));
+    if (!sibling) {
+      upper = Part{};  // every id, read here
+      reserve(upper, 1.0);
+      read_part(db_, upper, here_tick);
+    } else {
+      reserve(lower, 1.0);  // adopted whole, then the upper half appended in place
+      reserve(upper, 0.55);
+      const auto mark = snapshot_mark(db_);  // under the caller's snapshot
+      bool lower_done = false;
+      std::thread worker;
+      try {
+        worker = std::thread([&] {
+          try {
+            sql::ReadSnapshot snap(sibling.get());
+            if (snapshot_mark(sibling.get()) != mark) return;  // a commit came between the two snapshots
+            read_part(sibling.get(), lower, [&](std::uint32_t n) {
+              rows_done.fetch_add(n, std::memory_order_relaxed);
+              if (stop.load(std::memory_order_relaxed)) throw LoadCancelled();
+            });
+            lower_done = true;
+          } catch (...) {  // cancelled, or an SQL error: the half is read again below (or not at all)
+          }
+        });
+      } catch (const std::system_error&) {  // no thread: read it all here
+      }
+      try {
+        read_part(db_, upper, here_tick);
+      } catch (...) {
+        stop.store(true);
+        if (worker.joinable()) worker.join();
+        throw;
+      }
+      if (worker.joinable()) worker.join();
+      if (!lower_done) {
+        lower = Part{lower.threads, lower.contexts, lower.waits, {}, {}, {}, {}};
+        reserve(lower, 1.0);
+        read_part(db_, lower, here_tick);
       }
     }
-    {
-      sql::Stmt s(db_, std::string("SELECT ") + kWaitCols + " FROM waits ORDER BY id");
-      while (s.step()) {
-        add_wait(read_wait(s));
-        if ((++done, static_cast<std::uint64_t>(done) % 65536 == 0)) progress(done / total);
-      }
+    // The lower ids first, so every table stays in id order; the first part's
+    // rows are adopted whole, the second's appended.
+    for (Part* p : {&lower, &upper}) {
+      adopt(m_.threads_, p->thread_rows, [&](std::uint32_t i) { index_thread(i); });
+      adopt(m_.contexts_, p->context_rows, [&](std::uint32_t i) {
+        m_.ctx_ids_.insert(m_.contexts_[i].id, i);
+        origin_fixups_.emplace_back(i, p->origin_ids[i - (m_.contexts_.size() - p->origin_ids.size())]);
+      });
+      adopt(m_.waits_, p->wait_rows, [&](std::uint32_t i) { m_.wait_ids_.insert(m_.waits_[i].id, i); });
+      *p = Part{};
     }
     m_.last_seq_ = max_seq();
     link_all();
@@ -261,7 +381,11 @@ class ModelBuilder {
   }
 
   std::int64_t count(const char* table) {
-    sql::Stmt s(db_, std::string("SELECT max(rowid) FROM ") + table);  // O(1); an estimate for progress
+    sql::Stmt s(db_, std::string("SELECT count(*) FROM ") + table);  // counts cells per page: a few ms at 1 M events
+    return s.step() && !s.null(0) ? s.i64(0) : 0;
+  }
+  std::int64_t max_id(const char* table) {
+    sql::Stmt s(db_, std::string("SELECT max(id) FROM ") + table);  // O(log n)
     return s.step() && !s.null(0) ? s.i64(0) : 0;
   }
   std::int64_t max_seq() {
@@ -270,21 +394,32 @@ class ModelBuilder {
   }
 
   void add_thread(Thread t) {
-    const std::uint32_t idx = static_cast<std::uint32_t>(m_.threads_.size());
-    if (t.id >= m_.thread_index_.size()) m_.thread_index_.resize(std::size_t{t.id} + 1, kNoIndex);
-    m_.thread_index_[t.id] = idx;
     m_.threads_.push_back(std::move(t));
+    index_thread(static_cast<std::uint32_t>(m_.threads_.size() - 1));
   }
-  void add_context(Context c) {
+  void index_thread(std::uint32_t idx) {
+    const std::uint32_t id = m_.threads_[idx].id;
+    if (id >= m_.thread_index_.size()) m_.thread_index_.resize(std::size_t{id} + 1, kNoIndex);
+    m_.thread_index_[id] = idx;
+  }
+  // Moves `rows` to the end of `to` (whole when `to` is empty) and calls
+  // index(i) for each new index.
+  template <class T, class Index>
+  static void adopt(std::vector<T>& to, std::vector<T>& rows, Index&& index) {
+    const auto first = static_cast<std::uint32_t>(to.size());
+    if (to.empty()) to = std::move(rows);
+    else to.insert(to.end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
+    for (auto i = first; i < to.size(); ++i) index(i);
+  }
+  void add_context(Context c, std::uint64_t origin_id) {
     const auto idx = static_cast<std::uint32_t>(m_.contexts_.size());
-    m_.ctx_ids_.emplace(c.id, idx);
+    m_.ctx_ids_.insert(c.id, idx);
     m_.contexts_.push_back(std::move(c));
-    origin_fixups_.emplace_back(idx, cancel_origin_ids_.back());
-    cancel_origin_ids_.clear();
+    origin_fixups_.emplace_back(idx, origin_id);
   }
   void add_wait(Wait w) {
     const auto idx = static_cast<std::uint32_t>(m_.waits_.size());
-    m_.wait_ids_.emplace(w.id, idx);
+    m_.wait_ids_.insert(w.id, idx);
     m_.waits_.push_back(std::move(w));
   }
 
@@ -340,14 +475,30 @@ class ModelBuilder {
     origin_fixups_.clear();
   }
 
+  static void grow(std::vector<std::uint32_t>& v, std::size_t n) {
+    if (v.size() < n) v.resize(std::max(n, v.size() * 3 / 2), kNoIndex);
+  }
+  void unlink_eff_thread(std::uint32_t ctx, std::uint32_t thread) {
+    for (std::uint32_t* at = &m_.first_eff_thread_[ctx]; *at != kNoIndex; at = &m_.next_eff_thread_[*at])
+      if (*at == thread) {
+        *at = m_.next_eff_thread_[thread];
+        return;
+      }
+  }
+
   void link_thread(std::uint32_t i) {
     Thread& t = m_.threads_[i];
     const std::uint32_t before = t.effective_ctx;
     t.ctx = t.ctx_id ? m_.find_context(t.ctx_id) : kNoIndex;
     t.effective_ctx = effective(t.ctx);
     if (t.effective_ctx != before) {
-      if (before != kNoIndex) std::erase(m_.threads_by_eff_[before], i);
-      if (t.effective_ctx != kNoIndex) m_.threads_by_eff_[t.effective_ctx].push_back(i);
+      if (before != kNoIndex) unlink_eff_thread(before, i);
+      if (t.effective_ctx != kNoIndex) {
+        grow(m_.first_eff_thread_, m_.contexts_.size());
+        grow(m_.next_eff_thread_, m_.threads_.size());
+        m_.next_eff_thread_[i] = m_.first_eff_thread_[t.effective_ctx];
+        m_.first_eff_thread_[t.effective_ctx] = i;
+      }
     }
   }
 
@@ -355,7 +506,12 @@ class ModelBuilder {
     Wait& w = m_.waits_[i];
     w.done_ctx = w.done_ctx_id ? m_.find_context(w.done_ctx_id) : kNoIndex;
     if (is_new && w.done_ctx != kNoIndex)
-      if (std::uint32_t src = effective(w.done_ctx); src != kNoIndex) m_.observers_[src].push_back(i);
+      if (std::uint32_t src = effective(w.done_ctx); src != kNoIndex) {
+        grow(m_.first_observer_, m_.contexts_.size());
+        grow(m_.next_observer_, m_.waits_.size());
+        m_.next_observer_[i] = m_.first_observer_[src];
+        m_.first_observer_[src] = i;
+      }
     if (is_new) {
       if (std::uint32_t t = m_.find_thread(w.thread); t != kNoIndex) {
         auto& ws = m_.threads_[t].waits;
@@ -493,22 +649,20 @@ class ModelBuilder {
       for (std::uint64_t id : ids) {
         s.bind(1, static_cast<std::int64_t>(id));
         if (s.step()) {
-          Context c = read_context(s);
+          std::uint64_t origin_id = 0;
+          Context c = read_context(s, origin_id);
           if (std::uint32_t i = m_.find_context(id); i != kNoIndex) {
             Context& old = m_.contexts_[i];
             resort_needed |= old.created_ns != c.created_ns;
             c.parent = old.parent;
             c.children = std::move(old.children);
             old = std::move(c);
-            origin_fixups_.emplace_back(i, cancel_origin_ids_.back());
-            cancel_origin_ids_.clear();
+            origin_fixups_.emplace_back(i, origin_id);
             d.changed_contexts.push_back(i);
           } else {
-            add_context(std::move(c));
+            add_context(std::move(c), origin_id);
             d.new_contexts.push_back(static_cast<std::uint32_t>(m_.contexts_.size() - 1));
           }
-        } else {
-          cancel_origin_ids_.clear();
         }
         s.reset();
       }
@@ -580,10 +734,10 @@ class ModelBuilder {
     std::vector<std::uint32_t> affected = d.new_waits;
     affected.insert(affected.end(), d.changed_waits.begin(), d.changed_waits.end());
     for (std::uint32_t c : changed_ctx_idx) {
-      if (auto it = m_.observers_.find(c); it != m_.observers_.end())
-        affected.insert(affected.end(), it->second.begin(), it->second.end());
-      if (auto it = m_.threads_by_eff_.find(c); it != m_.threads_by_eff_.end())
-        for (std::uint32_t t : it->second)
+      if (c < m_.first_observer_.size())
+        for (std::uint32_t w = m_.first_observer_[c]; w != kNoIndex; w = m_.next_observer_[w]) affected.push_back(w);
+      if (c < m_.first_eff_thread_.size())
+        for (std::uint32_t t = m_.first_eff_thread_[c]; t != kNoIndex; t = m_.next_eff_thread_[t])
           affected.insert(affected.end(), m_.threads_[t].waits.begin(), m_.threads_[t].waits.end());
     }
     for (auto* list : {&d.new_threads, &d.changed_threads})
@@ -687,7 +841,6 @@ class ModelBuilder {
  private:
   TraceModel& m_;
   sqlite3* db_;
-  mutable std::vector<std::uint64_t> cancel_origin_ids_;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> origin_fixups_;
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>>& orphans_ = m_.orphans_;
   std::vector<std::uint32_t>& unthreaded_waits_ = m_.unthreaded_waits_;
@@ -715,8 +868,7 @@ ModelDelta TraceModel::update(sqlite3* db) {
 }
 
 std::uint32_t TraceModel::find_context(std::uint64_t id) const noexcept {
-  auto it = ctx_ids_.find(id);
-  return it == ctx_ids_.end() ? kNoIndex : it->second;
+  return ctx_ids_.find(id);
 }
 std::uint32_t TraceModel::find_thread(std::uint32_t id) const noexcept {
   return id < thread_index_.size() ? thread_index_[id] : kNoIndex;
@@ -726,8 +878,7 @@ const TestCase* TraceModel::find_test(std::uint32_t id) const noexcept {
   return it != tests_.end() && it->id == id ? &*it : nullptr;
 }
 std::uint32_t TraceModel::find_wait(std::uint64_t id) const noexcept {
-  auto it = wait_ids_.find(id);
-  return it == wait_ids_.end() ? kNoIndex : it->second;
+  return wait_ids_.find(id);
 }
 
 const Site& TraceModel::site(std::uint32_t index) const noexcept {
@@ -836,10 +987,46 @@ std::size_t TraceModel::memory_bytes() const noexcept {
   for (const auto& st : stacks_) b += sizeof(st) + st.size() * sizeof(Frame);
   b += (ctx_by_time_.capacity() + waits_by_time_.capacity() + roots_.capacity()) * 4 +
        moments_->v.capacity() * 8;
-  // Hash maps: ~ 32 bytes a node plus the bucket array.
-  b += (ctx_ids_.size() + wait_ids_.size()) * 40;
+  b += ctx_ids_.memory_bytes() + wait_ids_.memory_bytes();
+  b += (first_observer_.capacity() + next_observer_.capacity() + first_eff_thread_.capacity() +
+        next_eff_thread_.capacity()) * 4;
   return b;
 }
+
+namespace detail {
+
+// Dense while ids stay within a small multiple of the rows (the recorder's
+// blocks of 1,024 ids per thread leave about a third of them used).
+namespace {
+constexpr std::uint64_t kDenseSlack = 1u << 20;
+std::uint64_t dense_limit(std::size_t rows) { return 8 * static_cast<std::uint64_t>(rows) + kDenseSlack; }
+}  // namespace
+
+void IdIndex::reserve(std::uint64_t max_id, std::size_t rows) {
+  if (max_id < dense_limit(rows) && max_id >= dense_.size()) grow(max_id + 1);
+}
+
+void IdIndex::insert(std::uint64_t id, std::uint32_t index) {
+  ++rows_;
+  if (id >= dense_.size() && id < dense_limit(rows_))
+    grow(std::min(std::max<std::uint64_t>(id + 1, dense_.size() * 3 / 2), dense_limit(rows_)));
+  if (id < dense_.size()) dense_[id] = index;
+  else sparse_[id] = index;
+}
+
+void IdIndex::grow(std::uint64_t size) {
+  dense_.resize(size, kNoIndex);
+  // Ids that were beyond the vector move into it: find() looks in one place.
+  for (auto it = sparse_.begin(); it != sparse_.end();)
+    if (it->first < size) {
+      dense_[it->first] = it->second;
+      it = sparse_.erase(it);
+    } else {
+      ++it;
+    }
+}
+
+}  // namespace detail
 
 std::string_view to_string(ContextState s) noexcept {
   switch (s) {

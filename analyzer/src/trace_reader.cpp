@@ -16,6 +16,7 @@
 
 #include "ctxscope/trace_schema.hpp"
 #include "ctxscope/detail/trace_file.hpp"
+#include "sql.hpp"
 
 namespace ctxscope::trace {
 namespace {
@@ -128,6 +129,20 @@ bool recover_wal_copy(const std::string& path, std::uint32_t page_size, std::str
   return true;
 }
 
+// What every reading connection of an untrusted file gets: no triggers, no
+// trusted schema, checked cells, no mmap (a damaged file is an error, not a
+// crash), a busy wait while a writer checkpoints.
+void apply_read_settings(sqlite3* db) {
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
+#ifdef SQLITE_DBCONFIG_TRUSTED_SCHEMA
+  sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+#endif
+  sqlite3_exec(db, "PRAGMA trusted_schema=OFF; PRAGMA cell_size_check=ON; PRAGMA mmap_size=0;", nullptr, nullptr,
+               nullptr);
+  sqlite3_busy_timeout(db, 2000);
+}
+
 }  // namespace
 
 std::optional<TraceReader> TraceReader::open(const std::string& path, std::string* err, bool quick_check) {
@@ -197,14 +212,7 @@ std::optional<TraceReader> TraceReader::open_db(const std::string& open_path, co
   }
   TraceReader r(db, path, 0);  // closes db (and removes a recovery copy) on every early return
   r.recovered_dir_ = recovered_dir;
-  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
-  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
-#ifdef SQLITE_DBCONFIG_TRUSTED_SCHEMA
-  sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
-#endif
-  sqlite3_exec(db, "PRAGMA trusted_schema=OFF; PRAGMA cell_size_check=ON; PRAGMA mmap_size=0;", nullptr, nullptr,
-               nullptr);
-  sqlite3_busy_timeout(db, 2000);
+  apply_read_settings(db);
 
   std::string msg;
   std::int64_t app = 0, ver = 0;
@@ -337,3 +345,24 @@ std::vector<std::string> TraceReader::warnings() const {
 }
 
 }  // namespace ctxscope::trace
+
+namespace ctxscope::analysis::sql {
+
+Connection open_sibling(sqlite3* db) {
+  const char* file = sqlite3_db_filename(db, "main");
+  if (!file || !*file || sqlite3_db_readonly(db, "main") != 1) return {};  // a temporary db, or not a reader's
+  char* vfs = nullptr;
+  sqlite3_file_control(db, "main", SQLITE_FCNTL_VFSNAME, &vfs);
+  const bool in_memory = vfs && std::strstr(vfs, "memdb");
+  sqlite3_free(vfs);
+  if (in_memory) return {};
+  sqlite3* s = nullptr;
+  if (sqlite3_open_v2(file, &s, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    sqlite3_close(s);
+    return {};
+  }
+  trace::apply_read_settings(s);
+  return Connection(s);
+}
+
+}  // namespace ctxscope::analysis::sql

@@ -44,10 +44,12 @@ ctxscope::trace::TraceReader open(const std::string& path) {
 
 int file_mode(const std::string& path, int reps) {
   auto reader = open(path);
-  std::vector<double> scan, load;
+  std::vector<double> scan, load, load1;
   long long events = 0;
   std::size_t model_bytes = 0;
   long rss_before = 0, rss_after = 0;
+  ctxscope::analysis::LoadOptions one;
+  one.parallel = false;
   for (int i = 0; i < reps; ++i) {
     auto t0 = Clock::now();
     events = ctxscope::bench::scan_events(reader.db());
@@ -60,11 +62,15 @@ int file_mode(const std::string& path, int reps) {
       rss_after = rss_kb();
       model_bytes = m.memory_bytes();
     }
+    t0 = Clock::now();
+    { auto m = ctxscope::analysis::TraceModel::load(reader.db(), one); }
+    load1.push_back(ms_since(t0));
   }
-  const double s = median(scan), l = median(load);
-  std::printf("trace model: %lld events, %d runs each, medians\n", events, reps);
+  const double s = median(scan), l = median(load), l1 = median(load1);
+  std::printf("trace model: %lld events, %d runs each, interleaved, medians\n", events, reps);
   std::printf("  scan of events      %9.1f ms\n", s);
   std::printf("  TraceModel::load    %9.1f ms   %.2fx the scan (target <= 2x)\n", l, l / s);
+  std::printf("    one connection    %9.1f ms   %.2fx the scan (LoadOptions::parallel = false)\n", l1, l1 / s);
   std::printf("  resident            %9.1f MB   (RSS growth while loaded; model's own count %.1f MB; target <= 150 MB at 1M)\n",
               static_cast<double>(rss_after - rss_before) / 1024, static_cast<double>(model_bytes) / 1e6);
   return 0;

@@ -245,6 +245,143 @@ TEST(TraceModel, FollowingALiveTraceEndsInTheModelAFreshLoadGives) {
   expect_same(m, fresh);
 }
 
+// Two loads that must give the same model, entity by entity and in the same
+// order (indices are the model's addresses).
+void expect_identical(const TraceModel& a, const TraceModel& b) {
+  ASSERT_EQ(a.contexts().size(), b.contexts().size());
+  ASSERT_EQ(a.threads().size(), b.threads().size());
+  ASSERT_EQ(a.waits().size(), b.waits().size());
+  for (std::size_t i = 0; i < a.contexts().size(); ++i) {
+    const auto &c = a.contexts()[i], &d = b.contexts()[i];
+    ASSERT_EQ(c.id, d.id) << "context " << i;
+    EXPECT_EQ(c.parent, d.parent) << "ctx#" << c.id;
+    EXPECT_EQ(c.children, d.children) << "ctx#" << c.id;
+    EXPECT_EQ(c.cancel_origin, d.cancel_origin) << "ctx#" << c.id;
+    EXPECT_EQ(c.created_ns, d.created_ns);
+    EXPECT_EQ(c.cancel_ns, d.cancel_ns);
+    EXPECT_EQ(c.site, d.site);
+    EXPECT_EQ(c.label, d.label);
+    EXPECT_EQ(a.find_context(c.id), b.find_context(d.id));
+  }
+  for (std::size_t i = 0; i < a.threads().size(); ++i) {
+    const auto &t = a.threads()[i], &u = b.threads()[i];
+    ASSERT_EQ(t.id, u.id) << "thread " << i;
+    EXPECT_EQ(t.name, u.name);
+    EXPECT_EQ(t.ctx, u.ctx);
+    EXPECT_EQ(t.effective_ctx, u.effective_ctx);
+    EXPECT_EQ(t.waits, u.waits) << "thread " << t.id;
+  }
+  for (std::size_t i = 0; i < a.waits().size(); ++i) {
+    const auto &w = a.waits()[i], &v = b.waits()[i];
+    ASSERT_EQ(w.id, v.id) << "wait " << i;
+    EXPECT_EQ(w.done_ctx, v.done_ctx);
+    EXPECT_EQ(w.begin_ns, v.begin_ns);
+    EXPECT_EQ(w.end_ns, v.end_ns);
+    EXPECT_EQ(a.find_wait(w.id), b.find_wait(v.id));
+  }
+  ASSERT_EQ(a.edges().size(), b.edges().size());
+  for (std::size_t i = 0; i < a.edges().size(); ++i) {
+    EXPECT_EQ(a.edges()[i].wait, b.edges()[i].wait);
+    EXPECT_EQ(a.edges()[i].origin, b.edges()[i].origin);
+    EXPECT_EQ(a.edges()[i].kind, b.edges()[i].kind);
+  }
+  EXPECT_TRUE(std::equal(a.roots().begin(), a.roots().end(), b.roots().begin(), b.roots().end()));
+  EXPECT_TRUE(std::equal(a.contexts_by_time().begin(), a.contexts_by_time().end(), b.contexts_by_time().begin(),
+                         b.contexts_by_time().end()));
+  EXPECT_TRUE(std::equal(a.waits_by_time().begin(), a.waits_by_time().end(), b.waits_by_time().begin(),
+                         b.waits_by_time().end()));
+}
+
+// Requests of a small server: a cancel context per request with a value
+// child, a worker thread observing it in a select, cancelled at the end; some
+// waits end by a value.  Enough rows in every table for both halves of a
+// parallel load to hold some of each.
+const Key<int> kRequest("request");
+
+void record_requests(int n) {
+  auto [root, cancel_root] = with_cancel(background());
+  Chan<int> never(0);
+  WaitGroup ended;
+  std::vector<CancelFunc> cancels;
+  for (int i = 0; i < n; ++i) {
+    auto [c, cancel] = with_cancel(root);
+    auto v = with_value(c, kRequest, i);
+    cancels.push_back(cancel);
+    Chan<int> reply(1);
+    ended.add(1);
+    go(v, "handler", [v = v, never, reply, &ended]() mutable {
+      reply.send(1);
+      (void)never.recv(v);
+      ended.done();
+    });
+    (void)reply.recv();
+  }
+  cancel_root();
+  ended.wait();
+  for (auto& c : cancels) c();
+}
+
+analysis::LoadOptions two_connections() {
+  analysis::LoadOptions o;
+  o.parallel_min_rows = 0;  // every trace, however small
+  return o;
+}
+analysis::LoadOptions one_connection() {
+  analysis::LoadOptions o;
+  o.parallel = false;
+  return o;
+}
+
+TEST(TraceModel, TwoConnectionsLoadTheModelOneConnectionLoads) {
+  const auto db = test_dir() / "requests.db";
+  std::string err;
+  ASSERT_TRUE(trace::start(db.string(), {}, &err)) << err;
+  record_requests(300);
+  trace::stop();
+  auto reader = open_reader(db);
+  std::vector<double> fractions;
+  auto two = two_connections();
+  two.progress = [&](double f) {
+    fractions.push_back(f);
+    return true;
+  };
+  const TraceModel a = TraceModel::load(reader.db(), two);
+  const TraceModel b = TraceModel::load(reader.db(), one_connection());
+  ASSERT_GE(b.contexts().size(), 600u);
+  ASSERT_GE(b.waits().size(), 600u);
+  expect_identical(a, b);
+  ASSERT_FALSE(fractions.empty());
+  EXPECT_TRUE(std::is_sorted(fractions.begin(), fractions.end()));
+  EXPECT_EQ(fractions.back(), 1.0);
+}
+
+// A live trace: the caller holds a read snapshot while the recorder commits
+// more.  A second connection would see the newer commit, so the model must
+// come from the caller's snapshot alone: what one connection gives, without
+// the rows committed after it.
+TEST(TraceModel, ATwoConnectionLoadOfALiveTraceSeesOnlyTheCallersSnapshot) {
+  const auto db = test_dir() / "live2.db";
+  std::string err;
+  ASSERT_TRUE(trace::start(db.string(), {}, &err)) << err;
+  record_requests(50);
+  trace::flush();
+  auto reader = open_reader(db);
+  ASSERT_EQ(sqlite3_exec(reader.db(), "BEGIN; SELECT count(*) FROM contexts;", nullptr, nullptr, nullptr), SQLITE_OK);
+  record_requests(50);  // committed after the caller's snapshot
+  auto [late, cancel_late] = with_cancel(background());
+  trace::flush();
+  const TraceModel a = TraceModel::load(reader.db(), two_connections());
+  const TraceModel b = TraceModel::load(reader.db(), one_connection());
+  sqlite3_exec(reader.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+  expect_identical(a, b);
+  EXPECT_EQ(a.find_context(late.id()), kNoIndex) << "a row committed after the caller's snapshot";
+  const TraceModel now = TraceModel::load(reader.db(), two_connections());
+  EXPECT_NE(now.find_context(late.id()), kNoIndex);
+  EXPECT_GT(now.contexts().size(), a.contexts().size() + 100);
+  cancel_late();
+  trace::stop();
+}
+
 TEST(TraceModel, ADamagedTableIsAnErrorNotACrash) {
   const auto db = test_dir() / "empty.db";
   sqlite3* raw = nullptr;

@@ -217,10 +217,42 @@ struct LoadOptions {
   /// Called now and then with the fraction done in [0, 1]; return false to
   /// cancel the load (load() then throws LoadCancelled).  May be empty.
   std::function<bool(double)> progress;
+  /// A large trace file (parallel_min_rows entity rows or more) is read by
+  /// two connections on two threads, each half of every table, when both see
+  /// the same commit (else the other half is read again on the caller's
+  /// connection); progress is still reported on the calling thread.
+  /// false: one connection, one thread.  An in-memory trace is read on one.
+  bool parallel = true;
+  std::size_t parallel_min_rows = 50000;
 };
 struct LoadCancelled : std::runtime_error {
   LoadCancelled() : std::runtime_error("load cancelled") {}
 };
+
+namespace detail {
+/// Trace id → model index.  The recorder's ids are dense enough (blocks of
+/// 1,024 per thread) for a plain vector; an id far beyond the rows (a damaged
+/// or hostile file) goes to a hash map instead, so memory stays bounded by
+/// the number of rows.
+class IdIndex {
+ public:
+  void reserve(std::uint64_t max_id, std::size_t rows);
+  void insert(std::uint64_t id, std::uint32_t index);
+  std::uint32_t find(std::uint64_t id) const noexcept {
+    if (id < dense_.size()) return dense_[id];
+    if (sparse_.empty()) return kNoIndex;
+    auto it = sparse_.find(id);
+    return it == sparse_.end() ? kNoIndex : it->second;
+  }
+  std::size_t memory_bytes() const noexcept { return dense_.capacity() * 4 + sparse_.size() * 40; }
+
+ private:
+  void grow(std::uint64_t size);
+  std::size_t rows_ = 0;
+  std::vector<std::uint32_t> dense_;
+  std::unordered_map<std::uint64_t, std::uint32_t> sparse_;
+};
+}  // namespace detail
 
 class TraceModel {
  public:
@@ -307,17 +339,20 @@ class TraceModel {
   };
   std::unique_ptr<LazyMoments> moments_ = std::make_unique<LazyMoments>();
   std::map<std::pair<std::string, int>, std::string, std::less<>> enum_names_;
-  // id → index lookups (ids are sparse: blocks of 1024 per thread).
-  std::unordered_map<std::uint64_t, std::uint32_t> ctx_ids_, wait_ids_;
+  // id → index lookups.
+  detail::IdIndex ctx_ids_, wait_ids_;
   std::vector<std::uint32_t> thread_index_;  // dense thread ids
   std::map<std::uint64_t, std::uint32_t> site_ids_, stack_ids_;
   std::vector<std::uint32_t> site_index_;  // site id → index, for the dense ids the recorder writes
   // Rows that arrived before what they point to (a partial or damaged file).
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> orphans_;
   std::vector<std::uint32_t> unthreaded_waits_;
-  // Reverse links for incremental updates: the waits observing a cancelable
-  // context (through value contexts), the threads whose effective context it is.
-  std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> observers_, threads_by_eff_;
+  // Reverse links for incremental updates, as intrusive lists (no allocation
+  // per entity): the waits observing a cancelable context (through value
+  // contexts) — first_observer_[context], then next_observer_[wait] — and the
+  // threads whose effective context it is — first_eff_thread_[context], then
+  // next_eff_thread_[thread].  kNoIndex ends a list.
+  std::vector<std::uint32_t> first_observer_, next_observer_, first_eff_thread_, next_eff_thread_;
   std::int64_t last_seq_ = 0;
 };
 
