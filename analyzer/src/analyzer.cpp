@@ -476,9 +476,28 @@ Report analyze_rules(sqlite3* db, const Options& opts, std::span<const Rule> all
 }
 
 Report analyze(sqlite3* db, const Options& opts, std::span<const Rule> all_rules, const ProgressFn& progress) {
+  // Cancellation: SQLite calls the handler every 1,000 virtual-machine steps
+  // (microseconds) of any statement; non-zero interrupts it (SQLITE_INTERRUPT).
+  struct CancelHandler {
+    sqlite3* db;
+    explicit CancelHandler(sqlite3* d, const std::atomic<bool>* flag) : db(flag ? d : nullptr) {
+      if (db)
+        sqlite3_progress_handler(
+            db, 1000, [](void* f) { return static_cast<const std::atomic<bool>*>(f)->load() ? 1 : 0; },
+            const_cast<std::atomic<bool>*>(flag));
+    }
+    ~CancelHandler() {
+      if (db) sqlite3_progress_handler(db, 0, nullptr, nullptr);
+    }
+  } handler(db, opts.cancel);
+  auto cancelled = [&] { return opts.cancel && opts.cancel->load(); };
   try {
-    return analyze_rules(db, opts, all_rules, progress);
+    if (cancelled()) throw AnalysisCancelled();
+    Report r = analyze_rules(db, opts, all_rules, progress);
+    if (cancelled()) throw AnalysisCancelled();
+    return r;
   } catch (const sql::Error& e) {
+    if (cancelled()) throw AnalysisCancelled();
     throw AnalysisError(e.what());
   }
 }
@@ -589,6 +608,8 @@ bool analyze_file(const std::string& path, const Options& opts, Report& out, std
                            "-wal; the files were not changed");
     out = std::move(r);
     return true;
+  } catch (const AnalysisCancelled&) {
+    throw;  // the caller's own doing, not the file's
   } catch (const RuleError& e) {
     if (err) *err = path + ": " + e.what();
     return false;

@@ -443,6 +443,36 @@ TEST_F(Rules, StacksAreAttachedWhenRecorded) {
   EXPECT_EQ(r.findings[0].stack, (std::vector<std::string>{"leak()", "main"}));
 }
 
+// Options::cancel: set before, nothing runs; set while the first rule runs,
+// the rule's own query is interrupted (no later rule starts), and analyze()
+// throws AnalysisCancelled rather than returning part of a report.
+TEST_F(Rules, CancellingStopsTheRulesInsideTheirQueries) {
+  {
+    TraceBuilder b(path, 1000 * ms);
+    auto s = b.site("src/many.cpp", 7, "void many()", 3);
+    for (std::uint64_t i = 0; i < 3000; ++i)
+      b.ctx({.id = 10 + i, .kind = "cancel", .created_ns = 1 * ms, .site = s, .dropped_ns = 2 * ms});
+  }
+  std::atomic<bool> cancel{true};
+  analysis::Options o;
+  o.cancel = &cancel;
+  EXPECT_THROW(analyze_path(path, o), analysis::AnalysisCancelled);
+
+  cancel = false;
+  std::vector<std::string> started;
+  Report r;
+  std::string err;
+  EXPECT_THROW(analysis::analyze_file(path.string(), o, r, &err,
+                                      [&](std::string_view what, int step, int) {
+                                        started.emplace_back(what);
+                                        if (step == 1) cancel = true;  // as the first rule begins
+                                      }),
+               analysis::AnalysisCancelled);
+  ASSERT_EQ(started.size(), 2u) << "no rule after the first may start: 'preparing', then the first rule";
+  cancel = false;
+  EXPECT_EQ(of_rule(analyze_path(path, o), "lost-cancel").size(), 3000u) << "uncancelled, the same options run whole";
+}
+
 TEST(RuleSql, EveryRuleIsCompiledInOnceInCatalogueOrder) {
   auto rules = analysis::rule_sql();
   ASSERT_EQ(rules.size(), std::size(analysis::kRules));

@@ -348,7 +348,7 @@ TEST(TraceModel, TwoConnectionsLoadTheModelOneConnectionLoads) {
   const TraceModel a = TraceModel::load(reader.db(), two);
   const TraceModel b = TraceModel::load(reader.db(), one_connection());
   ASSERT_GE(b.contexts().size(), 600u);
-  ASSERT_GE(b.waits().size(), 600u);
+  ASSERT_GE(b.waits().size(), 300u);  // every handler's wait for its context (more where a reply was not ready)
   expect_identical(a, b);
   ASSERT_FALSE(fractions.empty());
   EXPECT_TRUE(std::is_sorted(fractions.begin(), fractions.end()));

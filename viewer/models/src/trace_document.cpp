@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <exception>
 #include <future>
+#include <atomic>
+#include <chrono>
 
 #include "ctxscope/analysis/analyzer.hpp"
 #include "ctxscope/trace_reader.hpp"
@@ -179,37 +182,62 @@ DocumentPtr load_document(const std::string& path, std::string* err, const std::
   // rules' own queries meet any corruption in what they read (caught below).
   auto reader = trace::TraceReader::open(path, err, /*quick_check=*/false);
   if (!reader) return nullptr;
+  auto was_cancelled = [&]() -> DocumentPtr {
+    if (cancelled) *cancelled = true;
+    if (err) *err = path + ": loading cancelled";
+    return nullptr;
+  };
   try {
     // A finished trace does not change: the rules run on a second connection
     // while the model loads (same data; about a sixth of the open time at 1M
     // events).  A trace still being written, or one read from a private copy of
     // its WAL, is read on the one connection, in sequence: one snapshot.
+    //
+    // A cancelled (or failed) load stops the rules too (Options::cancel
+    // interrupts a rule inside its query), so it returns at once instead of
+    // waiting for every rule to finish.
+    auto stop_rules = std::make_shared<std::atomic<bool>>(false);
+    analysis::Options rule_opts;
+    rule_opts.cancel = stop_rules.get();
     std::future<analysis::Report> rules;
     if (reader->run().complete() && !reader->recovered_from_wal()) {
-      rules = std::async(std::launch::async, [path] {
+      rules = std::async(std::launch::async, [path, rule_opts, stop_rules] {
         std::string e;
         auto second = trace::TraceReader::open(path, &e, /*quick_check=*/false);
         if (!second) throw analysis::AnalysisError(e);
-        return analysis::analyze(second->db(), analysis::Options{});
+        return analysis::analyze(second->db(), rule_opts);
       });
     }
+    // Declared after `rules`, so it runs first when an exception leaves this
+    // scope (the future's destructor then waits only for an interrupted rule).
+    struct StopOnUnwind {
+      std::atomic<bool>& stop;
+      int exceptions = std::uncaught_exceptions();
+      ~StopOnUnwind() {
+        if (std::uncaught_exceptions() > exceptions) stop.store(true);
+      }
+    } stop_on_unwind{*stop_rules};
     analysis::LoadOptions lo;
     if (progress) lo.progress = [&](double f) { return progress(0.8 * f); };
     auto model = analysis::TraceModel::load(reader->db(), lo);
     if (progress && !progress(0.8)) throw analysis::LoadCancelled();
+    // Still cancellable while the rules finish.
+    while (rules.valid() && rules.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready)
+      if (progress && !progress(0.8)) throw analysis::LoadCancelled();
     analysis::Report rep = rules.valid() ? rules.get()
-                                         : analysis::analyze(reader->db(), analysis::Options{},
+                                         : analysis::analyze(reader->db(), rule_opts,
                                                              [&](std::string_view, int step, int steps) {
-                                                               if (progress && steps > 0)
-                                                                 progress(0.8 + 0.2 * step / steps);
+                                                               if (progress && steps > 0 &&
+                                                                   !progress(0.8 + 0.2 * step / steps))
+                                                                 stop_rules->store(true);
                                                              });
     rep.run.trace_path = path;
     auto warnings = reader->warnings();
     return std::make_shared<const TraceDocument>(path, std::move(model), std::move(rep), std::move(warnings));
   } catch (const analysis::LoadCancelled&) {
-    if (cancelled) *cancelled = true;
-    if (err) *err = path + ": loading cancelled";
-    return nullptr;
+    return was_cancelled();
+  } catch (const analysis::AnalysisCancelled&) {
+    return was_cancelled();
   } catch (const analysis::RuleError& e) {
     if (err) *err = path + ": " + e.what();
   } catch (const std::exception& e) {

@@ -44,12 +44,17 @@ Report analyze(sqlite3* db, const Options& opts, std::span<const rule_catalogue:
 
 /// Opens `path` with the trace reader (read-only, validated) and analyses it.
 /// On a bad file returns false with `err` = one line naming the file and the
-/// problem, and leaves `out` untouched.
+/// problem, and leaves `out` untouched.  Throws AnalysisCancelled when
+/// `opts.cancel` is set while it runs.
 bool analyze_file(const std::string& path, const Options& opts, Report& out, std::string* err,
                   const ProgressFn& progress = {});
 
 struct AnalysisError : std::runtime_error {
   using std::runtime_error::runtime_error;
+};
+/// Options::cancel was set while the rules ran.
+struct AnalysisCancelled : AnalysisError {
+  AnalysisCancelled() : AnalysisError("analysis cancelled") {}
 };
 /// A rule that does not match its declaration (a result column missing,
 /// misnamed or undeclared, a rule without a finding builder): a defect of the

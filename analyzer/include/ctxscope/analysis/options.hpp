@@ -8,6 +8,7 @@
 // hundreds of ms, or forever).  See docs/rules.md.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -31,6 +32,10 @@ struct Options {
   /// marker, or the last commit of an incomplete run).  The probe analyses a
   /// running test binary at a test's end.
   std::optional<std::int64_t> end_ns;
+  /// Cancellation, for a caller on another thread (the viewer's loader): once
+  /// `*cancel` is true, analyze() stops within a few milliseconds — inside a
+  /// rule's query too — and throws AnalysisCancelled.  Not owned; may be null.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 }  // namespace ctxscope::analysis
