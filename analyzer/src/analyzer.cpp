@@ -12,6 +12,7 @@
 #include <set>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 
 #include "enum_names.hpp"
@@ -189,24 +190,69 @@ class Entities {
     return ctxs_[id] = c;
   }
 
-  /// root → … → ctx.  Cycles (a damaged file) stop the walk.
-  std::vector<AncestryEntry> ancestry(std::int64_t id) {
+  /// root → … → ctx: the root and the kAncestryKept − 1 nearest (`elided`
+  /// left out between them).  O(kAncestryKept) a finding: the depth and the
+  /// root of each chain are found once (depth()).  A cycle (a damaged file)
+  /// stops the walk where it closes.
+  std::vector<AncestryEntry> ancestry(std::int64_t id, std::uint64_t& elided) {
     std::vector<AncestryEntry> out;
+    std::unordered_set<std::int64_t> seen;
+    elided = 0;
     std::optional<std::int64_t> cur = id;
-    while (cur && out.size() < 10000) {
-      const CtxInfo c = ctx(*cur);
-      if (std::any_of(out.begin(), out.end(), [&](const AncestryEntry& a) { return a.context == c.id; })) break;
-      AncestryEntry a;
-      a.context = c.id;
-      a.kind = c.kind;
-      a.site = site(c.site);
-      a.done_ns = c.cancel_ns.value_or(-1);
-      a.done_reason = c.cancel_ns ? c.cancel_reason : "";
-      out.push_back(std::move(a));
-      cur = c.parent;
+    while (cur && out.size() + 1 < kAncestryKept && seen.insert(*cur).second) {
+      out.push_back(entry(ctx(*cur)));
+      cur = ctx(*cur).parent;
+    }
+    if (cur && !seen.count(*cur)) {
+      // More above: the root, and how many lie between it and what is kept.
+      const Chain& ch = chain(id);
+      const auto between = static_cast<std::int64_t>(ch.depth) + 1 - static_cast<std::int64_t>(out.size()) - 1;
+      if (!seen.count(ch.root)) {
+        out.push_back(entry(ctx(ch.root)));
+        elided = static_cast<std::uint64_t>(std::max<std::int64_t>(between, 0));
+      }
     }
     std::reverse(out.begin(), out.end());
     return out;
+  }
+
+  AncestryEntry entry(const CtxInfo& c) {
+    AncestryEntry a;
+    a.context = c.id;
+    a.kind = c.kind;
+    a.site = site(c.site);
+    a.done_ns = c.cancel_ns.value_or(-1);
+    a.done_reason = c.cancel_ns ? c.cancel_reason : "";
+    return a;
+  }
+
+  /// A context's depth below its chain's root (0: a root) and that root,
+  /// memoized: every context is walked over once however many findings its
+  /// chain has.  A cycle is cut where the walk meets it (the context there
+  /// counts as a root).
+  struct Chain {
+    std::uint64_t depth = 0;
+    std::int64_t root = 0;
+  };
+  const Chain& chain(std::int64_t id) {
+    if (auto it = chains_.find(id); it != chains_.end()) return it->second;
+    std::vector<std::int64_t> path;
+    std::unordered_set<std::int64_t> on_path;
+    Chain above;  // of the first known context above the path, if any
+    bool known = false;
+    for (std::optional<std::int64_t> cur = id; cur;) {
+      if (auto it = chains_.find(*cur); it != chains_.end()) {
+        above = it->second;
+        known = true;
+        break;
+      }
+      if (!on_path.insert(*cur).second) break;  // a cycle: cut here
+      path.push_back(*cur);
+      cur = ctx(*cur).parent;
+    }
+    Chain c = known ? Chain{above.depth + 1, above.root} : Chain{0, path.back()};
+    for (auto it = path.rbegin(); it != path.rend(); ++it, ++c.depth) chains_[*it] = c;
+    return chains_[id];
   }
 
   std::vector<std::string> stack(std::optional<std::int64_t> id) {
@@ -234,6 +280,7 @@ class Entities {
   std::unordered_map<std::int64_t, Site> sites_;
   std::unordered_map<std::int64_t, std::string> threads_;
   std::unordered_map<std::int64_t, CtxInfo> ctxs_;
+  std::unordered_map<std::int64_t, Chain> chains_;
 };
 
 std::string base(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
@@ -289,7 +336,7 @@ Finding base_finding(Ctx& k, std::string subkind, std::int64_t ctx, std::int64_t
   f.severity = k.rule->severity_of(subkind);
   f.subkind = std::move(subkind);
   f.context = static_cast<std::uint64_t>(ctx);
-  if (ctx > 0) f.ancestry = k.E.ancestry(ctx);
+  if (ctx > 0) f.ancestry = k.E.ancestry(ctx, f.ancestry_elided);
   f.thread = static_cast<std::uint64_t>(thread);
   if (thread > 0) f.thread_name = k.E.thread_name(thread);
   return f;

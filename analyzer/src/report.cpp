@@ -37,6 +37,7 @@ ordered_json finding_json(const Finding& f, const std::string& fp) {
     anc.push_back(std::move(e));
   }
   j["ancestry"] = std::move(anc);
+  if (f.ancestry_elided) j["ancestry_elided"] = f.ancestry_elided;  // left out after the root (a very deep chain)
   j["thread"] = f.thread;
   j["thread_name"] = f.thread_name;
   j["wait"] = f.wait;
@@ -65,9 +66,20 @@ std::string ancestry_item(const AncestryEntry& a) {
   return out;
 }
 
-std::string ancestry_line(const std::vector<AncestryEntry>& anc) {
+// The items of a finding's ancestry line: each context, and after the root
+// "… N more …" where a very deep chain was shortened.
+std::vector<std::string> ancestry_items(const Finding& f) {
+  std::vector<std::string> items;
+  for (std::size_t i = 0; i < f.ancestry.size(); ++i) {
+    items.push_back(ancestry_item(f.ancestry[i]));
+    if (i == 0 && f.ancestry_elided) items.push_back("… " + std::to_string(f.ancestry_elided) + " more …");
+  }
+  return items;
+}
+
+std::string ancestry_line(const Finding& f) {
   std::string out;
-  for (const auto& a : anc) out += (out.empty() ? "" : " → ") + ancestry_item(a);
+  for (const auto& item : ancestry_items(f)) out += (out.empty() ? "" : " → ") + item;
   return out;
 }
 
@@ -154,13 +166,12 @@ const char* severity_sgr(Severity s) {
   return "1";
 }
 // "    ancestry: a → b → c" broken at the arrows so no line passes `width`.
-void wrapped_ancestry(std::ostringstream& o, const std::vector<AncestryEntry>& anc, int width) {
+void wrapped_ancestry(std::ostringstream& o, const Finding& f, int width) {
   const std::string head = "    ancestry: ", cont(head.size(), ' ');
   std::string line = head;
   std::size_t visible = head.size();  // columns (the arrow is one column, three bytes)
   bool first = true;
-  for (const auto& a : anc) {
-    const std::string item = ancestry_item(a);
+  for (const std::string& item : ancestry_items(f)) {
     const std::size_t add = (first ? 0 : 3) + item.size();
     if (!first && width > 0 && visible + add > static_cast<std::size_t>(width)) {
       o << line << " →\n";
@@ -189,7 +200,7 @@ std::string finding_to_text(const Finding& f, const TextStyle& st) {
     if (ctx.site.known() && !(ctx.site == f.site))
       o << c("1", location(ctx.site) + ":") << " " << c(severity_sgr(Severity::note), "note:") << " context ctx#"
         << ctx.context << " (" << ctx.kind << ") created here\n";
-    wrapped_ancestry(o, f.ancestry, st.width);
+    wrapped_ancestry(o, f, st.width);
   }
   if (!f.thread_name.empty() || f.thread != 0)
     o << "    thread: " << (f.thread_name.empty() ? "<unnamed>" : f.thread_name) << " (#" << f.thread << ")\n";
@@ -299,7 +310,7 @@ std::string to_sarif(const Report& r) {
     res["partialFingerprints"] = {{"ctxscope/v2", fps[fi]}};
     ordered_json props{{"context", f.context}, {"thread", f.thread}, {"threadName", f.thread_name}};
     if (!f.subkind.empty()) props["subkind"] = f.subkind;
-    if (!f.ancestry.empty()) props["ancestry"] = ancestry_line(f.ancestry);
+    if (!f.ancestry.empty()) props["ancestry"] = ancestry_line(f);
     auto times = ordered_json::object();
     for (const auto& m : f.times) times[m.what] = m.ns;
     props["timesNs"] = std::move(times);
@@ -354,7 +365,7 @@ std::string to_junit(const Report& r) {
     o << ">\n";
     o << "      <failure type=\"" << to_string(f.severity) << "\" message=\"" << xml_escape(f.message) << "\">";
     std::string body = location(f.site) + ": " + std::string(to_string(f.severity)) + ": " + f.message + "\n";
-    if (!f.ancestry.empty()) body += "ancestry: " + ancestry_line(f.ancestry) + "\n";
+    if (!f.ancestry.empty()) body += "ancestry: " + ancestry_line(f) + "\n";
     if (!f.thread_name.empty()) body += "thread: " + f.thread_name + "\n";
     for (const auto& fr : f.stack) body += "  " + fr + "\n";
     o << xml_escape(body) << "</failure>\n";

@@ -450,8 +450,10 @@ TEST_F(Rules, CancellingStopsTheRulesInsideTheirQueries) {
   {
     TraceBuilder b(path, 1000 * ms);
     auto s = b.site("src/many.cpp", 7, "void many()", 3);
-    for (std::uint64_t i = 0; i < 3000; ++i)
+    b.exec("BEGIN");
+    for (std::int64_t i = 0; i < 3000; ++i)
       b.ctx({.id = 10 + i, .kind = "cancel", .created_ns = 1 * ms, .site = s, .dropped_ns = 2 * ms});
+    b.exec("COMMIT");
   }
   std::atomic<bool> cancel{true};
   analysis::Options o;
@@ -471,6 +473,49 @@ TEST_F(Rules, CancellingStopsTheRulesInsideTheirQueries) {
   ASSERT_EQ(started.size(), 2u) << "no rule after the first may start: 'preparing', then the first rule";
   cancel = false;
   EXPECT_EQ(of_rule(analyze_path(path, o), "lost-cancel").size(), 3000u) << "uncancelled, the same options run whole";
+}
+
+// A chain of 5,000 contexts, none cancelled: 5,000 lost-cancel findings.  Each
+// finding's ancestry is the root and the 31 contexts nearest it, with the
+// number left out between — the report grows with the findings, not with
+// findings × depth (it was quadratic: such a trace took minutes).
+TEST_F(Rules, AVeryDeepChainKeepsEachAncestryShortAndSaysHowManyAreLeftOut) {
+  constexpr std::int64_t kDepth = 5000;
+  {
+    TraceBuilder b(path, 1000 * ms);
+    auto s = b.site("src/deep.cpp", 9, "void nest()", 5);
+    b.exec("BEGIN");
+    for (std::int64_t i = 0; i < kDepth; ++i)
+      b.ctx({.id = 10 + i, .parent = i == 0 ? 1 : 9 + i, .kind = "cancel", .created_ns = 1 * ms + i, .site = s,
+             .registered = 1});
+    b.exec("COMMIT");
+  }
+  const auto r = analyze_path(path);
+  const auto lost = of_rule(r, "lost-cancel");
+  ASSERT_EQ(lost.size(), static_cast<std::size_t>(kDepth));
+  const auto by_ctx = [&](std::uint64_t id) {
+    auto it = std::find_if(lost.begin(), lost.end(), [&](const Finding& f) { return f.context == id; });
+    EXPECT_NE(it, lost.end()) << id;
+    return *it;
+  };
+  // ctx#10 is depth 1 (root background, then it); ctx#(9+d) is depth d.
+  const Finding shallow = by_ctx(10), edge = by_ctx(9 + 31), first_cut = by_ctx(9 + 32), deepest = by_ctx(9 + kDepth);
+  EXPECT_EQ(shallow.ancestry.size(), 2u);
+  EXPECT_EQ(shallow.ancestry_elided, 0u);
+  EXPECT_EQ(edge.ancestry.size(), analysis::kAncestryKept);
+  EXPECT_EQ(edge.ancestry_elided, 0u);
+  EXPECT_EQ(first_cut.ancestry.size(), analysis::kAncestryKept);
+  EXPECT_EQ(first_cut.ancestry_elided, 1u);
+  EXPECT_EQ(first_cut.ancestry[1].context, 11u) << "depth 1 (ctx#10) is the one left out";
+  ASSERT_EQ(deepest.ancestry.size(), analysis::kAncestryKept);
+  EXPECT_EQ(deepest.ancestry.front().context, 1u);
+  EXPECT_EQ(deepest.ancestry.front().kind, "background");
+  EXPECT_EQ(deepest.ancestry.back().context, static_cast<std::uint64_t>(9 + kDepth));
+  EXPECT_EQ(deepest.ancestry[1].context, static_cast<std::uint64_t>(9 + kDepth - 30));
+  EXPECT_EQ(deepest.ancestry_elided, static_cast<std::uint64_t>(kDepth - 31));
+  const std::string text = analysis::finding_to_text(deepest);
+  EXPECT_NE(text.find("ctx#1 background → … 4969 more … → ctx#" + std::to_string(9 + kDepth - 30)), std::string::npos)
+      << text;
 }
 
 TEST(RuleSql, EveryRuleIsCompiledInOnceInCatalogueOrder) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -36,6 +37,9 @@ struct Site {
   friend bool operator==(const Site&, const Site&) = default;
 };
 
+/// Most contexts a finding's ancestry lists (Finding::ancestry_elided).
+inline constexpr std::size_t kAncestryKept = 32;
+
 /// One context of a finding's ancestry, root first.
 struct AncestryEntry {
   std::uint64_t context = 0;
@@ -61,7 +65,12 @@ struct Finding {
   Severity severity = Severity::error;
   std::string message;      ///< one sentence with the times that matter
   std::uint64_t context = 0;
-  std::vector<AncestryEntry> ancestry;  ///< root → … → context
+  /// root → … → context.  Of a very deep chain, the root and the
+  /// kAncestryKept − 1 contexts nearest the finding's (ending with it): the
+  /// `ancestry_elided` between them are left out, so a report grows with the
+  /// findings, not with findings × depth.
+  std::vector<AncestryEntry> ancestry;
+  std::uint64_t ancestry_elided = 0;    ///< contexts left out after ancestry[0]
   std::uint64_t thread = 0;
   std::string thread_name;
   std::uint64_t wait = 0;   ///< the wait concerned (0: none)
