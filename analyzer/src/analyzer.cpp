@@ -29,27 +29,11 @@ using sql::Stmt;
 // Runs every statement of `sql`, binding the grace-period parameters wherever
 // a statement names them (sqlite3_exec cannot bind).
 void exec_bound(sqlite3* db, std::string_view sql, const Options& o) {
-  const char* p = sql.data();
-  const char* end = sql.data() + sql.size();
-  while (p < end) {
-    sqlite3_stmt* st = nullptr;
-    const char* tail = nullptr;
-    if (sqlite3_prepare_v2(db, p, static_cast<int>(end - p), &st, &tail) != SQLITE_OK)
-      throw AnalysisError(std::string("SQL error: ") + sqlite3_errmsg(db));
-    p = tail;
-    if (!st) continue;  // whitespace or comments only
-    if (int i = sqlite3_bind_parameter_index(st, ":blind_wait_grace_ns"); i > 0)
-      sqlite3_bind_int64(st, i, o.blind_wait_grace_ns);
-    if (int i = sqlite3_bind_parameter_index(st, ":late_exit_grace_ns"); i > 0)
-      sqlite3_bind_int64(st, i, o.late_exit_grace_ns);
-    if (int i = sqlite3_bind_parameter_index(st, ":end_ns"); i > 0 && o.end_ns)
-      sqlite3_bind_int64(st, i, *o.end_ns);  // unbound: NULL, the run's own end
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) throw AnalysisError(std::string("SQL error: ") + sqlite3_errmsg(db));
-  }
+  sql::exec_each(db, sql, [&](sql::Stmt& st) {
+    st.bind_named(":blind_wait_grace_ns", o.blind_wait_grace_ns);
+    st.bind_named(":late_exit_grace_ns", o.late_exit_grace_ns);
+    if (o.end_ns) st.bind_named(":end_ns", *o.end_ns);  // unbound: NULL, the run's own end
+  });
 }
 
 using rule_catalogue::Rule;

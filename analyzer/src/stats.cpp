@@ -18,32 +18,11 @@
 namespace ctxscope::analysis {
 namespace {
 
-struct Q {
-  Q(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK)
-      throw AnalysisError(std::string("SQL error: ") + sqlite3_errmsg(db));
-  }
-  ~Q() { sqlite3_finalize(s); }
-  bool step() {
-    const int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) return true;
-    if (rc != SQLITE_DONE) throw AnalysisError(std::string("SQL error: ") + sqlite3_errmsg(db_));
-    return false;
-  }
-  std::int64_t i(int c) { return sqlite3_column_int64(s, c); }
-  bool null(int c) { return sqlite3_column_type(s, c) == SQLITE_NULL; }
-  std::optional<std::int64_t> opt(int c) { return null(c) ? std::nullopt : std::optional(i(c)); }
-  std::string t(int c) {
-    auto* p = sqlite3_column_text(s, c);
-    return p ? reinterpret_cast<const char*>(p) : "";
-  }
-  sqlite3* db_;
-  sqlite3_stmt* s = nullptr;
-};
+using Q = sql::Stmt;
 
 void count_by(sqlite3* db, const char* sql, std::map<std::string, std::uint64_t>& out) {
   Q q(db, sql);
-  while (q.step()) out[q.null(0) ? "" : q.t(0)] += static_cast<std::uint64_t>(q.i(1));
+  while (q.step()) out[q.null(0) ? "" : q.text(0)] += static_cast<std::uint64_t>(q.i64(1));
 }
 
 // The same for `SELECT code, count(*) ... GROUP BY 1` over an enumeration
@@ -52,7 +31,7 @@ void count_by_code(sqlite3* db, const detail::EnumTable& names, const char* type
                    std::map<std::string, std::uint64_t>& out, const char* null_name = "") {
   Q q(db, sql);
   while (q.step())
-    out[detail::enum_name(names, type, q.opt(0), null_name)] += static_cast<std::uint64_t>(q.i(1));
+    out[detail::enum_name(names, type, q.opt(0), null_name)] += static_cast<std::uint64_t>(q.i64(1));
 }
 
 // One read transaction around a whole stats / export pass: against a trace still
@@ -70,15 +49,16 @@ std::int64_t pct(const std::vector<std::int64_t>& v, double p) {
 
 }  // namespace
 
-TraceStats compute_stats(sqlite3* db) {
+namespace {
+TraceStats compute_stats_sql(sqlite3* db) {
   ReadSnapshot snapshot(db);
   const detail::EnumTable names = detail::read_enum_table(db);
   TraceStats st;
   {
     Q q(db, "SELECT end_state, coalesce(end_ns, last_commit_ns, 0), events_recorded FROM run LIMIT 1");
     if (q.step()) {
-      st.complete = q.t(0) == "stopped";
-      st.duration_ns = q.i(1);
+      st.complete = q.text(0) == "stopped";
+      st.duration_ns = q.i64(1);
     }
   }
   count_by(db,
@@ -95,16 +75,16 @@ TraceStats compute_stats(sqlite3* db) {
   count_by_code(db, names, "wait_outcome", "SELECT outcome, count(*) FROM waits GROUP BY 1", st.wait_outcomes, "blocked");
   {
     Q q(db, "SELECT count(*) FROM threads");
-    if (q.step()) st.threads = static_cast<std::uint64_t>(q.i(0));
+    if (q.step()) st.threads = static_cast<std::uint64_t>(q.i64(0));
     Q c(db, "SELECT count(*) FROM channels");
-    if (c.step()) st.channels = static_cast<std::uint64_t>(c.i(0));
+    if (c.step()) st.channels = static_cast<std::uint64_t>(c.i64(0));
   }
   // Depths in C++: the trace has no index on contexts.parent, and a hash map
   // walk is linear where a recursive CTE would not be.
   {
     std::unordered_map<std::int64_t, std::int64_t> parent;
     Q q(db, "SELECT id, parent FROM contexts");
-    while (q.step()) parent[q.i(0)] = q.null(1) ? 0 : q.i(1);
+    while (q.step()) parent[q.i64(0)] = q.null(1) ? 0 : q.i64(1);
     std::unordered_map<std::int64_t, int> depth;
     std::vector<std::int64_t> chain;
     for (auto& [id, p] : parent) {
@@ -136,7 +116,7 @@ TraceStats compute_stats(sqlite3* db) {
     Q q(db,
         "SELECT w.end_ns - c.cancel_ns FROM waits w JOIN contexts c ON c.id = w.done_ctx WHERE w.outcome = 2 /* done */ "
         "AND c.cancel_ns IS NOT NULL AND w.begin_ns <= c.cancel_ns AND w.end_ns >= c.cancel_ns");
-    while (q.step()) lat.push_back(q.i(0));
+    while (q.step()) lat.push_back(q.i64(0));
     std::sort(lat.begin(), lat.end());
     st.latency_samples = lat.size();
     st.latency_p50 = pct(lat, 0.50);
@@ -146,6 +126,7 @@ TraceStats compute_stats(sqlite3* db) {
   }
   return st;
 }
+}  // namespace
 
 std::string stats_to_text(const TraceStats& s) {
   std::ostringstream o;
@@ -212,21 +193,22 @@ std::string us(std::int64_t ns) {
 std::string js(const std::string& s) { return nlohmann::json(s).dump(); }
 }  // namespace
 
-void export_chrome(sqlite3* db, std::ostream& out) {
+namespace {
+void export_chrome_sql(sqlite3* db, std::ostream& out) {
   ReadSnapshot snapshot(db);
   const detail::EnumTable names = detail::read_enum_table(db);
   std::int64_t end = 0;
   {
     Q q(db, "SELECT coalesce(end_ns, last_commit_ns, 0) FROM run LIMIT 1");
-    if (q.step()) end = q.i(0);
+    if (q.step()) end = q.i64(0);
   }
   out << "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
   out << "{\"ph\":\"M\",\"pid\":1,\"tid\":0,\"name\":\"process_name\",\"args\":{\"name\":\"ctxscope trace\"}}";
   {
     Q q(db, "SELECT id, name FROM threads ORDER BY id");
     while (q.step()) {
-      std::string name = q.null(1) ? (q.i(0) == 1 ? "main" : "thread#" + std::to_string(q.i(0))) : q.t(1);
-      out << ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":" << q.i(0)
+      std::string name = q.null(1) ? (q.i64(0) == 1 ? "main" : "thread#" + std::to_string(q.i64(0))) : q.text(1);
+      out << ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":" << q.i64(0)
           << ",\"name\":\"thread_name\",\"args\":{\"name\":" << js(name) << "}}";
     }
   }
@@ -236,21 +218,21 @@ void export_chrome(sqlite3* db, std::ostream& out) {
         "SELECT w.id, w.thread, w.object, w.label, w.begin_ns, w.end_ns, w.outcome, w.done_ctx, s.file, s.line "
         "FROM waits w LEFT JOIN sites s ON s.id = w.site ORDER BY w.id");
     while (q.step()) {
-      const std::int64_t b = q.i(4), e = q.null(5) ? end : q.i(5);
+      const std::int64_t b = q.i64(4), e = q.null(5) ? end : q.i64(5);
       const std::string outcome = detail::enum_name(names, "wait_outcome", q.opt(6));
-      std::string name = detail::enum_name(names, "wait_object", q.opt(2)) + (q.null(3) ? "" : " " + q.t(3));
-      out << ",\n{\"ph\":\"X\",\"cat\":\"wait\",\"pid\":1,\"tid\":" << q.i(1) << ",\"ts\":" << us(b)
+      std::string name = detail::enum_name(names, "wait_object", q.opt(2)) + (q.null(3) ? "" : " " + q.text(3));
+      out << ",\n{\"ph\":\"X\",\"cat\":\"wait\",\"pid\":1,\"tid\":" << q.i64(1) << ",\"ts\":" << us(b)
           << ",\"dur\":" << us(std::max<std::int64_t>(e - b, 0)) << ",\"name\":" << js(name);
-      out << ",\"args\":{\"wait\":" << q.i(0) << ",\"outcome\":" << js(q.null(5) ? "still blocked" : outcome);
-      if (!q.null(7)) out << ",\"done_ctx\":" << q.i(7);
-      if (!q.null(8)) out << ",\"site\":" << js(q.t(8) + ":" + std::to_string(q.i(9)));
+      out << ",\"args\":{\"wait\":" << q.i64(0) << ",\"outcome\":" << js(q.null(5) ? "still blocked" : outcome);
+      if (!q.null(7)) out << ",\"done_ctx\":" << q.i64(7);
+      if (!q.null(8)) out << ",\"site\":" << js(q.text(8) + ":" + std::to_string(q.i64(9)));
       out << "}}";
       // The cancel's arrow ends where the wait ended (a flow bound to the wait
       // slice itself would point at its start, before the cancel): a marker
       // at the wake-up, on the waiting thread.
       if (!q.null(7) && !q.null(5) && q.opt(6) == static_cast<int>(WaitOutcome::done))
-        out << ",\n{\"ph\":\"X\",\"cat\":\"wake\",\"pid\":1,\"tid\":" << q.i(1) << ",\"ts\":" << us(e)
-            << ",\"dur\":0,\"name\":\"woken by cancel\",\"bind_id\":\"c" << q.i(0) << "\",\"flow_in\":true}";
+        out << ",\n{\"ph\":\"X\",\"cat\":\"wake\",\"pid\":1,\"tid\":" << q.i64(1) << ",\"ts\":" << us(e)
+            << ",\"dur\":0,\"name\":\"woken by cancel\",\"bind_id\":\"c" << q.i64(0) << "\",\"flow_in\":true}";
     }
   }
   // Contexts as async spans (creation → done, or the end of the run).
@@ -259,16 +241,16 @@ void export_chrome(sqlite3* db, std::ostream& out) {
         "SELECT c.id, c.kind, c.thread, c.created_ns, c.cancel_ns, c.cancel_reason, c.parent, s.file, s.line "
         "FROM contexts c LEFT JOIN sites s ON s.id = c.site WHERE c.created_ns IS NOT NULL ORDER BY c.id");
     while (q.step()) {
-      const std::int64_t id = q.i(0);
-      const std::int64_t tid = q.null(2) ? 0 : q.i(2);
+      const std::int64_t id = q.i64(0);
+      const std::int64_t tid = q.null(2) ? 0 : q.i64(2);
       std::string name = "ctx#" + std::to_string(id) + " " + detail::enum_name(names, "kind", q.opt(1));
       out << ",\n{\"ph\":\"b\",\"cat\":\"context\",\"pid\":1,\"tid\":" << tid << ",\"id\":\"0x" << std::hex << id
-          << std::dec << "\",\"ts\":" << us(q.i(3)) << ",\"name\":" << js(name) << ",\"args\":{";
-      out << "\"parent\":" << (q.null(6) ? 0 : q.i(6));
-      if (!q.null(7)) out << ",\"site\":" << js(q.t(7) + ":" + std::to_string(q.i(8)));
+          << std::dec << "\",\"ts\":" << us(q.i64(3)) << ",\"name\":" << js(name) << ",\"args\":{";
+      out << "\"parent\":" << (q.null(6) ? 0 : q.i64(6));
+      if (!q.null(7)) out << ",\"site\":" << js(q.text(7) + ":" + std::to_string(q.i64(8)));
       out << "}}";
       out << ",\n{\"ph\":\"e\",\"cat\":\"context\",\"pid\":1,\"tid\":" << tid << ",\"id\":\"0x" << std::hex << id
-          << std::dec << "\",\"ts\":" << us(q.null(4) ? end : q.i(4)) << ",\"name\":" << js(name)
+          << std::dec << "\",\"ts\":" << us(q.null(4) ? end : q.i64(4)) << ",\"name\":" << js(name)
           << ",\"args\":{\"done\":" << js(q.null(4) ? "never" : detail::enum_name(names, "cancel_reason", q.opt(5))) << "}}";
     }
   }
@@ -279,12 +261,31 @@ void export_chrome(sqlite3* db, std::ostream& out) {
         "SELECT w.id, c.id, coalesce(c.cancel_thread, w.thread), c.cancel_ns FROM waits w JOIN contexts c ON "
         "c.id = w.done_ctx WHERE w.outcome = 2 /* done */ AND c.cancel_ns IS NOT NULL ORDER BY w.id");
     while (q.step()) {
-      out << ",\n{\"ph\":\"X\",\"cat\":\"cancel\",\"pid\":1,\"tid\":" << q.i(2) << ",\"ts\":" << us(q.i(3))
-          << ",\"dur\":0,\"name\":\"cancel ctx#" << q.i(1) << "\",\"bind_id\":\"c" << q.i(0)
+      out << ",\n{\"ph\":\"X\",\"cat\":\"cancel\",\"pid\":1,\"tid\":" << q.i64(2) << ",\"ts\":" << us(q.i64(3))
+          << ",\"dur\":0,\"name\":\"cancel ctx#" << q.i64(1) << "\",\"bind_id\":\"c" << q.i64(0)
           << "\",\"flow_out\":true}";
     }
   }
   out << "\n]}\n";
+}
+}  // namespace
+
+
+// SQL errors of the queries above are the analysis library's errors to its callers.
+TraceStats compute_stats(sqlite3* db) {
+  try {
+    return compute_stats_sql(db);
+  } catch (const sql::Error& e) {
+    throw AnalysisError(e.what());
+  }
+}
+
+void export_chrome(sqlite3* db, std::ostream& out) {
+  try {
+    export_chrome_sql(db, out);
+  } catch (const sql::Error& e) {
+    throw AnalysisError(e.what());
+  }
 }
 
 }  // namespace ctxscope::analysis

@@ -301,7 +301,7 @@ class ModelBuilder {
       progress(0.95 * static_cast<double>(rows_done.fetch_add(n, std::memory_order_relaxed) + n) / total);
     };
     sql::Connection sibling;
-    if (opts.parallel && total >= static_cast<double>(opts.parallel_min_rows)) sibling = sql::open_sibling(db_);
+    if (opts.parallel && total >= static_cast<double>(opts.parallel_min_rows)) sibling = open_sibling(db_);
     m_.ctx_ids_.reserve(max_id("contexts"), static_cast<std::size_t>(n_ctx));
     m_.wait_ids_.reserve(max_id("waits"), static_cast<std::size_t>(n_waits));
     origin_fixups_.reserve(static_cast<std::size_t>(n_ctx));

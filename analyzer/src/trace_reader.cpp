@@ -21,31 +21,8 @@
 namespace ctxscope::trace {
 namespace {
 
-struct Stmt {
-  sqlite3_stmt* s = nullptr;
-  ~Stmt() { sqlite3_finalize(s); }
-};
-
-std::string text_col(sqlite3_stmt* s, int i) {
-  const unsigned char* t = sqlite3_column_text(s, i);
-  return t ? reinterpret_cast<const char*>(t) : "";
-}
-
-// Runs a one-value pragma/query; false with `*msg` on SQLite error.
-bool query_int(sqlite3* db, const char* sql, std::int64_t* out, std::string* msg) {
-  Stmt st;
-  if (sqlite3_prepare_v2(db, sql, -1, &st.s, nullptr) != SQLITE_OK) {
-    *msg = sqlite3_errmsg(db);
-    return false;
-  }
-  int rc = sqlite3_step(st.s);
-  if (rc == SQLITE_ROW) {
-    *out = sqlite3_column_int64(st.s, 0);
-    return true;
-  }
-  *msg = rc == SQLITE_DONE ? "no result" : sqlite3_errmsg(db);
-  return false;
-}
+using sql::query_int;
+using sql::Stmt;
 
 std::string hex32(std::int64_t v) {
   char b[16];
@@ -233,24 +210,22 @@ std::optional<TraceReader> TraceReader::open_db(const std::string& open_path, co
   r.version_ = static_cast<int>(ver);
 
   {
-    Stmt st;
-    if (sqlite3_prepare_v2(db, "SELECT type, name FROM sqlite_schema WHERE type IN ('view','trigger') LIMIT 1", -1,
-                           &st.s, nullptr) != SQLITE_OK)
-      return fail("file is truncated or corrupt (" + std::string(sqlite3_errmsg(db)) + ")");
-    int rc = sqlite3_step(st.s);
+    Stmt st = Stmt::prepare(db, "SELECT type, name FROM sqlite_schema WHERE type IN ('view','trigger') LIMIT 1", 0,
+                            &msg);
+    if (!st) return fail("file is truncated or corrupt (" + msg + ")");
+    int rc = st.step_rc();
     if (rc == SQLITE_ROW)
-      return fail("refusing a trace that contains a " + text_col(st.s, 0) + " ('" + text_col(st.s, 1) +
+      return fail("refusing a trace that contains a " + st.text(0) + " ('" + st.text(1) +
                   "'): traces never hold views or triggers");
     if (rc != SQLITE_DONE) return fail("file is truncated or corrupt (" + std::string(sqlite3_errmsg(db)) + ")");
   }
   if (quick_check) {
-    Stmt st;
-    if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st.s, nullptr) != SQLITE_OK)
-      return fail("file is truncated or corrupt (quick_check: " + std::string(sqlite3_errmsg(db)) + ")");
-    int rc = sqlite3_step(st.s);
+    Stmt st = Stmt::prepare(db, "PRAGMA quick_check", 0, &msg);
+    if (!st) return fail("file is truncated or corrupt (quick_check: " + msg + ")");
+    int rc = st.step_rc();
     if (rc != SQLITE_ROW)
       return fail("file is truncated or corrupt (quick_check: " + std::string(sqlite3_errmsg(db)) + ")");
-    std::string first = text_col(st.s, 0);
+    std::string first = st.text(0);
     if (first != "ok") return fail("file is truncated or corrupt (quick_check: " + first + ")");
   }
   {
@@ -301,31 +276,30 @@ TraceReader::~TraceReader() {
 
 RunInfo TraceReader::run() const {
   RunInfo ri;
-  Stmt st;
-  if (sqlite3_prepare_v2(db_,
+  Stmt st = Stmt::prepare(db_,
                          "SELECT schema_version, ctxscope_version, pid, executable, argv, clock, start_wall_ns, "
                          "start_steady_ns, end_state, end_ns, last_commit_ns, events_recorded, events_dropped, "
                          "drop_mode, stack_frames, run_token, failure FROM run LIMIT 1",
-                         -1, &st.s, nullptr) != SQLITE_OK ||
-      sqlite3_step(st.s) != SQLITE_ROW)
+                         0, nullptr);
+  if (!st || st.step_rc() != SQLITE_ROW)
     return ri;
-  ri.schema_version = sqlite3_column_int(st.s, 0);
-  ri.ctxscope_version = text_col(st.s, 1);
-  ri.pid = sqlite3_column_int64(st.s, 2);
-  ri.executable = text_col(st.s, 3);
-  ri.argv = text_col(st.s, 4);
-  ri.clock = text_col(st.s, 5);
-  ri.start_wall_ns = sqlite3_column_int64(st.s, 6);
-  ri.start_steady_ns = sqlite3_column_int64(st.s, 7);
-  ri.end_state = text_col(st.s, 8);
-  if (sqlite3_column_type(st.s, 9) != SQLITE_NULL) ri.end_ns = sqlite3_column_int64(st.s, 9);
-  ri.last_commit_ns = sqlite3_column_int64(st.s, 10);
-  ri.events_recorded = sqlite3_column_int64(st.s, 11);
-  ri.events_dropped = sqlite3_column_int64(st.s, 12);
-  ri.drop_mode = sqlite3_column_int(st.s, 13) != 0;
-  ri.stack_frames = sqlite3_column_int(st.s, 14);
-  ri.run_token = text_col(st.s, 15);
-  ri.failure = text_col(st.s, 16);
+  ri.schema_version = static_cast<int>(st.i64(0));
+  ri.ctxscope_version = st.text(1);
+  ri.pid = st.i64(2);
+  ri.executable = st.text(3);
+  ri.argv = st.text(4);
+  ri.clock = st.text(5);
+  ri.start_wall_ns = st.i64(6);
+  ri.start_steady_ns = st.i64(7);
+  ri.end_state = st.text(8);
+  if (!st.null(9)) ri.end_ns = st.i64(9);
+  ri.last_commit_ns = st.i64(10);
+  ri.events_recorded = st.i64(11);
+  ri.events_dropped = st.i64(12);
+  ri.drop_mode = static_cast<int>(st.i64(13)) != 0;
+  ri.stack_frames = static_cast<int>(st.i64(14));
+  ri.run_token = st.text(15);
+  ri.failure = st.text(16);
   return ri;
 }
 
@@ -346,9 +320,9 @@ std::vector<std::string> TraceReader::warnings() const {
 
 }  // namespace ctxscope::trace
 
-namespace ctxscope::analysis::sql {
+namespace ctxscope::analysis {
 
-Connection open_sibling(sqlite3* db) {
+sql::Connection open_sibling(sqlite3* db) {
   const char* file = sqlite3_db_filename(db, "main");
   if (!file || !*file || sqlite3_db_readonly(db, "main") != 1) return {};  // a temporary db, or not a reader's
   char* vfs = nullptr;
@@ -362,7 +336,7 @@ Connection open_sibling(sqlite3* db) {
     return {};
   }
   trace::apply_read_settings(s);
-  return Connection(s);
+  return sql::Connection(s);
 }
 
-}  // namespace ctxscope::analysis::sql
+}  // namespace ctxscope::analysis

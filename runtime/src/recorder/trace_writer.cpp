@@ -92,42 +92,41 @@ void TraceWriter::fail_write(const char* what) {
 void TraceWriter::record_failure() {
   if (failure_recorded_ || !db_) return;
   failure_recorded_ = true;
-  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (!sqlite3_get_autocommit(db_)) sql::try_exec(db_, "ROLLBACK");
   in_txn_ = false;
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db_, "UPDATE run SET end_state='failed', failure=?", -1, &s, nullptr) != SQLITE_OK) return;
-  sqlite3_bind_text(s, 1, failure_.c_str(), -1, SQLITE_TRANSIENT);
-  const int rc = sqlite3_step(s);
-  sqlite3_finalize(s);
+  sql::Stmt s = sql::Stmt::prepare(db_, "UPDATE run SET end_state='failed', failure=?", 0, nullptr);
+  if (!s) return;
+  s.bind_text(1, failure_);
+  const int rc = s.step_rc();
+  s = sql::Stmt{};
   if (rc != SQLITE_DONE)
     std::fprintf(stderr, "ctxscope: %s: the failure could not be recorded in the trace either: %s\n", path_.c_str(),
                  sqlite3_errmsg(db_));
 }
 
 bool TraceWriter::exec(const char* sql) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    fail_write(msg ? msg : sqlite3_errmsg(db_));
-    sqlite3_free(msg);
+  std::string err;
+  if (!sql::try_exec(db_, sql, &err)) {
+    fail_write(err.c_str());
     return false;
   }
   return true;
 }
 
-sqlite3_stmt* TraceWriter::prep(const std::string& sql) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
-    std::fprintf(stderr, "ctxscope: internal: cannot prepare %s: %s\n", sql.c_str(), sqlite3_errmsg(db_));
+sql::Stmt TraceWriter::prep(const std::string& text) {
+  std::string err;
+  sql::Stmt s = sql::Stmt::prepare(db_, text, SQLITE_PREPARE_PERSISTENT, &err);
+  if (!s) {
+    std::fprintf(stderr, "ctxscope: internal: cannot prepare %s: %s\n", text.c_str(), err.c_str());
     failed_ = true;
   }
   return s;
 }
 
-void TraceWriter::step(sqlite3_stmt* s) {
+void TraceWriter::step(sql::Stmt& s) {
   if (!s) return;
-  int rc = sqlite3_step(s);
-  if (rc != SQLITE_DONE) fail_write(sqlite3_errmsg(db_));
-  sqlite3_reset(s);
+  if (s.step_rc() != SQLITE_DONE) fail_write(s.errmsg());
+  s.rewind();
 }
 
 // Builds the first-wins multi-row upserts of one entity table.
@@ -219,26 +218,25 @@ bool TraceWriter::open(const std::string& path, bool in_memory, std::uint64_t t0
   char exe[4096];
   const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   exe[n > 0 ? n : 0] = 0;
-  if (sqlite3_stmt* run = prep(
+  if (sql::Stmt run = prep(
           "INSERT INTO run(schema_version, ctxscope_version, pid, executable, argv, clock, start_wall_ns, "
           "start_steady_ns, end_state, events_recorded, events_dropped, drop_mode, stack_frames, last_commit_ns, run_token) "
           "VALUES(?,?,?,?,?,'" + std::string(tsc_clock ? "CLOCK_MONOTONIC (TSC)" : "CLOCK_MONOTONIC") + "',?,?,'none',0,0,?,?,0,?)")) {
-    sqlite3_bind_int(run, 1, schema::kVersion);
-    sqlite3_bind_text(run, 2, CTXSCOPE_VERSION, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(run, 3, getpid());
-    sqlite3_bind_text(run, 4, exe, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(run, 5, argv.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(run, 6, wall_ns);
-    sqlite3_bind_int64(run, 7, static_cast<std::int64_t>(t0));
-    sqlite3_bind_int(run, 8, drop_mode ? 1 : 0);
-    sqlite3_bind_int(run, 9, stack_frames);
+    run.bind(1, schema::kVersion);
+    run.bind_text(2, CTXSCOPE_VERSION, /*stable=*/true);
+    run.bind(3, getpid());
+    run.bind_text(4, exe);
+    run.bind_text(5, argv.c_str());
+    run.bind(6, wall_ns);
+    run.bind(7, static_cast<std::int64_t>(t0));
+    run.bind(8, drop_mode ? 1 : 0);
+    run.bind(9, stack_frames);
     // Set by `ctxscope run` for its child (and inherited by the child's own
     // children): lets it tell its program's trace from another process's.
     const char* token = std::getenv("CTXSCOPE_RUN_TOKEN");
-    if (token && *token) sqlite3_bind_text(run, 10, token, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(run, 10);
+    if (token && *token) run.bind_text(10, token);
+    else run.bind_null(10);
     step(run);
-    sqlite3_finalize(run);
   }
   exec(("INSERT INTO contexts(id, kind) VALUES(1, " + std::to_string(static_cast<int>(Kind::background)) + "), (2, " +
         std::to_string(static_cast<int>(Kind::todo)) + ")")
@@ -298,11 +296,11 @@ std::int64_t TraceWriter::site_id(const std::source_location& loc) {
   auto [jt, fresh] = site_by_text_.emplace(std::move(key), next_site_);
   if (fresh) {
     ++next_site_;
-    sqlite3_bind_int64(ins_site_, 1, jt->second);
-    sqlite3_bind_text(ins_site_, 2, k.file, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(ins_site_, 3, k.line);
-    sqlite3_bind_int64(ins_site_, 4, k.col);
-    sqlite3_bind_text(ins_site_, 5, k.func, -1, SQLITE_STATIC);
+    ins_site_.bind(1, jt->second);
+    ins_site_.bind_text(2, k.file, /*stable=*/true);
+    ins_site_.bind(3, k.line);
+    ins_site_.bind(4, k.col);
+    ins_site_.bind_text(5, k.func, /*stable=*/true);
     step(ins_site_);
   }
   site_by_ptr_.emplace(k, jt->second);
@@ -319,14 +317,14 @@ TraceWriter::FrameInfo TraceWriter::frame_id(const void* addr) {
   const bool internal = name.rfind("ctxscope::trace::", 0) == 0 || name.rfind("ctxscope::detail::", 0) == 0 ||
                         name.rfind("boost::stacktrace::", 0) == 0;
   frames_.emplace(addr, FrameInfo{id, internal});
-  sqlite3_bind_int64(ins_frame_, 1, id);
-  sqlite3_bind_int64(ins_frame_, 2, static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(addr)));
-  if (name.empty()) sqlite3_bind_null(ins_frame_, 3);
-  else sqlite3_bind_text(ins_frame_, 3, name.c_str(), -1, SQLITE_TRANSIENT);
-  if (file.empty()) sqlite3_bind_null(ins_frame_, 4);
-  else sqlite3_bind_text(ins_frame_, 4, file.c_str(), -1, SQLITE_TRANSIENT);
-  if (line) sqlite3_bind_int64(ins_frame_, 5, static_cast<std::int64_t>(line));
-  else sqlite3_bind_null(ins_frame_, 5);
+  ins_frame_.bind(1, id);
+  ins_frame_.bind(2, static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(addr)));
+  if (name.empty()) ins_frame_.bind_null(3);
+  else ins_frame_.bind_text(3, name.c_str());
+  if (file.empty()) ins_frame_.bind_null(4);
+  else ins_frame_.bind_text(4, file.c_str());
+  if (line) ins_frame_.bind(5, static_cast<std::int64_t>(line));
+  else ins_frame_.bind_null(5);
   step(ins_frame_);
   return {id, internal};
 }
@@ -346,13 +344,13 @@ std::int64_t TraceWriter::stack_id(const void* const* frames, int n) {
   stacks_.emplace(std::move(raw), id);
   if (!fresh) return id;
   ++next_stack_;
-  sqlite3_bind_int64(ins_stack_, 1, id);
-  sqlite3_bind_int64(ins_stack_, 2, static_cast<std::int64_t>(ids.size()));
+  ins_stack_.bind(1, id);
+  ins_stack_.bind(2, static_cast<std::int64_t>(ids.size()));
   step(ins_stack_);
   for (std::size_t d = 0; d < ids.size(); ++d) {
-    sqlite3_bind_int64(ins_stack_frame_, 1, id);
-    sqlite3_bind_int64(ins_stack_frame_, 2, static_cast<std::int64_t>(d));
-    sqlite3_bind_int64(ins_stack_frame_, 3, ids[d]);
+    ins_stack_frame_.bind(1, id);
+    ins_stack_frame_.bind(2, static_cast<std::int64_t>(d));
+    ins_stack_frame_.bind(3, ids[d]);
     step(ins_stack_frame_);
   }
   return id;
@@ -540,10 +538,10 @@ void TraceWriter::flush_events() {
   }
   std::size_t i = 0;
   const std::size_t n = pending_events_.size();
-  auto bind_row = [](sqlite3_stmt* s, int base, const EventRow& r) {
+  auto bind_row = [](sql::Stmt& s, int base, const EventRow& r) {
     for (int c = 0; c < 11; ++c) {
-      if (c == 10 && r.v[c] == 0) sqlite3_bind_null(s, base + c + 1);  // site: NULL when unknown
-      else sqlite3_bind_int64(s, base + c + 1, r.v[c]);
+      if (c == 10 && r.v[c] == 0) s.bind_null(base + c + 1);  // site: NULL when unknown
+      else s.bind(base + c + 1, r.v[c]);
     }
   };
   for (; n - i >= kEventsPerStmt; i += kEventsPerStmt) {
@@ -560,12 +558,12 @@ void TraceWriter::flush_events() {
 void TraceWriter::flush_entity(Entity& e) {
   const std::size_t nc = static_cast<std::size_t>(e.ncols);
   const std::size_t rows = e.cells.size() / nc;
-  auto bind_row = [&](sqlite3_stmt* s, int base, const Cell* row) {
+  auto bind_row = [&](sql::Stmt& s, int base, const Cell* row) {
     for (int c = 0; c < e.ncols; ++c) {
       const Cell& v = row[c];
-      if (v.tag == 1) sqlite3_bind_int64(s, base + c + 1, v.i);
-      else if (v.tag == 2) sqlite3_bind_text(s, base + c + 1, v.s, -1, SQLITE_STATIC);
-      else sqlite3_bind_null(s, base + c + 1);
+      if (v.tag == 1) s.bind(base + c + 1, v.i);
+      else if (v.tag == 2) s.bind_text(base + c + 1, v.s, /*stable=*/true);
+      else s.bind_null(base + c + 1);
     }
   };
   std::size_t i = 0;
@@ -594,12 +592,12 @@ bool TraceWriter::commit(bool final_stop, std::uint64_t dropped) {
   // transaction as those events: a reader that takes it as the end of a killed
   // run never sees a window in which events were emitted but not saved (the
   // commit's own clock reading would lie by up to the commit interval).
-  sqlite3_bind_int64(run_commit_, 1, static_cast<std::int64_t>(events_));
-  sqlite3_bind_int64(run_commit_, 2, static_cast<std::int64_t>(dropped));
-  sqlite3_bind_int64(run_commit_, 3, max_t_);
+  run_commit_.bind(1, static_cast<std::int64_t>(events_));
+  run_commit_.bind(2, static_cast<std::int64_t>(dropped));
+  run_commit_.bind(3, max_t_);
   step(run_commit_);
   if (final_stop) {
-    sqlite3_bind_int64(run_end_, 1, std::max(max_t_, rel(now_ns())));
+    run_end_.bind(1, std::max(max_t_, rel(now_ns())));
     step(run_end_);
   }
   if (failed_) {
@@ -616,12 +614,13 @@ bool TraceWriter::commit(bool final_stop, std::uint64_t dropped) {
 
 void TraceWriter::close() {
   if (!db_) return;
-  for (sqlite3_stmt* s : {ins_event1_, ins_eventK_, contexts_.upsert1, contexts_.upsertK, waits_.upsert1, waits_.upsertK,
-                          threads_.upsert1, threads_.upsertK, channels_.upsert1, channels_.upsertK, tests_.upsert1,
-                          tests_.upsertK, ins_site_,
-                          ins_stack_, ins_stack_frame_, ins_frame_, run_commit_, run_end_})
-    sqlite3_finalize(s);
-  if (in_txn_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  // Statements first: SQLite closes a connection only when none is left.
+  for (sql::Stmt* s : {&ins_event1_, &ins_eventK_, &contexts_.upsert1, &contexts_.upsertK, &waits_.upsert1,
+                       &waits_.upsertK, &threads_.upsert1, &threads_.upsertK, &channels_.upsert1, &channels_.upsertK,
+                       &tests_.upsert1, &tests_.upsertK, &ins_site_, &ins_stack_, &ins_stack_frame_, &ins_frame_,
+                       &run_commit_, &run_end_})
+    *s = sql::Stmt{};
+  if (in_txn_) sql::try_exec(db_, "ROLLBACK");
   sqlite3_close(db_);
   db_ = nullptr;
 }

@@ -21,10 +21,8 @@
 
 #include "ctxscope/detail/events.hpp"
 #include "recorder/time_map.hpp"
+#include "ctxscope/detail/sql.hpp"
 #include "ctxscope/trace_schema.hpp"
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace ctxscope::trace::detail {
 
@@ -66,8 +64,7 @@ class TraceWriter {
     int ncols = 0;
     std::unordered_map<std::int64_t, std::uint32_t> index;  // id -> pending row
     std::vector<Cell> cells;                                 // pending rows, ncols each
-    sqlite3_stmt* upsert1 = nullptr;
-    sqlite3_stmt* upsertK = nullptr;
+    sql::Stmt upsert1, upsertK;
     int col(std::string_view name) const;
     Cell* row(std::int64_t id);
   };
@@ -80,8 +77,8 @@ class TraceWriter {
   bool exec(const char* sql);
   void fail_write(const char* what);
   void record_failure();
-  sqlite3_stmt* prep(const std::string& sql);
-  void step(sqlite3_stmt* s);
+  sql::Stmt prep(const std::string& sql);
+  void step(sql::Stmt& s);
   bool init_entity(Entity& e, const char* name);
   void flush_events();
   void flush_entity(Entity& e);
@@ -121,9 +118,9 @@ class TraceWriter {
   bool in_txn_ = false;
 
   std::vector<EventRow> pending_events_;
-  sqlite3_stmt *ins_event1_{}, *ins_eventK_{};
+  sql::Stmt ins_event1_, ins_eventK_;
   Entity contexts_, waits_, threads_, channels_, tests_;
-  sqlite3_stmt *ins_site_{}, *ins_stack_{}, *ins_stack_frame_{}, *ins_frame_{}, *run_commit_{}, *run_end_{};
+  sql::Stmt ins_site_, ins_stack_, ins_stack_frame_, ins_frame_, run_commit_, run_end_;
 
   // Column indices, resolved once from the schema declaration.
   struct {
