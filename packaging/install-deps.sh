@@ -18,7 +18,8 @@ core=(build-essential cmake ninja-build pkg-config
 extra=(clang-14 llvm-14-dev libclang-14-dev libclang-cpp14-dev clang-tidy-14
        libclang-rt-14-dev golang-go python3)
 # ctxscope-viewer (Qt 6 Widgets) and its headless tests/screenshots (offscreen, or under xvfb-run).
-viewer=(qt6-base-dev qt6-svg-dev libgl-dev fonts-dejavu-core xvfb xauth)
+viewer=(qt6-base-dev qt6-svg-dev libgl-dev fonts-dejavu-core xvfb xauth
+        libglib2.0-bin)  # gio: the install tests check the trace MIME type
 
 pkgs=("${core[@]}")
 [ "${CTXSCOPE_DEPS_MINIMAL:-0}" = 1 ] || pkgs+=("${extra[@]}" "${viewer[@]}")

@@ -30,7 +30,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/ctxscope-deb.XXXXXX")"
 installed=0
 cleanup() {
   if [ "$installed" = 1 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "${packages[@]}" >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get purge -o DPkg::Lock::Timeout=120 -y -qq "${packages[@]}" >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
 }
@@ -70,7 +70,7 @@ fi
 
 step "apt-get install ./*.deb"
 installed=1
-(cd "$work/pkgs" && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+(cd "$work/pkgs" && DEBIAN_FRONTEND=noninteractive apt-get install -o DPkg::Lock::Timeout=120 -y -qq --no-install-recommends \
    ./libctxscope0_*.deb ./libctxscope-dev_*.deb ./ctxscope_*.deb ./ctxscope-viewer_*.deb) > "$work/apt.txt" 2>&1 ||
   { cat "$work/apt.txt"; fail "apt-get install"; }
 files="$work/files.txt"
@@ -153,9 +153,13 @@ words=$(bash -c 'source /usr/share/bash-completion/completions/ctxscope
 [ -f /usr/share/mime/packages/ctxscope-trace.xml ] || fail "no MIME type"
 # dpkg's trigger ran update-mime-database: the compiled database knows the type.
 grep -q "application/x-ctxscope-trace" /usr/share/mime/types || fail "the MIME database does not know application/x-ctxscope-trace"
+if command -v gio >/dev/null; then
+  t=$(gio info -a standard::content-type "$work/consumer.db" | sed -n 's/.*standard::content-type: //p')
+  [ "$t" = application/x-ctxscope-trace ] || fail "the system MIME database says a trace is '$t'"
+fi
 
 step "apt-get purge: nothing left behind"
-DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "${packages[@]}" > "$work/purge.txt" 2>&1 ||
+DEBIAN_FRONTEND=noninteractive apt-get purge -o DPkg::Lock::Timeout=120 -y -qq "${packages[@]}" > "$work/purge.txt" 2>&1 ||
   { cat "$work/purge.txt"; fail "apt-get purge"; }
 installed=0
 left=""

@@ -68,6 +68,17 @@ rc=0; "$work/consumer/consumer_tests" > "$work/tests.txt" 2>&1 || rc=$?
 grep -q "Leaky.Test leaked" "$work/tests.txt" || { cat "$work/tests.txt"; fail "no leak report"; }
 grep -q "\[       OK \] Clean.Test" "$work/tests.txt" || fail "the clean test failed"
 
+if command -v gio >/dev/null && command -v update-mime-database >/dev/null && command -v sqlite3 >/dev/null; then
+  step "the installed MIME type tells a trace from another SQLite file (gio, a private MIME database)"
+  mkdir -p "$work/xdg/mime/packages"
+  cp "$prefix/share/mime/packages/ctxscope-trace.xml" "$work/xdg/mime/packages/"
+  update-mime-database "$work/xdg/mime" 2>/dev/null
+  sqlite3 "$work/other.db" "CREATE TABLE t(x)"
+  type_of() { XDG_DATA_HOME="$work/xdg" gio info -a standard::content-type "$1" | sed -n 's/.*standard::content-type: //p'; }
+  [ "$(type_of "$work/run.db")" = application/x-ctxscope-trace ] || fail "a trace is $(type_of "$work/run.db")"
+  [ "$(type_of "$work/other.db")" = application/vnd.sqlite3 ] || fail "another SQLite file is $(type_of "$work/other.db")"
+fi
+
 step "pkg-config flags only (a static link by hand; tracing must still start)"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 # shellcheck disable=SC2046
