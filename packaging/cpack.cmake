@@ -19,7 +19,8 @@ foreach(pair "libs|libctxscope0" "dev|libctxscope-dev" "tools|ctxscope" "viewer|
   string(REPLACE "|" ";" pair "${pair}")
   list(GET pair 0 component)
   list(GET pair 1 package)
-  if(component STREQUAL "viewer" AND NOT TARGET ctxscope-viewer)
+  if((component STREQUAL "viewer" AND NOT TARGET ctxscope-viewer) OR
+     (component STREQUAL "libs" AND NOT TARGET ctxscope_runtime_shared))
     continue()
   endif()
   list(APPEND deb_packages ${component})

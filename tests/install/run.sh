@@ -119,4 +119,6 @@ cmake -S "$src/tests/install/embed" -B "$work/embed" -G Ninja -DCTXSCOPE_SOURCE=
 cmake --build "$work/embed" > "$work/embed-build.txt" 2>&1 || { tail -30 "$work/embed-build.txt"; fail "embedded build"; }
 n=$(ctest --test-dir "$work/embed" -N | sed -n 's/^Total Tests: //p')
 [ "$n" = 1 ] || fail "the embedding project's CTest has $n tests (ctxscope's must not join it)"
+[ ! -e "$work/embed/ctxscope/runtime/libctxscope.so.0" ] || fail "embedded, ctxscope built its shared runtime unasked"
+[ -e "$work/embed/ctxscope/runtime/libctxscope_runtime.a" ] || fail "embedded: no static runtime at the expected place"
 echo "install test: ok"
