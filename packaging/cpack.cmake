@@ -34,6 +34,9 @@ foreach(pair "libs|libctxscope0" "dev|libctxscope-dev" "tools|ctxscope" "viewer|
           DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${package} COMPONENT ${component})
   # Two lintian warnings that do not apply to these packages (debian/lintian-overrides says why).
   file(STRINGS ${CMAKE_CURRENT_SOURCE_DIR}/debian/lintian-overrides tags REGEX "^[a-z]")
+  if(NOT component MATCHES "^(libs|tools)$")   # the packages with a shared object under /usr/lib
+    list(REMOVE_ITEM tags maintscript-calls-ldconfig)
+  endif()
   list(TRANSFORM tags PREPEND "${package}: ")
   list(JOIN tags "\n" overrides)
   file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/debian/${package}/lintian-overrides "${overrides}\n")
