@@ -12,11 +12,14 @@ core=(build-essential cmake ninja-build pkg-config
       libboost-dev libboost-stacktrace-dev
       libgtest-dev libgmock-dev libbenchmark-dev
       nlohmann-json3-dev libcli11-dev
-      libxml2-utils time)  # analyzer tests (xmllint for JUnit) and bench (GNU time: peak RSS)
+      libxml2-utils time   # analyzer tests (xmllint for JUnit) and bench (GNU time: peak RSS)
+      help2man             # man pages generated from the tools' own --help
+      dpkg-dev file lintian man-db)  # CPack's .debs (dpkg-shlibdeps), their lintian check, man -w
 extra=(clang-14 llvm-14-dev libclang-14-dev libclang-cpp14-dev clang-tidy-14
        libclang-rt-14-dev golang-go python3)
 # ctxscope-viewer (Qt 6 Widgets) and its headless tests/screenshots (offscreen, or under xvfb-run).
-viewer=(qt6-base-dev qt6-svg-dev libgl-dev fonts-dejavu-core xvfb xauth)
+viewer=(qt6-base-dev qt6-svg-dev libgl-dev fonts-dejavu-core xvfb xauth
+        libglib2.0-bin)  # gio: the install tests check the trace MIME type
 
 pkgs=("${core[@]}")
 [ "${CTXSCOPE_DEPS_MINIMAL:-0}" = 1 ] || pkgs+=("${extra[@]}" "${viewer[@]}")

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 
+#include "ctxscope/version.hpp"
 #include "main_window.hpp"
 
 namespace {
@@ -23,7 +24,14 @@ void usage(FILE* to) {
   std::fputs(
       "usage: ctxscope-viewer [FILE]\n"
       "       ctxscope-viewer --screenshot OUT.png [FILE]\n"
-      "Shows a ctxscope trace: the context tree, the threads' waits, the analyzer's findings.\n",
+      "Shows a ctxscope trace: the context tree, the threads' waits, the analyzer's findings.\n"
+      "\n"
+      "Options:\n"
+      "  --screenshot OUT.png  render the window at 1600x1000 into OUT.png and exit\n"
+      "                        (offscreen when there is no display)\n"
+      "  -h, --help            print this help and exit\n"
+      "  --version             print the version and exit\n"
+      "Qt's own options (-platform, -style, -display) are passed to Qt.\n",
       to);
 }
 
@@ -41,6 +49,10 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
       usage(stdout);
+      return 0;
+    }
+    if (a == "--version") {
+      std::fputs("ctxscope-viewer " CTXSCOPE_VERSION "\n", stdout);
       return 0;
     }
     if (a == "--screenshot") {

@@ -29,7 +29,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <source_location>
+#include "ctxscope/detail/source_location.hpp"  // std::source_location, also with clang++ 14
 #include <stdexcept>
 #include <system_error>
 #include <utility>

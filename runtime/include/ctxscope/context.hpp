@@ -29,7 +29,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <source_location>
+#include "ctxscope/detail/source_location.hpp"  // std::source_location, also with clang++ 14
 #include <stop_token>
 #include <system_error>
 #include <type_traits>

@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <source_location>
+#include "ctxscope/detail/source_location.hpp"  // std::source_location, also with clang++ 14
 #include <string_view>
 #include <system_error>
 #include <utility>

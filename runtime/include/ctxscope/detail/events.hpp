@@ -19,7 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
-#include <source_location>
+#include "ctxscope/detail/source_location.hpp"  // std::source_location, also with clang++ 14
 #include <string_view>
 
 #include "ctxscope/trace_codes.hpp"  // Kind, CancelReason, ..., EventType: the persistent codes

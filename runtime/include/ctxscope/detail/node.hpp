@@ -17,7 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <source_location>
+#include "ctxscope/detail/source_location.hpp"  // std::source_location, also with clang++ 14
 #include <system_error>
 
 #include "ctxscope/detail/events.hpp"

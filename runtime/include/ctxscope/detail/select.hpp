@@ -20,7 +20,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <source_location>
+#include "ctxscope/detail/source_location.hpp"  // std::source_location, also with clang++ 14
 
 #include "ctxscope/detail/events.hpp"
 #include "ctxscope/detail/lock.hpp"
