@@ -5,10 +5,14 @@
 // the variable after its definition — calling it, handing it to
 // ctxscope::defer, passing, returning, storing or capturing it.  Paths are
 // those of Clang's CFG for the function: `return`, falling off the end, a
-// `throw` no handler in the function catches, and (for a variable defined in
-// a loop) reaching the same definition again.  Calls to [[noreturn]]
-// functions end a path without a finding, as panics do for vet.  A structured
-// binding whose cancel name is never referenced is C++'s `_`: discarded.
+// `throw` no handler in the function catches (the handlers that match the
+// thrown type are computed here; a rethrow leaves its try statement), and (for
+// a variable defined in a loop) reaching the same definition again.  Calls to
+// [[noreturn]] functions end a path without a finding, as panics do for vet.
+// A structured binding whose cancel name is never referenced is C++'s `_`:
+// discarded.  Besides: assigned to std::ignore (discarded), overwritten (the
+// variable assigned before any use), and moved into another local variable,
+// which is then followed in its turn.
 #pragma once
 
 #include <map>
