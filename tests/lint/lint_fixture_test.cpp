@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "LintHarness.h"
 
@@ -53,6 +54,34 @@ TEST_P(Fixture, ClangTidyPluginReportsTheSameFindings) {
   for (const std::string& a : compile_args()) argv.push_back(a);
   Result r = run(argv);
   expect_exactly(findings(r.out, file().filename().string()), r);
+}
+
+// The plugin makes its findings errors (its module's default WarningsAsErrors),
+// so clang-tidy's exit status shows them to CI; --warnings-as-errors='-ctxscope-*'
+// turns that off again.
+TEST(ClangTidyPlugin, FindingsAreErrorsSoClangTidyExitsNonZero) {
+  std::string tidy = CTXSCOPE_CLANG_TIDY;
+  if (tidy.empty() || !fs::exists(tidy)) GTEST_SKIP() << "clang-tidy-14 not installed";
+  fs::path leaky = fs::path(CTXSCOPE_LINT_FIXTURES) / "lost_cancel_paths.cpp";
+  fs::path clean = temp_dir("tidy-clean") / "clean.cpp";
+  std::ofstream(clean) << "#include <ctxscope/context.hpp>\n"
+                          "void f(const ctxscope::Context& p) { auto [c, cancel] = ctxscope::with_cancel(p); cancel(); }\n";
+  auto tidy_on = [&](const fs::path& file, const std::string& extra) {
+    std::vector<std::string> argv = {tidy, "--load=" CTXSCOPE_TIDY_PLUGIN, "-checks=-*,ctxscope-*", "--quiet"};
+    if (!extra.empty()) argv.push_back(extra);
+    argv.insert(argv.end(), {file.string(), "--", "-include", CTXSCOPE_LINT_COMPAT_HEADER});
+    for (const std::string& a : compile_args()) argv.push_back(a);
+    return run(argv);
+  };
+  Result r = tidy_on(leaky, "");
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(": error: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[ctxscope-lost-cancel,-warnings-as-errors]"), std::string::npos) << r.out;
+  Result off = tidy_on(leaky, "--warnings-as-errors=-ctxscope-*");
+  EXPECT_EQ(off.exit_code, 0) << off.out << off.err;
+  EXPECT_NE(off.out.find(": warning: "), std::string::npos) << off.out;
+  Result ok = tidy_on(clean, "");
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Fixture, ::testing::ValuesIn(fixture_names()),
