@@ -84,6 +84,64 @@ TEST(ClangTidyPlugin, FindingsAreErrorsSoClangTidyExitsNonZero) {
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
 }
 
+// CheckOptions ctxscope-lost-cancel.CallsMayThrow (off by default): every call
+// that is not noexcept is an exception edge too, routed like a throw of an
+// unknown type (only catch (...) surely catches it).
+TEST(ClangTidyPlugin, CallsMayThrowOptionMakesCallsExitPaths) {
+  std::string tidy = CTXSCOPE_CLANG_TIDY;
+  if (tidy.empty() || !fs::exists(tidy)) GTEST_SKIP() << "clang-tidy-14 not installed";
+  fs::path file = temp_dir("tidy-calls") / "calls.cpp";
+  std::ofstream(file) << R"(#include <ctxscope/context.hpp>
+#include <stdexcept>
+namespace cs = ctxscope;
+void g();
+void h() noexcept;
+void throws_out(const cs::Context& p) {
+  auto [ctx, cancel] = cs::with_cancel(p);  // line 7: with the option
+  g();
+  cancel();
+}
+void nothrow_call(const cs::Context& p) {
+  auto [ctx, cancel] = cs::with_cancel(p);
+  h();
+  cancel();
+}
+void caught_by_catch_all(const cs::Context& p) {
+  auto [ctx, cancel] = cs::with_cancel(p);
+  try {
+    g();
+  } catch (...) {
+  }
+  cancel();
+}
+void maybe_caught(const cs::Context& p) {
+  auto [ctx, cancel] = cs::with_cancel(p);  // line 25: with the option
+  try {
+    g();
+  } catch (const std::exception&) {
+  }
+  cancel();
+}
+void deferred(const cs::Context& p) {
+  auto [ctx, cancel] = cs::with_cancel(p);
+  auto guard = cs::defer(cancel);
+  g();
+}
+)";
+  auto tidy_on = [&](const std::string& config) {
+    std::vector<std::string> argv = {tidy, "--load=" CTXSCOPE_TIDY_PLUGIN, "-checks=-*,ctxscope-*", "--quiet"};
+    if (!config.empty()) argv.push_back("--config=" + config);
+    argv.insert(argv.end(), {file.string(), "--", "-include", CTXSCOPE_LINT_COMPAT_HEADER});
+    for (const std::string& a : compile_args()) argv.push_back(a);
+    return run(argv);
+  };
+  Result off = tidy_on("");
+  EXPECT_TRUE(findings(off.out, "calls.cpp").empty()) << off.out << off.err;
+  Result on = tidy_on("{CheckOptions: [{key: ctxscope-lost-cancel.CallsMayThrow, value: true}]}");
+  std::set<LineRule> want = {{7, "lost-cancel"}, {25, "lost-cancel"}};
+  EXPECT_EQ(findings(on.out, "calls.cpp"), want) << on.out << on.err;
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, Fixture, ::testing::ValuesIn(fixture_names()),
                          [](const auto& info) { return info.param; });
 

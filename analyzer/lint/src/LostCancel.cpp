@@ -376,7 +376,7 @@ bool defines(const Stmt* s, const Classification& c) {
 
 // Where a path leaves the function without using the cancel.
 struct PathEnd {
-  enum Kind { returned, thrown, fell_off, next_iteration, overwritten } kind;
+  enum Kind { returned, thrown, call_threw, fell_off, next_iteration, overwritten } kind;
   SourceLocation loc;
 };
 
@@ -505,6 +505,50 @@ ThrowTargets route_throw(const CXXThrowExpr& t, ASTContext& ctx) {
   return out;
 }
 
+// With calls-may-throw: where an exception of unknown type thrown by the call
+// `s` may go.  Only `catch (...)` surely catches it; a typed handler may.
+ThrowTargets route_call(const Stmt& s, ASTContext& ctx) {
+  ThrowTargets out;
+  DynTypedNode cur = DynTypedNode::create(s);
+  for (;;) {
+    DynTypedNodeList parents = ctx.getParents(cur);
+    if (parents.empty() || is_function_boundary(parents[0])) break;
+    const DynTypedNode p = parents[0];
+    if (const auto* tr = p.get<CXXTryStmt>(); tr != nullptr && cur.get<Stmt>() == tr->getTryBlock()) {
+      for (unsigned i = 0; i < tr->getNumHandlers(); ++i) {
+        const CXXCatchStmt* h = tr->getHandler(i);
+        out.handlers.push_back(h);
+        if (h->getCaughtType().isNull()) return out;
+      }
+    }
+    cur = p;
+  }
+  out.escapes = true;
+  return out;
+}
+
+// A call or construction that may throw: its callee is not noexcept.
+bool may_throw(const Stmt* s) {
+  const FunctionDecl* fn = nullptr;
+  if (const auto* call = dyn_cast<CallExpr>(s)) {
+    fn = call->getDirectCallee();
+    if (fn == nullptr) {  // through a pointer or a function object: look at the type
+      QualType t = call->getCallee()->getType();
+      if (const auto* pt = t->getAs<PointerType>()) t = pt->getPointeeType();
+      if (const auto* fpt = t->getAs<FunctionProtoType>()) return !fpt->isNothrow();
+      return true;
+    }
+  } else if (const auto* construct = dyn_cast<CXXConstructExpr>(s)) {
+    if (construct->getConstructor()->isTrivial()) return false;
+    fn = construct->getConstructor();
+  } else {
+    return false;
+  }
+  if (fn->isNoReturn()) return false;  // ends the path anyway
+  if (const auto* fpt = fn->getType()->getAs<FunctionProtoType>()) return !fpt->isNothrow();
+  return true;
+}
+
 const CXXThrowExpr* ends_in_throw(const CFGBlock& b) {
   for (auto it = b.rbegin(); it != b.rend(); ++it)
     if (const Stmt* s = element_stmt(*it)) return dyn_cast<CXXThrowExpr>(s);
@@ -521,7 +565,8 @@ struct Leak {
 
 class PathSearch {
  public:
-  PathSearch(const CFG& cfg, const FunctionDecl& fn, ASTContext& ctx) : cfg_(cfg), fn_(fn), ctx_(ctx) {
+  PathSearch(const CFG& cfg, const FunctionDecl& fn, ASTContext& ctx, bool calls_may_throw)
+      : cfg_(cfg), fn_(fn), ctx_(ctx), calls_may_throw_(calls_may_throw) {
     for (const CFGBlock* b : cfg)
       if (const auto* h = dyn_cast_or_null<CXXCatchStmt>(b->getLabel())) handler_block_[h] = b;
   }
@@ -547,6 +592,8 @@ class PathSearch {
     UseFinder finder(c, ctx_);
     std::optional<Leak> leak;
     // Scans elements [from, to) of b: true when the path ends there (used, or lost: `leak`).
+    std::set<const CFGBlock*> seen;
+    std::vector<const CFGBlock*> stack;
     auto scan = [&](const CFGBlock& b, unsigned from, unsigned to) -> bool {
       unsigned i = 0;
       for (const CFGElement& e : b) {
@@ -555,6 +602,16 @@ class PathSearch {
             Transfer t;
             switch (finder.effect(s, t)) {
               case Effect::none:
+                if (calls_may_throw_ && may_throw(s)) {
+                  // An exception edge from this call: to the handlers that may catch it.
+                  ThrowTargets to = route_call(*s, ctx_);
+                  for (const CXXCatchStmt* h : to.handlers)
+                    if (auto it = handler_block_.find(h); it != handler_block_.end()) stack.push_back(it->second);
+                  if (to.escapes) {
+                    leak = Leak{{PathEnd::call_threw, s->getBeginLoc()}, {}};
+                    return true;
+                  }
+                }
                 break;
               case Effect::use:
                 return true;
@@ -582,8 +639,6 @@ class PathSearch {
       return false;
     };
 
-    std::set<const CFGBlock*> seen;
-    std::vector<const CFGBlock*> stack;
     auto leave = [&](const CFGBlock& b) -> bool {
       if (b.hasNoReturnElement()) return false;  // abort(), exit(): not a leak path
       if (const CXXThrowExpr* t = ends_in_throw(b)) {
@@ -629,6 +684,7 @@ class PathSearch {
   const CFG& cfg_;
   const FunctionDecl& fn_;
   ASTContext& ctx_;
+  bool calls_may_throw_ = false;
   std::map<const CXXCatchStmt*, const CFGBlock*> handler_block_;
 };
 
@@ -687,7 +743,7 @@ void LostCancel::run(const MatchFinder::MatchResult& result, Reporter& out) {
 
   const CFG* cfg = cfg_for(*fn, ctx);
   if (cfg == nullptr) return;
-  PathSearch search(*cfg, *fn, ctx);
+  PathSearch search(*cfg, *fn, ctx, calls_may_throw_);
   std::optional<Leak> leak = search.search(c, create->getBeginLoc());
   if (!leak) return;
   const PathEnd* end = &leak->end;
@@ -706,6 +762,11 @@ void LostCancel::run(const MatchFinder::MatchResult& result, Reporter& out) {
     case PathEnd::returned:
       where = "the return on line " + std::to_string(end_line) + " may be reached without using it";
       note = "this return statement may be reached without using the cancel var " + defined;
+      break;
+    case PathEnd::call_threw:
+      where = "an exception thrown by the call on line " + std::to_string(end_line) +
+              " may leave the function without using it";
+      note = "an exception from this call may leave the function without using the cancel var " + defined;
       break;
     case PathEnd::thrown:
       where = "the exception thrown on line " + std::to_string(end_line) + " may leave the function without using it";

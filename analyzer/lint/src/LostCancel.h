@@ -31,10 +31,15 @@ class LostCancel {
   void run(const clang::ast_matchers::MatchFinder::MatchResult& result, Reporter& out);
   /// Drop per-translation-unit caches (CFGs).
   void reset() { cfgs_.clear(); }
+  /// Off by default: every call or construction that is not noexcept is also
+  /// an exception edge (to the handlers of the enclosing try, or out of the
+  /// function).  The clang-tidy check's option CallsMayThrow.
+  void set_calls_may_throw(bool on) { calls_may_throw_ = on; }
 
  private:
   const clang::CFG* cfg_for(const clang::FunctionDecl& fn, clang::ASTContext& ctx);
   std::map<const clang::FunctionDecl*, std::unique_ptr<clang::CFG>> cfgs_;
+  bool calls_may_throw_ = false;
 };
 
 }  // namespace ctxscope::lint

@@ -8,6 +8,8 @@
 //
 // clang-tidy owns NOLINT handling and output; the shared Reporter's own
 // NOLINT filter agrees with it, so both front ends suppress the same lines.
+#include <type_traits>
+
 #include "BlindWait.h"
 #include "Diagnostic.h"
 #include "LostCancel.h"
@@ -24,7 +26,13 @@ using namespace clang::tidy;
 template <class RuleT>
 class TidyCheck : public ClangTidyCheck {
  public:
-  TidyCheck(StringRef name, ClangTidyContext* context) : ClangTidyCheck(name, context), out_(*this) {}
+  TidyCheck(StringRef name, ClangTidyContext* context) : ClangTidyCheck(name, context), out_(*this) {
+    if constexpr (std::is_same_v<RuleT, LostCancel>) rule_.set_calls_may_throw(calls_may_throw_option());
+  }
+  void storeOptions(ClangTidyOptions::OptionMap& opts) override {
+    if constexpr (std::is_same_v<RuleT, LostCancel>)
+      Options.store(opts, "CallsMayThrow", calls_may_throw_option() ? "true" : "false");
+  }
   bool isLanguageVersionSupported(const LangOptions& lang) const override { return lang.CPlusPlus20; }
   void registerMatchers(ast_matchers::MatchFinder* finder) override { rule_.register_matchers(*finder, this); }
   void check(const ast_matchers::MatchFinder::MatchResult& result) override { rule_.run(result, out_); }
@@ -56,6 +64,12 @@ class TidyCheck : public ClangTidyCheck {
     }
     TidyCheck& check_;
   };
+
+  // The string forms only: clang-tidy's executable does not export get<bool>.
+  bool calls_may_throw_option() const {
+    std::string v = Options.get("CallsMayThrow", "false");
+    return v == "true" || v == "True" || v == "1";
+  }
 
   RuleT rule_;
   Out out_;
