@@ -90,11 +90,11 @@ TraceComparison compare_with_trace(std::vector<Finding>& findings, const analysi
   }
 
   // What only the run shows, one entry per (rule, file, line).
-  std::map<std::tuple<std::string, std::string, int, std::string>, std::pair<std::size_t, const analysis::Finding*>> rest;
+  std::map<std::tuple<std::string, std::string, int>, std::pair<std::size_t, const analysis::Finding*>> rest;
   for (std::size_t i = 0; i < report.findings.size(); ++i) {
     if (matched[i]) continue;
     const analysis::Finding& r = report.findings[i];
-    auto& slot = rest[{r.site.file, r.rule, r.site.line, r.subkind}];
+    auto& slot = rest[{r.site.file, r.rule, r.site.line}];
     if (slot.first++ == 0) slot.second = &r;
   }
   for (const auto& [key, value] : rest) {
