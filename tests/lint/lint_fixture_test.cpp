@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "LintHarness.h"
 
@@ -53,6 +54,92 @@ TEST_P(Fixture, ClangTidyPluginReportsTheSameFindings) {
   for (const std::string& a : compile_args()) argv.push_back(a);
   Result r = run(argv);
   expect_exactly(findings(r.out, file().filename().string()), r);
+}
+
+// The plugin makes its findings errors (its module's default WarningsAsErrors),
+// so clang-tidy's exit status shows them to CI; --warnings-as-errors='-ctxscope-*'
+// turns that off again.
+TEST(ClangTidyPlugin, FindingsAreErrorsSoClangTidyExitsNonZero) {
+  std::string tidy = CTXSCOPE_CLANG_TIDY;
+  if (tidy.empty() || !fs::exists(tidy)) GTEST_SKIP() << "clang-tidy-14 not installed";
+  fs::path leaky = fs::path(CTXSCOPE_LINT_FIXTURES) / "lost_cancel_paths.cpp";
+  fs::path clean = temp_dir("tidy-clean") / "clean.cpp";
+  std::ofstream(clean) << "#include <ctxscope/context.hpp>\n"
+                          "void f(const ctxscope::Context& p) { auto [c, cancel] = ctxscope::with_cancel(p); cancel(); }\n";
+  auto tidy_on = [&](const fs::path& file, const std::string& extra) {
+    std::vector<std::string> argv = {tidy, "--load=" CTXSCOPE_TIDY_PLUGIN, "-checks=-*,ctxscope-*", "--quiet"};
+    if (!extra.empty()) argv.push_back(extra);
+    argv.insert(argv.end(), {file.string(), "--", "-include", CTXSCOPE_LINT_COMPAT_HEADER});
+    for (const std::string& a : compile_args()) argv.push_back(a);
+    return run(argv);
+  };
+  Result r = tidy_on(leaky, "");
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(": error: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[ctxscope-lost-cancel,-warnings-as-errors]"), std::string::npos) << r.out;
+  Result off = tidy_on(leaky, "--warnings-as-errors=-ctxscope-*");
+  EXPECT_EQ(off.exit_code, 0) << off.out << off.err;
+  EXPECT_NE(off.out.find(": warning: "), std::string::npos) << off.out;
+  Result ok = tidy_on(clean, "");
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+}
+
+// CheckOptions ctxscope-lost-cancel.CallsMayThrow (off by default): every call
+// that is not noexcept is an exception edge too, routed like a throw of an
+// unknown type (only catch (...) surely catches it).
+TEST(ClangTidyPlugin, CallsMayThrowOptionMakesCallsExitPaths) {
+  std::string tidy = CTXSCOPE_CLANG_TIDY;
+  if (tidy.empty() || !fs::exists(tidy)) GTEST_SKIP() << "clang-tidy-14 not installed";
+  fs::path file = temp_dir("tidy-calls") / "calls.cpp";
+  std::ofstream(file) << R"(#include <ctxscope/context.hpp>
+#include <stdexcept>
+namespace cs = ctxscope;
+void g();
+void h() noexcept;
+void throws_out(const cs::Context& p) {
+  auto [ctx, cancel] = cs::with_cancel(p);  // line 7: with the option
+  g();
+  cancel();
+}
+void nothrow_call(const cs::Context& p) {
+  auto [ctx, cancel] = cs::with_cancel(p);
+  h();
+  cancel();
+}
+void caught_by_catch_all(const cs::Context& p) {
+  auto [ctx, cancel] = cs::with_cancel(p);
+  try {
+    g();
+  } catch (...) {
+  }
+  cancel();
+}
+void maybe_caught(const cs::Context& p) {
+  auto [ctx, cancel] = cs::with_cancel(p);  // line 25: with the option
+  try {
+    g();
+  } catch (const std::exception&) {
+  }
+  cancel();
+}
+void deferred(const cs::Context& p) {
+  auto [ctx, cancel] = cs::with_cancel(p);
+  auto guard = cs::defer(cancel);
+  g();
+}
+)";
+  auto tidy_on = [&](const std::string& config) {
+    std::vector<std::string> argv = {tidy, "--load=" CTXSCOPE_TIDY_PLUGIN, "-checks=-*,ctxscope-*", "--quiet"};
+    if (!config.empty()) argv.push_back("--config=" + config);
+    argv.insert(argv.end(), {file.string(), "--", "-include", CTXSCOPE_LINT_COMPAT_HEADER});
+    for (const std::string& a : compile_args()) argv.push_back(a);
+    return run(argv);
+  };
+  Result off = tidy_on("");
+  EXPECT_TRUE(findings(off.out, "calls.cpp").empty()) << off.out << off.err;
+  Result on = tidy_on("{CheckOptions: [{key: ctxscope-lost-cancel.CallsMayThrow, value: true}]}");
+  std::set<LineRule> want = {{7, "lost-cancel"}, {25, "lost-cancel"}};
+  EXPECT_EQ(findings(on.out, "calls.cpp"), want) << on.out << on.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Fixture, ::testing::ValuesIn(fixture_names()),

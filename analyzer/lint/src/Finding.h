@@ -22,6 +22,9 @@ struct Finding {
   Position at;
   std::string message;
   std::vector<FindingNote> notes;
+  /// With --trace: how many times the trace analyzer reported this rule at this
+  /// line in the run (0: not reached); -1 without a trace.
+  int runtime_count = -1;
 };
 
 }  // namespace ctxscope::lint

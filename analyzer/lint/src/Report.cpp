@@ -1,5 +1,6 @@
 #include "Report.h"
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <string_view>
@@ -20,13 +21,24 @@ std::string_view level(const Finding& f) {
 
 }  // namespace
 
-void write_text(std::ostream& out, const std::vector<Finding>& findings) {
+void write_text(std::ostream& out, const std::vector<Finding>& findings, const TraceComparison* trace) {
   for (const Finding& f : findings) {
     out << f.at.file << ':' << f.at.line << ':' << f.at.column << ": " << level(f) << ": " << f.message
         << " [ctxscope-" << f.rule << "]\n";
     for (const FindingNote& n : f.notes)
       out << n.at.file << ':' << n.at.line << ':' << n.at.column << ": note: " << n.message << '\n';
   }
+  if (trace == nullptr) return;
+  for (const std::string& w : trace->warnings) out << "ctxscope-lint: warning: " << w << '\n';
+  if (trace->runtime_only.empty()) {
+    out << "ctxscope-lint: every runtime finding in " << trace->trace << " matches a static finding\n";
+    return;
+  }
+  out << "ctxscope-lint: " << trace->runtime_only.size() << " runtime finding site(s) in " << trace->trace
+      << " that the static checks do not see:\n";
+  for (const Finding& f : trace->runtime_only)
+    out << (f.at.file.empty() ? std::string("<unknown>") : f.at.file) << ':' << f.at.line << ':' << f.at.column
+        << ": note: " << f.message << " [ctxscope-" << f.rule << "]\n";
 }
 
 namespace {
@@ -35,7 +47,8 @@ constexpr const char* kDocsUri = "https://github.com/ctxscope/ctxscope/blob/main
 
 }  // namespace
 
-void write_sarif(std::ostream& out, const std::vector<Finding>& findings, const char* version) {
+void write_sarif(std::ostream& out, const std::vector<Finding>& findings, const char* version,
+                 const TraceComparison* trace) {
   nlohmann::ordered_json rules = nlohmann::ordered_json::array();
   for (const auto* r : kRules) {
     const std::string id(r->id);
@@ -61,8 +74,20 @@ void write_sarif(std::ostream& out, const std::vector<Finding>& findings, const 
                              {"message", {{"text", f.message}}},
                              {"locations", nlohmann::ordered_json::array({sarif::location(f.at.file, f.at.line, f.at.column)})}};
     if (!related.empty()) result["relatedLocations"] = related;
+    if (f.runtime_count >= 0) result["properties"] = {{"runtimeOccurrences", f.runtime_count}};
     results.push_back(std::move(result));
   }
+  if (trace != nullptr)
+    for (const Finding& f : trace->runtime_only) {
+      nlohmann::ordered_json result = {{"ruleId", f.rule}, {"level", "note"}, {"message", {{"text", f.message}}}};
+      for (int i = 0; i < static_cast<int>(std::size(kRules)); ++i)
+        if (f.rule == kRules[i]->id) result["ruleIndex"] = i;
+      if (!f.at.file.empty() && f.at.line > 0)
+        result["locations"] = nlohmann::ordered_json::array(
+            {sarif::location(f.at.file, f.at.line, f.at.column)});
+      result["properties"] = {{"source", "trace"}, {"runtimeOccurrences", f.runtime_count}};
+      results.push_back(std::move(result));
+    }
   nlohmann::ordered_json run = sarif::run("ctxscope-lint", version, kDocsUri, std::move(rules));
   run["results"] = std::move(results);
   out << sarif::log(std::move(run));

@@ -13,6 +13,8 @@
 #include "Diagnostic.h"
 #include "LintDriver.h"
 #include "Report.h"
+#include "TraceMatch.h"
+#include "ctxscope/analysis/report.hpp"
 #include "ctxscope/version.hpp"
 #include "clang/Tooling/CompilationDatabase.h"
 #include "llvm/Support/FileSystem.h"
@@ -25,7 +27,8 @@ using clang::tooling::CompilationDatabase;
 using clang::tooling::FixedCompilationDatabase;
 
 constexpr const char* kUsageHead =
-    "usage: ctxscope-lint [-p <build-dir>] [--format text|sarif] [-o <file>] [files...] [-- <compiler args>]\n"
+    "usage: ctxscope-lint [-p <build-dir>] [--format text|sarif] [-o <file>] [--trace <trace.db>] [files...]\n"
+    "                     [-- <compiler args>]\n"
     "\n"
     "Static checks for ctxscope code, with the rule ids of the trace analyzer:\n";
 constexpr const char* kUsage =
@@ -34,6 +37,9 @@ constexpr const char* kUsage =
     "                  upwards from the first file, or from the working directory)\n"
     "  --format <f>    text (default, compiler-style) or sarif (SARIF 2.1.0)\n"
     "  -o <file>       write the report to <file> instead of stdout\n"
+    "  --trace <db>    side by side with a recorded run: each finding says how often\n"
+    "                  the trace analyzer saw it at that line (or not reached), and\n"
+    "                  the runtime findings the static checks cannot see are listed\n"
     "  files           translation units to analyze (default: every one in the database)\n"
     "  -- <args>       compiler arguments: without -p, used instead of a database;\n"
     "                  with -p, appended to every command\n"
@@ -67,7 +73,7 @@ std::string find_resource_dir() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string build_path, format = "text", output;
+  std::string build_path, format = "text", output, trace_path;
   bool have_build_path = false, have_dashdash = false;
   std::vector<std::string> files, extra_args;
 
@@ -105,6 +111,10 @@ int main(int argc, char** argv) {
       const char* v = value(a == "-o" ? "-o" : "--output");
       if (v == nullptr) return usage_error(a + " needs a file name");
       output = v;
+    } else if (a == "--trace" || a.rfind("--trace=", 0) == 0) {
+      const char* v = value("--trace");
+      if (v == nullptr) return usage_error("--trace needs a trace file (CTXSCOPE_TRACE=... of a run)");
+      trace_path = v;
     } else if (!a.empty() && a[0] == '-') {
       return usage_error("unknown option '" + a + "'");
     } else {
@@ -157,7 +167,17 @@ int main(int argc, char** argv) {
     }
   }
 
+  // The trace first: a bad one is a usage error before minutes of parsing.
+  ctxscope::analysis::Report trace_report;
+  if (!trace_path.empty()) {
+    std::string terr;
+    if (!load_trace(trace_path, trace_report, terr)) return usage_error("cannot analyse the trace: " + terr);
+  }
+
   LintRun run = lint(in);
+  TraceComparison cmp;
+  if (!trace_path.empty()) cmp = compare_with_trace(run.findings, trace_report, trace_path);
+  const TraceComparison* side = trace_path.empty() ? nullptr : &cmp;
 
   std::ofstream file_out;
   if (!output.empty()) {
@@ -166,9 +186,9 @@ int main(int argc, char** argv) {
   }
   std::ostream& out = output.empty() ? std::cout : file_out;
   if (format == "sarif")
-    write_sarif(out, run.findings, CTXSCOPE_VERSION);
+    write_sarif(out, run.findings, CTXSCOPE_VERSION, side);
   else
-    write_text(out, run.findings);
+    write_text(out, run.findings, side);
   out.flush();
 
   if (run.input_errors > 0) return 2;
