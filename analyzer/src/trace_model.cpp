@@ -356,7 +356,7 @@ class ModelBuilder {
       *p = Part{};
     }
     m_.last_seq_ = max_seq();
-    link_all();
+    link_all(/*parallel=*/static_cast<bool>(sibling));
     progress(1);
   }
 
@@ -601,13 +601,24 @@ class ModelBuilder {
     return t == kNoTime ? -1 : t;
   }
 
-  void link_all() {
+  // `parallel`: the time indices are sorted on a second thread meanwhile.  It
+  // reads only creation and begin times, which linking never writes (linking
+  // writes the tree, origin, thread and observer fields): no data is shared.
+  void link_all(bool parallel = false) {
+    std::thread sorter;
+    if (parallel) {
+      try {
+        sorter = std::thread([this] { rebuild_time_indices(); });
+      } catch (const std::system_error&) {  // no thread: sorted below
+      }
+    }
     for (std::uint32_t i = 0; i < m_.contexts_.size(); ++i) link_context(i, true);
     fix_origins();
     for (std::uint32_t i = 0; i < m_.threads_.size(); ++i) link_thread(i);
     for (std::uint32_t i = 0; i < m_.waits_.size(); ++i) link_wait(i, true);
     rebuild_edges();
-    rebuild_time_indices();
+    if (sorter.joinable()) sorter.join();
+    else rebuild_time_indices();
   }
 
   // ---- incremental update --------------------------------------------------
