@@ -140,6 +140,17 @@ void deferred(const cs::Context& p) {
   Result on = tidy_on("{CheckOptions: [{key: ctxscope-lost-cancel.CallsMayThrow, value: true}]}");
   std::set<LineRule> want = {{7, "lost-cancel"}, {25, "lost-cancel"}};
   EXPECT_EQ(findings(on.out, "calls.cpp"), want) << on.out << on.err;
+  // The same option as ctxscope-lint's flag.
+  auto lint_on = [&](bool flag) {
+    std::vector<std::string> argv = {CTXSCOPE_LINT_EXE};
+    if (flag) argv.push_back("--calls-may-throw");
+    argv.insert(argv.end(), {file.string(), "--", "-include", CTXSCOPE_LINT_COMPAT_HEADER});
+    for (const std::string& a : compile_args()) argv.push_back(a);
+    return run(argv);
+  };
+  Result lint_off = lint_on(false), lint_flag = lint_on(true);
+  EXPECT_TRUE(findings(lint_off.out, "calls.cpp").empty()) << lint_off.out << lint_off.err;
+  EXPECT_EQ(findings(lint_flag.out, "calls.cpp"), want) << lint_flag.out << lint_flag.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Fixture, ::testing::ValuesIn(fixture_names()),

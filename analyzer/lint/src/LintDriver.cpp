@@ -138,6 +138,7 @@ LintRun lint(const LintInput& in) {
   RuleCallback<LostCancel> lost_cancel(reporter);
   RuleCallback<BlindWait> blind_wait(reporter);
   MatchFinder finder;
+  lost_cancel.rule().set_calls_may_throw(in.calls_may_throw);
   lost_cancel.rule().register_matchers(finder, &lost_cancel);
   blind_wait.rule().register_matchers(finder, &blind_wait);
   std::unique_ptr<FrontendActionFactory> factory = newFrontendActionFactory(&finder);

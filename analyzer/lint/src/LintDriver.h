@@ -21,6 +21,7 @@ struct LintInput {
   std::vector<std::string> shown_as;    ///< the same files, as to print them
   std::vector<std::string> extra_args;  ///< appended to every command
   std::string resource_dir;             ///< Clang's builtin headers
+  bool calls_may_throw = false;         ///< lost-cancel: calls that are not noexcept are exception edges
 };
 
 /// Analyzes each file in turn; a file absent from the database is analyzed

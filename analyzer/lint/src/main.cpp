@@ -27,8 +27,8 @@ using clang::tooling::CompilationDatabase;
 using clang::tooling::FixedCompilationDatabase;
 
 constexpr const char* kUsageHead =
-    "usage: ctxscope-lint [-p <build-dir>] [--format text|sarif] [-o <file>] [--trace <trace.db>] [files...]\n"
-    "                     [-- <compiler args>]\n"
+    "usage: ctxscope-lint [-p <build-dir>] [--format text|sarif] [-o <file>] [--trace <trace.db>]\n"
+    "                     [--calls-may-throw] [files...] [-- <compiler args>]\n"
     "\n"
     "Static checks for ctxscope code, with the rule ids of the trace analyzer:\n";
 constexpr const char* kUsage =
@@ -40,6 +40,8 @@ constexpr const char* kUsage =
     "  --trace <db>    side by side with a recorded run: each finding says how often\n"
     "                  the trace analyzer saw it at that line (or not reached), and\n"
     "                  the runtime findings the static checks cannot see are listed\n"
+    "  --calls-may-throw  lost-cancel: every call that is not noexcept may also\n"
+    "                  leave the function by an exception (off: only throw does)\n"
     "  files           translation units to analyze (default: every one in the database)\n"
     "  -- <args>       compiler arguments: without -p, used instead of a database;\n"
     "                  with -p, appended to every command\n"
@@ -74,7 +76,7 @@ std::string find_resource_dir() {
 
 int main(int argc, char** argv) {
   std::string build_path, format = "text", output, trace_path;
-  bool have_build_path = false, have_dashdash = false;
+  bool have_build_path = false, have_dashdash = false, calls_may_throw = false;
   std::vector<std::string> files, extra_args;
 
   for (int i = 1; i < argc; ++i) {
@@ -115,6 +117,8 @@ int main(int argc, char** argv) {
       const char* v = value("--trace");
       if (v == nullptr) return usage_error("--trace needs a trace file (CTXSCOPE_TRACE=... of a run)");
       trace_path = v;
+    } else if (a == "--calls-may-throw") {
+      calls_may_throw = true;
     } else if (!a.empty() && a[0] == '-') {
       return usage_error("unknown option '" + a + "'");
     } else {
@@ -154,6 +158,7 @@ int main(int argc, char** argv) {
   in.database = db.get();
   in.resource_dir = resource_dir;
   in.extra_args = extra_args;
+  in.calls_may_throw = calls_may_throw;
   if (files.empty()) {
     for (const std::string& f : db->getAllFiles()) {
       in.files.push_back(f);
