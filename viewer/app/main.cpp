@@ -1,5 +1,8 @@
 // ctxscope-viewer [FILE]
-// ctxscope-viewer --screenshot OUT.png [FILE]
+// ctxscope-viewer --screenshot OUT.png [--at T] [FILE]
+//
+// --at T shows the state at time T of the run (ns, or 12ms, 1.5s, 50%); a T
+// that is not a time or lies outside the run is one line on stderr, exit 2.
 //
 // With --screenshot the window is rendered at 1600x1000 (offscreen when there
 // is no display), written as PNG, and the program exits: 0 when written, 2
@@ -22,7 +25,8 @@ namespace {
 void usage(FILE* to) {
   std::fputs(
       "usage: ctxscope-viewer [FILE]\n"
-      "       ctxscope-viewer --screenshot OUT.png [FILE]\n"
+      "       ctxscope-viewer --screenshot OUT.png [--at T] [FILE]\n"
+      "  --at T   the state at time T: nanoseconds, or 12ms, 1.5s, 250us, 50% of the run\n"
       "Shows a ctxscope trace: the context tree, the threads' waits, the analyzer's findings.\n",
       to);
 }
@@ -36,7 +40,8 @@ std::string one_line(std::string s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string screenshot, file;
+  std::string screenshot, file, at;
+  bool have_at = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -49,6 +54,16 @@ int main(int argc, char** argv) {
         return 2;
       }
       screenshot = argv[++i];
+    } else if (a == "--at") {
+      if (i + 1 >= argc) {
+        std::fputs("ctxscope-viewer: --at needs a time (ns, or 12ms, 1.5s, 50%)\n", stderr);
+        return 2;
+      }
+      at = argv[++i];
+      have_at = true;
+    } else if (a.rfind("--at=", 0) == 0) {
+      at = a.substr(5);
+      have_at = true;
     } else if (a.rfind("--screenshot=", 0) == 0) {
       screenshot = a.substr(13);
     } else if (!a.empty() && a[0] == '-' && a != "-") {
@@ -64,6 +79,10 @@ int main(int argc, char** argv) {
     }
   }
   const bool shot = !screenshot.empty();
+  if (have_at && file.empty()) {
+    std::fputs("ctxscope-viewer: --at needs a trace file\n", stderr);
+    return 2;
+  }
   if (shot && std::getenv("QT_QPA_PLATFORM") == nullptr) {
     const char* d = std::getenv("DISPLAY");
     const char* w = std::getenv("WAYLAND_DISPLAY");
@@ -79,6 +98,14 @@ int main(int argc, char** argv) {
     w.resize(1600, 1000);
     w.show();
     if (!file.empty()) w.open(QString::fromStdString(file));
+    if (have_at) {
+      QObject::connect(&w, &ctxscope::viewer::MainWindow::documentLoaded, &w, [&] {
+        std::string e;
+        const auto& d = *w.document();
+        if (auto t = ctxscope::viewer::parse_time_spec(at, d.begin_ns(), d.end_ns(), &e)) w.playback()->seek(*t);
+        else std::fprintf(stderr, "ctxscope-viewer: %s\n", one_line(e).c_str());
+      });
+    }
     return app.exec();
   }
 
@@ -108,6 +135,16 @@ int main(int argc, char** argv) {
   QCoreApplication::processEvents();
   w.fit_all();
   if (w.document() && !w.document()->report().findings.empty()) w.select_finding(0);
+  if (have_at && w.document()) {
+    std::string e;
+    const auto& d = *w.document();
+    const auto t = ctxscope::viewer::parse_time_spec(at, d.begin_ns(), d.end_ns(), &e);
+    if (!t) {
+      std::fprintf(stderr, "ctxscope-viewer: %s\n", one_line(e).c_str());
+      return 2;
+    }
+    w.playback()->seek(*t);
+  }
   QCoreApplication::processEvents();
   const QImage img = w.grab().toImage();
   if (!img.save(QString::fromStdString(screenshot), "PNG")) {

@@ -1,6 +1,8 @@
 #include "main_window.hpp"
 
 #include <QAction>
+#include <QComboBox>
+#include <QSlider>
 #include <QApplication>
 #include <QDragEnterEvent>
 #include <QDropEvent>
@@ -26,6 +28,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <cmath>
 
 #include "details_html.hpp"
 #include "findings_view_model.hpp"
@@ -47,6 +50,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), sel_finding_(kNoI
   findings_model_ = new FindingsModel(this);
   tree_scene_ = new ContextTreeScene(this);
   lanes_scene_ = new ThreadLanesScene(this);
+  playback_ = new Playback(this);
   build_ui();
   setAcceptDrops(true);
   setWindowTitle(tr("ctxscope viewer"));
@@ -63,6 +67,15 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), sel_finding_(kNoI
   connect(tree_view_, &ContextTreeView::contextChosen, this, &MainWindow::select_context);
   connect(lanes_scene_, &ThreadLanesScene::waitClicked, this, &MainWindow::select_wait);
   connect(lanes_scene_, &ThreadLanesScene::threadClicked, this, &MainWindow::select_thread);
+  connect(playback_, &Playback::timeChanged, this, &MainWindow::time_changed);
+  connect(playback_, &Playback::playingChanged, this, [this](bool on) {
+    play_action_->setText(on ? tr("❚❚ Pause") : tr("▶ Play"));
+  });
+  connect(playback_, &Playback::speedChanged, this, [this](int i) {
+    speed_box_->blockSignals(true);
+    speed_box_->setCurrentIndex(i);
+    speed_box_->blockSignals(false);
+  });
 }
 
 MainWindow::~MainWindow() = default;
@@ -105,6 +118,52 @@ void MainWindow::build_ui() {
   search_->setMinimumWidth(520);
   tb->addWidget(search_);
   connect(search_, &QLineEdit::textChanged, this, &MainWindow::apply_filter);
+
+  // Playback: step back, play/pause, step forward, speed, scrubber, time.
+  // Window-wide keys: Space, `,` / `.`, `[` / `]`.
+  auto* pb = addToolBar(tr("Playback"));
+  pb->setMovable(false);
+  auto* back = pb->addAction(tr("◀|"), playback_, [this] { playback_->step_back(); });
+  back->setToolTip(tr("Previous event  [,]"));
+  back->setShortcut(QKeySequence(Qt::Key_Comma));
+  play_action_ = pb->addAction(tr("▶ Play"), playback_, &Playback::toggle);
+  play_action_->setToolTip(tr("Play / pause  [Space]"));
+  play_action_->setShortcut(QKeySequence(Qt::Key_Space));
+  auto* fwd = pb->addAction(tr("|▶"), playback_, [this] { playback_->step_forward(); });
+  fwd->setToolTip(tr("Next event  [.]"));
+  fwd->setShortcut(QKeySequence(Qt::Key_Period));
+  auto* slower = new QAction(this);
+  slower->setShortcut(QKeySequence(Qt::Key_BracketLeft));
+  connect(slower, &QAction::triggered, playback_, &Playback::slower);
+  auto* faster = new QAction(this);
+  faster->setShortcut(QKeySequence(Qt::Key_BracketRight));
+  connect(faster, &QAction::triggered, playback_, &Playback::faster);
+  addAction(slower);
+  addAction(faster);
+  for (auto* a : {back, play_action_, fwd, slower, faster}) a->setShortcutContext(Qt::WindowShortcut);
+  speed_box_ = new QComboBox;
+  for (int i = 0; i < Playback::kSpeedCount; ++i) speed_box_->addItem(QString::number(Playback::kSpeeds[i]) + "x");
+  speed_box_->addItem(tr("1 event/step"));
+  speed_box_->setCurrentIndex(playback_->speed_index());
+  speed_box_->setToolTip(tr("Speed of recorded time  [ [ / ] ]"));
+  speed_box_->setFocusPolicy(Qt::NoFocus);
+  connect(speed_box_, &QComboBox::currentIndexChanged, playback_, &Playback::set_speed_index);
+  pb->addWidget(speed_box_);
+  scrubber_ = new QSlider(Qt::Horizontal);
+  scrubber_->setRange(0, 10000);
+  scrubber_->setValue(10000);
+  scrubber_->setMinimumWidth(360);
+  scrubber_->setFocusPolicy(Qt::NoFocus);
+  scrubber_->setToolTip(tr("The run, from its start to its end: drag to see the state at that time"));
+  connect(scrubber_, &QSlider::valueChanged, this, [this](int v) {
+    if (syncing_ || !doc_) return;
+    const double f = v / 10000.0;
+    playback_->seek(doc_->begin_ns() + static_cast<std::int64_t>(f * static_cast<double>(doc_->end_ns() - doc_->begin_ns())));
+  });
+  pb->addWidget(scrubber_);
+  time_label_ = new QLabel;
+  time_label_->setMinimumWidth(200);
+  pb->addWidget(time_label_);
 
   // Centre: legend, tree over lanes | findings/contexts/threads over details.
   tree_view_ = new ContextTreeView(tree_scene_);
@@ -222,6 +281,7 @@ void MainWindow::show_document(DocumentPtr doc) {
   findings_model_->set_document(doc_);
   tree_scene_->set_document(doc_);
   lanes_scene_->set_document(doc_);
+  playback_->set_document(doc_);
   filter_.reset();  // only now: the scenes held it until set_document dropped it
   details_->clear();
   search_->blockSignals(true);
@@ -267,6 +327,26 @@ void MainWindow::update_status() {
   for (const auto& w : doc_->warnings()) s += QStringLiteral("   ⚠ ") + QString::fromStdString(w);
   if (filter_ && !filter_->empty()) s += tr("   filter: %1 contexts match").arg(filter_->matching_contexts());
   status_->setText(s);
+}
+
+void MainWindow::time_changed(qint64 t, qint64 previous) {
+  tree_scene_->set_time(t, previous);
+  lanes_scene_->set_time(t, previous);
+  if (!doc_) {
+    time_label_->clear();
+    return;
+  }
+  const auto span = doc_->end_ns() - doc_->begin_ns();
+  syncing_ = true;
+  scrubber_->setValue(span > 0 ? static_cast<int>(std::llround(10000.0 * static_cast<double>(t - doc_->begin_ns()) /
+                                                               static_cast<double>(span)))
+                               : 10000);
+  syncing_ = false;
+  time_label_->setText(t >= doc_->end_ns()
+                           ? tr("end  %1").arg(QString::fromStdString(analysis::format_duration(doc_->end_ns())))
+                           : tr("t = %1 / %2")
+                                 .arg(QString::fromStdString(analysis::format_duration(t)))
+                                 .arg(QString::fromStdString(analysis::format_duration(doc_->end_ns()))));
 }
 
 void MainWindow::fit_all() {

@@ -14,6 +14,7 @@
 #include "ctxscope/viewer/context_tree_scene.hpp"
 #include "ctxscope/viewer/context_tree_view.hpp"
 #include "ctxscope/viewer/findings_model.hpp"
+#include "ctxscope/viewer/playback.hpp"
 #include "ctxscope/viewer/thread_lanes_model.hpp"
 #include "ctxscope/viewer/thread_lanes_scene.hpp"
 #include "ctxscope/viewer/thread_lanes_view.hpp"
@@ -29,6 +30,9 @@ class QTextBrowser;
 class QLabel;
 class QMenu;
 class QTabWidget;
+class QSlider;
+class QComboBox;
+class QToolButton;
 
 namespace ctxscope::viewer {
 
@@ -65,6 +69,10 @@ class MainWindow : public QMainWindow {
   QTableView* findings_view() const noexcept { return findings_view_; }
   QTextBrowser* details() const noexcept { return details_; }
   TraceLoader* loader() const noexcept { return loader_; }
+  Playback* playback() const noexcept { return playback_; }
+  QSlider* scrubber() const noexcept { return scrubber_; }
+  QComboBox* speed_box() const noexcept { return speed_box_; }
+  QLabel* time_label() const noexcept { return time_label_; }
 
  signals:
   void documentLoaded();
@@ -87,6 +95,7 @@ class MainWindow : public QMainWindow {
   void update_status();
   void focus_search();
   void show_wave(std::uint32_t context);
+  void time_changed(qint64 t, qint64 previous);
 
   TraceLoader* loader_ = nullptr;
   DocumentPtr doc_;
@@ -109,6 +118,11 @@ class MainWindow : public QMainWindow {
   QLabel* status_ = nullptr;
   QMenu* recent_menu_ = nullptr;
   LegendWidget* legend_ = nullptr;
+  Playback* playback_ = nullptr;
+  QSlider* scrubber_ = nullptr;
+  QComboBox* speed_box_ = nullptr;
+  QLabel* time_label_ = nullptr;
+  QAction* play_action_ = nullptr;
   bool dialogs_ = true;
   bool syncing_ = false;
   std::uint32_t sel_finding_;

@@ -15,6 +15,7 @@
 #include <QGraphicsScene>
 #include <QPointF>
 #include <QRectF>
+#include <limits>
 #include <vector>
 
 #include "ctxscope/viewer/trace_document.hpp"
@@ -36,6 +37,15 @@ class ContextTreeScene : public QGraphicsScene {
   const DocumentPtr& document() const noexcept { return doc_; }
   /// Hides contexts the filter does not show (nullptr: show all). The filter must outlive its use.
   void set_filter(const TraceFilter* filter);
+
+  /// Draws the state at time t (playback): contexts not yet created are ghosts
+  /// (a faint dashed outline, same place: the layout does not jump), states
+  /// and the wave edges as of t, and what was cancelled in (previous, t] —
+  /// the last step's cancel wave — outlined.  t >= the end: the finished run.
+  void set_time(std::int64_t t, std::int64_t previous);
+  std::int64_t time() const noexcept { return t_; }
+  /// Cancelled (reached by a cancel) in (previous, t] of the last set_time.
+  bool cancelled_in_last_step(std::uint32_t context) const;
 
   void set_collapsed(std::uint32_t context, bool collapsed);
   bool collapsed(std::uint32_t context) const;
@@ -90,6 +100,7 @@ class ContextTreeScene : public QGraphicsScene {
   std::vector<int> depth_;
   std::uint32_t selected_;
   QRectF content_;
+  std::int64_t t_ = std::numeric_limits<std::int64_t>::max(), prev_ = std::numeric_limits<std::int64_t>::max();
 };
 
 }  // namespace ctxscope::viewer
