@@ -118,9 +118,19 @@ void MainWindow::build_ui() {
   search_->setMinimumWidth(520);
   tb->addWidget(search_);
   connect(search_, &QLineEdit::textChanged, this, &MainWindow::apply_filter);
+  test_box_ = new QComboBox;
+  test_box_->setToolTip(tr("One test's slice of the run: its contexts, threads and findings"));
+  test_box_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+  test_box_action_ = tb->addWidget(test_box_);
+  test_box_action_->setVisible(false);
+  connect(test_box_, &QComboBox::currentIndexChanged, this, [this](int i) {
+    if (syncing_ || i < 0) return;
+    select_test(test_box_->itemData(i).toUInt());
+  });
 
   // Playback: step back, play/pause, step forward, speed, scrubber, time.
   // Window-wide keys: Space, `,` / `.`, `[` / `]`.
+  addToolBarBreak();  // playback on a row of its own: the scrubber wants the width
   auto* pb = addToolBar(tr("Playback"));
   pb->setMovable(false);
   auto* back = pb->addAction(tr("◀|"), playback_, [this] { playback_->step_back(); });
@@ -152,7 +162,7 @@ void MainWindow::build_ui() {
   scrubber_ = new QSlider(Qt::Horizontal);
   scrubber_->setRange(0, 10000);
   scrubber_->setValue(10000);
-  scrubber_->setMinimumWidth(360);
+  scrubber_->setMinimumWidth(900);
   scrubber_->setFocusPolicy(Qt::NoFocus);
   scrubber_->setToolTip(tr("The run, from its start to its end: drag to see the state at that time"));
   connect(scrubber_, &QSlider::valueChanged, this, [this](int v) {
@@ -287,6 +297,19 @@ void MainWindow::show_document(DocumentPtr doc) {
   search_->blockSignals(true);
   search_->clear();
   search_->blockSignals(false);
+  // The test selector, only for a trace recorded under the probe.
+  test_ = 0;
+  syncing_ = true;
+  test_box_->clear();
+  test_box_->addItem(tr("All tests"), 0u);
+  for (const auto& t : doc_->model().tests()) {
+    QString name = QString::fromStdString(t.name);
+    if (t.kind == 1) name = tr("%1 (suite set-up/tear-down)").arg(name);
+    if (t.result == 1) name += tr("  ✗ failed");
+    test_box_->addItem(name, t.id);
+  }
+  syncing_ = false;
+  test_box_action_->setVisible(!doc_->model().tests().empty());
   // Only the roots open: expandToDepth() on 47,000 request contexts is
   // quadratic in QTreeView (seconds at 1M events).
   for (int r = 0; r < context_model_->rowCount(); ++r) contexts_view_->expand(context_model_->index(r, 0));
@@ -364,7 +387,7 @@ void MainWindow::set_filter_text(const QString& text) { search_->setText(text); 
 void MainWindow::apply_filter() {
   if (!doc_) return;
   const auto text = search_->text().trimmed().toStdString();
-  auto f = std::make_unique<TraceFilter>(*doc_, text);
+  auto f = std::make_unique<TraceFilter>(*doc_, text, test_);
   const TraceFilter* fp = f->empty() ? nullptr : f.get();
   tree_scene_->set_filter(fp);
   lanes_scene_->set_filter(fp);
@@ -372,6 +395,15 @@ void MainWindow::apply_filter() {
   filter_ = std::move(f);  // after the users switched to the new one
   tree_view_->fit();
   update_status();
+}
+
+void MainWindow::select_test(std::uint32_t id) {
+  if (!doc_ || (id != 0 && !doc_->model().find_test(id))) id = 0;
+  test_ = id;
+  syncing_ = true;
+  test_box_->setCurrentIndex(std::max(0, test_box_->findData(id)));
+  syncing_ = false;
+  apply_filter();
 }
 
 void MainWindow::show_wave(std::uint32_t c) {

@@ -73,6 +73,10 @@ class MainWindow : public QMainWindow {
   QSlider* scrubber() const noexcept { return scrubber_; }
   QComboBox* speed_box() const noexcept { return speed_box_; }
   QLabel* time_label() const noexcept { return time_label_; }
+  /// The test selector: "All tests" then each test of the trace (item data: its id); hidden without tests.
+  QComboBox* test_box() const noexcept { return test_box_; }
+  void select_test(std::uint32_t test_id);
+  std::uint32_t selected_test() const noexcept { return test_; }
 
  signals:
   void documentLoaded();
@@ -121,6 +125,9 @@ class MainWindow : public QMainWindow {
   Playback* playback_ = nullptr;
   QSlider* scrubber_ = nullptr;
   QComboBox* speed_box_ = nullptr;
+  QComboBox* test_box_ = nullptr;
+  QAction* test_box_action_ = nullptr;
+  std::uint32_t test_ = 0;
   QLabel* time_label_ = nullptr;
   QAction* play_action_ = nullptr;
   bool dialogs_ = true;
