@@ -25,7 +25,9 @@ namespace {
 void usage(FILE* to) {
   std::fputs(
       "usage: ctxscope-viewer [FILE]\n"
+      "       ctxscope-viewer --follow FILE\n"
       "       ctxscope-viewer --screenshot OUT.png [--at T] [FILE]\n"
+      "  --follow  follow a trace its program is still writing (the tree grows, the lanes scroll)\n"
       "  --at T   the state at time T: nanoseconds, or 12ms, 1.5s, 250us, 50% of the run\n"
       "Shows a ctxscope trace: the context tree, the threads' waits, the analyzer's findings.\n",
       to);
@@ -41,7 +43,7 @@ std::string one_line(std::string s) {
 
 int main(int argc, char** argv) {
   std::string screenshot, file, at;
-  bool have_at = false;
+  bool have_at = false, follow = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -54,6 +56,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       screenshot = argv[++i];
+    } else if (a == "--follow") {
+      follow = true;
     } else if (a == "--at") {
       if (i + 1 >= argc) {
         std::fputs("ctxscope-viewer: --at needs a time (ns, or 12ms, 1.5s, 50%)\n", stderr);
@@ -79,6 +83,12 @@ int main(int argc, char** argv) {
     }
   }
   const bool shot = !screenshot.empty();
+  if (follow && (file.empty() || !screenshot.empty())) {
+    std::fputs(file.empty() ? "ctxscope-viewer: --follow needs a trace file\n"
+                            : "ctxscope-viewer: --follow and --screenshot do not go together\n",
+               stderr);
+    return 2;
+  }
   if (have_at && file.empty()) {
     std::fputs("ctxscope-viewer: --at needs a trace file\n", stderr);
     return 2;
@@ -97,7 +107,8 @@ int main(int argc, char** argv) {
   if (!shot) {
     w.resize(1600, 1000);
     w.show();
-    if (!file.empty()) w.open(QString::fromStdString(file));
+    if (follow) w.follow(QString::fromStdString(file));
+    else if (!file.empty()) w.open(QString::fromStdString(file));
     if (have_at) {
       QObject::connect(&w, &ctxscope::viewer::MainWindow::documentLoaded, &w, [&] {
         std::string e;

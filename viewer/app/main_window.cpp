@@ -51,6 +51,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), sel_finding_(kNoI
   tree_scene_ = new ContextTreeScene(this);
   lanes_scene_ = new ThreadLanesScene(this);
   playback_ = new Playback(this);
+  follower_ = new TraceFollower(this);
   build_ui();
   setAcceptDrops(true);
   setWindowTitle(tr("ctxscope viewer"));
@@ -68,6 +69,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), sel_finding_(kNoI
   connect(lanes_scene_, &ThreadLanesScene::waitClicked, this, &MainWindow::select_wait);
   connect(lanes_scene_, &ThreadLanesScene::threadClicked, this, &MainWindow::select_thread);
   connect(playback_, &Playback::timeChanged, this, &MainWindow::time_changed);
+  connect(follower_, &TraceFollower::updated, this, &MainWindow::apply_update);
+  connect(follower_, &TraceFollower::failed, this, [this](const QString& path, const QString& m) {
+    follow_action_->setChecked(false);
+    show_error(path, m);
+  });
   connect(playback_, &Playback::playingChanged, this, [this](bool on) {
     play_action_->setText(on ? tr("❚❚ Pause") : tr("▶ Play"));
   });
@@ -111,6 +117,14 @@ void MainWindow::build_ui() {
   tb->setMovable(false);
   tb->addAction(open);
   tb->addAction(fit);
+  follow_action_ = tb->addAction(tr("Follow"));
+  follow_action_->setCheckable(true);
+  follow_action_->setToolTip(tr("Follow the trace while its program writes it: the tree grows, the lanes scroll"));
+  connect(follow_action_, &QAction::toggled, this, [this](bool on) {
+    if (syncing_) return;
+    if (on && doc_) follow(QString::fromStdString(doc_->path()));
+    else if (!on) stop_following();
+  });
   tb->addSeparator();
   search_ = new QLineEdit;
   search_->setPlaceholderText(tr("Filter: site, label, thread, state, rule…  (e.g. state:leaked, rule:stuck-wait)   [/]"));
@@ -297,19 +311,8 @@ void MainWindow::show_document(DocumentPtr doc) {
   search_->blockSignals(true);
   search_->clear();
   search_->blockSignals(false);
-  // The test selector, only for a trace recorded under the probe.
   test_ = 0;
-  syncing_ = true;
-  test_box_->clear();
-  test_box_->addItem(tr("All tests"), 0u);
-  for (const auto& t : doc_->model().tests()) {
-    QString name = QString::fromStdString(t.name);
-    if (t.kind == 1) name = tr("%1 (suite set-up/tear-down)").arg(name);
-    if (t.result == 1) name += tr("  ✗ failed");
-    test_box_->addItem(name, t.id);
-  }
-  syncing_ = false;
-  test_box_action_->setVisible(!doc_->model().tests().empty());
+  rebuild_test_box();
   // Only the roots open: expandToDepth() on 47,000 request contexts is
   // quadratic in QTreeView (seconds at 1M events).
   for (int r = 0; r < context_model_->rowCount(); ++r) contexts_view_->expand(context_model_->index(r, 0));
@@ -324,6 +327,80 @@ void MainWindow::show_document(DocumentPtr doc) {
   else details_->setHtml(tr("<p><b>No findings.</b> The analyzer found no lost cancel and no wait that missed "
                             "a cancellation in this run.</p><p>Select a context, a thread or a wait to see it here.</p>"));
   emit documentLoaded();
+}
+
+void MainWindow::rebuild_test_box() {
+  // The test selector, only for a trace recorded under the probe.
+  syncing_ = true;
+  test_box_->clear();
+  test_box_->addItem(tr("All tests"), 0u);
+  for (const auto& t : doc_->model().tests()) {
+    QString name = QString::fromStdString(t.name);
+    if (t.kind == 1) name = tr("%1 (suite set-up/tear-down)").arg(name);
+    if (t.result == 1) name += tr("  ✗ failed");
+    test_box_->addItem(name, t.id);
+  }
+  test_box_->setCurrentIndex(std::max(0, test_box_->findData(test_)));
+  syncing_ = false;
+  test_box_action_->setVisible(!doc_->model().tests().empty());
+}
+
+void MainWindow::follow(const QString& path) {
+  followed_ = true;
+  run_state_ = TraceFollower::RunState::running;
+  syncing_ = true;
+  follow_action_->setChecked(true);
+  syncing_ = false;
+  status_->setText(tr("Following %1…").arg(path));
+  follower_->follow(path);
+}
+
+void MainWindow::stop_following() {
+  follower_->stop();
+  followed_ = false;
+  syncing_ = true;
+  follow_action_->setChecked(false);
+  syncing_ = false;
+  update_status();
+}
+
+void MainWindow::apply_update(DocumentPtr doc, TraceFollower::RunState state) {
+  run_state_ = state;
+  if (state != TraceFollower::RunState::running) {
+    syncing_ = true;
+    follow_action_->setChecked(false);
+    syncing_ = false;
+  }
+  if (!doc_ || doc_->path() != doc->path()) {
+    show_document(std::move(doc));
+    emit documentUpdated();
+    return;
+  }
+  // The same run, grown: indices are stable (the model only appends), so the
+  // selection, the filter, the test and the playback time carry over.
+  const auto sel_c = tree_scene_->selected_context();
+  const auto sel_t = lanes_scene_->selected_thread(), sel_w = lanes_scene_->selected_wait();
+  const bool at_end = playback_->at_end();
+  const auto t = playback_->time();
+  doc_ = std::move(doc);
+  context_model_->set_document(doc_);
+  lanes_model_->set_document(doc_);
+  findings_model_->set_document(doc_);
+  tree_scene_->set_document(doc_);
+  lanes_scene_->set_document(doc_);
+  playback_->set_document(doc_);
+  if (!at_end) playback_->seek(t);
+  filter_.reset();
+  rebuild_test_box();
+  const auto text = search_->text().trimmed();
+  if (!text.isEmpty() || test_ != 0) apply_filter();
+  if (sel_c != kNoIndex) tree_scene_->select_context(sel_c);
+  lanes_scene_->select(sel_t, sel_w);
+  if (sel_c == kNoIndex && sel_t == kNoIndex && !doc_->report().findings.empty()) select_finding(0);
+  lanes_view_->fit();  // the lanes scroll: the whole run so far
+  if (tree_scene_->drawn().size() < 200) tree_view_->fit();
+  update_status();
+  emit documentUpdated();
 }
 
 void MainWindow::show_error(const QString& path, const QString& message) {
@@ -347,6 +424,13 @@ void MainWindow::update_status() {
                   .arg(QString::fromStdString(analysis::format_duration(doc_->end_ns() - doc_->begin_ns())))
                   .arg(r.findings.size())
                   .arg(r.findings.size() == 1 ? tr("finding") : tr("findings"));
+  if (followed_) {
+    switch (run_state_) {
+      case TraceFollower::RunState::running: s += tr("   ● following: the program is running"); break;
+      case TraceFollower::RunState::ended: s += tr("   ■ run ended"); break;
+      case TraceFollower::RunState::died: s += tr("   ✖ incomplete run: the program died (no end marker)"); break;
+    }
+  }
   for (const auto& w : doc_->warnings()) s += QStringLiteral("   ⚠ ") + QString::fromStdString(w);
   if (filter_ && !filter_->empty()) s += tr("   filter: %1 contexts match").arg(filter_->matching_contexts());
   status_->setText(s);

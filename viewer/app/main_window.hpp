@@ -19,6 +19,7 @@
 #include "ctxscope/viewer/thread_lanes_scene.hpp"
 #include "ctxscope/viewer/thread_lanes_view.hpp"
 #include "ctxscope/viewer/trace_filter.hpp"
+#include "ctxscope/viewer/trace_follower.hpp"
 #include "ctxscope/viewer/trace_loader.hpp"
 
 class QLineEdit;
@@ -47,6 +48,14 @@ class MainWindow : public QMainWindow {
   /// Starts loading `path` on the worker; documentLoaded or loadFailed follows.
   void open(const QString& path);
   void set_dialogs(bool on) { dialogs_ = on; }
+  /// Follows a trace being written (TraceFollower): each update replaces the
+  /// document keeping the filter, the test, the selection and the playback
+  /// time (or the end); documentUpdated follows each.  stop_following() ends it.
+  void follow(const QString& path);
+  void stop_following();
+  TraceFollower* follower() const noexcept { return follower_; }
+  /// The followed run's state (running / ended / died) of the last update.
+  TraceFollower::RunState run_state() const noexcept { return run_state_; }
   const DocumentPtr& document() const noexcept { return doc_; }
 
   // Selection (shared by every view).
@@ -80,6 +89,7 @@ class MainWindow : public QMainWindow {
 
  signals:
   void documentLoaded();
+  void documentUpdated();
   void loadFailed(const QString& message);
 
  protected:
@@ -100,6 +110,8 @@ class MainWindow : public QMainWindow {
   void focus_search();
   void show_wave(std::uint32_t context);
   void time_changed(qint64 t, qint64 previous);
+  void apply_update(DocumentPtr doc, TraceFollower::RunState state);
+  void rebuild_test_box();
 
   TraceLoader* loader_ = nullptr;
   DocumentPtr doc_;
@@ -128,6 +140,10 @@ class MainWindow : public QMainWindow {
   QComboBox* test_box_ = nullptr;
   QAction* test_box_action_ = nullptr;
   std::uint32_t test_ = 0;
+  TraceFollower* follower_ = nullptr;
+  QAction* follow_action_ = nullptr;
+  TraceFollower::RunState run_state_ = TraceFollower::RunState::ended;
+  bool followed_ = false;
   QLabel* time_label_ = nullptr;
   QAction* play_action_ = nullptr;
   bool dialogs_ = true;
