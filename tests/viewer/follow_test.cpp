@@ -14,6 +14,9 @@
 #include <QStatusBar>
 #include <algorithm>
 #include <functional>
+#include <sys/stat.h>
+
+#include <fstream>
 #include <thread>
 
 #include "ctxscope/chan.hpp"
@@ -181,6 +184,39 @@ TEST(LiveFollow, AKilledWriterIsAnIncompleteRunNotAnError) {
   EXPECT_FALSE(sw.w.document()->model().run().complete);
   EXPECT_NE(sw.w.document()->model().find_context(id), kNoIndex);
   EXPECT_NE(status_text(sw.w).find("incomplete run"), std::string::npos) << status_text(sw.w);
+}
+
+}  // namespace
+}  // namespace ctxscope::testing
+
+namespace ctxscope::testing {
+namespace {
+
+// `ctxscope run --view -- prog`: the viewer is started following the run's
+// trace (here a stand-in viewer, $CTXSCOPE_VIEWER, that hands its arguments
+// to the test through a FIFO: no sleep orders it), and the run is still
+// traced and analysed as without --view.
+TEST(RunView, StartsTheViewerFollowingTheRunsTrace) {
+  const Sample* s = nullptr;
+  for (const auto& x : kSamples)
+    if (x.exe) s = &x;
+  if (!s) GTEST_SKIP() << "no scenario is built";
+  const auto dir = test_dir();
+  const auto fifo = dir / "viewer.args", fake = dir / "fake-viewer.sh", trace = dir / "run.db";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  {
+    std::ofstream f(fake);
+    f << "#!/bin/sh\nprintf '%s\\n' \"$@\" > '" << fifo.string() << "'\n";
+  }
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+  const auto r = run_cmd("CTXSCOPE_VIEWER='" + fake.string() + "' '" + cli() + "' run --view --trace '" +
+                             trace.string() + "' -- '" + s->exe + "' --mode=fixed",
+                         dir);
+  EXPECT_TRUE(r.code == 0 || r.code == 1) << r.err;  // analysed (1: findings)
+  EXPECT_TRUE(std::filesystem::exists(trace));
+  const auto args = run_cmd("timeout 30 cat '" + fifo.string() + "'", dir);
+  ASSERT_EQ(args.code, 0) << "the viewer was not started";
+  EXPECT_EQ(args.out, "--follow\n" + trace.string() + "\n");
 }
 
 }  // namespace
