@@ -133,8 +133,10 @@ TEST(LiveFollow, EveryCommittedContextAndWaitAppearsInOrderAndTheEndIsDetected) 
   EXPECT_TRUE(last.model().run().complete);
   EXPECT_EQ(last.report().findings.size(), fresh->report().findings.size());
   std::sort(lags_ms.begin(), lags_ms.end());
-  std::printf("[ follow  ] commit → document lag over %d steps: median %.0f ms, max %.0f ms; %zu documents\n", kSteps,
-              lags_ms[lags_ms.size() / 2], lags_ms.back(), docs.size());
+  std::printf(
+      "[ follow  ] commit → document lag over %d steps: median %.0f ms, max %.0f ms; %zu documents; "
+      "longest update on the GUI thread %.2f ms\n",
+      kSteps, lags_ms[lags_ms.size() / 2], lags_ms.back(), docs.size(), sw.w.max_update_ms());
 }
 
 // The writer of the next test, run in a child process (this binary).

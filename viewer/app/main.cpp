@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "main_window.hpp"
@@ -88,6 +89,15 @@ int main(int argc, char** argv) {
                             : "ctxscope-viewer: --follow and --screenshot do not go together\n",
                stderr);
     return 2;
+  }
+  if (have_at) {
+    // A T that is no time at all fails before the file is read (its range is checked after).
+    std::string e;
+    if (!ctxscope::viewer::parse_time_spec(at, 0, std::numeric_limits<std::int64_t>::max(), &e) &&
+        e.find("outside the run") == std::string::npos && e.find("more than 100%") == std::string::npos) {
+      std::fprintf(stderr, "ctxscope-viewer: %s\n", one_line(e).c_str());
+      return 2;
+    }
   }
   if (have_at && file.empty()) {
     std::fputs("ctxscope-viewer: --at needs a trace file\n", stderr);

@@ -6,6 +6,7 @@
 #include <QApplication>
 #include <QDragEnterEvent>
 #include <QDropEvent>
+#include <QElapsedTimer>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHeaderView>
@@ -365,6 +366,15 @@ void MainWindow::stop_following() {
 }
 
 void MainWindow::apply_update(DocumentPtr doc, TraceFollower::RunState state) {
+  QElapsedTimer clock;
+  clock.start();
+  struct Measure {
+    QElapsedTimer& c;
+    double& max;
+    ~Measure() {
+      if (c.isValid()) max = std::max(max, static_cast<double>(c.nsecsElapsed()) / 1e6);
+    }
+  } measure{clock, max_update_ms_};
   run_state_ = state;
   if (state != TraceFollower::RunState::running) {
     syncing_ = true;
@@ -372,6 +382,7 @@ void MainWindow::apply_update(DocumentPtr doc, TraceFollower::RunState state) {
     syncing_ = false;
   }
   if (!doc_ || doc_->path() != doc->path()) {
+    measure.c.invalidate();  // the first document is an open (show_document), not an update
     show_document(std::move(doc));
     emit documentUpdated();
     return;

@@ -56,6 +56,9 @@ class MainWindow : public QMainWindow {
   TraceFollower* follower() const noexcept { return follower_; }
   /// The followed run's state (running / ended / died) of the last update.
   TraceFollower::RunState run_state() const noexcept { return run_state_; }
+  /// GUI-thread time of the longest follow update applied so far (ms; the
+  /// first document, an open, not counted), for tests and benches.
+  double max_update_ms() const noexcept { return max_update_ms_; }
   const DocumentPtr& document() const noexcept { return doc_; }
 
   // Selection (shared by every view).
@@ -144,6 +147,7 @@ class MainWindow : public QMainWindow {
   QAction* follow_action_ = nullptr;
   TraceFollower::RunState run_state_ = TraceFollower::RunState::ended;
   bool followed_ = false;
+  double max_update_ms_ = 0;
   QLabel* time_label_ = nullptr;
   QAction* play_action_ = nullptr;
   bool dialogs_ = true;
