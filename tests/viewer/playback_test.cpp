@@ -141,7 +141,9 @@ TEST_P(PlaybackScenario, StateAtRandomTimesEqualsAReplayOfTheEventsUpToThatTime)
         // The verdict: only on a context the rules found leaked; before the end only over a live one
         // (at the end it overlays whatever the trace says, as the finished picture does).
         EXPECT_EQ(doc->node_state(c), NodeState::leaked);
-        if (t < doc->end_ns()) EXPECT_EQ(it->second, Oracle::C::live) << doc->context_title(c) << " at t=" << t;
+        if (t < doc->end_ns()) {
+          EXPECT_EQ(it->second, Oracle::C::live) << doc->context_title(c) << " at t=" << t;
+        }
         continue;
       }
       EXPECT_EQ(as_oracle(shown), it->second)
@@ -154,8 +156,12 @@ TEST_P(PlaybackScenario, StateAtRandomTimesEqualsAReplayOfTheEventsUpToThatTime)
       if (!exists) continue;
       EXPECT_EQ(doc->wait_blocked_at(w, t), it->second == Oracle::W::blocked) << doc->wait_title(w) << " at " << t;
       const auto style = doc->wait_style_at(w, t);
-      if (it->second == Oracle::W::ended_done) EXPECT_EQ(style, WaitStyle::ended_by_done) << doc->wait_title(w);
-      if (it->second == Oracle::W::blocked && t < doc->end_ns()) EXPECT_NE(style, WaitStyle::stuck);
+      if (it->second == Oracle::W::ended_done) {
+        EXPECT_EQ(style, WaitStyle::ended_by_done) << doc->wait_title(w);
+      }
+      if (it->second == Oracle::W::blocked && t < doc->end_ns()) {
+        EXPECT_NE(style, WaitStyle::stuck);
+      }
     }
   }
   // At the end the picture is the finished one.
@@ -235,10 +241,38 @@ TEST_P(PlaybackScenario, ScenesAtTimeTDrawOnlyWhatHadHappenedByThen) {
     EXPECT_FALSE(sw.w.tree_scene()->cancelled_in_last_step(c));
     ASSERT_TRUE(sw.w.playback()->step_forward());
     EXPECT_TRUE(sw.w.tree_scene()->cancelled_in_last_step(c)) << doc->context_title(c);
-    // Its descendants reached by that cancel light up in the same step (the wave).
+    // Its descendants reached by that cancel are cancelled in the same step;
+    // the wave runs down to them level by level: the origin first, a level
+    // below only after kWaveMsPerLevel of animation.
+    auto* ts = sw.w.tree_scene();
+    int deepest = 0;
     for (std::uint32_t k = 0; k < m.contexts().size(); ++k)
-      if (m.contexts()[k].cancel_origin == c && m.contexts()[k].cancel_ns == ns)
-        EXPECT_TRUE(sw.w.tree_scene()->cancelled_in_last_step(k)) << doc->context_title(k);
+      if (m.contexts()[k].cancel_origin == c && m.contexts()[k].cancel_ns == ns) {
+        EXPECT_TRUE(ts->cancelled_in_last_step(k)) << doc->context_title(k);
+        deepest = std::max(deepest, ts->wave_depth_of(k));
+      }
+    const auto origin = m.contexts()[c].cancel_origin == kNoIndex ? c : m.contexts()[c].cancel_origin;
+    if (ts->cancelled_in_last_step(origin)) {
+      EXPECT_TRUE(ts->wave_reached(origin));
+    }
+    if (deepest > 0) {
+      EXPECT_TRUE(ts->wave_running());
+      for (std::uint32_t k = 0; k < m.contexts().size(); ++k)
+        if (ts->cancelled_in_last_step(k) && ts->wave_depth_of(k) > 0) {
+          EXPECT_FALSE(ts->wave_reached(k));
+        }
+      ts->advance_wave(viewer::ContextTreeScene::kWaveMsPerLevel * 1.01);
+      for (std::uint32_t k = 0; k < m.contexts().size(); ++k)
+        if (ts->cancelled_in_last_step(k)) {
+          EXPECT_EQ(ts->wave_reached(k), ts->wave_depth_of(k) <= 1) << doc->context_title(k);
+        }
+      ts->advance_wave(viewer::ContextTreeScene::kWaveMsPerLevel * (deepest + 1));
+      EXPECT_FALSE(ts->wave_running());
+      for (std::uint32_t k = 0; k < m.contexts().size(); ++k)
+        if (ts->cancelled_in_last_step(k)) {
+          EXPECT_TRUE(ts->wave_reached(k)) << doc->context_title(k);
+        }
+    }
     break;
   }
   // At the end: no cursor.

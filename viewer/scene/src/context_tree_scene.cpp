@@ -72,7 +72,7 @@ class TreeItem : public QGraphicsItem {
         if (kt.x() > exposed.right()) break;
         const auto& kc = m.contexts()[k];
         const bool w = kc.cancel_reason == 1 && kc.cancel_ns != kNoTime && kc.cancel_ns <= t;
-        p->setPen(!doc.context_exists_at(k, t) ? ghost_edge : s_->cancelled_in_last_step(k) && w ? hot : w ? wave : edge);
+        p->setPen(!doc.context_exists_at(k, t) ? ghost_edge : s_->wave_reached(k) && w ? hot : w ? wave : edge);
         const double kx = kt.x() + W / 2;
         p->drawLine(QPointF(kx, midy), QPointF(kx, kt.y()));
       }
@@ -127,7 +127,7 @@ class TreeItem : public QGraphicsItem {
         p->setBrush(Qt::NoBrush);
         p->drawRoundedRect(r.adjusted(-3, -3, 3, 3), 8, 8);
       }
-      if (s_->cancelled_in_last_step(c)) {  // the last step's cancel wave
+      if (s_->wave_reached(c)) {  // the last step's cancel wave, as far as it has run
         QPen wp(palette::wave().darker(120), 8);
         wp.setCosmetic(true);
         p->setPen(wp);
@@ -233,7 +233,44 @@ void ContextTreeScene::set_time(std::int64_t t, std::int64_t previous) {
   if (t == t_ && previous == prev_) return;
   t_ = t;
   prev_ = previous;
+  // A step over a cancel starts its wave at the origins; otherwise none runs.
+  wave_depth_ = -1;
+  if (doc_ && prev_ < t_)
+    for (std::uint32_t c = 0; c < doc_->model().contexts().size(); ++c)
+      if (cancelled_in_last_step(c)) wave_depth_ = std::max(wave_depth_, wave_depth_of(c));
+  wave_level_ = wave_depth_ >= 0 ? 0.0 : 1e9;
+  if (wave_depth_ > 0) {
+    if (!wave_timer_) {
+      wave_timer_ = new QTimer(this);
+      wave_timer_->setInterval(16);
+      connect(wave_timer_, &QTimer::timeout, this, [this] { advance_wave(16); });
+    }
+    wave_timer_->start();
+  } else if (wave_timer_) {
+    wave_timer_->stop();
+  }
   item_->update();
+}
+
+void ContextTreeScene::advance_wave(double ms) {
+  if (!wave_running()) return;
+  wave_level_ += ms / kWaveMsPerLevel;
+  if (!wave_running() && wave_timer_) wave_timer_->stop();
+  item_->update();
+}
+
+int ContextTreeScene::wave_depth_of(std::uint32_t c) const {
+  if (!doc_ || c >= doc_->model().contexts().size()) return 0;
+  const auto& cs = doc_->model().contexts();
+  const auto origin = cs[c].cancel_origin;
+  if (origin == kNoIndex || origin == c) return 0;
+  int d = 0;
+  for (auto a = c; a != kNoIndex && a != origin && d < 100000; a = cs[a].parent) ++d;
+  return d;
+}
+
+bool ContextTreeScene::wave_reached(std::uint32_t c) const {
+  return cancelled_in_last_step(c) && wave_depth_of(c) <= wave_level_;
 }
 
 bool ContextTreeScene::cancelled_in_last_step(std::uint32_t c) const {
