@@ -147,17 +147,20 @@ bool TraceDocument::context_exists_at(std::uint32_t c, std::int64_t t) const noe
 
 NodeState TraceDocument::node_state_at(std::uint32_t c, std::int64_t t) const noexcept {
   if (t >= end_ns_) return node_state_[c];
-  switch (model_.context_state(c, t)) {
+  const auto st = model_.context_state(c, t);
+  // A leak stays a leak once its last CancelFunc is gone, also when its last
+  // handle is destroyed afterwards (released): what the end shows too.
+  if (node_state_[c] == NodeState::leaked && (st == ContextState::live || st == ContextState::released)) {
+    const auto dropped = model_.contexts()[c].dropped_ns;
+    if (dropped != kNoTime && dropped <= t) return NodeState::leaked;
+  }
+  switch (st) {
     case ContextState::cancelled_explicit: return NodeState::cancelled_explicit;
     case ContextState::cancelled_by_parent: return NodeState::cancelled_by_parent;
     case ContextState::deadline_exceeded: return NodeState::deadline_exceeded;
     case ContextState::born_done: return NodeState::born_done;
     case ContextState::released: return NodeState::released;
     default: break;
-  }
-  if (node_state_[c] == NodeState::leaked) {
-    const auto dropped = model_.contexts()[c].dropped_ns;
-    if (dropped != kNoTime && dropped <= t) return NodeState::leaked;
   }
   return NodeState::live;
 }

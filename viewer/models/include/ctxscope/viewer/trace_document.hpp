@@ -76,7 +76,8 @@ class TraceDocument {
   bool context_exists_at(std::uint32_t context, std::int64_t t) const noexcept;
   /// The node's state at t (meaningful when context_exists_at).  The leak
   /// verdict shows from the moment its last CancelFunc was dropped (or, when
-  /// the trace does not say, from the end): before that it was only live.
+  /// the trace does not say, from the end) over a live or released context:
+  /// before that it was only live.
   NodeState node_state_at(std::uint32_t context, std::int64_t t) const noexcept;
   /// Began at or before t.
   bool wait_exists_at(std::uint32_t wait, std::int64_t t) const noexcept;
