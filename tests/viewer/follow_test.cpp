@@ -55,7 +55,7 @@ std::string status_text(viewer::MainWindow& w) {
   return s;
 }
 
-TEST(LiveFollow, EveryCommittedContextAndWaitAppearsInOrderAndTheEndIsDetected) {
+TEST(ViewerLiveFollow, EveryCommittedContextAndWaitAppearsInOrderAndTheEndIsDetected) {
   const auto dir = test_dir();
   const auto db = dir / "live.db";
   std::string err;
@@ -140,9 +140,9 @@ TEST(LiveFollow, EveryCommittedContextAndWaitAppearsInOrderAndTheEndIsDetected) 
 }
 
 // The writer of the next test, run in a child process (this binary).
-TEST(LiveFollowChild, WritesATraceAndWaitsToBeKilled) {
+TEST(ViewerLiveFollowChild, WritesATraceAndWaitsToBeKilled) {
   const char* path = std::getenv("CTXSCOPE_FOLLOW_CHILD");
-  if (!path) GTEST_SKIP() << "only as the writer of LiveFollow.AKilledWriterIsAnIncompleteRunNotAnError";
+  if (!path) GTEST_SKIP() << "only as the writer of ViewerLiveFollow.AKilledWriterIsAnIncompleteRunNotAnError";
   std::string err;
   ASSERT_TRUE(trace::start(path, {}, &err)) << err;
   auto [c, cancel] = with_cancel(background());
@@ -154,7 +154,7 @@ TEST(LiveFollowChild, WritesATraceAndWaitsToBeKilled) {
   (void)std::getchar();  // until killed (the parent never writes)
 }
 
-TEST(LiveFollow, AKilledWriterIsAnIncompleteRunNotAnError) {
+TEST(ViewerLiveFollow, AKilledWriterIsAnIncompleteRunNotAnError) {
   const auto dir = test_dir();
   const auto db = dir / "killed.db";
   QProcess child;
@@ -163,7 +163,7 @@ TEST(LiveFollow, AKilledWriterIsAnIncompleteRunNotAnError) {
   env.remove("CTXSCOPE_TRACE");
   child.setProcessEnvironment(env);
   child.start(QCoreApplication::applicationFilePath(),
-              {QStringLiteral("--gtest_filter=LiveFollowChild.WritesATraceAndWaitsToBeKilled")});
+              {QStringLiteral("--gtest_filter=ViewerLiveFollowChild.WritesATraceAndWaitsToBeKilled")});
   ASSERT_TRUE(child.waitForStarted(20000));
   QByteArray out;
   while (!out.contains("ready ") || !out.endsWith('\n')) {
@@ -198,7 +198,7 @@ namespace {
 // trace (here a stand-in viewer, $CTXSCOPE_VIEWER, that hands its arguments
 // to the test through a FIFO: no sleep orders it), and the run is still
 // traced and analysed as without --view.
-TEST(RunView, StartsTheViewerFollowingTheRunsTrace) {
+TEST(ViewerRunView, StartsTheViewerFollowingTheRunsTrace) {
   const Sample* s = nullptr;
   for (const auto& x : kSamples)
     if (x.exe) s = &x;

@@ -14,7 +14,7 @@ namespace {
 using analysis::kNoIndex;
 
 #ifdef CTXSCOPE_PROBE_META
-TEST(PerTestView, TheSelectorFiltersTreeLanesAndFindingsToOneTest) {
+TEST(ViewerPerTest, TheSelectorFiltersTreeLanesAndFindingsToOneTest) {
   const auto dir = test_dir();
   const auto trace = dir / "probe.db";
   // The suite fails on purpose (its leaks); what matters is the trace it writes.
@@ -70,7 +70,7 @@ TEST(PerTestView, TheSelectorFiltersTreeLanesAndFindingsToOneTest) {
 }
 #endif
 
-TEST(PerTestView, ATraceWithoutTestsShowsNoSelector) {
+TEST(ViewerPerTest, ATraceWithoutTestsShowsNoSelector) {
   const Sample* s = nullptr;
   for (const auto& x : kSamples)
     if (x.exe) s = &x;

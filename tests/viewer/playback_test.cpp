@@ -91,7 +91,7 @@ Oracle::C as_oracle(NodeState s) {
   return Oracle::C::none;
 }
 
-class PlaybackScenario : public ::testing::TestWithParam<std::tuple<Sample, const char*>> {
+class ViewerPlaybackScenario : public ::testing::TestWithParam<std::tuple<Sample, const char*>> {
  protected:
   void SetUp() override {
     const auto& [s, mode] = GetParam();
@@ -107,7 +107,7 @@ class PlaybackScenario : public ::testing::TestWithParam<std::tuple<Sample, cons
   viewer::DocumentPtr doc;
 };
 
-TEST_P(PlaybackScenario, StateAtRandomTimesEqualsAReplayOfTheEventsUpToThatTime) {
+TEST_P(ViewerPlaybackScenario, StateAtRandomTimesEqualsAReplayOfTheEventsUpToThatTime) {
   const Oracle oracle(trace);
   ASSERT_FALSE(oracle.events.empty());
   const auto& m = doc->model();
@@ -172,7 +172,7 @@ TEST_P(PlaybackScenario, StateAtRandomTimesEqualsAReplayOfTheEventsUpToThatTime)
     EXPECT_EQ(doc->wait_style_at(w, doc->end_ns()), doc->wait_style(w));
 }
 
-TEST_P(PlaybackScenario, StepsVisitEveryMomentForwardAndBack) {
+TEST_P(ViewerPlaybackScenario, StepsVisitEveryMomentForwardAndBack) {
   Playback pb;
   pb.set_document(doc);
   EXPECT_TRUE(pb.at_end());
@@ -191,7 +191,7 @@ TEST_P(PlaybackScenario, StepsVisitEveryMomentForwardAndBack) {
   EXPECT_GE(back, want.size() - 1);
 }
 
-TEST_P(PlaybackScenario, ScenesAtTimeTDrawOnlyWhatHadHappenedByThen) {
+TEST_P(ViewerPlaybackScenario, ScenesAtTimeTDrawOnlyWhatHadHappenedByThen) {
   ShownWindow sw;
   ASSERT_TRUE(open_and_wait(sw.w, trace));
   const auto& m = doc->model();
@@ -280,7 +280,7 @@ TEST_P(PlaybackScenario, ScenesAtTimeTDrawOnlyWhatHadHappenedByThen) {
   EXPECT_FALSE(paint_at(doc->end_ns()).cursor);
 }
 
-INSTANTIATE_TEST_SUITE_P(Scenarios, PlaybackScenario,
+INSTANTIATE_TEST_SUITE_P(Scenarios, ViewerPlaybackScenario,
                          ::testing::Combine(::testing::ValuesIn(kSamples), ::testing::Values("buggy", "fixed")),
                          [](const auto& info) {
                            std::string n = std::string(std::get<0>(info.param).name) + "_" + std::get<1>(info.param);
@@ -289,7 +289,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, PlaybackScenario,
                            return n;
                          });
 
-TEST(TimeSpec, ParsesNanosecondsUnitsAndPercentagesAndRejectsTheRest) {
+TEST(ViewerTimeSpec, ParsesNanosecondsUnitsAndPercentagesAndRejectsTheRest) {
   std::string e;
   const std::int64_t B = 0, E = 2'000'000'000;
   EXPECT_EQ(viewer::parse_time_spec("1500", B, E, &e), 1500);
@@ -308,7 +308,7 @@ TEST(TimeSpec, ParsesNanosecondsUnitsAndPercentagesAndRejectsTheRest) {
   }
 }
 
-class PlaybackCursor : public ::testing::Test {
+class ViewerPlaybackCursor : public ::testing::Test {
  protected:
   void SetUp() override {
     const Sample* s = nullptr;
@@ -325,7 +325,7 @@ class PlaybackCursor : public ::testing::Test {
   viewer::DocumentPtr doc;
 };
 
-TEST_F(PlaybackCursor, AdvancesByRecordedTimeTimesSpeedAndStopsAtTheEnd) {
+TEST_F(ViewerPlaybackCursor, AdvancesByRecordedTimeTimesSpeedAndStopsAtTheEnd) {
   Playback pb;
   pb.set_document(doc);
   std::vector<std::pair<qint64, qint64>> changes;
@@ -351,7 +351,7 @@ TEST_F(PlaybackCursor, AdvancesByRecordedTimeTimesSpeedAndStopsAtTheEnd) {
   EXPECT_EQ(pb.time(), doc->end_ns());
 }
 
-TEST_F(PlaybackCursor, EventPerStepModeMovesOneMomentPerTick) {
+TEST_F(ViewerPlaybackCursor, EventPerStepModeMovesOneMomentPerTick) {
   Playback pb;
   pb.set_document(doc);
   pb.seek(doc->begin_ns());
@@ -369,7 +369,7 @@ TEST_F(PlaybackCursor, EventPerStepModeMovesOneMomentPerTick) {
   EXPECT_EQ(pb.speed_index(), 0);
 }
 
-TEST_F(PlaybackCursor, WindowKeysStepPlayAndChangeSpeed) {
+TEST_F(ViewerPlaybackCursor, WindowKeysStepPlayAndChangeSpeed) {
   ShownWindow sw;
   ASSERT_TRUE(open_and_wait(sw.w, trace));
   auto* pb = sw.w.playback();
@@ -401,7 +401,7 @@ TEST_F(PlaybackCursor, WindowKeysStepPlayAndChangeSpeed) {
               (doc->end_ns() - doc->begin_ns()) / 5000.0);
 }
 
-TEST_F(PlaybackCursor, ScreenshotAtTRendersThatTimeAndABadTIsExit2) {
+TEST_F(ViewerPlaybackCursor, ScreenshotAtTRendersThatTimeAndABadTIsExit2) {
   const std::string v = CTXSCOPE_VIEWER;
   const auto at_end = dir / "end.png", at_half = dir / "half.png";
   auto r = run_cmd("QT_QPA_PLATFORM=offscreen '" + v + "' --screenshot '" + at_half.string() + "' --at 50% '" +
