@@ -382,6 +382,29 @@ std::string make_run_token() {
          std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
 }
 
+// run --view: starts ctxscope-viewer --follow TRACE, detached (it outlives the
+// run).  $CTXSCOPE_VIEWER, else the viewer beside this executable (install:
+// same bindir; build tree: ../viewer/), else ctxscope-viewer on PATH.
+void start_viewer(const std::string& trace) {
+  std::string viewer;
+  if (const char* v = std::getenv("CTXSCOPE_VIEWER"); v && *v) viewer = v;
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+  for (const auto& cand : {self / "ctxscope-viewer", self / ".." / "viewer" / "ctxscope-viewer"})
+    if (viewer.empty() && !ec && access(cand.c_str(), X_OK) == 0) viewer = cand.string();
+  if (viewer.empty()) viewer = "ctxscope-viewer";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setsid();  // not in the program's process group: the terminal's signals are the program's
+    if (fork() == 0) {  // orphaned at once: reaped by init, never by our waitpid loop
+      execlp(viewer.c_str(), viewer.c_str(), "--follow", trace.c_str(), static_cast<char*>(nullptr));
+      std::fprintf(stderr, "ctxscope: %s: cannot start the viewer: %s\n", viewer.c_str(), std::strerror(errno));
+    }
+    _exit(0);
+  }
+  if (pid > 0) waitpid(pid, nullptr, 0);
+}
+
 // Fork/exec `argv` with CTXSCOPE_TRACE=trace and CTXSCOPE_RUN_TOKEN=token;
 // returns false with a message if the program could not be started.  The
 // child's status goes to *status.
@@ -506,6 +529,8 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "trace a program, then analyse it: ctxscope run [opts] -- prog args...");
   run->add_option("--trace", run_trace, "trace file to write (default: a fresh file in $TMPDIR)");
   std::string program_status = "report";
+  bool run_view = false;
+  run->add_flag("--view", run_view, "follow the trace in ctxscope-viewer while the program runs");
   run->add_option("--program-status", program_status,
                   "report (default): a program that failed fails the run with its own status (128+N for signal N) "
                   "unless the input was bad (2); ignore: the exit status is the analysis' alone")
@@ -566,6 +591,7 @@ int main(int argc, char** argv) {
       const std::string token = make_run_token();
       int status = 0;
       std::string err;
+      if (run_view) start_viewer(trace);
       if (!run_traced(run_cmd, trace, token, &status, &err)) {
         std::fprintf(stderr, "ctxscope: %s\n", err.c_str());
         if (!tmpdir.empty()) rmdir(tmpdir.c_str());

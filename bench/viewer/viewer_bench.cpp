@@ -13,6 +13,9 @@
 //   tree frame time     the same for the tree view at TREE_TRACE (every
 //                       context drawn: 10,000 for `ctxscope-gen-trace T 105000`),
 //                       fitted (all visible) and at natural size while panning.
+//   playback frame      a playback step (the cursor to the next moment, or a
+//                       16 ms tick at 1x) plus the repaint of the tree
+//                       (fitted: every context visible) and the lanes, at TREE_TRACE.
 //   memory              RSS of the process with the 1M document open.
 // Build in Release (-DCMAKE_BUILD_TYPE=Release); traces from ctxscope-gen-trace.
 #include <sqlite3.h>
@@ -193,6 +196,29 @@ int main(int argc, char** argv) {
     }
     report("tree fitted + zooming, all visible", fit);
     report("tree at natural size, panning", natural);
+
+    // Playback (issue 13): one frame = the cursor moves (a step to the next
+    // moment, or 1x/100x of recorded time per 16 ms) and both views repaint
+    // the state at t, with every context of the tree visible (fitted).
+    v->fit();
+    w->lanes_view()->fit();
+    auto* pb = w->playback();
+    const auto steps_of = [&](auto&& move) {
+      std::vector<double> f;
+      pb->seek(pb->begin_ns() + (pb->end_ns() - pb->begin_ns()) / 10);
+      for (int i = 0; i < 120 && !pb->at_end(); ++i) {
+        QElapsedTimer t;
+        t.start();
+        move();
+        v->viewport()->repaint();
+        w->lanes_view()->viewport()->repaint();
+        f.push_back(static_cast<double>(t.nsecsElapsed()) / 1e6);
+      }
+      return f;
+    };
+    report("playback: step to next event, tree+lanes", steps_of([&] { pb->step_forward(); }));
+    pb->set_speed_index(3);  // 1x: 120 ticks of 16 ms of recorded time
+    report("playback: 1x, 16 ms ticks, tree+lanes", steps_of([&] { pb->advance(16); }));
   }
   delete w;
   return 0;

@@ -176,10 +176,10 @@ TEST_P(ViewerScenario, ArrowKeysWalkTheTree) {
   EXPECT_EQ(scene->selected_context(), root);
   // Collapse hides the subtree, expand brings it back.
   const auto before = scene->drawn().size();
-  QTest::keyClick(sw.w.tree_view(), Qt::Key_Space);
+  QTest::keyClick(sw.w.tree_view(), Qt::Key_Return);  // (Space is play/pause)
   EXPECT_LT(scene->drawn().size(), before);
   EXPECT_FALSE(scene->is_drawn(child));
-  QTest::keyClick(sw.w.tree_view(), Qt::Key_Space);
+  QTest::keyClick(sw.w.tree_view(), Qt::Key_Return);
   EXPECT_EQ(scene->drawn().size(), before);
 }
 

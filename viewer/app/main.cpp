@@ -1,5 +1,8 @@
 // ctxscope-viewer [FILE]
-// ctxscope-viewer --screenshot OUT.png [FILE]
+// ctxscope-viewer --screenshot OUT.png [--at T] [FILE]
+//
+// --at T shows the state at time T of the run (ns, or 12ms, 1.5s, 50%); a T
+// that is not a time or lies outside the run is one line on stderr, exit 2.
 //
 // With --screenshot the window is rendered at 1600x1000 (offscreen when there
 // is no display), written as PNG, and the program exits: 0 when written, 2
@@ -13,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "ctxscope/version.hpp"
@@ -23,12 +27,17 @@ namespace {
 void usage(FILE* to) {
   std::fputs(
       "usage: ctxscope-viewer [FILE]\n"
-      "       ctxscope-viewer --screenshot OUT.png [FILE]\n"
+      "       ctxscope-viewer --follow FILE\n"
+      "       ctxscope-viewer --screenshot OUT.png [--at T] [FILE]\n"
       "Shows a ctxscope trace: the context tree, the threads' waits, the analyzer's findings.\n"
       "\n"
       "Options:\n"
+      "  --follow              follow a trace its program is still writing (the tree\n"
+      "                        grows, the lanes scroll, the findings update)\n"
       "  --screenshot OUT.png  render the window at 1600x1000 into OUT.png and exit\n"
       "                        (offscreen when there is no display)\n"
+      "  --at T                with --screenshot: the state at time T of the run:\n"
+      "                        nanoseconds, or 12ms, 1.5s, 250us, 50%\n"
       "  -h, --help            print this help and exit\n"
       "  --version             print the version and exit\n"
       "Qt's own options (-platform, -style, -display) are passed to Qt.\n",
@@ -44,7 +53,8 @@ std::string one_line(std::string s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string screenshot, file;
+  std::string screenshot, file, at;
+  bool have_at = false, follow = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -61,6 +71,18 @@ int main(int argc, char** argv) {
         return 2;
       }
       screenshot = argv[++i];
+    } else if (a == "--follow") {
+      follow = true;
+    } else if (a == "--at") {
+      if (i + 1 >= argc) {
+        std::fputs("ctxscope-viewer: --at needs a time (ns, or 12ms, 1.5s, 50%)\n", stderr);
+        return 2;
+      }
+      at = argv[++i];
+      have_at = true;
+    } else if (a.rfind("--at=", 0) == 0) {
+      at = a.substr(5);
+      have_at = true;
     } else if (a.rfind("--screenshot=", 0) == 0) {
       screenshot = a.substr(13);
     } else if (!a.empty() && a[0] == '-' && a != "-") {
@@ -76,6 +98,25 @@ int main(int argc, char** argv) {
     }
   }
   const bool shot = !screenshot.empty();
+  if (follow && (file.empty() || !screenshot.empty())) {
+    std::fputs(file.empty() ? "ctxscope-viewer: --follow needs a trace file\n"
+                            : "ctxscope-viewer: --follow and --screenshot do not go together\n",
+               stderr);
+    return 2;
+  }
+  if (have_at) {
+    // A T that is no time at all fails before the file is read (its range is checked after).
+    std::string e;
+    if (!ctxscope::viewer::parse_time_spec(at, 0, std::numeric_limits<std::int64_t>::max(), &e) &&
+        e.find("outside the run") == std::string::npos && e.find("more than 100%") == std::string::npos) {
+      std::fprintf(stderr, "ctxscope-viewer: %s\n", one_line(e).c_str());
+      return 2;
+    }
+  }
+  if (have_at && file.empty()) {
+    std::fputs("ctxscope-viewer: --at needs a trace file\n", stderr);
+    return 2;
+  }
   if (shot && std::getenv("QT_QPA_PLATFORM") == nullptr) {
     const char* d = std::getenv("DISPLAY");
     const char* w = std::getenv("WAYLAND_DISPLAY");
@@ -90,7 +131,16 @@ int main(int argc, char** argv) {
   if (!shot) {
     w.resize(1600, 1000);
     w.show();
-    if (!file.empty()) w.open(QString::fromStdString(file));
+    if (follow) w.follow(QString::fromStdString(file));
+    else if (!file.empty()) w.open(QString::fromStdString(file));
+    if (have_at) {
+      QObject::connect(&w, &ctxscope::viewer::MainWindow::documentLoaded, &w, [&] {
+        std::string e;
+        const auto& d = *w.document();
+        if (auto t = ctxscope::viewer::parse_time_spec(at, d.begin_ns(), d.end_ns(), &e)) w.playback()->seek(*t);
+        else std::fprintf(stderr, "ctxscope-viewer: %s\n", one_line(e).c_str());
+      });
+    }
     return app.exec();
   }
 
@@ -120,6 +170,16 @@ int main(int argc, char** argv) {
   QCoreApplication::processEvents();
   w.fit_all();
   if (w.document() && !w.document()->report().findings.empty()) w.select_finding(0);
+  if (have_at && w.document()) {
+    std::string e;
+    const auto& d = *w.document();
+    const auto t = ctxscope::viewer::parse_time_spec(at, d.begin_ns(), d.end_ns(), &e);
+    if (!t) {
+      std::fprintf(stderr, "ctxscope-viewer: %s\n", one_line(e).c_str());
+      return 2;
+    }
+    w.playback()->seek(*t);
+  }
   QCoreApplication::processEvents();
   const QImage img = w.grab().toImage();
   if (!img.save(QString::fromStdString(screenshot), "PNG")) {

@@ -1,9 +1,12 @@
 #include "main_window.hpp"
 
 #include <QAction>
+#include <QComboBox>
+#include <QSlider>
 #include <QApplication>
 #include <QDragEnterEvent>
 #include <QDropEvent>
+#include <QElapsedTimer>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHeaderView>
@@ -26,6 +29,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <cmath>
 
 #include "details_html.hpp"
 #include "findings_view_model.hpp"
@@ -47,6 +51,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), sel_finding_(kNoI
   findings_model_ = new FindingsModel(this);
   tree_scene_ = new ContextTreeScene(this);
   lanes_scene_ = new ThreadLanesScene(this);
+  playback_ = new Playback(this);
+  follower_ = new TraceFollower(this);
   build_ui();
   setAcceptDrops(true);
   setWindowTitle(tr("ctxscope viewer"));
@@ -63,6 +69,20 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), sel_finding_(kNoI
   connect(tree_view_, &ContextTreeView::contextChosen, this, &MainWindow::select_context);
   connect(lanes_scene_, &ThreadLanesScene::waitClicked, this, &MainWindow::select_wait);
   connect(lanes_scene_, &ThreadLanesScene::threadClicked, this, &MainWindow::select_thread);
+  connect(playback_, &Playback::timeChanged, this, &MainWindow::time_changed);
+  connect(follower_, &TraceFollower::updated, this, &MainWindow::apply_update);
+  connect(follower_, &TraceFollower::failed, this, [this](const QString& path, const QString& m) {
+    follow_action_->setChecked(false);
+    show_error(path, m);
+  });
+  connect(playback_, &Playback::playingChanged, this, [this](bool on) {
+    play_action_->setText(on ? tr("❚❚ Pause") : tr("▶ Play"));
+  });
+  connect(playback_, &Playback::speedChanged, this, [this](int i) {
+    speed_box_->blockSignals(true);
+    speed_box_->setCurrentIndex(i);
+    speed_box_->blockSignals(false);
+  });
 }
 
 MainWindow::~MainWindow() = default;
@@ -98,6 +118,14 @@ void MainWindow::build_ui() {
   tb->setMovable(false);
   tb->addAction(open);
   tb->addAction(fit);
+  follow_action_ = tb->addAction(tr("Follow"));
+  follow_action_->setCheckable(true);
+  follow_action_->setToolTip(tr("Follow the trace while its program writes it: the tree grows, the lanes scroll"));
+  connect(follow_action_, &QAction::toggled, this, [this](bool on) {
+    if (syncing_) return;
+    if (on && doc_) follow(QString::fromStdString(doc_->path()));
+    else if (!on) stop_following();
+  });
   tb->addSeparator();
   search_ = new QLineEdit;
   search_->setPlaceholderText(tr("Filter: site, label, thread, state, rule…  (e.g. state:leaked, rule:stuck-wait)   [/]"));
@@ -105,6 +133,62 @@ void MainWindow::build_ui() {
   search_->setMinimumWidth(520);
   tb->addWidget(search_);
   connect(search_, &QLineEdit::textChanged, this, &MainWindow::apply_filter);
+  test_box_ = new QComboBox;
+  test_box_->setToolTip(tr("One test's slice of the run: its contexts, threads and findings"));
+  test_box_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+  test_box_action_ = tb->addWidget(test_box_);
+  test_box_action_->setVisible(false);
+  connect(test_box_, &QComboBox::currentIndexChanged, this, [this](int i) {
+    if (syncing_ || i < 0) return;
+    select_test(test_box_->itemData(i).toUInt());
+  });
+
+  // Playback: step back, play/pause, step forward, speed, scrubber, time.
+  // Window-wide keys: Space, `,` / `.`, `[` / `]`.
+  addToolBarBreak();  // playback on a row of its own: the scrubber wants the width
+  auto* pb = addToolBar(tr("Playback"));
+  pb->setMovable(false);
+  auto* back = pb->addAction(tr("◀|"), playback_, [this] { playback_->step_back(); });
+  back->setToolTip(tr("Previous event  [,]"));
+  back->setShortcut(QKeySequence(Qt::Key_Comma));
+  play_action_ = pb->addAction(tr("▶ Play"), playback_, &Playback::toggle);
+  play_action_->setToolTip(tr("Play / pause  [Space]"));
+  play_action_->setShortcut(QKeySequence(Qt::Key_Space));
+  auto* fwd = pb->addAction(tr("|▶"), playback_, [this] { playback_->step_forward(); });
+  fwd->setToolTip(tr("Next event  [.]"));
+  fwd->setShortcut(QKeySequence(Qt::Key_Period));
+  auto* slower = new QAction(this);
+  slower->setShortcut(QKeySequence(Qt::Key_BracketLeft));
+  connect(slower, &QAction::triggered, playback_, &Playback::slower);
+  auto* faster = new QAction(this);
+  faster->setShortcut(QKeySequence(Qt::Key_BracketRight));
+  connect(faster, &QAction::triggered, playback_, &Playback::faster);
+  addAction(slower);
+  addAction(faster);
+  for (auto* a : {back, play_action_, fwd, slower, faster}) a->setShortcutContext(Qt::WindowShortcut);
+  speed_box_ = new QComboBox;
+  for (int i = 0; i < Playback::kSpeedCount; ++i) speed_box_->addItem(QString::number(Playback::kSpeeds[i]) + "x");
+  speed_box_->addItem(tr("1 event/step"));
+  speed_box_->setCurrentIndex(playback_->speed_index());
+  speed_box_->setToolTip(tr("Speed of recorded time  [ [ / ] ]"));
+  speed_box_->setFocusPolicy(Qt::NoFocus);
+  connect(speed_box_, &QComboBox::currentIndexChanged, playback_, &Playback::set_speed_index);
+  pb->addWidget(speed_box_);
+  scrubber_ = new QSlider(Qt::Horizontal);
+  scrubber_->setRange(0, 10000);
+  scrubber_->setValue(10000);
+  scrubber_->setMinimumWidth(900);
+  scrubber_->setFocusPolicy(Qt::NoFocus);
+  scrubber_->setToolTip(tr("The run, from its start to its end: drag to see the state at that time"));
+  connect(scrubber_, &QSlider::valueChanged, this, [this](int v) {
+    if (syncing_ || !doc_) return;
+    const double f = v / 10000.0;
+    playback_->seek(doc_->begin_ns() + static_cast<std::int64_t>(f * static_cast<double>(doc_->end_ns() - doc_->begin_ns())));
+  });
+  pb->addWidget(scrubber_);
+  time_label_ = new QLabel;
+  time_label_->setMinimumWidth(200);
+  pb->addWidget(time_label_);
 
   // Centre: legend, tree over lanes | findings/contexts/threads over details.
   tree_view_ = new ContextTreeView(tree_scene_);
@@ -222,11 +306,14 @@ void MainWindow::show_document(DocumentPtr doc) {
   findings_model_->set_document(doc_);
   tree_scene_->set_document(doc_);
   lanes_scene_->set_document(doc_);
+  playback_->set_document(doc_);
   filter_.reset();  // only now: the scenes held it until set_document dropped it
   details_->clear();
   search_->blockSignals(true);
   search_->clear();
   search_->blockSignals(false);
+  test_ = 0;
+  rebuild_test_box();
   // Only the roots open: expandToDepth() on 47,000 request contexts is
   // quadratic in QTreeView (seconds at 1M events).
   for (int r = 0; r < context_model_->rowCount(); ++r) contexts_view_->expand(context_model_->index(r, 0));
@@ -241,6 +328,90 @@ void MainWindow::show_document(DocumentPtr doc) {
   else details_->setHtml(tr("<p><b>No findings.</b> The analyzer found no lost cancel and no wait that missed "
                             "a cancellation in this run.</p><p>Select a context, a thread or a wait to see it here.</p>"));
   emit documentLoaded();
+}
+
+void MainWindow::rebuild_test_box() {
+  // The test selector, only for a trace recorded under the probe.
+  syncing_ = true;
+  test_box_->clear();
+  test_box_->addItem(tr("All tests"), 0u);
+  for (const auto& t : doc_->model().tests()) {
+    QString name = QString::fromStdString(t.name);
+    if (t.kind == 1) name = tr("%1 (suite set-up/tear-down)").arg(name);
+    if (t.result == 1) name += tr("  ✗ failed");
+    test_box_->addItem(name, t.id);
+  }
+  test_box_->setCurrentIndex(std::max(0, test_box_->findData(test_)));
+  syncing_ = false;
+  test_box_action_->setVisible(!doc_->model().tests().empty());
+}
+
+void MainWindow::follow(const QString& path) {
+  followed_ = true;
+  run_state_ = TraceFollower::RunState::running;
+  syncing_ = true;
+  follow_action_->setChecked(true);
+  syncing_ = false;
+  status_->setText(tr("Following %1…").arg(path));
+  follower_->follow(path);
+}
+
+void MainWindow::stop_following() {
+  follower_->stop();
+  followed_ = false;
+  syncing_ = true;
+  follow_action_->setChecked(false);
+  syncing_ = false;
+  update_status();
+}
+
+void MainWindow::apply_update(DocumentPtr doc, TraceFollower::RunState state) {
+  QElapsedTimer clock;
+  clock.start();
+  struct Measure {
+    QElapsedTimer& c;
+    double& max;
+    ~Measure() {
+      if (c.isValid()) max = std::max(max, static_cast<double>(c.nsecsElapsed()) / 1e6);
+    }
+  } measure{clock, max_update_ms_};
+  run_state_ = state;
+  if (state != TraceFollower::RunState::running) {
+    syncing_ = true;
+    follow_action_->setChecked(false);
+    syncing_ = false;
+  }
+  if (!doc_ || doc_->path() != doc->path()) {
+    measure.c.invalidate();  // the first document is an open (show_document), not an update
+    show_document(std::move(doc));
+    emit documentUpdated();
+    return;
+  }
+  // The same run, grown: indices are stable (the model only appends), so the
+  // selection, the filter, the test and the playback time carry over.
+  const auto sel_c = tree_scene_->selected_context();
+  const auto sel_t = lanes_scene_->selected_thread(), sel_w = lanes_scene_->selected_wait();
+  const bool at_end = playback_->at_end();
+  const auto t = playback_->time();
+  doc_ = std::move(doc);
+  context_model_->set_document(doc_);
+  lanes_model_->set_document(doc_);
+  findings_model_->set_document(doc_);
+  tree_scene_->set_document(doc_);
+  lanes_scene_->set_document(doc_);
+  playback_->set_document(doc_);
+  if (!at_end) playback_->seek(t);
+  filter_.reset();
+  rebuild_test_box();
+  const auto text = search_->text().trimmed();
+  if (!text.isEmpty() || test_ != 0) apply_filter();
+  if (sel_c != kNoIndex) tree_scene_->select_context(sel_c);
+  lanes_scene_->select(sel_t, sel_w);
+  if (sel_c == kNoIndex && sel_t == kNoIndex && !doc_->report().findings.empty()) select_finding(0);
+  lanes_view_->fit();  // the lanes scroll: the whole run so far
+  if (tree_scene_->drawn().size() < 200) tree_view_->fit();
+  update_status();
+  emit documentUpdated();
 }
 
 void MainWindow::show_error(const QString& path, const QString& message) {
@@ -264,9 +435,36 @@ void MainWindow::update_status() {
                   .arg(QString::fromStdString(analysis::format_duration(doc_->end_ns() - doc_->begin_ns())))
                   .arg(r.findings.size())
                   .arg(r.findings.size() == 1 ? tr("finding") : tr("findings"));
+  if (followed_) {
+    switch (run_state_) {
+      case TraceFollower::RunState::running: s += tr("   ● following: the program is running"); break;
+      case TraceFollower::RunState::ended: s += tr("   ■ run ended"); break;
+      case TraceFollower::RunState::died: s += tr("   ✖ incomplete run: the program died (no end marker)"); break;
+    }
+  }
   for (const auto& w : doc_->warnings()) s += QStringLiteral("   ⚠ ") + QString::fromStdString(w);
   if (filter_ && !filter_->empty()) s += tr("   filter: %1 contexts match").arg(filter_->matching_contexts());
   status_->setText(s);
+}
+
+void MainWindow::time_changed(qint64 t, qint64 previous) {
+  tree_scene_->set_time(t, previous);
+  lanes_scene_->set_time(t, previous);
+  if (!doc_) {
+    time_label_->clear();
+    return;
+  }
+  const auto span = doc_->end_ns() - doc_->begin_ns();
+  syncing_ = true;
+  scrubber_->setValue(span > 0 ? static_cast<int>(std::llround(10000.0 * static_cast<double>(t - doc_->begin_ns()) /
+                                                               static_cast<double>(span)))
+                               : 10000);
+  syncing_ = false;
+  time_label_->setText(t >= doc_->end_ns()
+                           ? tr("end  %1").arg(QString::fromStdString(analysis::format_duration(doc_->end_ns())))
+                           : tr("t = %1 / %2")
+                                 .arg(QString::fromStdString(analysis::format_duration(t)))
+                                 .arg(QString::fromStdString(analysis::format_duration(doc_->end_ns()))));
 }
 
 void MainWindow::fit_all() {
@@ -284,7 +482,7 @@ void MainWindow::set_filter_text(const QString& text) { search_->setText(text); 
 void MainWindow::apply_filter() {
   if (!doc_) return;
   const auto text = search_->text().trimmed().toStdString();
-  auto f = std::make_unique<TraceFilter>(*doc_, text);
+  auto f = std::make_unique<TraceFilter>(*doc_, text, test_);
   const TraceFilter* fp = f->empty() ? nullptr : f.get();
   tree_scene_->set_filter(fp);
   lanes_scene_->set_filter(fp);
@@ -292,6 +490,15 @@ void MainWindow::apply_filter() {
   filter_ = std::move(f);  // after the users switched to the new one
   tree_view_->fit();
   update_status();
+}
+
+void MainWindow::select_test(std::uint32_t id) {
+  if (!doc_ || (id != 0 && !doc_->model().find_test(id))) id = 0;
+  test_ = id;
+  syncing_ = true;
+  test_box_->setCurrentIndex(std::max(0, test_box_->findData(id)));
+  syncing_ = false;
+  apply_filter();
 }
 
 void MainWindow::show_wave(std::uint32_t c) {

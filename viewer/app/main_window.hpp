@@ -14,10 +14,12 @@
 #include "ctxscope/viewer/context_tree_scene.hpp"
 #include "ctxscope/viewer/context_tree_view.hpp"
 #include "ctxscope/viewer/findings_model.hpp"
+#include "ctxscope/viewer/playback.hpp"
 #include "ctxscope/viewer/thread_lanes_model.hpp"
 #include "ctxscope/viewer/thread_lanes_scene.hpp"
 #include "ctxscope/viewer/thread_lanes_view.hpp"
 #include "ctxscope/viewer/trace_filter.hpp"
+#include "ctxscope/viewer/trace_follower.hpp"
 #include "ctxscope/viewer/trace_loader.hpp"
 
 class QLineEdit;
@@ -29,6 +31,9 @@ class QTextBrowser;
 class QLabel;
 class QMenu;
 class QTabWidget;
+class QSlider;
+class QComboBox;
+class QToolButton;
 
 namespace ctxscope::viewer {
 
@@ -43,6 +48,17 @@ class MainWindow : public QMainWindow {
   /// Starts loading `path` on the worker; documentLoaded or loadFailed follows.
   void open(const QString& path);
   void set_dialogs(bool on) { dialogs_ = on; }
+  /// Follows a trace being written (TraceFollower): each update replaces the
+  /// document keeping the filter, the test, the selection and the playback
+  /// time (or the end); documentUpdated follows each.  stop_following() ends it.
+  void follow(const QString& path);
+  void stop_following();
+  TraceFollower* follower() const noexcept { return follower_; }
+  /// The followed run's state (running / ended / died) of the last update.
+  TraceFollower::RunState run_state() const noexcept { return run_state_; }
+  /// GUI-thread time of the longest follow update applied so far (ms; the
+  /// first document, an open, not counted), for tests and benches.
+  double max_update_ms() const noexcept { return max_update_ms_; }
   const DocumentPtr& document() const noexcept { return doc_; }
 
   // Selection (shared by every view).
@@ -65,9 +81,18 @@ class MainWindow : public QMainWindow {
   QTableView* findings_view() const noexcept { return findings_view_; }
   QTextBrowser* details() const noexcept { return details_; }
   TraceLoader* loader() const noexcept { return loader_; }
+  Playback* playback() const noexcept { return playback_; }
+  QSlider* scrubber() const noexcept { return scrubber_; }
+  QComboBox* speed_box() const noexcept { return speed_box_; }
+  QLabel* time_label() const noexcept { return time_label_; }
+  /// The test selector: "All tests" then each test of the trace (item data: its id); hidden without tests.
+  QComboBox* test_box() const noexcept { return test_box_; }
+  void select_test(std::uint32_t test_id);
+  std::uint32_t selected_test() const noexcept { return test_; }
 
  signals:
   void documentLoaded();
+  void documentUpdated();
   void loadFailed(const QString& message);
 
  protected:
@@ -87,6 +112,9 @@ class MainWindow : public QMainWindow {
   void update_status();
   void focus_search();
   void show_wave(std::uint32_t context);
+  void time_changed(qint64 t, qint64 previous);
+  void apply_update(DocumentPtr doc, TraceFollower::RunState state);
+  void rebuild_test_box();
 
   TraceLoader* loader_ = nullptr;
   DocumentPtr doc_;
@@ -109,6 +137,19 @@ class MainWindow : public QMainWindow {
   QLabel* status_ = nullptr;
   QMenu* recent_menu_ = nullptr;
   LegendWidget* legend_ = nullptr;
+  Playback* playback_ = nullptr;
+  QSlider* scrubber_ = nullptr;
+  QComboBox* speed_box_ = nullptr;
+  QComboBox* test_box_ = nullptr;
+  QAction* test_box_action_ = nullptr;
+  std::uint32_t test_ = 0;
+  TraceFollower* follower_ = nullptr;
+  QAction* follow_action_ = nullptr;
+  TraceFollower::RunState run_state_ = TraceFollower::RunState::ended;
+  bool followed_ = false;
+  double max_update_ms_ = 0;
+  QLabel* time_label_ = nullptr;
+  QAction* play_action_ = nullptr;
   bool dialogs_ = true;
   bool syncing_ = false;
   std::uint32_t sel_finding_;

@@ -144,6 +144,49 @@ const std::vector<std::uint32_t>& TraceDocument::findings_of_wait(std::uint32_t 
   return w < wait_findings_.size() ? wait_findings_[w] : none;
 }
 
+bool TraceDocument::context_exists_at(std::uint32_t c, std::int64_t t) const noexcept {
+  return model_.context_state(c, t) != ContextState::not_created;
+}
+
+NodeState TraceDocument::node_state_at(std::uint32_t c, std::int64_t t) const noexcept {
+  if (t >= end_ns_) return node_state_[c];
+  const auto st = model_.context_state(c, t);
+  // A leak stays a leak once its last CancelFunc is gone, also when its last
+  // handle is destroyed afterwards (released): what the end shows too.
+  if (node_state_[c] == NodeState::leaked && (st == ContextState::live || st == ContextState::released)) {
+    const auto dropped = model_.contexts()[c].dropped_ns;
+    if (dropped != kNoTime && dropped <= t) return NodeState::leaked;
+  }
+  switch (st) {
+    case ContextState::cancelled_explicit: return NodeState::cancelled_explicit;
+    case ContextState::cancelled_by_parent: return NodeState::cancelled_by_parent;
+    case ContextState::deadline_exceeded: return NodeState::deadline_exceeded;
+    case ContextState::born_done: return NodeState::born_done;
+    case ContextState::released: return NodeState::released;
+    default: break;
+  }
+  return NodeState::live;
+}
+
+bool TraceDocument::wait_exists_at(std::uint32_t w, std::int64_t t) const noexcept {
+  return model_.wait_state(w, t) != analysis::WaitState::not_begun;
+}
+
+bool TraceDocument::wait_blocked_at(std::uint32_t w, std::int64_t t) const noexcept {
+  return model_.wait_state(w, t) == analysis::WaitState::blocked;
+}
+
+WaitStyle TraceDocument::wait_style_at(std::uint32_t w, std::int64_t t) const noexcept {
+  if (t >= end_ns_) return wait_style_[w];
+  switch (model_.wait_state(w, t)) {
+    case analysis::WaitState::ended_done: return WaitStyle::ended_by_done;
+    case analysis::WaitState::ended_value:
+    case analysis::WaitState::blocked:
+    case analysis::WaitState::not_begun: break;
+  }
+  return model_.waits()[w].observes_context() ? WaitStyle::observing : WaitStyle::blind;
+}
+
 std::uint32_t TraceDocument::lane_of_thread(std::uint32_t thread) const noexcept {
   return thread < lane_of_.size() ? lane_of_[thread] : kNoIndex;
 }

@@ -34,7 +34,7 @@ struct Fields {
 
 }  // namespace
 
-TraceFilter::TraceFilter(const TraceDocument& doc, std::string_view text) {
+TraceFilter::TraceFilter(const TraceDocument& doc, std::string_view text, std::uint32_t test) : test_(test) {
   std::istringstream in{std::string(text)};
   for (std::string tok; in >> tok;) {
     Term t;
@@ -48,7 +48,7 @@ TraceFilter::TraceFilter(const TraceDocument& doc, std::string_view text) {
     }
     terms_.push_back(std::move(t));
   }
-  if (terms_.empty()) return;
+  if (empty()) return;
 
   const auto& m = doc.model();
   const auto& findings = doc.report().findings;
@@ -83,7 +83,7 @@ TraceFilter::TraceFilter(const TraceDocument& doc, std::string_view text) {
     f.kind = m.name_of("kind", x.kind);
     for (auto fi : doc.findings_of_context(c)) f.rule += findings[fi].rule + " ";
     f.finish();
-    ctx_match_[c] = matches(f);
+    ctx_match_[c] = matches(f) && (test_ == 0 || x.test == test_);
   }
   // Shown: a hit and every ancestor of a hit.
   for (std::uint32_t c = 0; c < nc; ++c) {
@@ -110,7 +110,7 @@ TraceFilter::TraceFilter(const TraceDocument& doc, std::string_view text) {
     for (std::uint32_t fi = 0; fi < findings.size(); ++fi)
       if (doc.finding_thread(fi) == t) f.rule += findings[fi].rule + " ";
     f.finish();
-    thread_visible_[t] = matches(f);
+    thread_visible_[t] = matches(f) && (test_ == 0 || x.test == test_);
   }
 
   finding_visible_.assign(findings.size(), 0);
@@ -130,7 +130,12 @@ TraceFilter::TraceFilter(const TraceDocument& doc, std::string_view text) {
     const auto w = doc.finding_wait(fi);
     if (w != kNoIndex) f.label += " " + m.waits()[w].label;
     f.finish();
-    finding_visible_[fi] = matches(f);
+    bool in_test = test_ == 0;
+    if (!in_test) {
+      const auto ft = doc.finding_thread(fi);
+      in_test = (c != kNoIndex && m.contexts()[c].test == test_) || (ft != kNoIndex && m.threads()[ft].test == test_);
+    }
+    finding_visible_[fi] = matches(f) && in_test;
   }
 }
 

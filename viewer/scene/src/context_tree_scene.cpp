@@ -46,6 +46,11 @@ class TreeItem : public QGraphicsItem {
     edge.setCosmetic(true);
     QPen wave(palette::wave(), 3);
     wave.setCosmetic(true);
+    QPen hot(palette::wave().darker(120), 6);  // the edges the last step's cancel went down
+    hot.setCosmetic(true);
+    QPen ghost_edge(QColor(0xd0, 0xd4, 0xd8), 1, Qt::DotLine);
+    ghost_edge.setCosmetic(true);
+    const std::int64_t t = s_->t_;
     for (auto c : s_->drawn_) {
       const auto& kids = s_->kids_[c];
       if (kids.empty()) continue;
@@ -65,8 +70,9 @@ class TreeItem : public QGraphicsItem {
         const auto k = *it;
         const QPointF kt = s_->pos_[k];
         if (kt.x() > exposed.right()) break;
-        const bool w = m.contexts()[k].cancel_reason == 1 && m.contexts()[k].cancel_ns != kNoTime;
-        p->setPen(w ? wave : edge);
+        const auto& kc = m.contexts()[k];
+        const bool w = kc.cancel_reason == 1 && kc.cancel_ns != kNoTime && kc.cancel_ns <= t;
+        p->setPen(!doc.context_exists_at(k, t) ? ghost_edge : s_->wave_reached(k) && w ? hot : w ? wave : edge);
         const double kx = kt.x() + W / 2;
         p->drawLine(QPointF(kx, midy), QPointF(kx, kt.y()));
       }
@@ -78,7 +84,7 @@ class TreeItem : public QGraphicsItem {
     std::uint32_t wave_origin = kNoIndex;
     if (s_->selected_ != kNoIndex) {
       const auto& sc = m.contexts()[s_->selected_];
-      if (sc.cancel_ns != kNoTime) wave_origin = sc.cancel_origin != kNoIndex ? sc.cancel_origin : s_->selected_;
+      if (sc.cancel_ns != kNoTime && sc.cancel_ns <= t) wave_origin = sc.cancel_origin != kNoIndex ? sc.cancel_origin : s_->selected_;
     }
     QFont f1 = p->font();
     f1.setFamily(QStringLiteral("DejaVu Sans"));
@@ -91,8 +97,17 @@ class TreeItem : public QGraphicsItem {
       const QPointF pt = s_->pos_[c];
       const QRectF r(pt.x(), pt.y(), W, H);
       if (!r.intersects(exposed)) continue;
-      const auto st = doc.node_state(c);
       const bool sel = c == s_->selected_;
+      if (!doc.context_exists_at(c, t)) {  // not yet created: a ghost in its place
+        if (lod < 0.12) continue;
+        QPen gp(QColor(0xc0, 0xc6, 0xcc), 1, Qt::DashLine);
+        gp.setCosmetic(true);
+        p->setPen(sel ? QPen(palette::selection(), 3) : gp);
+        p->setBrush(QColor(0xfa, 0xfb, 0xfc));
+        p->drawRoundedRect(r, 6, 6);
+        continue;
+      }
+      const auto st = doc.node_state_at(c, t);
       const bool hit = !s_->filter_ || s_->filter_->context_matches(c);
       QColor fill = palette::node_fill(st), border = palette::node_border(st);
       if (!hit) {
@@ -112,6 +127,13 @@ class TreeItem : public QGraphicsItem {
         p->setBrush(Qt::NoBrush);
         p->drawRoundedRect(r.adjusted(-3, -3, 3, 3), 8, 8);
       }
+      if (s_->wave_reached(c)) {  // the last step's cancel wave, as far as it has run
+        QPen wp(palette::wave().darker(120), 8);
+        wp.setCosmetic(true);
+        p->setPen(wp);
+        p->setBrush(Qt::NoBrush);
+        p->drawRoundedRect(r.adjusted(-5, -5, 5, 5), 9, 9);
+      }
       if (sel) {
         QPen hp(palette::selection(), 7);
         hp.setCosmetic(true);
@@ -119,7 +141,9 @@ class TreeItem : public QGraphicsItem {
         p->setBrush(Qt::NoBrush);
         p->drawRoundedRect(r.adjusted(-3, -3, 3, 3), 8, 8);
       }
-      QPen bp(border, st == NodeState::leaked || doc.is_cancel_origin(c) ? 3 : 1.5);
+      const auto& x = m.contexts()[c];
+      const bool origin = doc.is_cancel_origin(c) && x.cancel_ns <= t;
+      QPen bp(border, st == NodeState::leaked || origin ? 3 : 1.5);
       if (st == NodeState::cancelled_by_parent) bp.setStyle(Qt::DashLine);
       if (sel) bp = QPen(Qt::black, 2.5);
       p->setPen(bp);
@@ -127,7 +151,6 @@ class TreeItem : public QGraphicsItem {
       p->drawRoundedRect(r, 6, 6);
       if (lod < 0.4) continue;
 
-      const auto& x = m.contexts()[c];
       p->setPen(hit ? palette::node_text(st) : QColor(0x80, 0x80, 0x80));
       p->setFont(f1);
       QString head = QString::fromStdString(m.name_of("kind", x.kind));
@@ -144,8 +167,9 @@ class TreeItem : public QGraphicsItem {
       QString life;
       if (x.created_ns != kNoTime) life = dur(x.created_ns);
       // Created → done / released / live; a leak says so in its badge and colour.
-      if (x.cancel_ns != kNoTime) life += QStringLiteral(" → ") + dur(x.cancel_ns);
-      else if (x.released_ns != kNoTime) life += QStringLiteral(" → released ") + dur(x.released_ns);
+      if (x.cancel_ns != kNoTime && x.cancel_ns <= t) life += QStringLiteral(" → ") + dur(x.cancel_ns);
+      else if (x.released_ns != kNoTime && x.released_ns <= t)
+        life += QStringLiteral(" → released ") + dur(x.released_ns);
       else if (x.parent != kNoIndex) life += QStringLiteral(" → live");
       p->drawText(QRectF(tr.left(), tr.top() + 31, tr.width(), 15), Qt::AlignLeft | Qt::AlignVCenter,
                   p->fontMetrics().elidedText(life, Qt::ElideRight, static_cast<int>(tr.width())));
@@ -167,7 +191,7 @@ class TreeItem : public QGraphicsItem {
       };
       double right = r.right() + 6;
       if (st == NodeState::leaked) right -= badge(QStringLiteral("LEAK"), QColor(0x8e, 0, 0), Qt::white, right, r.top() - 9) + 3;
-      if (doc.is_cancel_origin(c)) {
+      if (origin) {
         const bool dl = x.cancel_reason == 2;
         right -= badge(dl ? QStringLiteral("▼ deadline") : QStringLiteral("▼ cancel"),
                        dl ? palette::deadline_marker() : palette::cancel_marker(), Qt::white, right, r.top() - 9) + 3;
@@ -194,6 +218,7 @@ void ContextTreeScene::set_document(DocumentPtr doc) {
   doc_ = std::move(doc);
   filter_ = nullptr;
   selected_ = kNoIndex;
+  t_ = prev_ = std::numeric_limits<std::int64_t>::max();
   const auto n = doc_ ? doc_->model().contexts().size() : 0;
   collapsed_.assign(n, 0);
   relayout();
@@ -202,6 +227,56 @@ void ContextTreeScene::set_document(DocumentPtr doc) {
 void ContextTreeScene::set_filter(const TraceFilter* filter) {
   filter_ = filter;
   relayout();
+}
+
+void ContextTreeScene::set_time(std::int64_t t, std::int64_t previous) {
+  if (t == t_ && previous == prev_) return;
+  t_ = t;
+  prev_ = previous;
+  // A step over a cancel starts its wave at the origins; otherwise none runs.
+  wave_depth_ = -1;
+  if (doc_ && prev_ < t_)
+    for (std::uint32_t c = 0; c < doc_->model().contexts().size(); ++c)
+      if (cancelled_in_last_step(c)) wave_depth_ = std::max(wave_depth_, wave_depth_of(c));
+  wave_level_ = wave_depth_ >= 0 ? 0.0 : 1e9;
+  if (wave_depth_ > 0) {
+    if (!wave_timer_) {
+      wave_timer_ = new QTimer(this);
+      wave_timer_->setInterval(16);
+      connect(wave_timer_, &QTimer::timeout, this, [this] { advance_wave(16); });
+    }
+    wave_timer_->start();
+  } else if (wave_timer_) {
+    wave_timer_->stop();
+  }
+  item_->update();
+}
+
+void ContextTreeScene::advance_wave(double ms) {
+  if (!wave_running()) return;
+  wave_level_ += ms / kWaveMsPerLevel;
+  if (!wave_running() && wave_timer_) wave_timer_->stop();
+  item_->update();
+}
+
+int ContextTreeScene::wave_depth_of(std::uint32_t c) const {
+  if (!doc_ || c >= doc_->model().contexts().size()) return 0;
+  const auto& cs = doc_->model().contexts();
+  const auto origin = cs[c].cancel_origin;
+  if (origin == kNoIndex || origin == c) return 0;
+  int d = 0;
+  for (auto a = c; a != kNoIndex && a != origin && d < 100000; a = cs[a].parent) ++d;
+  return d;
+}
+
+bool ContextTreeScene::wave_reached(std::uint32_t c) const {
+  return cancelled_in_last_step(c) && wave_depth_of(c) <= wave_level_;
+}
+
+bool ContextTreeScene::cancelled_in_last_step(std::uint32_t c) const {
+  if (!doc_ || c >= doc_->model().contexts().size() || prev_ >= t_) return false;
+  const auto ns = doc_->model().contexts()[c].cancel_ns;
+  return ns != kNoTime && ns > prev_ && ns <= t_;
 }
 
 void ContextTreeScene::set_collapsed(std::uint32_t c, bool v) {

@@ -63,7 +63,6 @@ void ContextTreeView::keyPressEvent(QKeyEvent* e) {
     case Qt::Key_Right: next = scene_->sibling_of(c, +1); break;
     case Qt::Key_Return:
     case Qt::Key_Enter:
-    case Qt::Key_Space:
       if (c != kNoIndex) scene_->toggle_collapsed(c);
       return;
     default: QGraphicsView::keyPressEvent(e); return;

@@ -64,6 +64,9 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
   const auto t_of = [&](double x_us) { return static_cast<std::int64_t>(x_us * 1000.0); };
   const std::int64_t tL = t_of(ex.left() - px_us), tR = t_of(ex.right() + px_us);
   const std::int64_t end = doc.end_ns();
+  // The playback cursor: everything is cut at `now` (the end: the whole run).
+  const std::int64_t now = std::min(s_->t_, end);
+  const bool cut = s_->t_ < end;
   auto X = [&](std::int64_t ns) { return ThreadLanesScene::x_of(ns) * sx + dx; };
   auto Y = [&](double lane_y) { return lane_y * sy + dy; };
   const double H = ThreadLanesScene::kLaneH;
@@ -90,11 +93,12 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
     // Thread span.
     std::int64_t a = th.spawn_ns != kNoTime ? th.spawn_ns : th.first_ns;
     if (a == kNoTime) a = doc.begin_ns();
-    const std::int64_t b = th.exit_ns != kNoTime ? th.exit_ns : end;
-    if (b >= tL && a <= tR) {
+    const bool exited = th.exit_ns != kNoTime && th.exit_ns <= now;
+    const std::int64_t b = exited ? th.exit_ns : now;
+    if (b >= tL && a <= tR && a <= now) {
       const double ya = y0 + kBarTop + kBarH / 2;
       p->fillRect(QRectF(std::max(X(a), xl), ya - 1, std::min(X(b), xr) - std::max(X(a), xl), 2), palette::lane_span());
-      if (th.exit_ns != kNoTime && X(b) <= xr) p->fillRect(QRectF(X(b) - 1, y0 + 6, 2, H - 12), palette::lane_span().darker(130));
+      if (exited && X(b) <= xr) p->fillRect(QRectF(X(b) - 1, y0 + 6, 2, H - 12), palette::lane_span().darker(130));
     }
     // The deadline of the context the thread works for: past it, a wait
     // still blocked is blocked past its deadline.
@@ -127,13 +131,14 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
     while (it != ws.end()) {
       const auto w = *it;
       const auto& wt = m.waits()[w];
-      if (wt.begin_ns > tR) break;
-      const std::int64_t we = wt.end_ns == kNoTime ? end : wt.end_ns;
+      if (wt.begin_ns > tR || wt.begin_ns > now) break;
+      const std::int64_t we = std::min(wt.end_ns == kNoTime ? end : wt.end_ns, now);
       const double x0 = X(wt.begin_ns), x1 = X(we);
       if (we < tL) { ++it; continue; }
-      const auto style = doc.wait_style(w);
+      const auto style = doc.wait_style_at(w, now);
       const QColor c = palette::wait_fill(style);
-      if (x1 - x0 < 1.0 && style != WaitStyle::stuck && !doc.wait_missed(w) && w != s_->sel_wait_) {
+      const bool missed = doc.wait_missed(w) && (!cut || doc.wait_blocked_at(w, now));
+      if (x1 - x0 < 1.0 && style != WaitStyle::stuck && !missed && w != s_->sel_wait_) {
         if (run_x0 >= 0 && x0 <= run_x1 + 1.0) {
           run_x1 = std::max(run_x1, x1);
         } else {
@@ -163,11 +168,11 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
         ++rec.bars;
         rec.wait_colour[w] = c;
       }
-      if (doc.wait_missed(w)) {
+      if (missed) {
         // The gap: from when the thread's context was done, hatched.
         for (auto e : m.edges_of_wait(w)) {
           const auto& ed = m.edges()[e];
-          if (ed.kind != WakeEdge::Kind::missed) continue;
+          if (ed.kind != WakeEdge::Kind::missed || ed.cancel_ns > now) continue;
           const double gx = X(ed.cancel_ns);
           if (gx > xr || gx < xl - 1e6) continue;
           p->fillRect(QRectF(std::max(gx, bar.left()), bar.top(), bar.right() - std::max(gx, bar.left()), bar.height()),
@@ -223,7 +228,7 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
     int last_row = -1;
     for (; it != s_->origins_.end(); ++it) {
       const auto& c = m.contexts()[*it];
-      if (c.cancel_ns > tR) break;
+      if (c.cancel_ns > tR || c.cancel_ns > now) break;
       const auto tt = m.find_thread(c.cancel_thread);
       const int row = tt == kNoIndex ? -1 : s_->row_of_[tt];
       if (row < first_lane || row > last_lane) continue;
@@ -259,7 +264,7 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
     for (; it != ev.end() && drawn < 5000; ++it) {
       const auto& e = m.edges()[*it];
       if (e.wake_ns > tR + s_->max_lag_) break;
-      if (e.cancel_ns > tR) continue;
+      if (e.cancel_ns > tR || e.wake_ns > now) continue;
       const auto& w = m.waits()[e.wait];
       const auto wt = m.find_thread(w.thread);
       const int wrow = wt == kNoIndex ? -1 : s_->row_of_[wt];
@@ -278,7 +283,8 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
       QPainterPath path(a);
       const QPointF c1(x0 + std::max(12.0, (x1 - x0) * 0.5), y0), c2(x1, y1 + (y0 < y1 ? -12.0 : 12.0));
       path.cubicTo(c1, c2, b);
-      const bool hot = e.origin == s_->wave_origin_ || e.wait == s_->sel_wait_;
+      const bool recent = s_->prev_ < s_->t_ && e.wake_ns > s_->prev_ && e.wake_ns <= now;
+      const bool hot = recent || e.origin == s_->wave_origin_ || e.wait == s_->sel_wait_;
       p->setPen(hot ? hot_pen : ap);
       p->setBrush(Qt::NoBrush);
       p->drawPath(path);
@@ -287,9 +293,16 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
       ++drawn;
       if (s_->recording_) {
         ++rec.arrows;
+        if (recent) ++rec.hot_arrows;
         rec.arrow_to.insert(e.wait);
       }
     }
+  }
+  // The playback cursor.
+  if (cut && X(now) >= xl && X(now) <= xr) {
+    p->setRenderHint(QPainter::Antialiasing, false);
+    p->fillRect(QRectF(X(now) - 1, Y(first_lane * H), 2, Y((last_lane + 1) * H) - Y(first_lane * H)), QColor(0x21, 0x21, 0x21));
+    if (s_->recording_) rec.cursor = true;
   }
   p->restore();
 }
@@ -306,6 +319,7 @@ void ThreadLanesScene::set_document(DocumentPtr doc) {
   doc_ = std::move(doc);
   filter_ = nullptr;
   sel_thread_ = sel_wait_ = wave_origin_ = kNoIndex;
+  t_ = prev_ = std::numeric_limits<std::int64_t>::max();
   woke_by_wake_.clear();
   missed_.clear();
   origins_.clear();
@@ -386,6 +400,13 @@ std::uint32_t ThreadLanesScene::wait_at(QPointF sp, double tol) const {
     if (wt.begin_ns > ns + tol_ns) break;
   }
   return best;
+}
+
+void ThreadLanesScene::set_time(std::int64_t t, std::int64_t previous) {
+  if (t == t_ && previous == prev_) return;
+  t_ = t;
+  prev_ = previous;
+  item_->update();
 }
 
 void ThreadLanesScene::set_wave(std::uint32_t origin) {

@@ -126,8 +126,11 @@ void ThreadLanesView::drawForeground(QPainter* p, const QRectF&) {
       const bool sel = t == scene_->selected_thread();
       if (sel) p->fillRect(QRect(0, y, kGutter, static_cast<int>(H)), QColor(0xff, 0xe0, 0x82));
       int stuck = 0;
-      for (auto w : th.waits) stuck += doc->wait_style(w) == WaitStyle::stuck;
-      p->setPen(th.runtime ? QColor(0x80, 0x80, 0x80) : QColor(0x21, 0x21, 0x21));
+      // At the playback time: "still blocked" is the end's verdict only; a thread not yet started is pale.
+      const auto now = scene_->time();
+      for (auto w : th.waits) stuck += doc->wait_style_at(w, now) == WaitStyle::stuck;
+      const bool started = th.spawn_ns == analysis::kNoTime || th.spawn_ns <= now;
+      p->setPen(!started ? QColor(0xb8, 0xbe, 0xc4) : th.runtime ? QColor(0x80, 0x80, 0x80) : QColor(0x21, 0x21, 0x21));
       QFont lf = f;
       lf.setBold(stuck > 0);
       p->setFont(lf);

@@ -67,6 +67,25 @@ class TraceDocument {
 
   NodeState node_state(std::uint32_t context) const noexcept { return node_state_[context]; }
   WaitStyle wait_style(std::uint32_t wait) const noexcept { return wait_style_[wait]; }
+
+  // ---- the state at time t (playback; --at) --------------------------------
+  // From the model's context_state(i, t) / wait_state(i, t), so the picture at
+  // t is what a trace cut at t would show.  At t >= end_ns() they equal
+  // node_state() / wait_style().  O(1) each: a frame asks only for what it draws.
+  /// Created at or before t.
+  bool context_exists_at(std::uint32_t context, std::int64_t t) const noexcept;
+  /// The node's state at t (meaningful when context_exists_at).  The leak
+  /// verdict shows from the moment its last CancelFunc was dropped (or, when
+  /// the trace does not say, from the end) over a live or released context:
+  /// before that it was only live.
+  NodeState node_state_at(std::uint32_t context, std::int64_t t) const noexcept;
+  /// Began at or before t.
+  bool wait_exists_at(std::uint32_t wait, std::int64_t t) const noexcept;
+  /// A wait blocked at t < end is drawn by what it watches (observing / blind);
+  /// `stuck` only for a wait still blocked at the end.
+  WaitStyle wait_style_at(std::uint32_t wait, std::int64_t t) const noexcept;
+  /// Still blocked at t.
+  bool wait_blocked_at(std::uint32_t wait, std::int64_t t) const noexcept;
   /// True when the wait has a `missed` edge: blocked, blind, under a done context.
   bool wait_missed(std::uint32_t wait) const noexcept { return wait_missed_[wait] != 0; }
   /// Where the cancel began (explicit or deadline) and reached another context: drawn as an origin.

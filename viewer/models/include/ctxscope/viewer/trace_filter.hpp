@@ -11,7 +11,13 @@
 // A context is shown when it matches or one of its descendants does (its
 // ancestors stay, so the tree stays a tree: context_matches() tells which are
 // hits).  Threads and findings are shown when they match.  An empty filter
-// shows everything.  Immutable; built on the GUI thread in O(size of trace).
+// shows everything.
+//
+// `test` (a TestCase id of a trace recorded under the probe; 0: all) keeps one
+// test's slice of the run: the contexts it created (Context::test) with their
+// ancestors, the threads it started (Thread::test), and the findings whose
+// context or thread is its own.  Immutable; built on the GUI thread in
+// O(size of trace).
 #pragma once
 
 #include <string>
@@ -25,9 +31,10 @@ namespace ctxscope::viewer {
 class TraceFilter {
  public:
   TraceFilter() = default;
-  TraceFilter(const TraceDocument& doc, std::string_view text);
+  TraceFilter(const TraceDocument& doc, std::string_view text, std::uint32_t test = 0);
 
-  bool empty() const noexcept { return terms_.empty(); }
+  bool empty() const noexcept { return terms_.empty() && test_ == 0; }
+  std::uint32_t test() const noexcept { return test_; }
   bool context_visible(std::uint32_t c) const noexcept { return empty() || ctx_visible_[c]; }
   bool context_matches(std::uint32_t c) const noexcept { return empty() || ctx_match_[c]; }
   bool thread_visible(std::uint32_t t) const noexcept { return empty() || thread_visible_[t]; }
@@ -40,6 +47,7 @@ class TraceFilter {
     std::string word;   // lower case
   };
   std::vector<Term> terms_;
+  std::uint32_t test_ = 0;
   std::vector<char> ctx_match_, ctx_visible_, thread_visible_, finding_visible_;
 };
 

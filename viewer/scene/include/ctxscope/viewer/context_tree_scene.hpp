@@ -15,6 +15,8 @@
 #include <QGraphicsScene>
 #include <QPointF>
 #include <QRectF>
+#include <QTimer>
+#include <limits>
 #include <vector>
 
 #include "ctxscope/viewer/trace_document.hpp"
@@ -36,6 +38,28 @@ class ContextTreeScene : public QGraphicsScene {
   const DocumentPtr& document() const noexcept { return doc_; }
   /// Hides contexts the filter does not show (nullptr: show all). The filter must outlive its use.
   void set_filter(const TraceFilter* filter);
+
+  /// Draws the state at time t (playback): contexts not yet created are ghosts
+  /// (a faint dashed outline, same place: the layout does not jump), states
+  /// and the wave edges as of t, and what was cancelled in (previous, t] —
+  /// the last step's cancel wave — outlined.  t >= the end: the finished run.
+  void set_time(std::int64_t t, std::int64_t previous);
+  std::int64_t time() const noexcept { return t_; }
+  /// Cancelled (reached by a cancel) in (previous, t] of the last set_time.
+  bool cancelled_in_last_step(std::uint32_t context) const;
+
+  /// The last step's cancel wave, animated: it runs from each origin down
+  /// through its descendants, one tree level every kWaveMsPerLevel of wall
+  /// time (a timer drives advance_wave; tests call it).  wave_reached(c):
+  /// cancelled in the last step and the wave has got to its level.
+  static constexpr double kWaveMsPerLevel = 70;
+  bool wave_reached(std::uint32_t context) const;
+  /// Levels below the origins the wave has reached (large when it is done).
+  double wave_level() const noexcept { return wave_level_; }
+  bool wave_running() const noexcept { return wave_level_ <= wave_depth_; }
+  void advance_wave(double wall_ms);
+  /// Levels between a context and the origin of its cancel (0: the origin).
+  int wave_depth_of(std::uint32_t context) const;
 
   void set_collapsed(std::uint32_t context, bool collapsed);
   bool collapsed(std::uint32_t context) const;
@@ -90,6 +114,10 @@ class ContextTreeScene : public QGraphicsScene {
   std::vector<int> depth_;
   std::uint32_t selected_;
   QRectF content_;
+  std::int64_t t_ = std::numeric_limits<std::int64_t>::max(), prev_ = std::numeric_limits<std::int64_t>::max();
+  double wave_level_ = 1e9;
+  int wave_depth_ = 0;
+  QTimer* wave_timer_ = nullptr;
 };
 
 }  // namespace ctxscope::viewer

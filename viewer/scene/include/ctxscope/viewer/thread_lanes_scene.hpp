@@ -23,6 +23,7 @@
 
 #include <QColor>
 #include <QGraphicsScene>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -63,12 +64,20 @@ class ThreadLanesScene : public QGraphicsScene {
   void select(std::uint32_t thread, std::uint32_t wait);
   std::uint32_t selected_thread() const noexcept { return sel_thread_; }
   std::uint32_t selected_wait() const noexcept { return sel_wait_; }
+  /// Draws the state at time t (playback): lanes, waits and spans cut at t,
+  /// waits not yet begun absent, markers and arrows up to t, a cursor line at
+  /// t; the arrows of wakes in (previous, t] — the last step's — emphasised.
+  /// t >= the end: the finished run, no cursor.
+  void set_time(std::int64_t t, std::int64_t previous);
+  std::int64_t time() const noexcept { return t_; }
+
   /// Draws the arrows of the cancel that began at `origin` (a context index) emphasised; kNoIndex: none.
   void set_wave(std::uint32_t origin);
 
   /// What the last paint drew (kept only while recording).
   struct PaintRecord {
-    int lanes = 0, bars = 0, merged_runs = 0, arrows = 0, gaps = 0, markers = 0, deadlines = 0;
+    int lanes = 0, bars = 0, merged_runs = 0, arrows = 0, gaps = 0, markers = 0, deadlines = 0, hot_arrows = 0;
+    bool cursor = false;                                    ///< the playback cursor line was drawn
     std::unordered_map<std::uint32_t, QColor> wait_colour;  ///< waits drawn as their own bar
     std::unordered_set<std::uint32_t> arrow_to;             ///< waits an arrowhead ended at
     std::unordered_set<std::uint32_t> gap_at;               ///< waits drawn with the missed-edge gap
@@ -96,6 +105,7 @@ class ThreadLanesScene : public QGraphicsScene {
   std::vector<std::uint32_t> origins_;      // cancel origins by cancel time
   std::uint32_t sel_thread_, sel_wait_, wave_origin_;
   bool recording_ = false;
+  std::int64_t t_ = std::numeric_limits<std::int64_t>::max(), prev_ = std::numeric_limits<std::int64_t>::max();
   PaintRecord record_;
 };
 
