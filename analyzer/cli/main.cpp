@@ -30,6 +30,8 @@
 #include <thread>
 
 #include "ctxscope/analysis/analyzer.hpp"
+#include "ctxscope/analysis/diff.hpp"
+#include "ctxscope/analysis/trace_model.hpp"
 #include "ctxscope/analysis/stats.hpp"
 #include "ctxscope/analysis/suppressions.hpp"
 #include "ctxscope/trace_reader.hpp"
@@ -483,19 +485,62 @@ bool run_traced(const std::vector<std::string>& argv, const std::string& trace, 
 
 }  // namespace
 
+// `ctxscope diff A B`: each trace read whole (the trace model) and analysed,
+// then compared (analysis/diff.hpp).
+int diff_files(const std::string& a, const std::string& b, const std::string& format, const std::string& fail_on,
+               const std::string& source_root) {
+  struct Run {
+    TraceModel model;
+    Report report;
+  };
+  auto load = [&](const std::string& file, Run& r) {
+    std::string err;
+    auto reader = ctxscope::trace::TraceReader::open(file, &err, /*quick_check=*/false);
+    if (!reader) {
+      std::fprintf(stderr, "ctxscope: %s\n", err.c_str());
+      return false;
+    }
+    for (const auto& w : reader->warnings()) std::fprintf(stderr, "ctxscope: warning: %s\n", w.c_str());
+    try {
+      r.model = TraceModel::load(reader->db());
+      r.report = analyze(reader->db(), Options{});
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ctxscope: %s: file is truncated or corrupt (%s)\n", file.c_str(), e.what());
+      return false;
+    }
+    r.report.run.trace_path = file;
+    if (source_root != "none") {
+      std::string root = source_root.empty() ? default_source_root(r.report) : source_root;
+      std::error_code ec;
+      const auto abs = std::filesystem::weakly_canonical(root, ec);
+      relativize_paths(r.report, ec ? root : abs.string());
+    }
+    return true;
+  };
+  Run ra, rb;
+  if (!load(a, ra) || !load(b, rb)) return kExitUsage;
+  const RunDiff d = diff_runs(ra.model, ra.report, rb.model, rb.report);
+  if (!write_out("", format == "json" ? diff_to_json(d, a, b) : diff_to_text(d, a, b))) return kExitUsage;
+  Severity level{};
+  if (fail_on == "never" || !parse_severity(fail_on, level)) return 0;
+  for (const Finding& f : d.added)
+    if (f.severity >= level) return 1;
+  return 0;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"ctxscope: find lost cancels, blind and stuck waits in ctxscope traces.\n"
                "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error."};
   app.set_version_flag("-V,--version", std::string("ctxscope ") + CTXSCOPE_VERSION);
   app.require_subcommand(1);
-  static const char* const kSubcommands[] = {"analyze", "check", "stats", "export", "run"};
+  static const char* const kSubcommands[] = {"analyze", "check", "stats", "export", "run", "diff"};
   // CLI11 says "A subcommand is required" for a misspelt one: name it.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const char* c : kSubcommands) known = known || std::strcmp(argv[1], c) == 0;
     if (!known) {
       std::fprintf(stderr,
-                   "ctxscope: unknown subcommand '%s' (one of: analyze, check, stats, export, run; see ctxscope --help)\n",
+                   "ctxscope: unknown subcommand '%s' (one of: analyze, check, stats, export, run, diff; see ctxscope --help)\n",
                    argv[1]);
       return kExitUsage;
     }
@@ -526,6 +571,16 @@ int main(int argc, char** argv) {
   exp->add_option("--format", export_format, "chrome")->check(CLI::IsMember({"chrome"}));
   exp->add_option("-o,--output", export_out, "output file (default stdout)");
 
+  std::string diff_a, diff_b, diff_format = "text", diff_fail_on = "error", diff_root;
+  auto* diff = app.add_subcommand("diff", "compare two runs: the findings fixed, new and kept, and the contexts and "
+                                          "waits whose counts changed; exit 1 when B has a new finding at --fail-on");
+  diff->add_option("A", diff_a, "trace before (e.g. the buggy run)")->required();
+  diff->add_option("B", diff_b, "trace after (e.g. with the fix)")->required();
+  diff->add_option("--format", diff_format, "text | json")->check(CLI::IsMember({"text", "json"}));
+  diff->add_option("--fail-on", diff_fail_on, "error (default) | warning | note | never: a new finding this severe fails")
+      ->check(CLI::IsMember({"error", "warning", "note", "never"}));
+  diff->add_option("--source-root", diff_root, "paths in the output relative to DIR (default: as analyze; 'none')");
+
   auto* run = app.add_subcommand("run", "trace a program, then analyse it: ctxscope run [opts] -- prog args...");
   run->add_option("--trace", run_trace, "trace file to write (default: a fresh file in $TMPDIR)");
   std::string program_status = "report";
@@ -554,6 +609,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*analyze) return report_file(analyze_file_arg, analyze_o);
+    if (*diff) return diff_files(diff_a, diff_b, diff_format, diff_fail_on, diff_root);
     if (*check) return report_file(check_file, check_o);
     if (*stats || *exp) {
       const std::string& file = *stats ? stats_file : export_file;

@@ -3,6 +3,7 @@
 // `// trace-expect: rule[ xN][, rule...]` markers of the sample's buggy.cpp;
 // fixed mode must report nothing.  Samples absent from the build are skipped.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <fstream>
@@ -109,6 +110,60 @@ TEST_P(SampleE2E, TwoRunsGiveTheSameFingerprintsAndJUnitNames) {
   EXPECT_FALSE(fps[0].empty());
   EXPECT_EQ(fps[0], fps[1]);
   EXPECT_EQ(names[0], names[1]);
+}
+
+// `ctxscope diff` (issue 13): the buggy run against the fixed one lists
+// exactly the buggy run's findings as fixed and nothing new (exit 0); the
+// other way round they are all new (exit 1, the regression gate).
+TEST_P(SampleE2E, DiffOfBuggyAndFixedListsExactlyTheBuggyRunsFindings) {
+  if (!GetParam().exe) GTEST_SKIP() << "sample-" << GetParam().name << " is not part of this build";
+  const auto dir = test_dir();
+  const analysis::Report buggy = run_sample_traced(GetParam(), "buggy", dir);
+  const analysis::Report fixed = run_sample_traced(GetParam(), "fixed", dir);
+  ASSERT_FALSE(buggy.findings.empty());
+  ASSERT_TRUE(fixed.findings.empty());
+  auto fps = analysis::fingerprints(buggy.findings);
+  std::sort(fps.begin(), fps.end());
+  auto listed = [](const nlohmann::json& arr) {
+    std::vector<std::string> v;
+    for (const auto& f : arr) v.push_back(f["fingerprint"].get<std::string>());
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  const std::string b = (dir / "buggy.db").string(), f = (dir / "fixed.db").string();
+  auto r = run_cmd(cli() + " diff --format json '" + b + "' '" + f + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(listed(j["fixed"]), fps);
+  EXPECT_TRUE(j["added"].empty()) << r.out;
+  EXPECT_TRUE(j["kept"].empty()) << r.out;
+  r = run_cmd(cli() + " diff --format json '" + f + "' '" + b + "'", dir);
+  const bool errors = buggy.count_at_least(analysis::Severity::error) > 0;
+  EXPECT_EQ(r.code, errors ? 1 : 0) << "a new error fails the diff (--fail-on=error, the default)";
+  EXPECT_EQ(run_cmd(cli() + " diff --fail-on=note '" + f + "' '" + b + "'", dir).code, 1);
+  EXPECT_EQ(run_cmd(cli() + " diff --fail-on=never '" + f + "' '" + b + "'", dir).code, 0);
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(listed(j["added"]), fps);
+  EXPECT_TRUE(j["fixed"].empty());
+  r = run_cmd(cli() + " diff '" + b + "' '" + b + "'", dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("0 fixed, 0 new, " + std::to_string(buggy.findings.size()) + " in both"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("contexts by kind, creation function and ancestry (A → B): the same in both"), std::string::npos)
+      << r.out;
+}
+
+// A bad file on either side is one line naming it, exit 2.
+TEST(CliDiff, ABadTraceOnEitherSideIsOneLineAndExit2) {
+  const auto dir = test_dir();
+  const auto junk = dir / "junk.db";
+  std::ofstream(junk) << "not a trace";
+  auto r = run_cmd(cli() + " diff '" + junk.string() + "' '" + junk.string() + "'", dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(junk.string() + ": not a SQLite database"), std::string::npos) << r.err;
+  r = run_cmd(cli() + " diff /nonexistent/a.db /nonexistent/b.db", dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("/nonexistent/a.db"), std::string::npos) << r.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Samples, SampleE2E, ::testing::ValuesIn(kSamples),
