@@ -878,6 +878,28 @@ ModelDelta TraceModel::update(sqlite3* db) {
   }
 }
 
+TraceModel::TraceModel(const TraceModel& o)
+    : run_(o.run_), contexts_(o.contexts_), threads_(o.threads_), waits_(o.waits_), edges_(o.edges_),
+      sites_(o.sites_), stacks_(o.stacks_), tests_(o.tests_), roots_(o.roots_), ctx_by_time_(o.ctx_by_time_),
+      waits_by_time_(o.waits_by_time_), enum_names_(o.enum_names_), ctx_ids_(o.ctx_ids_), wait_ids_(o.wait_ids_),
+      thread_index_(o.thread_index_), site_ids_(o.site_ids_), stack_ids_(o.stack_ids_), site_index_(o.site_index_),
+      orphans_(o.orphans_), unthreaded_waits_(o.unthreaded_waits_), first_observer_(o.first_observer_),
+      next_observer_(o.next_observer_), first_eff_thread_(o.first_eff_thread_),
+      next_eff_thread_(o.next_eff_thread_), last_seq_(o.last_seq_) {
+  // The moments, when the original has computed them: copied, and this
+  // copy's once-flag spent so they are not computed again.
+  if (o.moments_->ready.load(std::memory_order_acquire)) {
+    moments_->v = o.moments_->v;
+    std::call_once(moments_->once, [] {});
+    moments_->ready.store(true, std::memory_order_release);
+  }
+}
+
+TraceModel& TraceModel::operator=(const TraceModel& o) {
+  if (this != &o) *this = TraceModel(o);
+  return *this;
+}
+
 std::uint32_t TraceModel::find_context(std::uint64_t id) const noexcept {
   return ctx_ids_.find(id);
 }

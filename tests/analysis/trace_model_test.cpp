@@ -382,6 +382,34 @@ TEST(TraceModel, ATwoConnectionLoadOfALiveTraceSeesOnlyTheCallersSnapshot) {
   trace::stop();
 }
 
+// A copy is a snapshot: equal to its original entity by entity (moments
+// included), and unchanged when the original follows more commits.
+TEST(TraceModel, ACopyIsASnapshotThatTheOriginalsUpdatesDoNotChange) {
+  const auto db = test_dir() / "copy.db";
+  std::string err;
+  ASSERT_TRUE(trace::start(db.string(), {}, &err)) << err;
+  record_requests(20);
+  trace::flush();
+  auto reader = open_reader(db);
+  TraceModel m = TraceModel::load(reader.db());
+  (void)m.moments();  // computed: the copy must carry them
+  const TraceModel copy = m;
+  expect_identical(copy, m);
+  EXPECT_TRUE(std::equal(copy.moments().begin(), copy.moments().end(), m.moments().begin(), m.moments().end()));
+  const std::size_t contexts = copy.contexts().size(), moments = copy.moments().size();
+  record_requests(20);
+  trace::stop();
+  EXPECT_FALSE(m.update(reader.db()).empty());
+  EXPECT_GT(m.contexts().size(), contexts);
+  EXPECT_EQ(copy.contexts().size(), contexts);
+  EXPECT_EQ(copy.moments().size(), moments);
+  TraceModel assigned;
+  assigned = m;
+  expect_identical(assigned, m);
+  const TraceModel fresh = TraceModel::load(reader.db());
+  expect_same(assigned, fresh);
+}
+
 TEST(TraceModel, ADamagedTableIsAnErrorNotACrash) {
   const auto db = test_dir() / "empty.db";
   sqlite3* raw = nullptr;

@@ -44,8 +44,9 @@ TEST(ViewerTreeLayout, NodesOfALevelNeverOverlapAndParentsSitCentred) {
     for (std::size_t i = 0; i < f.kids.size(); ++i) {
       ASSERT_GE(lay.x[i], 0) << i;
       levels[lay.depth[i]].push_back(lay.x[i]);
-      if (!f.kids[i].empty())
+      if (!f.kids[i].empty()) {
         EXPECT_NEAR(lay.x[i], (lay.x[f.kids[i].front()] + lay.x[f.kids[i].back()]) / 2, 1e-9);
+      }
       for (auto k : f.kids[i]) EXPECT_EQ(lay.depth[k], lay.depth[i] + 1);
     }
     for (auto& [d, xs] : levels) {

@@ -78,8 +78,9 @@ TEST_P(ViewerScenario, TheStuckOrBlindWaitIsDrawnInItsColourWithNoArrow) {
     if ((r == "stuck-wait" || r == "blind-wait") && doc.finding_wait(f) != kNoIndex) waits.insert(doc.finding_wait(f));
   }
   const std::string name = GetParam().name;
-  if (name == "ci-job" || name == "first-response" || name == "pipeline" || name == "fanout-timeout")
+  if (name == "ci-job" || name == "first-response" || name == "pipeline" || name == "fanout-timeout") {
     ASSERT_FALSE(waits.empty()) << name << ": its buggy trace has no stuck or blind wait finding";
+  }
   if (waits.empty()) GTEST_SKIP() << name << " has no stuck or blind wait (its bug is another rule's)";
   auto* view = sw.w.lanes_view();
   lanes->record(true);
@@ -99,7 +100,9 @@ TEST_P(ViewerScenario, TheStuckOrBlindWaitIsDrawnInItsColourWithNoArrow) {
     const QRect dev = view->mapFromScene(br).boundingRect();
     EXPECT_GT(pixels_of(img, dev.adjusted(0, 1, 0, -1), viewer::palette::wait_fill(style)), 0);
     // A blind wait under a done context shows the gap where the arrow should be.
-    if (doc.wait_missed(w)) EXPECT_TRUE(rec.gap_at.count(w)) << doc.wait_title(w);
+    if (doc.wait_missed(w)) {
+      EXPECT_TRUE(rec.gap_at.count(w)) << doc.wait_title(w);
+    }
   }
   // Arrows are drawn where cancels woke waits, and only there.
   for (auto w : lanes->last_paint().arrow_to) EXPECT_EQ(doc.wait_style(w), WaitStyle::ended_by_done);
@@ -118,7 +121,9 @@ TEST_P(ViewerScenario, SelectingAFindingSelectsItsNodeThreadAndWait) {
     sw.w.findings_view()->setCurrentIndex(sw.w.findings_view()->model()->index(row, 0));
     EXPECT_EQ(sw.w.selected_finding(), f);
     EXPECT_EQ(sw.w.tree_scene()->selected_context(), doc.finding_context(f));
-    if (doc.finding_context(f) != kNoIndex) EXPECT_TRUE(sw.w.tree_scene()->is_drawn(doc.finding_context(f)));
+    if (doc.finding_context(f) != kNoIndex) {
+      EXPECT_TRUE(sw.w.tree_scene()->is_drawn(doc.finding_context(f)));
+    }
     EXPECT_EQ(sw.w.lanes_scene()->selected_thread(), doc.finding_thread(f));
     EXPECT_EQ(sw.w.lanes_scene()->selected_wait(), doc.finding_wait(f));
     EXPECT_TRUE(sw.w.details()->toPlainText().contains(QString::fromStdString(doc.report().findings[f].rule)));
@@ -138,7 +143,9 @@ TEST_P(ViewerScenario, FilteringHidesWhatDoesNotMatch) {
   std::size_t want = 0;
   for (const auto& f : doc.report().findings) want += f.rule == first.rule;
   EXPECT_EQ(static_cast<std::size_t>(sw.w.findings_model()->rowCount()), want);
-  if (doc.finding_context(0) != kNoIndex) EXPECT_TRUE(sw.w.tree_scene()->is_drawn(doc.finding_context(0)));
+  if (doc.finding_context(0) != kNoIndex) {
+    EXPECT_TRUE(sw.w.tree_scene()->is_drawn(doc.finding_context(0)));
+  }
   EXPECT_LE(sw.w.tree_scene()->drawn().size(), all_nodes);
   // Nothing matches: nothing drawn.
   sw.w.set_filter_text(QStringLiteral("no-such-site-or-thread"));

@@ -257,6 +257,13 @@ class IdIndex {
 class TraceModel {
  public:
   TraceModel() = default;
+  /// A copy is a snapshot: the live viewer follows with update() on one model
+  /// and publishes copies (far cheaper than a fresh load).
+  TraceModel(const TraceModel&);
+  TraceModel& operator=(const TraceModel&);
+  TraceModel(TraceModel&&) noexcept = default;
+  TraceModel& operator=(TraceModel&&) noexcept = default;
+  ~TraceModel() = default;
 
   /// Reads the whole trace on `db` (opened by TraceReader, or an in-memory
   /// trace) in one read transaction.  Throws ModelError on an SQL error or a
