@@ -13,6 +13,8 @@
 //   tree frame time     the same for the tree view at TREE_TRACE (every
 //                       context drawn: 10,000 for `ctxscope-gen-trace T 105000`),
 //                       fitted (all visible) and at natural size while panning.
+//   seek                the playback cursor to a random time of the 1M-event
+//                       run, both views repainted (QElapsedTimer around both)
 //   playback frame      a playback step (the cursor to the next moment, or a
 //                       16 ms tick at 1x) plus the repaint of the tree
 //                       (fitted: every context visible) and the lanes, at TREE_TRACE.
@@ -79,9 +81,9 @@ double frame_ms(View* v) {
   return static_cast<double>(t.nsecsElapsed()) / 1e6;
 }
 
-void report(const char* what, const std::vector<double>& f) {
-  std::printf("  %-44s median %6.2f ms  p95 %6.2f ms  max %6.2f ms  (%zu frames; target <= 16 ms)\n", what, median(f),
-              pct(f, 0.95), *std::max_element(f.begin(), f.end()), f.size());
+void report(const char* what, const std::vector<double>& f, int target_ms = 16) {
+  std::printf("  %-44s median %6.2f ms  p95 %6.2f ms  max %6.2f ms  (%zu frames; target <= %d ms)\n", what, median(f),
+              pct(f, 0.95), *std::max_element(f.begin(), f.end()), f.size(), target_ms);
 }
 
 }  // namespace
@@ -173,6 +175,28 @@ int main(int argc, char** argv) {
       f.push_back(frame_ms(v));
     }
     report("lanes zoom/pan, 1M events", f);
+  }
+
+  // Seek (issue 13): the cursor jumps to a random time of the 1M-event run and
+  // both views repaint the state there (target <= 50 ms).
+  {
+    auto* pb = w->playback();
+    w->lanes_view()->fit();
+    w->tree_view()->fit();
+    std::uint64_t x = 0x9e3779b97f4a7c15ull;  // a fixed sequence of times
+    std::vector<double> f;
+    for (int i = 0; i < 30; ++i) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      const std::int64_t t = pb->begin_ns() + static_cast<std::int64_t>(x % static_cast<std::uint64_t>(
+                                                  std::max<std::int64_t>(1, pb->end_ns() - pb->begin_ns())));
+      QElapsedTimer tm;
+      tm.start();
+      pb->seek(t);
+      w->tree_view()->viewport()->repaint();
+      w->lanes_view()->viewport()->repaint();
+      f.push_back(static_cast<double>(tm.nsecsElapsed()) / 1e6);
+    }
+    report("seek to a random t, 1M events, tree+lanes", f, 50);
   }
 
   if (!tree.empty()) {
