@@ -244,21 +244,18 @@ class ModelBuilder {
     tick(n % 4096);
   }
 
-  // Splits each table at the middle of its id range: the lower halves go to a
-  // second connection on another core, the upper halves are read here.
-  std::pair<Part, Part> split_parts() {
-    Part lower, upper;
-    auto split = [&](const char* table, Range& lo, Range& hi) {
-      // Two subqueries: SQLite's min/max optimization (O(log n)) is for a lone min() or max().
-      const std::string t = table;
-      sql::Stmt s(db_, "SELECT (SELECT min(id) FROM " + t + "), (SELECT max(id) FROM " + t + ")");
-      const std::int64_t mid = s.step() && !s.null(0) ? s.i64(0) + (s.i64(1) - s.i64(0)) / 2 + 1 : 0;
-      lo.hi = hi.lo = mid;
-    };
-    split("threads", lower.threads, upper.threads);
-    split("contexts", lower.contexts, upper.contexts);
-    split("waits", lower.waits, upper.waits);
-    return {std::move(lower), std::move(upper)};
+  // The smallest and largest id of a table (0, 0 when empty).  Two
+  // subqueries: SQLite's min/max optimization (O(log n)) is for a lone min()
+  // or max(); `SELECT min(id), max(id)` scans the table.
+  struct IdSpan {
+    std::int64_t min = 0, max = 0;
+    // Where a two-connection load splits the table: the lower half below.
+    std::int64_t middle() const { return min + (max - min) / 2 + 1; }
+  };
+  IdSpan id_span(const char* table) {
+    const std::string t = table;
+    sql::Stmt s(db_, "SELECT (SELECT min(id) FROM " + t + "), (SELECT max(id) FROM " + t + ")");
+    return s.step() && !s.null(0) ? IdSpan{s.i64(0), s.i64(1)} : IdSpan{};
   }
 
   // What identifies the commit a connection's snapshot sees.
@@ -282,12 +279,14 @@ class ModelBuilder {
     const std::int64_t n_threads = count("threads"), n_ctx = count("contexts"), n_waits = count("waits");
     const double total = std::max<double>(1.0, static_cast<double>(n_threads + n_ctx + n_waits));
 
+    const IdSpan thread_ids = id_span("threads"), ctx_ids = id_span("contexts"), wait_ids = id_span("waits");
+
     // Large files are read by two connections at once (SQLite's per-column
-    // cost is most of a load); both must see the same commit, or the lower
-    // half is read again here.
-    auto parts = split_parts();
-    Part& lower = parts.first;
-    Part& upper = parts.second;
+    // cost is most of a load): each table split at the middle of its ids, the
+    // lower halves on a second connection on another core, the upper halves
+    // here.  Both must see the same commit, or the lower half is read again
+    // here.  One connection: `upper` is every id.
+    Part lower, upper;
     auto reserve = [&](Part& p, double share) {
       auto n = [&](std::int64_t rows) { return static_cast<std::size_t>(static_cast<double>(rows) * share) + 64; };
       p.thread_rows.reserve(n(n_threads));
@@ -302,14 +301,17 @@ class ModelBuilder {
     };
     sql::Connection sibling;
     if (opts.parallel && total >= static_cast<double>(opts.parallel_min_rows)) sibling = open_sibling(db_);
-    m_.ctx_ids_.reserve(max_id("contexts"), static_cast<std::size_t>(n_ctx));
-    m_.wait_ids_.reserve(max_id("waits"), static_cast<std::size_t>(n_waits));
+    m_.ctx_ids_.reserve(static_cast<std::uint64_t>(std::max<std::int64_t>(ctx_ids.max, 0)), static_cast<std::size_t>(n_ctx));
+    m_.wait_ids_.reserve(static_cast<std::uint64_t>(std::max<std::int64_t>(wait_ids.max, 0)),
+                         static_cast<std::size_t>(n_waits));
     origin_fixups_.reserve(static_cast<std::size_t>(n_ctx));
     if (!sibling) {
-      upper = Part{};  // every id, read here
       reserve(upper, 1.0);
       read_part(db_, upper, here_tick);
     } else {
+      lower.threads.hi = upper.threads.lo = thread_ids.middle();
+      lower.contexts.hi = upper.contexts.lo = ctx_ids.middle();
+      lower.waits.hi = upper.waits.lo = wait_ids.middle();
       reserve(lower, 1.0);  // adopted whole, then the upper half appended in place
       reserve(upper, 0.55);
       const auto mark = snapshot_mark(db_);  // under the caller's snapshot
@@ -347,12 +349,13 @@ class ModelBuilder {
     // The lower ids first, so every table stays in id order; the first part's
     // rows are adopted whole, the second's appended.
     for (Part* p : {&lower, &upper}) {
-      adopt(m_.threads_, p->thread_rows, [&](std::uint32_t i) { index_thread(i); });
-      adopt(m_.contexts_, p->context_rows, [&](std::uint32_t i) {
+      adopt(m_.threads_, p->thread_rows, [&](std::uint32_t i, std::size_t) { index_thread(i); });
+      adopt(m_.contexts_, p->context_rows, [&](std::uint32_t i, std::size_t row) {
         m_.ctx_ids_.insert(m_.contexts_[i].id, i);
-        origin_fixups_.emplace_back(i, p->origin_ids[i - (m_.contexts_.size() - p->origin_ids.size())]);
+        origin_fixups_.emplace_back(i, p->origin_ids[row]);
       });
-      adopt(m_.waits_, p->wait_rows, [&](std::uint32_t i) { m_.wait_ids_.insert(m_.waits_[i].id, i); });
+      adopt(m_.waits_, p->wait_rows,
+            [&](std::uint32_t i, std::size_t) { m_.wait_ids_.insert(m_.waits_[i].id, i); });
       *p = Part{};
     }
     m_.last_seq_ = max_seq();
@@ -384,10 +387,6 @@ class ModelBuilder {
     sql::Stmt s(db_, std::string("SELECT count(*) FROM ") + table);  // counts cells per page: a few ms at 1 M events
     return s.step() && !s.null(0) ? s.i64(0) : 0;
   }
-  std::int64_t max_id(const char* table) {
-    sql::Stmt s(db_, std::string("SELECT max(id) FROM ") + table);  // O(log n)
-    return s.step() && !s.null(0) ? s.i64(0) : 0;
-  }
   std::int64_t max_seq() {
     sql::Stmt s(db_, "SELECT max(seq) FROM events");
     return s.step() && !s.null(0) ? s.i64(0) : 0;
@@ -403,13 +402,13 @@ class ModelBuilder {
     m_.thread_index_[id] = idx;
   }
   // Moves `rows` to the end of `to` (whole when `to` is empty) and calls
-  // index(i) for each new index.
+  // index(i, row) for each: its index in `to`, and in `rows`.
   template <class T, class Index>
   static void adopt(std::vector<T>& to, std::vector<T>& rows, Index&& index) {
     const auto first = static_cast<std::uint32_t>(to.size());
     if (to.empty()) to = std::move(rows);
     else to.insert(to.end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
-    for (auto i = first; i < to.size(); ++i) index(i);
+    for (auto i = first; i < to.size(); ++i) index(i, std::size_t{i - first});
   }
   void add_context(Context c, std::uint64_t origin_id) {
     const auto idx = static_cast<std::uint32_t>(m_.contexts_.size());

@@ -299,14 +299,8 @@ void MainWindow::open_dialog() {
 void MainWindow::show_document(DocumentPtr doc) {
   progress_->hide();
   cancel_->hide();
-  doc_ = std::move(doc);
   sel_finding_ = kNoIndex;
-  context_model_->set_document(doc_);
-  lanes_model_->set_document(doc_);
-  findings_model_->set_document(doc_);
-  tree_scene_->set_document(doc_);
-  lanes_scene_->set_document(doc_);
-  playback_->set_document(doc_);
+  attach(std::move(doc));
   filter_.reset();  // only now: the scenes held it until set_document dropped it
   details_->clear();
   search_->blockSignals(true);
@@ -328,6 +322,17 @@ void MainWindow::show_document(DocumentPtr doc) {
   else details_->setHtml(tr("<p><b>No findings.</b> The analyzer found no lost cancel and no wait that missed "
                             "a cancellation in this run.</p><p>Select a context, a thread or a wait to see it here.</p>"));
   emit documentLoaded();
+}
+
+// The one place a document reaches the models, the scenes and the playback.
+void MainWindow::attach(DocumentPtr doc) {
+  doc_ = std::move(doc);
+  context_model_->set_document(doc_);
+  lanes_model_->set_document(doc_);
+  findings_model_->set_document(doc_);
+  tree_scene_->set_document(doc_);
+  lanes_scene_->set_document(doc_);
+  playback_->set_document(doc_);
 }
 
 void MainWindow::rebuild_test_box() {
@@ -393,13 +398,7 @@ void MainWindow::apply_update(DocumentPtr doc, TraceFollower::RunState state) {
   const auto sel_t = lanes_scene_->selected_thread(), sel_w = lanes_scene_->selected_wait();
   const bool at_end = playback_->at_end();
   const auto t = playback_->time();
-  doc_ = std::move(doc);
-  context_model_->set_document(doc_);
-  lanes_model_->set_document(doc_);
-  findings_model_->set_document(doc_);
-  tree_scene_->set_document(doc_);
-  lanes_scene_->set_document(doc_);
-  playback_->set_document(doc_);
+  attach(std::move(doc));
   if (!at_end) playback_->seek(t);
   filter_.reset();
   rebuild_test_box();

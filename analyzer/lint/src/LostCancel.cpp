@@ -456,6 +456,31 @@ bool is_function_boundary(const DynTypedNode& n) {
          n.get<BlockExpr>() != nullptr || n.get<CapturedStmt>() != nullptr;
 }
 
+// From `cur` outwards to the function's boundary: each handler of a try
+// statement whose try block holds `cur` that `match` says may catch the
+// exception is a target; a sure match ends the route, else it escapes.
+template <class MatchFn>
+ThrowTargets route_out(DynTypedNode cur, ASTContext& ctx, MatchFn&& match) {
+  ThrowTargets out;
+  for (;;) {
+    DynTypedNodeList parents = ctx.getParents(cur);
+    if (parents.empty() || is_function_boundary(parents[0])) break;
+    const DynTypedNode p = parents[0];
+    if (const auto* tr = p.get<CXXTryStmt>(); tr != nullptr && cur.get<Stmt>() == tr->getTryBlock()) {
+      for (unsigned i = 0; i < tr->getNumHandlers(); ++i) {
+        const CXXCatchStmt* h = tr->getHandler(i);
+        const Match m = match(h->getCaughtType());
+        if (m == Match::no) continue;
+        out.handlers.push_back(h);
+        if (m == Match::sure) return out;
+      }
+    }
+    cur = p;
+  }
+  out.escapes = true;
+  return out;
+}
+
 ThrowTargets route_throw(const CXXThrowExpr& t, ASTContext& ctx) {
   ThrowTargets out;
   DynTypedNode cur = DynTypedNode::create(t);
@@ -485,46 +510,15 @@ ThrowTargets route_throw(const CXXThrowExpr& t, ASTContext& ctx) {
       return out;
     }
   }
-  for (;;) {
-    DynTypedNodeList parents = ctx.getParents(cur);
-    if (parents.empty() || is_function_boundary(parents[0])) break;
-    const DynTypedNode p = parents[0];
-    if (const auto* tr = p.get<CXXTryStmt>(); tr != nullptr && cur.get<Stmt>() == tr->getTryBlock()) {
-      for (unsigned i = 0; i < tr->getNumHandlers(); ++i) {
-        const CXXCatchStmt* h = tr->getHandler(i);
-        Match m = rethrow ? handler_matches_rethrown(h->getCaughtType(), caught, ctx)
-                          : handler_matches(h->getCaughtType(), thrown, ctx);
-        if (m == Match::no) continue;
-        out.handlers.push_back(h);
-        if (m == Match::sure) return out;
-      }
-    }
-    cur = p;
-  }
-  out.escapes = true;
-  return out;
+  return route_out(cur, ctx, [&](QualType handled) {
+    return rethrow ? handler_matches_rethrown(handled, caught, ctx) : handler_matches(handled, thrown, ctx);
+  });
 }
 
 // With calls-may-throw: where an exception of unknown type thrown by the call
 // `s` may go.  Only `catch (...)` surely catches it; a typed handler may.
 ThrowTargets route_call(const Stmt& s, ASTContext& ctx) {
-  ThrowTargets out;
-  DynTypedNode cur = DynTypedNode::create(s);
-  for (;;) {
-    DynTypedNodeList parents = ctx.getParents(cur);
-    if (parents.empty() || is_function_boundary(parents[0])) break;
-    const DynTypedNode p = parents[0];
-    if (const auto* tr = p.get<CXXTryStmt>(); tr != nullptr && cur.get<Stmt>() == tr->getTryBlock()) {
-      for (unsigned i = 0; i < tr->getNumHandlers(); ++i) {
-        const CXXCatchStmt* h = tr->getHandler(i);
-        out.handlers.push_back(h);
-        if (h->getCaughtType().isNull()) return out;
-      }
-    }
-    cur = p;
-  }
-  out.escapes = true;
-  return out;
+  return route_out(DynTypedNode::create(s), ctx, [](QualType handled) { return handled.isNull() ? Match::sure : Match::maybe; });
 }
 
 // A call or construction that may throw: its callee is not noexcept.
