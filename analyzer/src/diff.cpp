@@ -53,6 +53,7 @@ void match_findings(const Report& ra, const Report& rb, RunDiff& d) {
     if (auto it = by_fp.find(fb[j]); it != by_fp.end() && !used_a[it->second]) {
       used_a[it->second] = used_b[j] = true;
       d.kept.push_back(rb.findings[j]);
+      d.kept_in_b.push_back(static_cast<std::uint32_t>(j));
     }
   // Pass 2: what is left, without lines (an edit moved them), in order.
   std::multimap<std::string, std::size_t> loose;
@@ -64,12 +65,19 @@ void match_findings(const Report& ra, const Report& rb, RunDiff& d) {
       used_a[it->second] = used_b[j] = true;
       loose.erase(it);
       d.kept.push_back(rb.findings[j]);
+      d.kept_in_b.push_back(static_cast<std::uint32_t>(j));
     }
   }
   for (std::size_t i = 0; i < fa.size(); ++i)
-    if (!used_a[i]) d.fixed.push_back(ra.findings[i]);
+    if (!used_a[i]) {
+      d.fixed.push_back(ra.findings[i]);
+      d.fixed_in_a.push_back(static_cast<std::uint32_t>(i));
+    }
   for (std::size_t j = 0; j < fb.size(); ++j)
-    if (!used_b[j]) d.added.push_back(rb.findings[j]);
+    if (!used_b[j]) {
+      d.added.push_back(rb.findings[j]);
+      d.added_in_b.push_back(static_cast<std::uint32_t>(j));
+    }
 }
 
 std::string context_key(const TraceModel& m, std::uint32_t i) {
@@ -97,17 +105,32 @@ std::string wait_key(const TraceModel& m, std::uint32_t i) {
   return k;
 }
 
+// Entities grouped by key in each run; the kinds whose counts differ, with
+// the surplus of the run that has more (its last entities of that kind:
+// the first min(a, b) pair up in creation order) flagged in only_a / only_b.
 template <class Key>
-std::vector<EntityCount> count_diff(const TraceModel& a, std::size_t na, const TraceModel& b, std::size_t nb, Key key) {
-  std::map<std::string, EntityCount> counts;
-  for (std::uint32_t i = 0; i < na; ++i) ++counts[key(a, i)].a;
-  for (std::uint32_t i = 0; i < nb; ++i) ++counts[key(b, i)].b;
+std::vector<EntityCount> count_diff(const TraceModel& a, std::size_t na, const TraceModel& b, std::size_t nb, Key key,
+                                    std::vector<std::uint8_t>& only_a, std::vector<std::uint8_t>& only_b) {
+  std::map<std::string, std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>>> groups;
+  for (std::uint32_t i = 0; i < na; ++i) groups[key(a, i)].first.push_back(i);
+  for (std::uint32_t i = 0; i < nb; ++i) groups[key(b, i)].second.push_back(i);
+  only_a.assign(na, 0);
+  only_b.assign(nb, 0);
   std::vector<EntityCount> out;
-  for (auto& [what, c] : counts)
-    if (c.a != c.b) {
-      c.what = what;
-      out.push_back(c);
-    }
+  for (auto& [what, g] : groups) {
+    const auto& [ia, ib] = g;
+    if (ia.size() == ib.size()) continue;
+    EntityCount c;
+    c.what = what;
+    c.a = ia.size();
+    c.b = ib.size();
+    const std::size_t both = std::min(ia.size(), ib.size());
+    c.only_a.assign(ia.begin() + static_cast<std::ptrdiff_t>(both), ia.end());
+    c.only_b.assign(ib.begin() + static_cast<std::ptrdiff_t>(both), ib.end());
+    for (auto i : c.only_a) only_a[i] = 1;
+    for (auto i : c.only_b) only_b[i] = 1;
+    out.push_back(std::move(c));
+  }
   return out;
 }
 
@@ -116,8 +139,9 @@ std::vector<EntityCount> count_diff(const TraceModel& a, std::size_t na, const T
 RunDiff diff_runs(const TraceModel& a, const Report& ra, const TraceModel& b, const Report& rb) {
   RunDiff d;
   match_findings(ra, rb, d);
-  d.contexts = count_diff(a, a.contexts().size(), b, b.contexts().size(), context_key);
-  d.waits = count_diff(a, a.waits().size(), b, b.waits().size(), wait_key);
+  d.contexts = count_diff(a, a.contexts().size(), b, b.contexts().size(), context_key, d.context_only_a,
+                          d.context_only_b);
+  d.waits = count_diff(a, a.waits().size(), b, b.waits().size(), wait_key, d.wait_only_a, d.wait_only_b);
   return d;
 }
 

@@ -11,7 +11,14 @@ LegendWidget::LegendWidget(QWidget* parent) : QWidget(parent) {
   setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
 }
 
-QSize LegendWidget::sizeHint() const { return QSize(800, 46); }
+QSize LegendWidget::sizeHint() const { return QSize(800, compare_.isEmpty() ? 46 : 68); }
+
+void LegendWidget::set_compare_mark(const QString& text) {
+  if (text == compare_) return;
+  compare_ = text;
+  updateGeometry();
+  update();
+}
 
 void LegendWidget::paintEvent(QPaintEvent*) {
   QPainter p(this);
@@ -100,6 +107,28 @@ void LegendWidget::paintEvent(QPaintEvent*) {
   p.drawLine(QPointF(x + 5, y + 3), QPointF(x + 5, y + 19));
   x += 14;
   label(x, y, tr("its context's deadline"));
+  if (!compare_.isEmpty()) {  // Row 3: comparing two runs.
+    y = 2 * row_h + 1;
+    x = head(y, tr("Compare"));
+    p.setPen(QPen(palette::diff_only(), 2, Qt::DashLine));
+    p.setBrush(Qt::NoBrush);
+    p.drawRoundedRect(QRectF(x, y + 4, 22, 15), 4, 4);
+    x += 28;
+    QFont bf = f;
+    bf.setBold(true);
+    bf.setPixelSize(10);
+    p.setFont(bf);
+    const QString tag = tr("ONLY IN");
+    const int w = p.fontMetrics().horizontalAdvance(tag) + 10;
+    p.setPen(Qt::NoPen);
+    p.setBrush(palette::diff_only());
+    p.drawRoundedRect(QRectF(x, y + 4, w, 15), 7, 7);
+    p.setPen(Qt::white);
+    p.drawText(QRectF(x, y + 4, w, 15), Qt::AlignCenter, tag);
+    p.setFont(f);
+    x += w + 6;
+    label(x, y, compare_);
+  }
   p.setPen(QColor(0xd0, 0xd4, 0xd8));
   p.drawLine(0, height() - 1, width(), height() - 1);
 }

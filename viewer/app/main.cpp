@@ -1,5 +1,6 @@
 // ctxscope-viewer [FILE]
 // ctxscope-viewer --screenshot OUT.png [--at T] [FILE]
+// ctxscope-viewer --diff A.db B.db [--screenshot OUT.png]
 //
 // --at T shows the state at time T of the run (ns, or 12ms, 1.5s, 50%); a T
 // that is not a time or lies outside the run is one line on stderr, exit 2.
@@ -29,6 +30,7 @@ void usage(FILE* to) {
       "usage: ctxscope-viewer [FILE]\n"
       "       ctxscope-viewer --follow FILE\n"
       "       ctxscope-viewer --screenshot OUT.png [--at T] [FILE]\n"
+      "       ctxscope-viewer --diff A.db B.db [--screenshot OUT.png]\n"
       "Shows a ctxscope trace: the context tree, the threads' waits, the analyzer's findings.\n"
       "\n"
       "Options:\n"
@@ -38,6 +40,9 @@ void usage(FILE* to) {
       "                        (offscreen when there is no display)\n"
       "  --at T                with --screenshot: the state at time T of the run:\n"
       "                        nanoseconds, or 12ms, 1.5s, 250us, 50%\n"
+      "  --diff A B            compare two runs (did the fix remove the leak, and add\n"
+      "                        nothing?): findings fixed, new and in both, and what only\n"
+      "                        one run has, marked in its tree and lanes\n"
       "  -h, --help            print this help and exit\n"
       "  --version             print the version and exit\n"
       "Qt's own options (-platform, -style, -display) are passed to Qt.\n",
@@ -54,7 +59,8 @@ std::string one_line(std::string s) {
 
 int main(int argc, char** argv) {
   std::string screenshot, file, at;
-  bool have_at = false, follow = false;
+  std::string diff_a, diff_b;
+  bool have_at = false, follow = false, diff = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -73,6 +79,14 @@ int main(int argc, char** argv) {
       screenshot = argv[++i];
     } else if (a == "--follow") {
       follow = true;
+    } else if (a == "--diff") {
+      if (i + 2 >= argc) {
+        std::fputs("ctxscope-viewer: --diff needs two trace files: --diff A.db B.db\n", stderr);
+        return 2;
+      }
+      diff = true;
+      diff_a = argv[++i];
+      diff_b = argv[++i];
     } else if (a == "--at") {
       if (i + 1 >= argc) {
         std::fputs("ctxscope-viewer: --at needs a time (ns, or 12ms, 1.5s, 50%)\n", stderr);
@@ -104,6 +118,13 @@ int main(int argc, char** argv) {
                stderr);
     return 2;
   }
+  if (diff && (follow || have_at || !file.empty())) {
+    std::fputs(follow ? "ctxscope-viewer: --diff and --follow do not go together\n"
+               : have_at ? "ctxscope-viewer: --diff and --at do not go together\n"
+                         : "ctxscope-viewer: --diff takes its two files, not a third\n",
+               stderr);
+    return 2;
+  }
   if (have_at) {
     // A T that is no time at all fails before the file is read (its range is checked after).
     std::string e;
@@ -132,6 +153,7 @@ int main(int argc, char** argv) {
     w.resize(1600, 1000);
     w.show();
     if (follow) w.follow(QString::fromStdString(file));
+    else if (diff) w.compare(QString::fromStdString(diff_a), QString::fromStdString(diff_b));
     else if (!file.empty()) w.open(QString::fromStdString(file));
     if (have_at) {
       QObject::connect(&w, &ctxscope::viewer::MainWindow::documentLoaded, &w, [&] {
@@ -148,16 +170,18 @@ int main(int argc, char** argv) {
   w.resize(1600, 1000);
   w.show();
   QCoreApplication::processEvents();
-  if (!file.empty()) {
+  if (!file.empty() || diff) {
     QEventLoop loop;
     QString error;
     bool ok = false;
-    QObject::connect(&w, &ctxscope::viewer::MainWindow::documentLoaded, &loop, [&] { ok = true; loop.quit(); });
+    if (diff) QObject::connect(&w, &ctxscope::viewer::MainWindow::diffLoaded, &loop, [&] { ok = true; loop.quit(); });
+    else QObject::connect(&w, &ctxscope::viewer::MainWindow::documentLoaded, &loop, [&] { ok = true; loop.quit(); });
     QObject::connect(&w, &ctxscope::viewer::MainWindow::loadFailed, &loop, [&](const QString& m) {
       error = m;
       loop.quit();
     });
-    w.open(QString::fromStdString(file));
+    if (diff) w.compare(QString::fromStdString(diff_a), QString::fromStdString(diff_b));
+    else w.open(QString::fromStdString(file));
     loop.exec();
     if (!ok) {
       std::fprintf(stderr, "ctxscope-viewer: %s\n", one_line(error.toStdString()).c_str());
@@ -169,7 +193,8 @@ int main(int argc, char** argv) {
   QCoreApplication::sendPostedEvents();
   QCoreApplication::processEvents();
   w.fit_all();
-  if (w.document() && !w.document()->report().findings.empty()) w.select_finding(0);
+  // Comparing, compare() chose what to show and select; otherwise the first finding.
+  if (!diff && w.document() && !w.document()->report().findings.empty()) w.select_finding(0);
   if (have_at && w.document()) {
     std::string e;
     const auto& d = *w.document();

@@ -26,6 +26,7 @@
 #include <QTextBrowser>
 #include <QToolBar>
 #include <QTreeView>
+#include <QTreeWidget>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -59,6 +60,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), sel_finding_(kNoI
 
   connect(loader_, &TraceLoader::progress, progress_, &QProgressBar::setValue);
   connect(loader_, &TraceLoader::loaded, this, &MainWindow::show_document);
+  connect(loader_, &TraceLoader::diffLoaded, this, &MainWindow::show_diff);
   connect(loader_, &TraceLoader::failed, this, &MainWindow::show_error);
   connect(loader_, &TraceLoader::cancelled, this, [this](const QString& path) {
     progress_->hide();
@@ -141,6 +143,15 @@ void MainWindow::build_ui() {
   connect(test_box_, &QComboBox::currentIndexChanged, this, [this](int i) {
     if (syncing_ || i < 0) return;
     select_test(test_box_->itemData(i).toUInt());
+  });
+  run_box_ = new QComboBox;
+  run_box_->setToolTip(tr("Comparing two runs: which one the tree and the lanes show"));
+  run_box_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+  run_box_action_ = tb->addWidget(run_box_);
+  run_box_action_->setVisible(false);
+  connect(run_box_, &QComboBox::currentIndexChanged, this, [this](int i) {
+    if (syncing_ || i < 0 || !diff_) return;
+    show_run(i == 0);
   });
 
   // Playback: step back, play/pause, step forward, speed, scrubber, time.
@@ -241,6 +252,16 @@ void MainWindow::build_ui() {
   tabs_->addTab(findings_view_, tr("Findings"));
   tabs_->addTab(contexts_view_, tr("Contexts"));
   tabs_->addTab(threads_view_, tr("Threads"));
+  compare_view_ = new QTreeWidget;
+  compare_view_->setColumnCount(2);
+  compare_view_->setHeaderLabels({tr("A → B"), tr("What")});
+  compare_view_->setRootIsDecorated(true);
+  compare_view_->setUniformRowHeights(true);
+  compare_view_->setWordWrap(false);
+  compare_view_->setColumnWidth(0, 110);
+  connect(compare_view_, &QTreeWidget::currentItemChanged, this, [this](QTreeWidgetItem* cur, QTreeWidgetItem*) {
+    if (!syncing_ && cur) compare_item_chosen(cur);
+  });
 
   details_ = new QTextBrowser;
   details_->setOpenLinks(false);
@@ -284,6 +305,7 @@ void MainWindow::build_ui() {
 }
 
 void MainWindow::open(const QString& path) {
+  leave_compare();
   status_->setText(tr("Loading %1…").arg(path));
   progress_->setValue(0);
   progress_->show();
@@ -297,6 +319,7 @@ void MainWindow::open_dialog() {
 }
 
 void MainWindow::show_document(DocumentPtr doc) {
+  if (!switching_run_) leave_compare();
   progress_->hide();
   cancel_->hide();
   sel_finding_ = kNoIndex;
@@ -352,6 +375,7 @@ void MainWindow::rebuild_test_box() {
 }
 
 void MainWindow::follow(const QString& path) {
+  leave_compare();
   followed_ = true;
   run_state_ = TraceFollower::RunState::running;
   syncing_ = true;
@@ -413,6 +437,196 @@ void MainWindow::apply_update(DocumentPtr doc, TraceFollower::RunState state) {
   emit documentUpdated();
 }
 
+// ---- comparing two runs ------------------------------------------------------
+
+void MainWindow::compare(const QString& a, const QString& b) {
+  leave_compare();
+  status_->setText(tr("Loading %1 and %2 to compare…").arg(a, b));
+  progress_->setValue(0);
+  progress_->show();
+  cancel_->show();
+  loader_->load_pair(a, b);
+}
+
+void MainWindow::leave_compare() {
+  if (!diff_) return;
+  diff_.reset();
+  const int i = tabs_->indexOf(compare_view_);
+  if (i >= 0) tabs_->removeTab(i);
+  compare_view_->clear();
+  run_box_action_->setVisible(false);
+  legend_->set_compare_mark(QString());
+  tree_scene_->set_marks({}, QString());
+  lanes_scene_->set_marks({});
+}
+
+void MainWindow::show_diff(DiffPtr d) {
+  leave_compare();
+  diff_ = std::move(d);
+  const auto& rd = diff_->diff;
+  // Which finding is which, and which entity count each surplus entity is in.
+  for (int side = 0; side < 2; ++side) {
+    const auto& doc = *diff_->run(side == 1);
+    finding_side_[side].assign(doc.report().findings.size(), -1);
+    ctx_entity_[side].assign(doc.model().contexts().size(), -1);
+    wait_entity_[side].assign(doc.model().waits().size(), -1);
+  }
+  for (auto f : rd.fixed_in_a) finding_side_[1][f] = 0;
+  for (auto f : rd.added_in_b) finding_side_[0][f] = 1;
+  for (auto f : rd.kept_in_b) finding_side_[0][f] = 2;
+  for (int k = 0; k < 2; ++k) {
+    const auto& counts = k == 0 ? rd.contexts : rd.waits;
+    auto& per = k == 0 ? ctx_entity_ : wait_entity_;
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      for (auto x : counts[i].only_a) per[1][x] = static_cast<int>(i);
+      for (auto x : counts[i].only_b) per[0][x] = static_cast<int>(i);
+    }
+  }
+  syncing_ = true;
+  run_box_->clear();
+  run_box_->addItem(tr("A: %1").arg(QFileInfo(QString::fromStdString(diff_->a->path())).fileName()));
+  run_box_->addItem(tr("B: %1").arg(QFileInfo(QString::fromStdString(diff_->b->path())).fileName()));
+  syncing_ = false;
+  run_box_action_->setVisible(true);
+  build_compare_tab();
+  // What a person asks first: did the fix add anything (B's new findings)?
+  // If not, what did it remove (A's fixed findings, shown in A)?
+  const bool start_a = rd.added.empty() && !rd.fixed.empty();
+  show_run(start_a);
+  if (!rd.added.empty()) select_finding(rd.added_in_b.front());
+  else if (!rd.fixed.empty()) select_finding(rd.fixed_in_a.front());
+  tabs_->setCurrentWidget(compare_view_);
+  emit diffLoaded();
+}
+
+void MainWindow::show_run(bool run_a) {
+  if (!diff_) return;
+  showing_a_ = run_a;
+  switching_run_ = true;
+  show_document(diff_->run(run_a));
+  switching_run_ = false;
+  syncing_ = true;
+  run_box_->setCurrentIndex(run_a ? 0 : 1);
+  syncing_ = false;
+  apply_marks();
+  setWindowTitle(QStringLiteral("%1 → %2 (showing %3) — ctxscope viewer")
+                     .arg(QFileInfo(QString::fromStdString(diff_->a->path())).fileName(),
+                          QFileInfo(QString::fromStdString(diff_->b->path())).fileName(),
+                          run_a ? QStringLiteral("A") : QStringLiteral("B")));
+  update_status();
+}
+
+void MainWindow::apply_marks() {
+  const QString badge = showing_a_ ? tr("ONLY IN A") : tr("ONLY IN B");
+  tree_scene_->set_marks(diff_->contexts_only_in(showing_a_), badge);
+  lanes_scene_->set_marks(diff_->waits_only_in(showing_a_));
+  legend_->set_compare_mark(showing_a_ ? tr("only in A (this run): B has fewer of its kind")
+                                       : tr("only in B (this run): A has fewer of its kind"));
+}
+
+namespace {
+// Item data of the Compare tab's rows.
+enum CompareRole { KindRole = Qt::UserRole, RunRole, IndexRole };
+enum CompareKind { GroupRow, FindingRow, ContextRow, WaitRow };
+}  // namespace
+
+void MainWindow::build_compare_tab() {
+  const auto& rd = diff_->diff;
+  compare_view_->clear();
+  auto group = [&](const QString& title, int n) {
+    auto* g = new QTreeWidgetItem(compare_view_, {QString::number(n), title});
+    g->setData(0, KindRole, GroupRow);
+    QFont f = g->font(1);
+    f.setBold(true);
+    g->setFont(0, f);
+    g->setFont(1, f);
+    g->setFirstColumnSpanned(false);
+    return g;
+  };
+  auto findings = [&](QTreeWidgetItem* g, const std::vector<std::uint32_t>& idx, bool run_a, const QString& tag) {
+    const auto& doc = *diff_->run(run_a);
+    for (auto f : idx) {
+      const auto& x = doc.report().findings[f];
+      auto* it = new QTreeWidgetItem(g, {tag, QString::fromStdString(x.rule + "  " + x.message)});
+      it->setToolTip(1, QString::fromStdString(x.message));
+      it->setData(0, KindRole, FindingRow);
+      it->setData(0, RunRole, run_a);
+      it->setData(0, IndexRole, f);
+    }
+    g->setExpanded(true);
+  };
+  findings(group(tr("Fixed — in A, not in B"), static_cast<int>(rd.fixed.size())), rd.fixed_in_a, true, tr("A only"));
+  findings(group(tr("New — in B, not in A"), static_cast<int>(rd.added.size())), rd.added_in_b, false, tr("B only"));
+  auto* kept = group(tr("In both"), static_cast<int>(rd.kept.size()));
+  findings(kept, rd.kept_in_b, false, tr("A and B"));
+  kept->setExpanded(rd.kept.size() <= 20);
+  auto counts = [&](const QString& title, const std::vector<analysis::EntityCount>& cs, int kind) {
+    auto* g = group(title, static_cast<int>(cs.size()));
+    for (std::size_t i = 0; i < cs.size(); ++i) {
+      const auto& c = cs[i];
+      auto* it = new QTreeWidgetItem(g, {QStringLiteral("%1 → %2").arg(c.a).arg(c.b), QString::fromStdString(c.what)});
+      it->setToolTip(1, QString::fromStdString(c.what));
+      it->setData(0, KindRole, kind);
+      it->setData(0, RunRole, !c.only_a.empty());
+      it->setData(0, IndexRole, static_cast<unsigned>(i));
+    }
+    g->setExpanded(cs.size() <= 50);
+  };
+  counts(tr("Contexts whose count differs (kind, creation function, ancestry)"), rd.contexts, ContextRow);
+  counts(tr("Waits whose count differs (object, label, function)"), rd.waits, WaitRow);
+  compare_view_->resizeColumnToContents(0);
+  if (tabs_->indexOf(compare_view_) < 0) tabs_->addTab(compare_view_, tr("Compare"));
+}
+
+void MainWindow::compare_item_chosen(QTreeWidgetItem* item) {
+  if (!diff_) return;
+  const int kind = item->data(0, KindRole).toInt();
+  if (kind == GroupRow) return;
+  const bool run_a = item->data(0, RunRole).toBool();
+  const auto i = item->data(0, IndexRole).toUInt();
+  if (run_a != showing_a_) show_run(run_a);
+  if (kind == FindingRow) {
+    select_finding(i);
+    return;
+  }
+  const auto& c = (kind == ContextRow ? diff_->diff.contexts : diff_->diff.waits)[i];
+  const auto& only = run_a ? c.only_a : c.only_b;
+  if (only.empty()) return;
+  if (kind == ContextRow) {
+    tree_scene_->reveal(only.front());
+    select_context(only.front());
+  } else {
+    const auto& m = doc_->model();
+    select_wait(m.find_thread(m.waits()[only.front()].thread), only.front());
+  }
+}
+
+QString MainWindow::compare_banner_finding(std::uint32_t f) const {
+  if (!diff_) return {};
+  const auto& side = finding_side_[showing_a_ ? 1 : 0];
+  if (f >= side.size() || side[f] < 0) return {};
+  static const char* const text[] = {
+      "<b>Fixed</b>: run A has this finding, run B does not.",
+      "<b>New</b>: run B has this finding, run A did not — a regression.",
+      "<b>In both</b>: runs A and B have this finding.",
+  };
+  static const char* const colour[] = {"#1b5e20", "#8e0000", "#555555"};
+  return QStringLiteral("<p style='color:%1'>%2</p>").arg(colour[side[f]], tr(text[side[f]]));
+}
+
+QString MainWindow::compare_banner_entity(bool context, std::uint32_t i) const {
+  if (!diff_) return {};
+  const int r = showing_a_ ? 1 : 0;
+  const auto& per = context ? ctx_entity_[r] : wait_entity_[r];
+  if (i >= per.size() || per[i] < 0) return {};
+  const auto& c = (context ? diff_->diff.contexts : diff_->diff.waits)[static_cast<std::size_t>(per[i])];
+  return QStringLiteral("<p style='color:#6a1b9a'><b>Only in %1</b>: %2 has %3 of this kind, %1 has %4 (%5)</p>")
+      .arg(showing_a_ ? QStringLiteral("A") : QStringLiteral("B"), showing_a_ ? QStringLiteral("B") : QStringLiteral("A"))
+      .arg(showing_a_ ? c.b : c.a)
+      .arg(showing_a_ ? c.a : c.b)
+      .arg(QString::fromStdString(c.what).toHtmlEscaped());
+}
+
 void MainWindow::show_error(const QString& path, const QString& message) {
   progress_->hide();
   cancel_->hide();
@@ -443,6 +657,12 @@ void MainWindow::update_status() {
   }
   for (const auto& w : doc_->warnings()) s += QStringLiteral("   ⚠ ") + QString::fromStdString(w);
   if (filter_ && !filter_->empty()) s += tr("   filter: %1 contexts match").arg(filter_->matching_contexts());
+  if (diff_)
+    s += tr("   comparing: showing %1 of A → B — %2 fixed, %3 new, %4 in both")
+             .arg(showing_a_ ? tr("A") : tr("B"))
+             .arg(diff_->diff.fixed.size())
+             .arg(diff_->diff.added.size())
+             .arg(diff_->diff.kept.size());
   status_->setText(s);
 }
 
@@ -525,7 +745,7 @@ void MainWindow::select_context(std::uint32_t c) {
   const auto idx = context_model_->index_of_context(c);
   contexts_view_->setCurrentIndex(idx);
   findings_view_->clearSelection();
-  details_->setHtml(context_details(*doc_, c));
+  details_->setHtml(compare_banner_entity(true, c) + context_details(*doc_, c));
   syncing_ = false;
 }
 
@@ -556,7 +776,7 @@ void MainWindow::select_wait(std::uint32_t t, std::uint32_t w) {
   if (c != kNoIndex) tree_view_->centre_on(c);
   show_wave(c);
   findings_view_->clearSelection();
-  details_->setHtml(wait_details(*doc_, w));
+  details_->setHtml(compare_banner_entity(false, w) + wait_details(*doc_, w));
   syncing_ = false;
 }
 
@@ -588,7 +808,7 @@ void MainWindow::select_finding(std::uint32_t f) {
     findings_view_->scrollTo(findings_view_->model()->index(row, 0));
   }
   if (c != kNoIndex) contexts_view_->setCurrentIndex(context_model_->index_of_context(c));
-  details_->setHtml(finding_details(*doc_, f));
+  details_->setHtml(compare_banner_finding(f) + finding_details(*doc_, f));
   syncing_ = false;
 }
 

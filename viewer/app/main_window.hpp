@@ -34,6 +34,8 @@ class QTabWidget;
 class QSlider;
 class QComboBox;
 class QToolButton;
+class QTreeWidget;
+class QTreeWidgetItem;
 
 namespace ctxscope::viewer {
 
@@ -53,6 +55,19 @@ class MainWindow : public QMainWindow {
   /// time (or the end); documentUpdated follows each.  stop_following() ends it.
   void follow(const QString& path);
   void stop_following();
+  /// Compares two runs (ctxscope-viewer --diff A B): loads both on the worker,
+  /// then shows one of them — B, or A when only A has findings the other
+  /// lacks — with the Compare tab (findings fixed / new / in both, the kinds
+  /// of contexts and waits whose counts differ) and a run selector; what only
+  /// the shown run has is marked in the tree and the lanes.  diffLoaded
+  /// follows (or loadFailed naming the bad file).  open() or follow() ends it.
+  void compare(const QString& a, const QString& b);
+  const DiffPtr& diff() const noexcept { return diff_; }
+  /// Comparing: shows run A (true) or B, keeping the comparison.
+  void show_run(bool run_a);
+  bool showing_a() const noexcept { return showing_a_; }
+  QTreeWidget* compare_view() const noexcept { return compare_view_; }
+  QComboBox* run_box() const noexcept { return run_box_; }
   TraceFollower* follower() const noexcept { return follower_; }
   /// The followed run's state (running / ended / died) of the last update.
   TraceFollower::RunState run_state() const noexcept { return run_state_; }
@@ -93,6 +108,7 @@ class MainWindow : public QMainWindow {
  signals:
   void documentLoaded();
   void documentUpdated();
+  void diffLoaded();
   void loadFailed(const QString& message);
 
  protected:
@@ -116,6 +132,13 @@ class MainWindow : public QMainWindow {
   void time_changed(qint64 t, qint64 previous);
   void apply_update(DocumentPtr doc, TraceFollower::RunState state);
   void rebuild_test_box();
+  void show_diff(DiffPtr diff);
+  void leave_compare();
+  void apply_marks();
+  void build_compare_tab();
+  void compare_item_chosen(QTreeWidgetItem* item);
+  QString compare_banner_finding(std::uint32_t f) const;
+  QString compare_banner_entity(bool context, std::uint32_t i) const;
 
   TraceLoader* loader_ = nullptr;
   DocumentPtr doc_;
@@ -154,6 +177,14 @@ class MainWindow : public QMainWindow {
   bool dialogs_ = true;
   bool syncing_ = false;
   std::uint32_t sel_finding_;
+  // Comparing two runs.
+  DiffPtr diff_;
+  bool showing_a_ = false, switching_run_ = false;
+  QTreeWidget* compare_view_ = nullptr;
+  QComboBox* run_box_ = nullptr;
+  QAction* run_box_action_ = nullptr;
+  std::vector<int> ctx_entity_[2], wait_entity_[2];  // [run b, run a]: per index, its EntityCount (-1: none)
+  std::vector<std::int8_t> finding_side_[2];         // [run b, run a]: per finding, 0 fixed, 1 new, 2 kept
 };
 
 }  // namespace ctxscope::viewer

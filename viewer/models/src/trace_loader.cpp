@@ -6,6 +6,7 @@ namespace ctxscope::viewer {
 
 TraceLoader::TraceLoader(QObject* parent) : QObject(parent) {
   qRegisterMetaType<ctxscope::viewer::DocumentPtr>("ctxscope::viewer::DocumentPtr");
+  qRegisterMetaType<ctxscope::viewer::DiffPtr>("ctxscope::viewer::DiffPtr");
   worker_ = new QObject;
   worker_->moveToThread(&thread_);
   connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
@@ -20,6 +21,18 @@ TraceLoader::~TraceLoader() {
 }
 
 void TraceLoader::load(const QString& path) {
+  start(path, [p = path.toStdString()](const auto& progress, std::string* err, bool* cancelled, DocumentPtr* doc,
+                                       DiffPtr*) { *doc = load_document(p, err, progress, cancelled); });
+}
+
+void TraceLoader::load_pair(const QString& a, const QString& b) {
+  start(b, [pa = a.toStdString(), pb = b.toStdString()](const auto& progress, std::string* err, bool* cancelled,
+                                                         DocumentPtr*, DiffPtr* diff) {
+    *diff = load_diff(pa, pb, err, progress, cancelled);
+  });
+}
+
+void TraceLoader::start(const QString& path, Job job) {
   if (cancel_flag_) cancel_flag_->store(true);  // supersede
   auto flag = std::make_shared<std::atomic<bool>>(false);
   cancel_flag_ = flag;
@@ -28,12 +41,13 @@ void TraceLoader::load(const QString& path) {
   emit started(path);
   // The lambda runs on the worker thread; results come back queued to this
   // object's thread, where a stale generation is dropped.
-  QMetaObject::invokeMethod(worker_, [this, path, flag, gen] {
+  QMetaObject::invokeMethod(worker_, [this, path, flag, gen, job = std::move(job)] {
     std::string err;
     bool was_cancelled = false;
     int last = -1;
-    auto doc = load_document(
-        path.toStdString(), &err,
+    DocumentPtr doc;
+    DiffPtr diff;
+    job(
         [&](double f) {
           const int pm = static_cast<int>(f * 1000);
           if (pm != last) {
@@ -44,12 +58,17 @@ void TraceLoader::load(const QString& path) {
           }
           return !flag->load();
         },
-        &was_cancelled);
-    if (flag->load() && doc) { doc.reset(); was_cancelled = true; }
-    QMetaObject::invokeMethod(this, [this, path, doc, err, was_cancelled, gen] {
+        &err, &was_cancelled, &doc, &diff);
+    if (flag->load() && (doc || diff)) {
+      doc.reset();
+      diff.reset();
+      was_cancelled = true;
+    }
+    QMetaObject::invokeMethod(this, [this, path, doc, diff, err, was_cancelled, gen] {
       if (gen != generation_) return;
       busy_ = false;
       if (doc) emit loaded(doc);
+      else if (diff) emit diffLoaded(diff);
       else if (was_cancelled) emit cancelled(path);
       else emit failed(path, QString::fromStdString(err));
     }, Qt::QueuedConnection);

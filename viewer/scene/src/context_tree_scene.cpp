@@ -114,7 +114,9 @@ class TreeItem : public QGraphicsItem {
         fill.setAlpha(90);
         border.setAlpha(110);
       }
+      const bool mark = s_->marked(c);
       if (lod < 0.12) {  // a coloured dot per node: 10,000 nodes at a glance
+        if (mark) p->fillRect(r.adjusted(-W / 2, -H / 2, W / 2, H / 2), palette::diff_only());
         p->fillRect(r, fill.darker(st == NodeState::leaked ? 100 : 115));
         if (sel) p->fillRect(r.adjusted(-W, -H, W, H), palette::selection());
         continue;
@@ -126,6 +128,13 @@ class TreeItem : public QGraphicsItem {
         p->setPen(wp);
         p->setBrush(Qt::NoBrush);
         p->drawRoundedRect(r.adjusted(-3, -3, 3, 3), 8, 8);
+      }
+      if (mark) {  // comparing runs: only this run has it
+        QPen mp(palette::diff_only(), 3, Qt::DashLine);
+        mp.setCosmetic(true);
+        p->setPen(mp);
+        p->setBrush(Qt::NoBrush);
+        p->drawRoundedRect(r.adjusted(-8, -8, 8, 8), 11, 11);
       }
       if (s_->wave_reached(c)) {  // the last step's cancel wave, as far as it has run
         QPen wp(palette::wave().darker(120), 8);
@@ -189,6 +198,19 @@ class TreeItem : public QGraphicsItem {
         p->drawText(b, Qt::AlignCenter, text);
         return w;
       };
+      if (mark) {  // its badge on the left, clear of the others on the right
+        QFont bf = f2;
+        bf.setBold(true);
+        bf.setPixelSize(10);
+        p->setFont(bf);
+        const double w = p->fontMetrics().horizontalAdvance(s_->mark_badge_) + 10;
+        const QRectF b(r.left() - 6, r.top() - 9, w, 15);
+        p->setPen(QPen(palette::diff_only().darker(130), 1));
+        p->setBrush(palette::diff_only());
+        p->drawRoundedRect(b, 7, 7);
+        p->setPen(Qt::white);
+        p->drawText(b, Qt::AlignCenter, s_->mark_badge_);
+      }
       double right = r.right() + 6;
       if (st == NodeState::leaked) right -= badge(QStringLiteral("LEAK"), QColor(0x8e, 0, 0), Qt::white, right, r.top() - 9) + 3;
       if (origin) {
@@ -221,7 +243,14 @@ void ContextTreeScene::set_document(DocumentPtr doc) {
   t_ = prev_ = std::numeric_limits<std::int64_t>::max();
   const auto n = doc_ ? doc_->model().contexts().size() : 0;
   collapsed_.assign(n, 0);
+  marks_.clear();
   relayout();
+}
+
+void ContextTreeScene::set_marks(std::vector<std::uint8_t> marks, QString badge) {
+  marks_ = std::move(marks);
+  mark_badge_ = std::move(badge);
+  if (item_) item_->update();
 }
 
 void ContextTreeScene::set_filter(const TraceFilter* filter) {

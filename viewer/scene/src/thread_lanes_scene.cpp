@@ -138,7 +138,8 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
       const auto style = doc.wait_style_at(w, now);
       const QColor c = palette::wait_fill(style);
       const bool missed = doc.wait_missed(w) && (!cut || doc.wait_blocked_at(w, now));
-      if (x1 - x0 < 1.0 && style != WaitStyle::stuck && !missed && w != s_->sel_wait_) {
+      const bool mark = s_->marked(w);
+      if (x1 - x0 < 1.0 && style != WaitStyle::stuck && !missed && !mark && w != s_->sel_wait_) {
         if (run_x0 >= 0 && x0 <= run_x1 + 1.0) {
           run_x1 = std::max(run_x1, x1);
         } else {
@@ -156,6 +157,8 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
           // last can reach past this pixel (a long or stuck wait that began
           // here), so it is looked at rather than skipped.
           if (nx - 1 > it) --nx;
+          // Comparing runs, a marked wait is never skipped: stop at the first.
+          if (!s_->marks_.empty()) nx = std::find_if(it + 1, nx, [&](std::uint32_t v) { return s_->marked(v); });
         }
         it = nx;
         continue;
@@ -185,6 +188,12 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
             rec.gap_at.insert(w);
           }
         }
+      }
+      if (mark) {
+        p->setPen(QPen(palette::diff_only(), 2, Qt::DashLine));
+        p->setBrush(Qt::NoBrush);
+        p->drawRect(bar.adjusted(-4, -4, 4, 4));
+        if (s_->recording_) rec.marked_at.insert(w);
       }
       if (w == s_->sel_wait_) {
         p->setPen(QPen(Qt::black, 2));
@@ -315,11 +324,17 @@ ThreadLanesScene::ThreadLanesScene(QObject* parent)
 }
 ThreadLanesScene::~ThreadLanesScene() = default;
 
+void ThreadLanesScene::set_marks(std::vector<std::uint8_t> marks) {
+  marks_ = std::move(marks);
+  item_->update();
+}
+
 void ThreadLanesScene::set_document(DocumentPtr doc) {
   doc_ = std::move(doc);
   filter_ = nullptr;
   sel_thread_ = sel_wait_ = wave_origin_ = kNoIndex;
   t_ = prev_ = std::numeric_limits<std::int64_t>::max();
+  marks_.clear();
   woke_by_wake_.clear();
   missed_.clear();
   origins_.clear();

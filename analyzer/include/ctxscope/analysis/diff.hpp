@@ -30,13 +30,24 @@ namespace ctxscope::analysis {
 struct EntityCount {
   std::string what;  ///< "timeout created in run_task (buggy.cpp) under background → cause (buggy.cpp)"
   std::uint64_t a = 0, b = 0;
+  /// The surplus of the run that has more: its entities of this kind (model
+  /// indices, in creation order) beyond the other run's count — the first
+  /// min(a, b) of each run pair up, the rest are "only in A" / "only in B".
+  /// One of the two is empty.
+  std::vector<std::uint32_t> only_a, only_b;
   friend bool operator==(const EntityCount&, const EntityCount&) = default;
 };
 
 struct RunDiff {
   std::vector<Finding> fixed, added, kept;  ///< kept: B's copy
+  /// Where each finding is in its report: fixed_in_a[i] indexes A's findings
+  /// for fixed[i]; added_in_b / kept_in_b index B's.
+  std::vector<std::uint32_t> fixed_in_a, added_in_b, kept_in_b;
   std::vector<EntityCount> contexts, waits; ///< only the kinds whose counts differ, sorted by `what`
   bool regressed() const noexcept { return !added.empty(); }
+  /// Per model index of A / B: 1 when the context (wait) is in an only_a
+  /// (only_b) surplus above.  Sized to the model's contexts (waits).
+  std::vector<std::uint8_t> context_only_a, context_only_b, wait_only_a, wait_only_b;
 };
 
 RunDiff diff_runs(const TraceModel& a, const Report& ra, const TraceModel& b, const Report& rb);

@@ -19,8 +19,10 @@
 #include <QString>
 #include <QThread>
 #include <atomic>
+#include <functional>
 #include <memory>
 
+#include "ctxscope/viewer/trace_diff.hpp"
 #include "ctxscope/viewer/trace_document.hpp"
 
 namespace ctxscope::viewer {
@@ -33,6 +35,9 @@ class TraceLoader : public QObject {
 
   /// Starts loading `path` (superseding any load in progress).
   void load(const QString& path);
+  /// Starts loading two runs and comparing them (load_diff; superseding any
+  /// load in progress): `diffLoaded`, or `failed` naming the bad file.
+  void load_pair(const QString& a, const QString& b);
   /// Asks the current load to stop; `cancelled` follows.
   void cancel();
   bool busy() const noexcept { return busy_; }
@@ -42,11 +47,18 @@ class TraceLoader : public QObject {
   /// Fraction done, 0..1000.
   void progress(int permille);
   void loaded(ctxscope::viewer::DocumentPtr document);
+  void diffLoaded(ctxscope::viewer::DiffPtr diff);
   /// One line naming the file and the problem.
   void failed(const QString& path, const QString& message);
   void cancelled(const QString& path);
 
  private:
+  // Runs `job` on the worker with a progress callback that also answers
+  // "go on?"; its result (doc or diff, else err) comes back queued.
+  using Job = std::function<void(const std::function<bool(double)>& progress, std::string* err, bool* cancelled,
+                                 DocumentPtr* doc, DiffPtr* diff)>;
+  void start(const QString& path, Job job);
+
   QThread thread_;
   QObject* worker_ = nullptr;  // lives on thread_
   std::shared_ptr<std::atomic<bool>> cancel_flag_;
@@ -57,3 +69,4 @@ class TraceLoader : public QObject {
 }  // namespace ctxscope::viewer
 
 Q_DECLARE_METATYPE(ctxscope::viewer::DocumentPtr)
+Q_DECLARE_METATYPE(ctxscope::viewer::DiffPtr)

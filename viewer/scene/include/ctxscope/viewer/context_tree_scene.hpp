@@ -61,6 +61,12 @@ class ContextTreeScene : public QGraphicsScene {
   /// Levels between a context and the origin of its cancel (0: the origin).
   int wave_depth_of(std::uint32_t context) const;
 
+  /// Comparing two runs: the contexts only this run has (per context index,
+  /// 1 = marked; empty: none) get a ring in palette::diff_only() and a badge
+  /// with `badge` ("ONLY IN A").  Kept until the next set_marks or set_document.
+  void set_marks(std::vector<std::uint8_t> marks, QString badge);
+  bool marked(std::uint32_t context) const noexcept { return context < marks_.size() && marks_[context]; }
+
   void set_collapsed(std::uint32_t context, bool collapsed);
   bool collapsed(std::uint32_t context) const;
   void toggle_collapsed(std::uint32_t context);
@@ -104,6 +110,8 @@ class ContextTreeScene : public QGraphicsScene {
   const TraceFilter* filter_ = nullptr;
   TreeItem* item_ = nullptr;
   std::vector<char> collapsed_;
+  std::vector<std::uint8_t> marks_;
+  QString mark_badge_;
   std::vector<std::uint32_t> drawn_;              // visible contexts
   std::vector<QPointF> pos_;                      // per context: top-left of its box (drawn ones)
   std::vector<char> drawn_flag_;

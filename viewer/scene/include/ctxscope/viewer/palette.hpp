@@ -23,6 +23,7 @@ inline QColor cancel_marker() noexcept { return QColor(0x0d, 0x47, 0xa1); }  ///
 inline QColor deadline_marker() noexcept { return QColor(0xe6, 0x51, 0x00); }///< deadline fired on a lane
 inline QColor missed() noexcept { return QColor(0xc6, 0x28, 0x28); }         ///< the gap where an arrow should be
 inline QColor wave() noexcept { return QColor(0x42, 0x7c, 0xd6); }           ///< tree edge a cancel travelled down
+inline QColor diff_only() noexcept { return QColor(0x8e, 0x24, 0xaa); }      ///< comparing runs: only this run has it
 inline QColor selection() noexcept { return QColor(0xff, 0xc1, 0x07); }
 inline QColor lane_span() noexcept { return QColor(0xb0, 0xb7, 0xbf); }
 

@@ -71,6 +71,12 @@ class ThreadLanesScene : public QGraphicsScene {
   void set_time(std::int64_t t, std::int64_t previous);
   std::int64_t time() const noexcept { return t_; }
 
+  /// Comparing two runs: the waits only this run has (per wait index, 1 =
+  /// marked; empty: none) get a frame in palette::diff_only() and their bar is
+  /// never merged away.  Kept until the next set_marks or set_document.
+  void set_marks(std::vector<std::uint8_t> marks);
+  bool marked(std::uint32_t wait) const noexcept { return wait < marks_.size() && marks_[wait]; }
+
   /// Draws the arrows of the cancel that began at `origin` (a context index) emphasised; kNoIndex: none.
   void set_wave(std::uint32_t origin);
 
@@ -81,6 +87,7 @@ class ThreadLanesScene : public QGraphicsScene {
     std::unordered_map<std::uint32_t, QColor> wait_colour;  ///< waits drawn as their own bar
     std::unordered_set<std::uint32_t> arrow_to;             ///< waits an arrowhead ended at
     std::unordered_set<std::uint32_t> gap_at;               ///< waits drawn with the missed-edge gap
+    std::unordered_set<std::uint32_t> marked_at;            ///< waits drawn with the compare mark
   };
   void record(bool on) { recording_ = on; }
   const PaintRecord& last_paint() const noexcept { return record_; }
@@ -102,6 +109,7 @@ class ThreadLanesScene : public QGraphicsScene {
   std::vector<std::uint32_t> woke_by_wake_; // woke edges by wake time
   std::int64_t max_lag_ = 0;                // max wake - cancel of woke edges
   std::vector<std::uint32_t> missed_;       // missed edges
+  std::vector<std::uint8_t> marks_;         // per wait: only this run has it (comparing)
   std::vector<std::uint32_t> origins_;      // cancel origins by cancel time
   std::uint32_t sel_thread_, sel_wait_, wave_origin_;
   bool recording_ = false;
