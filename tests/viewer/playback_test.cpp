@@ -5,6 +5,7 @@
 // scenes cut at t, the window's keys, and --screenshot --at.
 #include <sqlite3.h>
 
+#include <QTextBrowser>
 #include <QComboBox>
 #include <QImage>
 #include <QLabel>
@@ -399,6 +400,36 @@ TEST_F(ViewerPlaybackCursor, WindowKeysStepPlayAndChangeSpeed) {
   sw.w.scrubber()->setValue(5000);
   EXPECT_NEAR(static_cast<double>(pb->time()), doc->begin_ns() + (doc->end_ns() - doc->begin_ns()) / 2.0,
               (doc->end_ns() - doc->begin_ns()) / 5000.0);
+}
+
+TEST_F(ViewerPlaybackCursor, DetailsPaneSaysWhatTheSelectionWasAtT) {
+  ShownWindow sw;
+  ASSERT_TRUE(open_and_wait(sw.w, trace));
+  auto* pb = sw.w.playback();
+  // The finding's wait (fanout-timeout: a blind wait still blocked at the end) and its context.
+  ASSERT_FALSE(doc->report().findings.empty());
+  const auto w = sw.w.document()->finding_wait(0);
+  ASSERT_NE(w, analysis::kNoIndex);
+  const auto& wt = sw.w.document()->model().waits()[w];
+  const auto t_wait = [&] { return sw.w.details()->toPlainText(); };
+  sw.w.select_wait(sw.w.document()->model().find_thread(wt.thread), w);
+  EXPECT_FALSE(t_wait().contains(QStringLiteral("(playback)"))) << "at the end the pane describes the run";
+  pb->seek(wt.begin_ns - 1);
+  EXPECT_TRUE(t_wait().contains(QStringLiteral("not begun yet"))) << t_wait().toStdString();
+  pb->seek(wt.begin_ns + 1);
+  EXPECT_TRUE(t_wait().contains(QStringLiteral("blocked for"))) << t_wait().toStdString();
+  EXPECT_TRUE(t_wait().contains(QStringLiteral("Below: the whole run.")));
+  // A context before its creation, then back at the end: the banner goes.
+  const auto c = sw.w.document()->finding_context(0) != analysis::kNoIndex ? sw.w.document()->finding_context(0)
+                                                                          : sw.w.document()->model().contexts().size() - 1;
+  const auto& x = sw.w.document()->model().contexts()[c];
+  if (x.created_ns != analysis::kNoTime && x.created_ns > sw.w.document()->begin_ns()) {
+    pb->seek(x.created_ns - 1);
+    sw.w.select_context(c);
+    EXPECT_TRUE(t_wait().contains(QStringLiteral("not created yet"))) << t_wait().toStdString();
+  }
+  pb->seek(sw.w.document()->end_ns());
+  EXPECT_FALSE(t_wait().contains(QStringLiteral("(playback)")));
 }
 
 TEST_F(ViewerPlaybackCursor, ScreenshotAtTRendersThatTimeAndABadTIsExit2) {

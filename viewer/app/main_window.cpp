@@ -325,6 +325,7 @@ void MainWindow::show_document(DocumentPtr doc) {
   sel_finding_ = kNoIndex;
   attach(std::move(doc));
   filter_.reset();  // only now: the scenes held it until set_document dropped it
+  details_kind_ = nullptr;
   details_->clear();
   search_->blockSignals(true);
   search_->clear();
@@ -666,9 +667,25 @@ void MainWindow::update_status() {
   status_->setText(s);
 }
 
+void MainWindow::set_details(const char* kind, std::uint32_t index, QString body) {
+  details_kind_ = kind;
+  details_index_ = index;
+  details_body_ = std::move(body);
+  details_banner_ = details_at(*doc_, kind, index, playback_->time());
+  details_->setHtml(details_banner_ + details_body_);
+}
+
 void MainWindow::time_changed(qint64 t, qint64 previous) {
   tree_scene_->set_time(t, previous);
   lanes_scene_->set_time(t, previous);
+  // The details pane says what the selection was at t (only when that changed: one setHtml).
+  if (doc_ && details_kind_) {
+    auto banner = details_at(*doc_, details_kind_, details_index_, t);
+    if (banner != details_banner_) {
+      details_banner_ = std::move(banner);
+      details_->setHtml(details_banner_ + details_body_);
+    }
+  }
   if (!doc_) {
     time_label_->clear();
     return;
@@ -745,7 +762,7 @@ void MainWindow::select_context(std::uint32_t c) {
   const auto idx = context_model_->index_of_context(c);
   contexts_view_->setCurrentIndex(idx);
   findings_view_->clearSelection();
-  details_->setHtml(compare_banner_entity(true, c) + context_details(*doc_, c));
+  set_details("ctx", c, compare_banner_entity(true, c) + context_details(*doc_, c));
   syncing_ = false;
 }
 
@@ -760,7 +777,7 @@ void MainWindow::select_thread(std::uint32_t t) {
   if (c != kNoIndex) tree_view_->centre_on(c);
   show_wave(c);
   findings_view_->clearSelection();
-  details_->setHtml(thread_details(*doc_, t));
+  set_details("thread", t, thread_details(*doc_, t));
   syncing_ = false;
 }
 
@@ -776,7 +793,7 @@ void MainWindow::select_wait(std::uint32_t t, std::uint32_t w) {
   if (c != kNoIndex) tree_view_->centre_on(c);
   show_wave(c);
   findings_view_->clearSelection();
-  details_->setHtml(compare_banner_entity(false, w) + wait_details(*doc_, w));
+  set_details("wait", w, compare_banner_entity(false, w) + wait_details(*doc_, w));
   syncing_ = false;
 }
 
@@ -808,7 +825,7 @@ void MainWindow::select_finding(std::uint32_t f) {
     findings_view_->scrollTo(findings_view_->model()->index(row, 0));
   }
   if (c != kNoIndex) contexts_view_->setCurrentIndex(context_model_->index_of_context(c));
-  details_->setHtml(compare_banner_finding(f) + finding_details(*doc_, f));
+  set_details("finding", f, compare_banner_finding(f) + finding_details(*doc_, f));
   syncing_ = false;
 }
 
@@ -844,6 +861,7 @@ void MainWindow::show_site(const QString& file, int line) {
     status_->setText(tr("%1: source not found on this machine").arg(file));
     return;
   }
+  details_kind_ = nullptr;
   details_->setHtml(snip);
 }
 

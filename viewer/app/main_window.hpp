@@ -132,6 +132,7 @@ class MainWindow : public QMainWindow {
   void time_changed(qint64 t, qint64 previous);
   void apply_update(DocumentPtr doc, TraceFollower::RunState state);
   void rebuild_test_box();
+  void set_details(const char* kind, std::uint32_t index, QString body);
   void show_diff(DiffPtr diff);
   void leave_compare();
   void apply_marks();
@@ -177,6 +178,10 @@ class MainWindow : public QMainWindow {
   bool dialogs_ = true;
   bool syncing_ = false;
   std::uint32_t sel_finding_;
+  // The details pane: its subject (details_at kinds; nullptr: other text), body, playback line.
+  const char* details_kind_ = nullptr;
+  std::uint32_t details_index_ = 0;
+  QString details_body_, details_banner_;
   // Comparing two runs.
   DiffPtr diff_;
   bool showing_a_ = false, switching_run_ = false;
