@@ -1,0 +1,181 @@
+// ctxscope-bench-follow — the viewer following a program that emits events
+// at a steady rate (issue 13: 100,000 events/s for 30 s), offscreen, in one
+// process:
+//
+//   ctxscope-bench-follow [SECONDS=30] [EVENTS_PER_S=100000] [TRACE=/tmp/ctxscope-follow-bench.db]
+//
+//   producer    a thread traced with the real recorder: per unit one
+//               with_cancel under a long-lived root and its cancel (3
+//               events: create, cancel, release from the root), paced in
+//               1 ms slices to EVENTS_PER_S.
+//   viewer      a MainWindow following TRACE (TraceFollower: poll 50 ms,
+//               publish <= every 100 ms, rules every second).
+//   GUI block   the longest gap between ticks of a 1 ms timer on the GUI
+//               thread (what the user feels), and MainWindow::max_update_ms
+//               (the GUI time of applying one update).
+//   lag         per update shown: now minus the moment the producer had
+//               created the newest context that update shows (commit,
+//               publish, apply; 1,000-unit resolution).
+//   memory      process RSS before and after, per event recorded.
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QTimer>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "bench_util.hpp"
+#include "ctxscope/context.hpp"
+#include "ctxscope/trace.hpp"
+#include "main_window.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using ctxscope::bench::rss_kb;
+
+double pct(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const double seconds = argc > 1 ? std::atof(argv[1]) : 30.0;
+  const double rate = argc > 2 ? std::atof(argv[2]) : 100000.0;
+  const std::string path = argc > 3 ? argv[3] : "/tmp/ctxscope-follow-bench.db";
+  if (!std::getenv("QT_QPA_PLATFORM")) setenv("QT_QPA_PLATFORM", "offscreen", 1);
+  std::filesystem::remove(path);
+  std::filesystem::remove(path + "-wal");
+  std::filesystem::remove(path + "-shm");
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName(QStringLiteral("ctxscope-bench"));
+
+  std::string err;
+  if (!ctxscope::trace::start(path, {}, &err)) {
+    std::fprintf(stderr, "ctxscope-bench-follow: %s\n", err.c_str());
+    return 2;
+  }
+  auto [root, root_cancel] = ctxscope::with_cancel(ctxscope::background());
+  ctxscope::trace::flush();
+
+  ctxscope::viewer::MainWindow w;
+  w.set_dialogs(false);
+  w.resize(1600, 1000);
+  w.show();
+  QCoreApplication::processEvents();
+  const long rss0 = rss_kb();
+
+  // Producer: units of (with_cancel + cancel); stamp[k] = when unit k*1000 was created.
+  constexpr double kEventsPerUnit = 3;
+  const auto units_total = static_cast<std::size_t>(seconds * rate / kEventsPerUnit);
+  std::vector<std::atomic<std::int64_t>> stamp(units_total / 1000 + 2);
+  std::atomic<std::size_t> made{0};
+  std::atomic<bool> go{false}, done{false};
+  std::thread producer([&] {
+    while (!go.load()) std::this_thread::yield();
+    const auto t0 = Clock::now();
+    const double units_per_ms = rate / kEventsPerUnit / 1000.0;
+    std::size_t u = 0;
+    for (std::size_t slice = 0; u < units_total; ++slice) {
+      const auto target = static_cast<std::size_t>(units_per_ms * static_cast<double>(slice + 1));
+      for (; u < std::min(target, units_total); ++u) {
+        auto [c, cancel] = ctxscope::with_cancel(root);
+        if (u % 1000 == 0) stamp[u / 1000].store(now_ns(), std::memory_order_relaxed);
+        cancel();
+        made.store(u + 1, std::memory_order_release);
+      }
+      std::this_thread::sleep_until(t0 + std::chrono::microseconds(1000 * (slice + 1)));
+    }
+    done.store(true);
+  });
+
+  // GUI thread: 1 ms ticks (their gaps = how long the event loop was blocked), updates and their lag.
+  std::vector<double> gaps, lags;
+  double max_gap = 0;
+  QElapsedTimer tick_clock;
+  QTimer ticker;
+  ticker.setTimerType(Qt::PreciseTimer);
+  ticker.setInterval(1);
+  QObject::connect(&ticker, &QTimer::timeout, [&] {
+    if (tick_clock.isValid()) {
+      const double g = static_cast<double>(tick_clock.nsecsElapsed()) / 1e6;
+      gaps.push_back(g);
+      max_gap = std::max(max_gap, g);
+    }
+    tick_clock.start();
+  });
+  std::size_t base = 0;
+  bool started = false, ended = false;
+  std::size_t updates = 0;
+  QObject::connect(&w, &ctxscope::viewer::MainWindow::documentUpdated, [&] {
+    const auto n = w.document()->model().contexts().size();
+    if (!started) {  // the first document: the producer starts now
+      started = true;
+      base = n;
+      go.store(true);
+      ticker.start();
+      return;
+    }
+    ++updates;
+    if (n > base) {
+      const std::size_t newest = n - base - 1;  // index of the newest unit shown
+      const auto s = stamp[newest / 1000].load(std::memory_order_relaxed);
+      if (s) lags.push_back(static_cast<double>(now_ns() - s) / 1e6);
+    }
+    if (w.run_state() != ctxscope::viewer::TraceFollower::RunState::running) {
+      ended = true;
+      QCoreApplication::quit();
+    }
+  });
+  QTimer stopper;
+  QObject::connect(&stopper, &QTimer::timeout, [&] {
+    if (done.load() && !ended) {
+      stopper.stop();
+      ticker.stop();
+      producer.join();
+      root_cancel();
+      ctxscope::trace::stop();  // the end marker: the follower sees "ended"
+    }
+  });
+  stopper.start(20);
+  w.follow(QString::fromStdString(path));
+  const auto wall0 = Clock::now();
+  app.exec();
+  if (producer.joinable()) producer.join();
+  const double wall = std::chrono::duration<double>(Clock::now() - wall0).count();
+  const long rss1 = rss_kb();
+  const auto& doc = *w.document();
+  const auto events = doc.model().run().events;
+  std::printf("follow: %.0f s at %.0f events/s requested: %llu events in the trace, %zu contexts, %zu updates shown; "
+              "wall %.1f s; load average %s",
+              seconds, rate, static_cast<unsigned long long>(events), doc.model().contexts().size(), updates, wall,
+              [] {
+                static char b[64] = "?";
+                if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+                  if (!std::fgets(b, sizeof b, f)) b[0] = 0;
+                  std::fclose(f);
+                }
+                return b;
+              }());
+  std::printf("  GUI thread blocked (1 ms timer gaps)    max %7.1f ms  p99 %6.1f ms  (target: never > 16 ms)\n", max_gap,
+              pct(gaps, 0.99));
+  std::printf("  one update applied on the GUI thread    max %7.1f ms\n", w.max_update_ms());
+  std::printf("  lag commit -> on screen                 median %6.1f ms  p99 %6.1f ms  max %6.1f ms  (target p99 <= 100 ms)\n",
+              pct(lags, 0.5), pct(lags, 0.99), lags.empty() ? 0.0 : *std::max_element(lags.begin(), lags.end()));
+  std::printf("  memory                                  %.1f MB -> %.1f MB RSS: %.0f bytes/event (model's own count %.1f MB)\n",
+              rss0 / 1024.0, rss1 / 1024.0, events ? (rss1 - rss0) * 1024.0 / static_cast<double>(events) : 0.0,
+              doc.model().memory_bytes() / 1e6);
+  return 0;
+}
