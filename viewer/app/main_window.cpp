@@ -423,9 +423,11 @@ void MainWindow::apply_update(DocumentPtr doc, TraceFollower::RunState state) {
   const auto sel_t = lanes_scene_->selected_thread(), sel_w = lanes_scene_->selected_wait();
   const bool at_end = playback_->at_end();
   const auto t = playback_->time();
+  auto old = doc_;  // freed on the follower's thread once nothing here holds it
   attach(std::move(doc));
   if (!at_end) playback_->seek(t);
   filter_.reset();
+  follower_->dispose(std::move(old));
   rebuild_test_box();
   const auto text = search_->text().trimmed();
   if (!text.isEmpty() || test_ != 0) apply_filter();

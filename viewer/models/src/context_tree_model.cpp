@@ -12,21 +12,12 @@ ContextTreeModel::ContextTreeModel(QObject* parent) : QAbstractItemModel(parent)
 void ContextTreeModel::set_document(DocumentPtr doc) {
   beginResetModel();
   doc_ = std::move(doc);
-  row_in_parent_.clear();
-  if (doc_) {
-    const auto& m = doc_->model();
-    row_in_parent_.assign(m.contexts().size(), 0);
-    const auto roots = m.roots();
-    for (std::size_t r = 0; r < roots.size(); ++r) row_in_parent_[roots[r]] = static_cast<int>(r);
-    for (const auto& c : m.contexts())
-      for (std::size_t r = 0; r < c.children.size(); ++r) row_in_parent_[c.children[r]] = static_cast<int>(r);
-  }
   endResetModel();
 }
 
 QModelIndex ContextTreeModel::index_of_context(std::uint32_t context) const {
-  if (!doc_ || context >= row_in_parent_.size()) return {};
-  return createIndex(row_in_parent_[context], 0, static_cast<quintptr>(context));
+  if (!doc_ || context >= doc_->model().contexts().size()) return {};
+  return createIndex(doc_->row_in_parent(context), 0, static_cast<quintptr>(context));
 }
 
 QModelIndex ContextTreeModel::index(int row, int column, const QModelIndex& parent) const {
@@ -48,7 +39,7 @@ QModelIndex ContextTreeModel::parent(const QModelIndex& child) const {
   if (p == kNoIndex) return {};
   // A context whose parent is also listed among the roots would be ambiguous;
   // the model's roots have no parent by definition.
-  return createIndex(row_in_parent_[p], 0, static_cast<quintptr>(p));
+  return createIndex(doc_->row_in_parent(p), 0, static_cast<quintptr>(p));
 }
 
 int ContextTreeModel::rowCount(const QModelIndex& parent) const {

@@ -9,6 +9,7 @@
 
 #include "ctxscope/analysis/analyzer.hpp"
 #include "ctxscope/trace_reader.hpp"
+#include "ctxscope/viewer/tree_geometry.hpp"
 
 namespace ctxscope::viewer {
 
@@ -133,6 +134,42 @@ TraceDocument::TraceDocument(std::string path, analysis::TraceModel model, analy
   lanes_ = std::move(order);
   lane_of_.assign(nt, kNoIndex);
   for (std::uint32_t l = 0; l < lanes_.size(); ++l) lane_of_[lanes_[l]] = l;
+
+  // What the views index by, built here (off the GUI thread) rather than at
+  // every set_document: the lanes' edges by wake and origins by cancel, the
+  // rows of the Contexts tab, the tree's default layout.
+  for (std::uint32_t e = 0; e < m.edges().size(); ++e) {
+    const auto& ed = m.edges()[e];
+    if (ed.kind == analysis::WakeEdge::Kind::woke && ed.wake_ns != kNoTime && ed.cancel_ns != kNoTime) {
+      woke_by_wake_.push_back(e);
+      max_wake_lag_ = std::max(max_wake_lag_, ed.wake_ns - ed.cancel_ns);
+    } else if (ed.kind == analysis::WakeEdge::Kind::missed) {
+      missed_edges_.push_back(e);
+    }
+  }
+  std::sort(woke_by_wake_.begin(), woke_by_wake_.end(),
+            [&](auto a, auto b) { return m.edges()[a].wake_ns < m.edges()[b].wake_ns; });
+  for (std::uint32_t c = 0; c < nc; ++c)
+    if (origin_[c] && m.contexts()[c].cancel_ns != kNoTime) origins_by_cancel_.push_back(c);
+  std::sort(origins_by_cancel_.begin(), origins_by_cancel_.end(),
+            [&](auto a, auto b) { return m.contexts()[a].cancel_ns < m.contexts()[b].cancel_ns; });
+  for (std::uint32_t c = 0; c < nc; ++c)
+    if (m.contexts()[c].cancel_ns != kNoTime) cancelled_by_time_.push_back(c);
+  std::stable_sort(cancelled_by_time_.begin(), cancelled_by_time_.end(),
+                   [&](auto a, auto b) { return m.contexts()[a].cancel_ns < m.contexts()[b].cancel_ns; });
+  row_in_parent_.assign(nc, 0);
+  const auto roots = m.roots();
+  for (std::size_t r = 0; r < roots.size(); ++r) row_in_parent_[roots[r]] = static_cast<int>(r);
+  for (const auto& c : m.contexts())
+    for (std::size_t r = 0; r < c.children.size(); ++r) row_in_parent_[c.children[r]] = static_cast<int>(r);
+  default_tree_ = std::make_unique<TreeGeometry>(tree_geometry(*this, nullptr, {}));
+}
+
+TraceDocument::~TraceDocument() = default;
+
+std::unique_ptr<TreeGeometry> TraceDocument::take_default_tree() const {
+  std::lock_guard lock(take_mutex_);
+  return std::move(default_tree_);
 }
 
 const std::vector<std::uint32_t>& TraceDocument::findings_of_context(std::uint32_t c) const {

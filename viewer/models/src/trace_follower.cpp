@@ -59,6 +59,12 @@ TraceFollower::~TraceFollower() {
   thread_.wait();
 }
 
+void TraceFollower::dispose(DocumentPtr doc) {
+  if (!doc) return;
+  // The lambda (and with it the last reference) is destroyed on the worker.
+  QMetaObject::invokeMethod(worker_, [d = std::move(doc)]() mutable { d.reset(); }, Qt::QueuedConnection);
+}
+
 void TraceFollower::stop() {
   if (stop_flag_) stop_flag_->store(true);
   stop_flag_.reset();

@@ -9,7 +9,7 @@
 
 #include "ctxscope/viewer/palette.hpp"
 #include "ctxscope/viewer/trace_filter.hpp"
-#include "ctxscope/viewer/tree_layout.hpp"
+#include "ctxscope/viewer/tree_geometry.hpp"
 
 namespace ctxscope::viewer {
 
@@ -244,6 +244,10 @@ void ContextTreeScene::set_document(DocumentPtr doc) {
   const auto n = doc_ ? doc_->model().contexts().size() : 0;
   collapsed_.assign(n, 0);
   marks_.clear();
+  // The default layout was computed with the document, off this thread.
+  if (doc_) {
+    if (auto g = doc_->take_default_tree()) return adopt(std::move(*g));
+  }
   relayout();
 }
 
@@ -264,9 +268,12 @@ void ContextTreeScene::set_time(std::int64_t t, std::int64_t previous) {
   prev_ = previous;
   // A step over a cancel starts its wave at the origins; otherwise none runs.
   wave_depth_ = -1;
-  if (doc_ && prev_ < t_)
-    for (std::uint32_t c = 0; c < doc_->model().contexts().size(); ++c)
-      if (cancelled_in_last_step(c)) wave_depth_ = std::max(wave_depth_, wave_depth_of(c));
+  if (doc_ && prev_ < t_) {  // what was cancelled in (prev, t]: a range of the document's cancel-time index
+    const auto& by = doc_->cancelled_by_time();
+    const auto& cs = doc_->model().contexts();
+    auto it = std::upper_bound(by.begin(), by.end(), prev_, [&](std::int64_t v, std::uint32_t c) { return v < cs[c].cancel_ns; });
+    for (; it != by.end() && cs[*it].cancel_ns <= t_; ++it) wave_depth_ = std::max(wave_depth_, wave_depth_of(*it));
+  }
   wave_level_ = wave_depth_ >= 0 ? 0.0 : 1e9;
   if (wave_depth_ > 0) {
     if (!wave_timer_) {
@@ -370,66 +377,28 @@ std::uint32_t ContextTreeScene::sibling_of(std::uint32_t c, int dir) const {
 }
 
 void ContextTreeScene::relayout() {
-  drawn_.clear();
-  roots_.clear();
-  rows_.clear();
+  if (doc_) adopt(tree_geometry(*doc_, filter_, collapsed_));
+  else adopt(TreeGeometry{});
+}
+
+void ContextTreeScene::adopt(TreeGeometry g) {
+  // Scene coordinates of the layout's slots and levels; the rest is moved in.
   const auto n = doc_ ? doc_->model().contexts().size() : 0;
-  kids_.assign(n, {});
+  const double slot = kNodeW + kGapX, level = kNodeH + kGapY;
   pos_.assign(n, QPointF());
-  drawn_flag_.assign(n, 0);
-  hidden_below_.assign(n, 0);
-  depth_.assign(n, -1);
-  content_ = QRectF();
-  if (doc_) {
-    const auto& m = doc_->model();
-    auto shown = [&](std::uint32_t c) { return !filter_ || filter_->context_visible(c); };
-    for (auto r : m.roots())
-      if (shown(r)) roots_.push_back(r);
-    // Visible children (iterative walk; count what a collapse hides).
-    std::vector<std::uint32_t> stack(roots_.begin(), roots_.end());
-    while (!stack.empty()) {
-      const auto c = stack.back();
-      stack.pop_back();
-      drawn_flag_[c] = 1;
-      for (auto k : m.contexts()[c].children) {
-        if (!shown(k)) continue;
-        if (collapsed_[c]) {
-          ++hidden_below_[c];
-          continue;
-        }
-        kids_[c].push_back(k);
-        stack.push_back(k);
-      }
-    }
-    // Sizes of hidden subtrees: count all shown descendants of collapsed nodes.
-    for (std::uint32_t c = 0; c < n; ++c) {
-      if (!drawn_flag_[c] || !collapsed_[c]) continue;
-      int count = 0;
-      std::vector<std::uint32_t> st(m.contexts()[c].children.begin(), m.contexts()[c].children.end());
-      while (!st.empty()) {
-        const auto k = st.back();
-        st.pop_back();
-        if (!shown(k)) continue;
-        ++count;
-        st.insert(st.end(), m.contexts()[k].children.begin(), m.contexts()[k].children.end());
-      }
-      hidden_below_[c] = count;
-    }
-    const double slot = kNodeW + kGapX;
-    TreeLayout lay = tidy_layout(
-        n, roots_, [&](std::uint32_t c) { return std::span<const std::uint32_t>(kids_[c]); }, 1.0);
-    rows_.assign(static_cast<std::size_t>(std::max(lay.levels, 0)), {});
-    for (std::uint32_t c = 0; c < n; ++c) {
-      if (!drawn_flag_[c]) continue;
-      depth_[c] = lay.depth[c];
-      pos_[c] = QPointF(lay.x[c] * slot, lay.depth[c] * (kNodeH + kGapY));
-      drawn_.push_back(c);
-      rows_[static_cast<std::size_t>(lay.depth[c])].push_back(c);
-    }
-    for (auto& row : rows_) std::sort(row.begin(), row.end(), [&](auto a, auto b) { return pos_[a].x() < pos_[b].x(); });
-    if (!drawn_.empty())
-      content_ = QRectF(0, -12, lay.width * slot + kNodeW, lay.levels * (kNodeH + kGapY) - kGapY + 12);
-  }
+  for (auto c : g.drawn) pos_[c] = QPointF(g.x[c] * slot, g.depth[c] * level);
+  drawn_ = std::move(g.drawn);
+  drawn_flag_ = std::move(g.drawn_flag);
+  kids_ = std::move(g.kids);
+  roots_ = std::move(g.roots);
+  hidden_below_ = std::move(g.hidden_below);
+  rows_ = std::move(g.rows);
+  depth_ = std::move(g.depth);
+  if (depth_.size() < n) depth_.assign(n, -1);
+  if (drawn_flag_.size() < n) drawn_flag_.assign(n, 0);
+  if (hidden_below_.size() < n) hidden_below_.assign(n, 0);
+  if (kids_.size() < n) kids_.assign(n, {});
+  content_ = drawn_.empty() ? QRectF() : QRectF(0, -12, g.width * slot + kNodeW, g.levels * level - kGapY + 12);
   item_->refresh();
   setSceneRect(content_.adjusted(-400, -300, 400, 300));
   emit layoutChanged();

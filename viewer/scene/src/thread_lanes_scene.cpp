@@ -231,11 +231,11 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
   // Cancel markers on the cancelling thread's lane.
   p->setRenderHint(QPainter::Antialiasing, true);
   {
-    auto it = std::lower_bound(s_->origins_.begin(), s_->origins_.end(), tL,
+    auto it = std::lower_bound(s_->doc_->origins_by_cancel().begin(), s_->doc_->origins_by_cancel().end(), tL,
                                [&](std::uint32_t c, std::int64_t v) { return m.contexts()[c].cancel_ns < v; });
     double last_x = -1e9;
     int last_row = -1;
-    for (; it != s_->origins_.end(); ++it) {
+    for (; it != s_->doc_->origins_by_cancel().end(); ++it) {
       const auto& c = m.contexts()[*it];
       if (c.cancel_ns > tR || c.cancel_ns > now) break;
       const auto tt = m.find_thread(c.cancel_thread);
@@ -261,7 +261,7 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
     QPen hot_pen(palette::arrow().darker(130), 3.2);  // the selected cancel's wave
     p->setPen(ap);
     p->setBrush(palette::arrow());
-    const auto& ev = s_->woke_by_wake_;
+    const auto& ev = s_->doc_->woke_by_wake();
     auto it = std::lower_bound(ev.begin(), ev.end(), tL, [&](std::uint32_t e, std::int64_t v) { return m.edges()[e].wake_ns < v; });
     int drawn = 0;
     // Level of detail: one arrowhead per lane and pixel column (edges come
@@ -272,7 +272,7 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
     const double top_y = Y(first_lane * H) - 30, bottom_y = Y((last_lane + 1) * H) + 30;
     for (; it != ev.end() && drawn < 5000; ++it) {
       const auto& e = m.edges()[*it];
-      if (e.wake_ns > tR + s_->max_lag_) break;
+      if (e.wake_ns > tR + s_->doc_->max_wake_lag()) break;
       if (e.cancel_ns > tR || e.wake_ns > now) continue;
       const auto& w = m.waits()[e.wait];
       const auto wt = m.find_thread(w.thread);
@@ -335,28 +335,6 @@ void ThreadLanesScene::set_document(DocumentPtr doc) {
   sel_thread_ = sel_wait_ = wave_origin_ = kNoIndex;
   t_ = prev_ = std::numeric_limits<std::int64_t>::max();
   marks_.clear();
-  woke_by_wake_.clear();
-  missed_.clear();
-  origins_.clear();
-  max_lag_ = 0;
-  if (doc_) {
-    const auto& m = doc_->model();
-    for (std::uint32_t e = 0; e < m.edges().size(); ++e) {
-      const auto& ed = m.edges()[e];
-      if (ed.kind == WakeEdge::Kind::woke && ed.wake_ns != kNoTime && ed.cancel_ns != kNoTime) {
-        woke_by_wake_.push_back(e);
-        max_lag_ = std::max(max_lag_, ed.wake_ns - ed.cancel_ns);
-      } else if (ed.kind == WakeEdge::Kind::missed) {
-        missed_.push_back(e);
-      }
-    }
-    std::sort(woke_by_wake_.begin(), woke_by_wake_.end(),
-              [&](auto a, auto b) { return m.edges()[a].wake_ns < m.edges()[b].wake_ns; });
-    for (std::uint32_t c = 0; c < m.contexts().size(); ++c)
-      if (doc_->is_cancel_origin(c) && m.contexts()[c].cancel_ns != kNoTime) origins_.push_back(c);
-    std::sort(origins_.begin(), origins_.end(),
-              [&](auto a, auto b) { return m.contexts()[a].cancel_ns < m.contexts()[b].cancel_ns; });
-  }
   set_filter(nullptr);
 }
 

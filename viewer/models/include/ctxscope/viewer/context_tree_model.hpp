@@ -39,7 +39,6 @@ class ContextTreeModel : public QAbstractItemModel {
 
  private:
   DocumentPtr doc_;
-  std::vector<int> row_in_parent_;  // per context: its row under its parent (or among the roots)
 };
 
 }  // namespace ctxscope::viewer

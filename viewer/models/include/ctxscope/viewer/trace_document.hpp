@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@
 #include "ctxscope/analysis/trace_model.hpp"
 
 namespace ctxscope::viewer {
+
+struct TreeGeometry;
 
 /// What a context node is drawn as, at the end of the trace.  `leaked` is the
 /// lost-cancel verdict of the rule engine overlaid on the trace's own state.
@@ -53,6 +56,7 @@ class TraceDocument {
   /// Builds the derived facts from a loaded model and its report.
   TraceDocument(std::string path, analysis::TraceModel model, analysis::Report report,
                 std::vector<std::string> warnings);
+  ~TraceDocument();
 
   const std::string& path() const noexcept { return path_; }
   const analysis::TraceModel& model() const noexcept { return model_; }
@@ -104,6 +108,25 @@ class TraceDocument {
   /// Lane of a thread index (kNoIndex: none).
   std::uint32_t lane_of_thread(std::uint32_t thread) const noexcept;
 
+  // ---- indexes the views draw and walk by (built with the document) ---------
+  /// Edges of kind woke (with both times) by wake time; their largest wake − cancel.
+  const std::vector<std::uint32_t>& woke_by_wake() const noexcept { return woke_by_wake_; }
+  std::int64_t max_wake_lag() const noexcept { return max_wake_lag_; }
+  /// Edges of kind missed.
+  const std::vector<std::uint32_t>& missed_edges() const noexcept { return missed_edges_; }
+  /// Cancel origins (is_cancel_origin, done) by cancel time.
+  const std::vector<std::uint32_t>& origins_by_cancel() const noexcept { return origins_by_cancel_; }
+  /// Every context that became done, by cancel time (a playback step finds what it cancelled by bisection).
+  const std::vector<std::uint32_t>& cancelled_by_time() const noexcept { return cancelled_by_time_; }
+  /// A context's row under its parent (or among the roots).
+  int row_in_parent(std::uint32_t c) const noexcept { return row_in_parent_[c]; }
+  /// The tree's default geometry (no filter, nothing collapsed), computed with
+  /// the document — on the loader's or the follower's worker — for the first
+  /// scene that shows it to adopt instead of laying out on the GUI thread.
+  /// The first call takes it; later calls (and a second scene) get nullptr
+  /// and lay out themselves.
+  std::unique_ptr<TreeGeometry> take_default_tree() const;
+
   /// "ctx#1026 timeout", "wait-job (#3)", "chan_recv 'job.finished'": names the views share.
   std::string context_title(std::uint32_t c) const;
   std::string thread_title(std::uint32_t t) const;
@@ -123,6 +146,11 @@ class TraceDocument {
   std::vector<std::vector<std::uint32_t>> ctx_findings_, wait_findings_;
   std::vector<std::uint32_t> f_ctx_, f_thread_, f_wait_;
   std::vector<std::uint32_t> lanes_, lane_of_;
+  std::vector<std::uint32_t> woke_by_wake_, missed_edges_, origins_by_cancel_, cancelled_by_time_;
+  std::int64_t max_wake_lag_ = 0;
+  std::vector<int> row_in_parent_;
+  mutable std::mutex take_mutex_;
+  mutable std::unique_ptr<TreeGeometry> default_tree_;  // until taken
 };
 
 using DocumentPtr = std::shared_ptr<const TraceDocument>;

@@ -53,6 +53,10 @@ class TraceFollower : public QObject {
   bool following() const noexcept { return gen_ != 0 && active_; }
   const QString& path() const noexcept { return path_; }
 
+  /// Drops `doc` on the follower's worker thread: the window hands it the
+  /// document an update replaced, so freeing a large model never blocks the GUI.
+  void dispose(DocumentPtr doc);
+
   void set_interval_ms(int ms) { interval_ms_ = ms; }
   void set_publish_every_ms(int ms) { publish_ms_ = ms; }
   void set_analyze_every_ms(int ms) { analyze_ms_ = ms; }

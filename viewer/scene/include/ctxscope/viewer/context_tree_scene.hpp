@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ctxscope/viewer/trace_document.hpp"
+#include "ctxscope/viewer/tree_geometry.hpp"
 
 namespace ctxscope::viewer {
 
@@ -105,6 +106,7 @@ class ContextTreeScene : public QGraphicsScene {
  private:
   friend class TreeItem;
   void relayout();
+  void adopt(TreeGeometry g);
 
   DocumentPtr doc_;
   const TraceFilter* filter_ = nullptr;

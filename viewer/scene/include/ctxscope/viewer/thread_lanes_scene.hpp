@@ -106,11 +106,7 @@ class ThreadLanesScene : public QGraphicsScene {
   LanesItem* item_ = nullptr;
   std::vector<std::uint32_t> lanes_;
   std::vector<int> row_of_;                 // per thread
-  std::vector<std::uint32_t> woke_by_wake_; // woke edges by wake time
-  std::int64_t max_lag_ = 0;                // max wake - cancel of woke edges
-  std::vector<std::uint32_t> missed_;       // missed edges
   std::vector<std::uint8_t> marks_;         // per wait: only this run has it (comparing)
-  std::vector<std::uint32_t> origins_;      // cancel origins by cancel time
   std::uint32_t sel_thread_, sel_wait_, wave_origin_;
   bool recording_ = false;
   std::int64_t t_ = std::numeric_limits<std::int64_t>::max(), prev_ = std::numeric_limits<std::int64_t>::max();
