@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <new>
 #include <array>
 #include <vector>
 
@@ -17,9 +18,24 @@ namespace {
 // woke: 0 running/spinning, 2 asleep in futex, 1 woken.  wake() is
 // `exchange(1)` and enters the kernel only if the waiter is asleep.
 constexpr std::uint32_t kRunning = 0, kWoken = 1, kAsleep = 2;
-// Spin briefly, then yield a few times, then sleep (libstdc++'s policy for
-// std::atomic::wait).  Measured (docs/performance.md): 200 pauses burnt ~4.5 us
-// of the core the partner thread needed; this halves ping-pong latency on 2 cores.
+
+// The spin policy (docs/performance.md, "Spin policy").
+//
+// 1. Partner spin.  A wait that knows which thread will most likely complete
+//    it (Waiter::partner: the last thread seen on the other side of the
+//    channel) spins while that thread is on a CPU — its record says running or
+//    spinning — for at most kPartnerSpinNs, about twice the cross-core futex
+//    wake-up it saves (the classic 2-competitive bound: never more than twice
+//    the cost of blocking at once).  It stops as soon as the partner parks
+//    (asleep in the kernel, or exited): a sleeping partner cannot complete the
+//    wait before someone else wakes it, so spinning for it would only burn a
+//    core.  This is what lets two threads on two CPUs hand values back and
+//    forth without entering the kernel.
+// 2. Then, or with no partner known: 12 pauses and 4 sched_yield() (libstdc++'s
+//    policy for std::atomic::wait), the policy of the previous releases.
+// 3. Then the futex.  The record says `parked` from just before the futex wait
+//    until the thread runs again, so partners stop spinning for it.
+constexpr std::uint64_t kPartnerSpinNs = 10'000;
 constexpr int kSpins = 12;
 constexpr int kYields = 4;
 
@@ -33,7 +49,25 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-bool spin_for_wake(std::atomic<std::uint32_t>& woke) noexcept {
+/// Step 1: true once woken; false when the partner parked, the budget (or
+/// `deadline_ns`, if sooner) ran out, or there is no partner to spin for.
+bool spin_for_partner(const Waiter& w, std::uint64_t deadline_ns) noexcept {
+  ThreadRec* p = w.partner;
+  if (p == nullptr || p->state.load(std::memory_order_relaxed) == ThreadRec::parked) return false;
+  std::uint64_t end = now_ns() + kPartnerSpinNs;
+  if (deadline_ns != 0 && deadline_ns < end) end = deadline_ns;
+  for (unsigned i = 1;; ++i) {
+    if (w.woke.load(std::memory_order_acquire) == kWoken) return true;
+    if (p->state.load(std::memory_order_relaxed) == ThreadRec::parked) return false;
+    if ((i & 31) == 0 && now_ns() >= end) return false;
+    cpu_relax();
+  }
+}
+
+/// Steps 1 and 2.
+bool spin_for_wake(const Waiter& w, std::uint64_t deadline_ns) noexcept {
+  if (spin_for_partner(w, deadline_ns)) return true;
+  const std::atomic<std::uint32_t>& woke = w.woke;
   for (int i = 0; i < kSpins; ++i) {
     if (woke.load(std::memory_order_acquire) == kWoken) return true;
     cpu_relax();
@@ -45,30 +79,98 @@ bool spin_for_wake(std::atomic<std::uint32_t>& woke) noexcept {
   return woke.load(std::memory_order_acquire) == kWoken;
 }
 
+/// Publishes the parking thread's state for its partners (no-op without a record).
+inline void publish(ThreadRec* me, std::uint32_t st) noexcept {
+  if (me != nullptr) me->state.store(st, std::memory_order_relaxed);
+}
+
+// Thread records: a never-freed pool (see ThreadRec).
+struct RecPool {
+  Lock lock;
+  ThreadRec* free = nullptr;
+};
+RecPool& rec_pool() noexcept {
+  static auto* p = new RecPool;  // never destroyed: threads exit after static destructors
+  return *p;
+}
+thread_local ThreadRec* t_rec = nullptr;
+struct RecHolder {
+  ThreadRec* r = nullptr;
+  ~RecHolder() {
+    if (r == nullptr) return;
+    r->state.store(ThreadRec::parked, std::memory_order_relaxed);  // exited: nobody spins for it
+    t_rec = nullptr;
+    RecPool& p = rec_pool();
+    LockGuard g(p.lock);
+    r->next_free = p.free;
+    p.free = r;
+  }
+};
+thread_local RecHolder t_rec_holder;
+
+[[gnu::noinline]] ThreadRec* new_thread_rec() noexcept {
+  RecPool& p = rec_pool();
+  ThreadRec* r = nullptr;
+  {
+    LockGuard g(p.lock);
+    if ((r = p.free) != nullptr) p.free = r->next_free;
+  }
+  if (r == nullptr) r = new (std::nothrow) ThreadRec;
+  if (r == nullptr) return nullptr;  // no record: this thread's waits just do not spin for it
+  r->next_free = nullptr;
+  r->state.store(ThreadRec::running, std::memory_order_relaxed);
+  t_rec_holder.r = r;
+  t_rec = r;
+  return r;
+}
+
 }  // namespace
 
+ThreadRec* this_thread_rec() noexcept {
+  if (ThreadRec* r = t_rec) [[likely]]
+    return r;
+  return new_thread_rec();
+}
+
 void Waiter::park() noexcept {
-  if (spin_for_wake(woke)) return;
+  publish(me, ThreadRec::spinning);
+  if (spin_for_wake(*this, 0)) {
+    publish(me, ThreadRec::running);
+    return;
+  }
   for (;;) {
     std::uint32_t v = woke.load(std::memory_order_acquire);
-    if (v == kWoken) return;
+    if (v == kWoken) break;
+    publish(me, ThreadRec::parked);
     if (v == kRunning && !woke.compare_exchange_strong(v, kAsleep, std::memory_order_acq_rel)) continue;
     futex(&woke, FUTEX_WAIT_PRIVATE, kAsleep, nullptr);
   }
+  publish(me, ThreadRec::running);
 }
 
 bool Waiter::park_until(std::uint64_t deadline_ns) noexcept {
-  if (spin_for_wake(woke)) return true;
+  publish(me, ThreadRec::spinning);
+  if (spin_for_wake(*this, deadline_ns)) {
+    publish(me, ThreadRec::running);
+    return true;
+  }
+  bool woken = false;
   for (;;) {
     std::uint32_t v = woke.load(std::memory_order_acquire);
-    if (v == kWoken) return true;
+    if (v == kWoken) {
+      woken = true;
+      break;
+    }
     const std::uint64_t now = now_ns();
-    if (now >= deadline_ns) return false;
+    if (now >= deadline_ns) break;
+    publish(me, ThreadRec::parked);
     if (v == kRunning && !woke.compare_exchange_strong(v, kAsleep, std::memory_order_acq_rel)) continue;
     const std::uint64_t left = deadline_ns - now;
     timespec ts{static_cast<time_t>(left / 1000000000u), static_cast<long>(left % 1000000000u)};
     futex(&woke, FUTEX_WAIT_PRIVATE, kAsleep, &ts);
   }
+  publish(me, ThreadRec::running);
+  return woken;
 }
 
 void futex_wake(std::atomic<std::uint32_t>* a) noexcept { futex(a, FUTEX_WAKE_PRIVATE, 1, nullptr); }
@@ -154,8 +256,10 @@ std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t dead
   std::size_t nl = 0;
   for (std::size_t i = 0; i < n; ++i)
     if (Lock* l = cs[i]->lock()) locks[nl++] = l;
-  std::sort(locks, locks + nl);
-  nl = static_cast<std::size_t>(std::unique(locks, locks + nl) - locks);
+  if (nl > 1) {
+    std::sort(locks, locks + nl);
+    nl = static_cast<std::size_t>(std::unique(locks, locks + nl) - locks);
+  }
   for (std::size_t i = 0; i < nl; ++i) locks[i]->lock();
   auto unlock_all = [&] {
     for (std::size_t i = nl; i-- > 0;) locks[i]->unlock();
@@ -169,7 +273,8 @@ std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t dead
     big_order.resize(n);
     order = big_order.data();
   }
-  for (std::size_t i = 0; i < n; ++i) {
+  order[0] = 0;  // one case: no random draw
+  for (std::size_t i = 1; i < n; ++i) {
     std::size_t j = fast_rand(static_cast<std::uint32_t>(i + 1));
     order[i] = order[j];
     order[j] = static_cast<std::uint32_t>(i);
@@ -213,6 +318,7 @@ std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t dead
 
   // 3. enqueue everywhere and park
   Waiter w;
+  w.me = this_thread_rec();
   for (std::size_t i = 0; i < n; ++i)
     if (cs[i]->lock() != nullptr) cs[i]->enqueue(&w, static_cast<int>(i));
   unlock_all();
