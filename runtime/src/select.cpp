@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <new>
+#include <cstdlib>
 #include <array>
 #include <vector>
 
@@ -36,6 +37,20 @@ constexpr std::uint32_t kRunning = 0, kWoken = 1, kAsleep = 2;
 // 3. Then the futex.  The record says `parked` from just before the futex wait
 //    until the thread runs again, so partners stop spinning for it.
 constexpr std::uint64_t kPartnerSpinNs = 10'000;
+constexpr std::uint64_t kMinSpinNs = 1'000;
+
+/// The maximum partner-spin budget: kPartnerSpinNs, or CTXSCOPE_SPIN_NS
+/// (0 turns partner spinning off: the policy of the previous releases).
+std::uint64_t max_spin_ns() noexcept {
+  static const std::uint64_t v = [] {
+    const char* e = std::getenv("CTXSCOPE_SPIN_NS");
+    if (e == nullptr || *e == '\0') return kPartnerSpinNs;
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(e, &end, 10);
+    return end != e ? std::min<std::uint64_t>(n, 1'000'000) : kPartnerSpinNs;
+  }();
+  return v;
+}
 constexpr int kSpins = 12;
 constexpr int kYields = 4;
 
@@ -49,17 +64,55 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-/// Step 1: true once woken; false when the partner parked, the budget (or
-/// `deadline_ns`, if sooner) ran out, or there is no partner to spin for.
+/// The CPU the caller runs on (glibc reads it from rseq: no system call), and
+/// publishes it in `me`.
+inline std::int32_t publish_cpu(ThreadRec* me) noexcept {
+  const std::int32_t c = sched_getcpu();
+  if (me != nullptr) me->cpu.store(c, std::memory_order_relaxed);
+  return c;
+}
+
+/// Whether `p` may be on a CPU other than ours: not parked, and not last seen
+/// on our CPU (where it could only be waiting for us to get off it).
+inline bool partner_elsewhere(const ThreadRec* p, std::int32_t my_cpu) noexcept {
+  if (p->state.load(std::memory_order_relaxed) == ThreadRec::parked) return false;
+  const std::int32_t c = p->cpu.load(std::memory_order_relaxed);
+  return c < 0 || my_cpu < 0 || c != my_cpu;
+}
+
+/// Step 1: true once woken; false when the partner parked or is on our CPU,
+/// the budget (or `deadline_ns`, if sooner) ran out, or there is no partner.
 bool spin_for_partner(const Waiter& w, std::uint64_t deadline_ns) noexcept {
   ThreadRec* p = w.partner;
-  if (p == nullptr || p->state.load(std::memory_order_relaxed) == ThreadRec::parked) return false;
-  std::uint64_t end = now_ns() + kPartnerSpinNs;
+  if (p == nullptr) return false;
+  std::int32_t cpu = publish_cpu(w.me);
+  if (!partner_elsewhere(p, cpu)) return false;
+  const std::uint64_t max = max_spin_ns();
+  if (max == 0) return false;
+  ThreadRec* me = w.me;
+  std::uint64_t budget = max;
+  if (me != nullptr) {
+    if (me->spin_budget_ns == 0 || me->spin_budget_ns > max) me->spin_budget_ns = static_cast<std::uint32_t>(max);
+    budget = me->spin_budget_ns;
+  }
+  std::uint64_t end = now_ns() + budget;
   if (deadline_ns != 0 && deadline_ns < end) end = deadline_ns;
   for (unsigned i = 1;; ++i) {
-    if (w.woke.load(std::memory_order_acquire) == kWoken) return true;
+    if (w.woke.load(std::memory_order_acquire) == kWoken) {
+      if (me != nullptr) me->spin_budget_ns = static_cast<std::uint32_t>(std::min<std::uint64_t>(max, budget * 2));
+      return true;
+    }
     if (p->state.load(std::memory_order_relaxed) == ThreadRec::parked) return false;
-    if ((i & 31) == 0 && now_ns() >= end) return false;
+    if ((i & 31) == 0) {
+      if (now_ns() >= end) {
+        // Ran out while the partner looked busy elsewhere (preempted there, or
+        // busy with other work): spin less next time.
+        if (me != nullptr) me->spin_budget_ns = static_cast<std::uint32_t>(std::max(kMinSpinNs, budget / 2));
+        return false;
+      }
+      cpu = publish_cpu(me);  // we may have been migrated (or preempted and resumed)
+      if (!partner_elsewhere(p, cpu)) return false;
+    }
     cpu_relax();
   }
 }
@@ -118,6 +171,8 @@ thread_local RecHolder t_rec_holder;
   if (r == nullptr) r = new (std::nothrow) ThreadRec;
   if (r == nullptr) return nullptr;  // no record: this thread's waits just do not spin for it
   r->next_free = nullptr;
+  r->spin_budget_ns = 0;
+  r->cpu.store(-1, std::memory_order_relaxed);
   r->state.store(ThreadRec::running, std::memory_order_relaxed);
   t_rec_holder.r = r;
   t_rec = r;
@@ -145,6 +200,7 @@ void Waiter::park() noexcept {
     if (v == kRunning && !woke.compare_exchange_strong(v, kAsleep, std::memory_order_acq_rel)) continue;
     futex(&woke, FUTEX_WAIT_PRIVATE, kAsleep, nullptr);
   }
+  publish_cpu(me);
   publish(me, ThreadRec::running);
 }
 
@@ -169,6 +225,7 @@ bool Waiter::park_until(std::uint64_t deadline_ns) noexcept {
     timespec ts{static_cast<time_t>(left / 1000000000u), static_cast<long>(left % 1000000000u)};
     futex(&woke, FUTEX_WAIT_PRIVATE, kAsleep, &ts);
   }
+  publish_cpu(me);
   publish(me, ThreadRec::running);
   return woken;
 }

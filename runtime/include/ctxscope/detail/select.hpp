@@ -38,6 +38,13 @@ void futex_wake(std::atomic<std::uint32_t>* a) noexcept;
 struct alignas(64) ThreadRec {
   enum : std::uint32_t { running = 0, spinning = 1, parked = 2 };
   std::atomic<std::uint32_t> state{running};  ///< parked: asleep in the kernel, or exited
+  /// The CPU it last ran on, refreshed when it parks, wakes and while it spins:
+  /// a partner runnable on *my* CPU cannot run while I spin, so I must not.
+  std::atomic<std::int32_t> cpu{-1};
+  /// Adaptive partner-spin budget (ns), the owner's only: halved when a spin
+  /// runs out without a wake-up, doubled when one succeeds (glibc's adaptive
+  /// mutex idea), between 1 us and the maximum (select.cpp).
+  std::uint32_t spin_budget_ns = 0;  ///< 0: not set yet
   ThreadRec* next_free = nullptr;             ///< pool link (under the pool's lock)
 };
 /// The calling thread's record.
