@@ -24,14 +24,17 @@ constexpr std::uint32_t kRunning = 0, kWoken = 1, kAsleep = 2;
 //
 // 1. Partner spin.  A wait that knows which thread will most likely complete
 //    it (Waiter::partner: the last thread seen on the other side of the
-//    channel) spins while that thread is on a CPU — its record says running or
-//    spinning — for at most kPartnerSpinNs, about twice the cross-core futex
-//    wake-up it saves (the classic 2-competitive bound: never more than twice
-//    the cost of blocking at once).  It stops as soon as the partner parks
-//    (asleep in the kernel, or exited): a sleeping partner cannot complete the
-//    wait before someone else wakes it, so spinning for it would only burn a
-//    core.  This is what lets two threads on two CPUs hand values back and
-//    forth without entering the kernel.
+//    channel) spins while that thread may be on another CPU: its record is not
+//    `parked` and its last CPU is not ours.  It stops at once when the partner
+//    parks (asleep in the kernel, or exited: it cannot complete the wait before
+//    someone else wakes it) or shows up on our CPU (it is then runnable only
+//    once we get off it — the loaded-machine case), and after a budget of at
+//    most kPartnerSpinNs, about twice the cross-core futex wake-up it saves
+//    (the 2-competitive bound of spin-then-block).  The budget adapts per
+//    thread: halved each time it runs out (the partner was preempted where it
+//    ran, or busy elsewhere), doubled on success, never below kMinSpinNs.
+//    This lets two threads on two CPUs hand values back and forth without
+//    entering the kernel.
 // 2. Then, or with no partner known: 12 pauses and 4 sched_yield() (libstdc++'s
 //    policy for std::atomic::wait), the policy of the previous releases.
 // 3. Then the futex.  The record says `parked` from just before the futex wait
@@ -68,7 +71,9 @@ inline void cpu_relax() noexcept {
 /// publishes it in `me`.
 inline std::int32_t publish_cpu(ThreadRec* me) noexcept {
   const std::int32_t c = sched_getcpu();
-  if (me != nullptr) me->cpu.store(c, std::memory_order_relaxed);
+  // Stored only when it changed: partners read this line while we spin, and a
+  // store would have to take it back from them on the handoff's critical path.
+  if (me != nullptr && me->cpu.load(std::memory_order_relaxed) != c) me->cpu.store(c, std::memory_order_relaxed);
   return c;
 }
 
@@ -187,30 +192,31 @@ ThreadRec* this_thread_rec() noexcept {
   return new_thread_rec();
 }
 
+// Only the parked / not-parked distinction is published, on the way in and
+// out of the kernel: partners treat running and spinning alike, and a store
+// per spin would pull the record's line back from the partner reading it.
 void Waiter::park() noexcept {
-  publish(me, ThreadRec::spinning);
-  if (spin_for_wake(*this, 0)) {
-    publish(me, ThreadRec::running);
-    return;
-  }
+  if (spin_for_wake(*this, 0)) return;
+  bool slept = false;
   for (;;) {
     std::uint32_t v = woke.load(std::memory_order_acquire);
     if (v == kWoken) break;
-    publish(me, ThreadRec::parked);
+    if (!slept) {
+      publish(me, ThreadRec::parked);
+      slept = true;
+    }
     if (v == kRunning && !woke.compare_exchange_strong(v, kAsleep, std::memory_order_acq_rel)) continue;
     futex(&woke, FUTEX_WAIT_PRIVATE, kAsleep, nullptr);
   }
-  publish_cpu(me);
-  publish(me, ThreadRec::running);
+  if (slept) {
+    publish_cpu(me);
+    publish(me, ThreadRec::running);
+  }
 }
 
 bool Waiter::park_until(std::uint64_t deadline_ns) noexcept {
-  publish(me, ThreadRec::spinning);
-  if (spin_for_wake(*this, deadline_ns)) {
-    publish(me, ThreadRec::running);
-    return true;
-  }
-  bool woken = false;
+  if (spin_for_wake(*this, deadline_ns)) return true;
+  bool woken = false, slept = false;
   for (;;) {
     std::uint32_t v = woke.load(std::memory_order_acquire);
     if (v == kWoken) {
@@ -219,14 +225,19 @@ bool Waiter::park_until(std::uint64_t deadline_ns) noexcept {
     }
     const std::uint64_t now = now_ns();
     if (now >= deadline_ns) break;
-    publish(me, ThreadRec::parked);
+    if (!slept) {
+      publish(me, ThreadRec::parked);
+      slept = true;
+    }
     if (v == kRunning && !woke.compare_exchange_strong(v, kAsleep, std::memory_order_acq_rel)) continue;
     const std::uint64_t left = deadline_ns - now;
     timespec ts{static_cast<time_t>(left / 1000000000u), static_cast<long>(left % 1000000000u)};
     futex(&woke, FUTEX_WAIT_PRIVATE, kAsleep, &ts);
   }
-  publish_cpu(me);
-  publish(me, ThreadRec::running);
+  if (slept) {
+    publish_cpu(me);
+    publish(me, ThreadRec::running);
+  }
   return woken;
 }
 

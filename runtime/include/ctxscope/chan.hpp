@@ -286,12 +286,30 @@ class Chan {
 
   /// Blind send: blocks until delivered (or buffered).  Throws closed_channel_error.
   void send(T v, std::source_location loc = std::source_location::current()) {
+    // Fast path: the one-case select's poll, inline (a blind operation that
+    // does not block records nothing, so nothing is lost by skipping the
+    // engine); only an operation that must wait builds a case and parks.
+    bool closed = false;
+    bool done;
+    {
+      detail::LockGuard g(s_->lock);
+      done = s_->try_send(v, closed);
+    }
+    if (done) {
+      if (closed) detail::ChanCore::throw_closed("send on closed channel");
+      return;
+    }
     detail::SendCase<T> c(s_.get(), std::move(v), loc);
     run(c);
   }
   /// Blind receive: the next value, or nullopt once closed and drained.
   std::optional<T> recv(std::source_location loc = std::source_location::current()) {
     std::optional<T> out;
+    {
+      bool closed = false;
+      detail::LockGuard g(s_->lock);
+      if (s_->try_recv(out, closed)) return out;
+    }
     detail::RecvCase<T> c(s_.get(), &out, loc);
     run(c);
     return out;
@@ -299,6 +317,22 @@ class Chan {
   /// Send unless ctx is done first: {} when sent, else ctx.err().
   std::error_code send(const Context& ctx, T v,
                        std::source_location loc = std::source_location::current()) {
+    // Fast path while ctx is live (a done ctx goes through the engine: it
+    // chooses between two ready cases at random and records the
+    // use-after-cancel evidence).  A cancel racing with this check is ordered
+    // after the send, as if it had come a moment later.
+    if (!ctx.is_done()) {
+      bool closed = false;
+      bool done;
+      {
+        detail::LockGuard g(s_->lock);
+        done = s_->try_send(v, closed);
+      }
+      if (done) {
+        if (closed) detail::ChanCore::throw_closed("send on closed channel");
+        return {};
+      }
+    }
     detail::SendCase<T> c(s_.get(), std::move(v), loc);
     Done d = ctx.done(loc);
     detail::SelectCase* cs[] = {&c, &d};
@@ -308,6 +342,11 @@ class Chan {
   /// Receive unless ctx is done first.
   Received<T> recv(const Context& ctx, std::source_location loc = std::source_location::current()) {
     Received<T> r;
+    if (!ctx.is_done()) {  // fast path, as in send(ctx, v)
+      bool closed = false;
+      detail::LockGuard g(s_->lock);
+      if (s_->try_recv(r.value, closed)) return r;
+    }
     detail::RecvCase<T> c(s_.get(), &r.value, loc);
     Done d = ctx.done(loc);
     detail::SelectCase* cs[] = {&c, &d};

@@ -36,8 +36,10 @@ void futex_wake(std::atomic<std::uint32_t>* a) noexcept;
 /// records of exited threads are reused, so a stale pointer held by a channel
 /// still points at a valid record (it only makes a spin decision less exact).
 struct alignas(64) ThreadRec {
-  enum : std::uint32_t { running = 0, spinning = 1, parked = 2 };
-  std::atomic<std::uint32_t> state{running};  ///< parked: asleep in the kernel, or exited
+  enum : std::uint32_t { running = 0, parked = 2 };
+  /// parked: asleep in the kernel (from just before its futex wait until it
+  /// runs again), or exited; running: anything else, spinning included.
+  std::atomic<std::uint32_t> state{running};
   /// The CPU it last ran on, refreshed when it parks, wakes and while it spins:
   /// a partner runnable on *my* CPU cannot run while I spin, so I must not.
   std::atomic<std::int32_t> cpu{-1};
