@@ -121,19 +121,25 @@ struct ChanState : ChanCore {
       if (e->w->try_fire(e->idx)) return e;
     return nullptr;
   }
+  // Wakes are deferred: the try_* functions return the claimed waiter in
+  // `wake` and the caller wakes it after releasing the lock (as Go does).  A
+  // woken thread may at once destroy the last handle — even the very Chan
+  // object the waker is calling through, when threads share it by reference —
+  // so nothing of the channel may be touched after a wake-up.
+
   /// Under lock: receive now if possible.  `closed_out` set when closed+drained.
-  bool try_recv(std::optional<T>& out, bool& closed_out) {
+  bool try_recv(std::optional<T>& out, bool& closed_out, Waiter*& wake) {
     if (count > 0) {
       out.emplace(pop_front());
       if (ChanEntry* s = claim(sendq, receiver)) {
         push_back(std::move(*static_cast<T*>(s->slot)));
-        s->w->wake();
+        wake = s->w;
       }
       return true;
     }
     if (ChanEntry* s = claim(sendq, receiver)) {
       out.emplace(std::move(*static_cast<T*>(s->slot)));
-      s->w->wake();
+      wake = s->w;
       return true;
     }
     if (closed) {
@@ -144,14 +150,14 @@ struct ChanState : ChanCore {
     return false;
   }
   /// Under lock: send now if possible.  On a closed channel sets `closed_out`.
-  bool try_send(T& v, bool& closed_out) {
+  bool try_send(T& v, bool& closed_out, Waiter*& wake) {
     if (closed) {
       closed_out = true;
       return true;
     }
     if (ChanEntry* r = claim(recvq, sender)) {
       static_cast<std::optional<T>*>(r->slot)->emplace(std::move(v));
-      r->w->wake();
+      wake = r->w;
       return true;
     }
     if (count < cap) {
@@ -160,19 +166,39 @@ struct ChanState : ChanCore {
     }
     return false;
   }
-  void close_locked() {
+  /// Under lock: closes and claims every waiter; returns them chained through
+  /// ChanEntry::next (entries off every queue, untouched by anyone until
+  /// woken) for wake_chain() after the lock is released.
+  ChanEntry* close_locked() {
     closed = true;
+    ChanEntry* chain = nullptr;
     while (ChanEntry* r = claim_for_close(recvq)) {
       static_cast<std::optional<T>*>(r->slot)->reset();
       r->closed = true;
-      r->w->wake();
+      r->next = chain;
+      chain = r;
     }
     while (ChanEntry* s = claim_for_close(sendq)) {
       s->closed = true;
-      s->w->wake();
+      s->next = chain;
+      chain = s;
     }
+    return chain;
   }
 };
+
+/// Wakes the entries close_locked() claimed (reads each link before the wake:
+/// the entry may be gone after it).
+inline void wake_chain(ChanEntry* e) noexcept {
+  while (e != nullptr) {
+    ChanEntry* next = e->next;
+    e->w->wake();
+    e = next;
+  }
+}
+inline void wake_if(Waiter* w) noexcept {
+  if (w != nullptr) w->wake();
+}
 
 // Select cases hold the channel either owned (on_recv / on_send: a case may
 // outlive the Chan handle it came from) or borrowed (the Chan's own blocking
@@ -193,7 +219,10 @@ class RecvCase final : public SelectCase {
   RecvCase(const RecvCase& o)
       : SelectCase(o), owner_(o.owner_), s_(o.s_), out_(o.out_ == &o.own_ ? &own_ : o.out_) {}
   Lock* lock() noexcept override { return &s_->lock; }
-  bool try_now() override { return s_->try_recv(*out_, entry_.closed); }
+  bool try_now() override { return s_->try_recv(*out_, entry_.closed, wake_); }
+  /// The waiter this case's try_now claimed is woken here, after select has
+  /// released every lock.
+  void finish() override { wake_if(std::exchange(wake_, nullptr)); }
   void enqueue(Waiter* w, int idx) override {
     entry_.w = w;
     entry_.idx = idx;
@@ -221,6 +250,7 @@ class RecvCase final : public SelectCase {
   std::optional<T> own_;
   std::optional<T>* out_;
   ChanEntry entry_;
+  Waiter* wake_ = nullptr;
 };
 
 template <class T>
@@ -234,7 +264,7 @@ class SendCase final : public SelectCase {
     site = loc;
   }
   Lock* lock() noexcept override { return &s_->lock; }
-  bool try_now() override { return s_->try_send(v_, entry_.closed); }
+  bool try_now() override { return s_->try_send(v_, entry_.closed, wake_); }
   void enqueue(Waiter* w, int idx) override {
     entry_.w = w;
     entry_.idx = idx;
@@ -248,6 +278,7 @@ class SendCase final : public SelectCase {
     s_->sendq.remove(&entry_);
   }
   void finish() override {
+    wake_if(std::exchange(wake_, nullptr));  // see RecvCase::finish
     if (entry_.closed) ChanCore::throw_closed("send on closed channel");
   }
   WaitObject object() const noexcept override { return WaitObject::chan_send; }
@@ -262,6 +293,7 @@ class SendCase final : public SelectCase {
   ChanState<T>* s_;
   T v_;
   ChanEntry entry_;
+  Waiter* wake_ = nullptr;
 };
 
 }  // namespace detail
@@ -291,11 +323,13 @@ class Chan {
     // engine); only an operation that must wait builds a case and parks.
     bool closed = false;
     bool done;
+    detail::Waiter* wake = nullptr;
     {
       detail::LockGuard g(s_->lock);
-      done = s_->try_send(v, closed);
+      done = s_->try_send(v, closed, wake);
     }
     if (done) {
+      detail::wake_if(wake);
       if (closed) detail::ChanCore::throw_closed("send on closed channel");
       return;
     }
@@ -306,9 +340,16 @@ class Chan {
   std::optional<T> recv(std::source_location loc = std::source_location::current()) {
     std::optional<T> out;
     {
-      bool closed = false;
-      detail::LockGuard g(s_->lock);
-      if (s_->try_recv(out, closed)) return out;
+      bool closed = false, done;
+      detail::Waiter* wake = nullptr;
+      {
+        detail::LockGuard g(s_->lock);
+        done = s_->try_recv(out, closed, wake);
+      }
+      if (done) {
+        detail::wake_if(wake);
+        return out;
+      }
     }
     detail::RecvCase<T> c(s_.get(), &out, loc);
     run(c);
@@ -324,11 +365,13 @@ class Chan {
     if (!ctx.is_done()) {
       bool closed = false;
       bool done;
+      detail::Waiter* wake = nullptr;
       {
         detail::LockGuard g(s_->lock);
-        done = s_->try_send(v, closed);
+        done = s_->try_send(v, closed, wake);
       }
       if (done) {
+        detail::wake_if(wake);
         if (closed) detail::ChanCore::throw_closed("send on closed channel");
         return {};
       }
@@ -343,9 +386,16 @@ class Chan {
   Received<T> recv(const Context& ctx, std::source_location loc = std::source_location::current()) {
     Received<T> r;
     if (!ctx.is_done()) {  // fast path, as in send(ctx, v)
-      bool closed = false;
-      detail::LockGuard g(s_->lock);
-      if (s_->try_recv(r.value, closed)) return r;
+      bool closed = false, done;
+      detail::Waiter* wake = nullptr;
+      {
+        detail::LockGuard g(s_->lock);
+        done = s_->try_recv(r.value, closed, wake);
+      }
+      if (done) {
+        detail::wake_if(wake);
+        return r;
+      }
     }
     detail::RecvCase<T> c(s_.get(), &r.value, loc);
     Done d = ctx.done(loc);
@@ -370,12 +420,16 @@ class Chan {
   }
   /// Closes the channel.  Throws closed_channel_error if already closed.
   void close(std::source_location loc = std::source_location::current()) {
+    detail::ChanEntry* woken;
     {
       detail::LockGuard g(s_->lock);
       if (s_->closed) detail::ChanCore::throw_closed("close of closed channel");
-      s_->close_locked();
+      woken = s_->close_locked();
     }
+    // Recorded before the wake-ups: after them the channel may be gone (see
+    // ChanState::try_recv).
     s_->note_close(loc);
+    detail::wake_chain(woken);
   }
 
   /// Select cases.  `out` receives the value (nullopt when closed).
