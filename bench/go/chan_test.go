@@ -1,15 +1,33 @@
 // Go peers of bench/runtime/chan_bench.cpp (same names, same shapes).
 package bench
 
-import "testing"
+import (
+	"syscall"
+	"testing"
+)
 
 const bufferedCap = 128
+
+// processCPU is the CPU time of the whole process (every thread), as the C++
+// benchmarks' proc_cpu_ns counter: reported per op as cpu-ns/op.
+func processCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+func reportCPU(b *testing.B, start int64) {
+	b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
+}
 
 // One producer goroutine streams b.N ints through a channel of capacity 128 to
 // the benchmarking goroutine.  ns/op is per element.
 func BenchmarkChanBufferedThroughput(b *testing.B) {
 	ch := make(chan int, bufferedCap)
 	n := b.N
+	cpu := processCPU()
 	go func() {
 		for i := 0; i < n; i++ {
 			ch <- i
@@ -23,6 +41,7 @@ func BenchmarkChanBufferedThroughput(b *testing.B) {
 	if _, ok := <-ch; ok {
 		b.Fatal("extra value")
 	}
+	reportCPU(b, cpu)
 	_ = sum
 }
 
@@ -31,6 +50,7 @@ func BenchmarkChanBufferedThroughput(b *testing.B) {
 func BenchmarkChanUnbufferedPingPong(b *testing.B) {
 	ping := make(chan int)
 	pong := make(chan int)
+	cpu := processCPU()
 	go func() {
 		for v := range ping {
 			pong <- v
@@ -45,4 +65,5 @@ func BenchmarkChanUnbufferedPingPong(b *testing.B) {
 	}
 	close(ping)
 	<-pong
+	reportCPU(b, cpu)
 }

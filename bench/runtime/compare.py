@@ -32,9 +32,14 @@ def pick(values):
     return min(values)
 
 
+COUNTERS = {}  # {name: {counter: aggregated value}} of the C++ runs (e.g. proc_cpu_ns)
+
+
 def load_cpp(paths):
-    """(benchmark context of the first run, {name: aggregated real ns/op})."""
-    context, runs = None, {}
+    """(benchmark context of the first run, {name: aggregated real ns/op}).
+    User counters (process CPU ns and context switches per op of the channel
+    benchmarks) are aggregated into COUNTERS the same way."""
+    context, runs, counters = None, {}, {}
     for path in paths:
         try:
             with open(path) as f:
@@ -52,8 +57,13 @@ def load_cpp(paths):
             name = b.get("run_name", b["name"]).split("/")[0]
             ns = b["real_time"] * UNIT_NS[b.get("time_unit", "ns")]
             runs.setdefault(name, []).append(ns)
+            for k in ("proc_cpu_ns", "vcsw"):
+                if k in b:
+                    counters.setdefault(name, {}).setdefault(k, []).append(float(b[k]))
     if not runs:
         fail(f"{' '.join(paths)}: no C++ benchmark results")
+    for name, ks in counters.items():
+        COUNTERS[name] = {k: pick(v) for k, v in ks.items()}
     return context or {}, {name: pick(v) for name, v in runs.items()}
 
 
@@ -135,6 +145,22 @@ def main():
     ratio_row("unbuffered ping-pong, per round trip", c("ChanUnbufferedPingPong"),
               c("StdAtomicWaitPingPong"), "std::atomic wait/notify ping-pong", None)
 
+    def cc(name, key):
+        return COUNTERS.get(name, {}).get(key)
+
+    # CPU time of the whole process (every thread) per element / round trip,
+    # next to the wall time above: spinning cannot hide in it.
+    ratio_row("Chan<int>(128) process CPU, per element", cc("ChanBufferedThroughput", "proc_cpu_ns"),
+              g("ChanBufferedThroughput", "cpu-ns/op"), "Go process CPU", None)
+    ratio_row("unbuffered ping-pong process CPU, per round trip", cc("ChanUnbufferedPingPong", "proc_cpu_ns"),
+              g("ChanUnbufferedPingPong", "cpu-ns/op"), "Go process CPU", None)
+    ratio_row("unbuffered ping-pong process CPU, per round trip", cc("ChanUnbufferedPingPong", "proc_cpu_ns"),
+              cc("StdAtomicWaitPingPong", "proc_cpu_ns"), "std::atomic ping-pong process CPU", None)
+    rows.append(("Chan<int>(128) context switches per element", cc("ChanBufferedThroughput", "vcsw"),
+                 None, "", None, None))
+    rows.append(("unbuffered ping-pong context switches per round trip", cc("ChanUnbufferedPingPong", "vcsw"),
+                 cc("StdAtomicWaitPingPong", "vcsw"), "std::atomic ping-pong", None, None))
+
     tb, ta = cx("threads_before"), cx("threads_after_10k_timeouts")
     tp = cx("threads_after_parent_cancel_10k_timeout_children")
     rows.append(("threads added by 10k with_timeout", None if tb is None else ta - tb,
@@ -184,7 +210,7 @@ def main():
     print("  ".join("-" * w for w in widths))
     for r in table:
         print(line(r))
-    print("(threads/bytes rows: the C++ and peer columns are counts/bytes, not ns)")
+    print("(threads/bytes/context-switch rows: the C++ and peer columns are counts/bytes, not ns)")
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     try:

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "timer_service.hpp"
@@ -12,6 +13,7 @@ namespace {
 
 class ContextCategory final : public std::error_category {
  public:
+  constexpr ContextCategory() noexcept = default;
   const char* name() const noexcept override { return "ctxscope.context"; }
   std::string message(int c) const override {
     switch (static_cast<errc>(c)) {
@@ -39,15 +41,18 @@ class ContextCategory final : public std::error_category {
 namespace {
 union ImmortalCategory {
   ContextCategory c;
-  ImmortalCategory() : c() {}
+  constexpr ImmortalCategory() : c() {}
   ~ImmortalCategory() {}
 };
 }  // namespace
 
-const std::error_category& context_category() noexcept {
-  static ImmortalCategory holder;
-  return holder.c;
-}
+// Constant-initialized at namespace scope: make_error_code() on every cancel
+// reads it without a function-local static's guard.
+namespace {
+constinit ImmortalCategory g_category;
+}  // namespace
+
+const std::error_category& context_category() noexcept { return g_category.c; }
 
 namespace detail {
 
@@ -118,6 +123,11 @@ struct Deferred {
     return time;
   }
   void run() noexcept {
+    if (owned.empty()) [[likely]]
+      return;
+    run_owned();
+  }
+  [[gnu::noinline]] void run_owned() noexcept {
     for (Listener* l : owned) {
       if (l->tag == Listener::stop) {
         auto* s = static_cast<StopListener*>(l);
@@ -147,10 +157,12 @@ struct Deferred {
   }
 };
 
-void emit_cancel(CancelNode* n, errc err, const std::error_code& cause, CancelReason why,
-                 std::uint64_t direct, std::uint64_t origin, std::source_location site,
-                 bool noop, bool releases, Deferred& op) noexcept {
-  if (EventSink* s = sink()) {
+// The emit_* helpers are out of line and take the sink: a call site pays only
+// the inline sink() check when nothing is recording.
+[[gnu::noinline]] void emit_cancel_to(EventSink* s, CancelNode* n, errc err, const std::error_code& cause,
+                                      CancelReason why, std::uint64_t direct, std::uint64_t origin,
+                                      std::source_location site, bool noop, bool releases, Deferred& op) noexcept {
+  {
     Event e;
     e.time = op.stamp();
     e.type = EventType::ctx_cancel;
@@ -168,8 +180,15 @@ void emit_cancel(CancelNode* n, errc err, const std::error_code& cause, CancelRe
   }
 }
 
-void emit_release(CancelNode* n, ReleaseReason r, Deferred* op) noexcept {
-  if (EventSink* s = sink()) {
+inline void emit_cancel(CancelNode* n, errc err, const std::error_code& cause, CancelReason why,
+                        std::uint64_t direct, std::uint64_t origin, std::source_location site,
+                        bool noop, bool releases, Deferred& op) noexcept {
+  if (EventSink* s = sink()) [[unlikely]]
+    emit_cancel_to(s, n, err, cause, why, direct, origin, site, noop, releases, op);
+}
+
+[[gnu::noinline]] void emit_release_to(EventSink* s, CancelNode* n, ReleaseReason r, Deferred* op) noexcept {
+  {
     Event e;
     if (op != nullptr) e.time = op->stamp();
     e.type = EventType::ctx_release;
@@ -178,6 +197,10 @@ void emit_release(CancelNode* n, ReleaseReason r, Deferred* op) noexcept {
     e.kind = static_cast<std::uint8_t>(r);
     emit_to(s, e);
   }
+}
+
+inline void emit_release(CancelNode* n, ReleaseReason r, Deferred* op) noexcept {
+  if (EventSink* s = sink()) [[unlikely]] emit_release_to(s, n, r, op);
 }
 
 /// Marks n done and cancels its registered subtree.  Waiters are woken under
@@ -277,8 +300,9 @@ std::uint64_t to_ns(Clock::time_point t) noexcept {
       std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
 }
 
-void emit_create(Node* n, bool registered, std::uint64_t deadline_ns, const char* text) noexcept {
-  if (EventSink* s = sink()) {
+[[gnu::noinline]] void emit_create_to(EventSink* s, Node* n, bool registered, std::uint64_t deadline_ns,
+                                      const char* text) noexcept {
+  {
     Event e;
     e.type = EventType::ctx_create;
     e.id = n->id;
@@ -291,6 +315,10 @@ void emit_create(Node* n, bool registered, std::uint64_t deadline_ns, const char
     e.code = static_cast<std::int32_t>(current_scope());
     emit_to(s, e);
   }
+}
+
+inline void emit_create(Node* n, bool registered, std::uint64_t deadline_ns, const char* text) noexcept {
+  if (EventSink* s = sink()) [[unlikely]] emit_create_to(s, n, registered, deadline_ns, text);
 }
 
 /// Registers a new cancelable node with its nearest cancelable ancestor, or
@@ -467,9 +495,12 @@ CancelFunc::CancelFunc(const CancelFunc& o) noexcept : n_(o.n_) {
   }
 }
 
-CancelFunc::~CancelFunc() {
-  if (!n_) return;
-  if (n_->cancel_refs.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
+void CancelFunc::release() noexcept {
+  // cancel_refs only serves the "last copy dropped uncalled" record; once any
+  // copy has been called (cancel_called never goes back to 0) the count is moot
+  // and the decrement, a locked RMW, is skipped.
+  if (n_->cancel_called.load(std::memory_order_acquire) == 0 &&
+      n_->cancel_refs.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
       n_->cancel_called.load(std::memory_order_acquire) == 0) {
     if (EventSink* s = detail::sink()) {
       Event e;
@@ -484,7 +515,7 @@ CancelFunc::~CancelFunc() {
 }
 
 void CancelFunc::operator()(std::source_location loc) const noexcept {
-  if (n_) detail::explicit_cancel(n_, {}, loc);
+  if (n_) detail::explicit_cancel(n_, detail::k_no_error, loc);
 }
 
 void CancelCauseFunc::operator()(std::error_code cause, std::source_location loc) const noexcept {
@@ -505,7 +536,8 @@ std::pair<Context, CancelFunc> with_cancel(const Context& parent, Site loc) {
   auto* n = new detail::CancelNode(Kind::cancel, p, loc);
   n->refs.store(2, std::memory_order_relaxed);  // the Context and the CancelFunc; not yet shared
   detail::attach(n, 0);
-  return {Context(n), CancelFunc(n)};
+  // Built in place: no moved-from temporary CancelFunc to destroy.
+  return {std::piecewise_construct, std::forward_as_tuple(n), std::forward_as_tuple(n)};
 }
 
 std::pair<Context, CancelCauseFunc> with_cancel_cause(const Context& parent, Site loc) {

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <new>
+#include <cstdlib>
 #include <array>
 #include <vector>
 
@@ -17,9 +19,41 @@ namespace {
 // woke: 0 running/spinning, 2 asleep in futex, 1 woken.  wake() is
 // `exchange(1)` and enters the kernel only if the waiter is asleep.
 constexpr std::uint32_t kRunning = 0, kWoken = 1, kAsleep = 2;
-// Spin briefly, then yield a few times, then sleep (libstdc++'s policy for
-// std::atomic::wait).  Measured (docs/performance.md): 200 pauses burnt ~4.5 us
-// of the core the partner thread needed; this halves ping-pong latency on 2 cores.
+
+// The spin policy (docs/performance.md, "Spin policy").
+//
+// 1. Partner spin.  A wait that knows which thread will most likely complete
+//    it (Waiter::partner: the last thread seen on the other side of the
+//    channel) spins while that thread may be on another CPU: its record is not
+//    `parked` and its last CPU is not ours.  It stops at once when the partner
+//    parks (asleep in the kernel, or exited: it cannot complete the wait before
+//    someone else wakes it) or shows up on our CPU (it is then runnable only
+//    once we get off it — the loaded-machine case), and after a budget of at
+//    most kPartnerSpinNs, about twice the cross-core futex wake-up it saves
+//    (the 2-competitive bound of spin-then-block).  The budget adapts per
+//    thread: halved each time it runs out (the partner was preempted where it
+//    ran, or busy elsewhere), doubled on success, never below kMinSpinNs.
+//    This lets two threads on two CPUs hand values back and forth without
+//    entering the kernel.
+// 2. Then, or with no partner known: 12 pauses and 4 sched_yield() (libstdc++'s
+//    policy for std::atomic::wait), the policy of the previous releases.
+// 3. Then the futex.  The record says `parked` from just before the futex wait
+//    until the thread runs again, so partners stop spinning for it.
+constexpr std::uint64_t kPartnerSpinNs = 10'000;
+constexpr std::uint64_t kMinSpinNs = 1'000;
+
+/// The maximum partner-spin budget: kPartnerSpinNs, or CTXSCOPE_SPIN_NS
+/// (0 turns partner spinning off: the policy of the previous releases).
+std::uint64_t max_spin_ns() noexcept {
+  static const std::uint64_t v = [] {
+    const char* e = std::getenv("CTXSCOPE_SPIN_NS");
+    if (e == nullptr || *e == '\0') return kPartnerSpinNs;
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(e, &end, 10);
+    return end != e ? std::min<std::uint64_t>(n, 1'000'000) : kPartnerSpinNs;
+  }();
+  return v;
+}
 constexpr int kSpins = 12;
 constexpr int kYields = 4;
 
@@ -33,7 +67,65 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-bool spin_for_wake(std::atomic<std::uint32_t>& woke) noexcept {
+/// The CPU the caller runs on (glibc reads it from rseq: no system call), and
+/// publishes it in `me`.
+inline std::int32_t publish_cpu(ThreadRec* me) noexcept {
+  const std::int32_t c = sched_getcpu();
+  // Stored only when it changed: partners read this line while we spin, and a
+  // store would have to take it back from them on the handoff's critical path.
+  if (me != nullptr && me->cpu.load(std::memory_order_relaxed) != c) me->cpu.store(c, std::memory_order_relaxed);
+  return c;
+}
+
+/// Whether `p` may be on a CPU other than ours: not parked, and not last seen
+/// on our CPU (where it could only be waiting for us to get off it).
+inline bool partner_elsewhere(const ThreadRec* p, std::int32_t my_cpu) noexcept {
+  if (p->state.load(std::memory_order_relaxed) == ThreadRec::parked) return false;
+  const std::int32_t c = p->cpu.load(std::memory_order_relaxed);
+  return c < 0 || my_cpu < 0 || c != my_cpu;
+}
+
+/// Step 1: true once woken; false when the partner parked or is on our CPU,
+/// the budget (or `deadline_ns`, if sooner) ran out, or there is no partner.
+bool spin_for_partner(const Waiter& w, std::uint64_t deadline_ns) noexcept {
+  ThreadRec* p = w.partner;
+  if (p == nullptr) return false;
+  std::int32_t cpu = publish_cpu(w.me);
+  if (!partner_elsewhere(p, cpu)) return false;
+  const std::uint64_t max = max_spin_ns();
+  if (max == 0) return false;
+  ThreadRec* me = w.me;
+  std::uint64_t budget = max;
+  if (me != nullptr) {
+    if (me->spin_budget_ns == 0 || me->spin_budget_ns > max) me->spin_budget_ns = static_cast<std::uint32_t>(max);
+    budget = me->spin_budget_ns;
+  }
+  std::uint64_t end = now_ns() + budget;
+  if (deadline_ns != 0 && deadline_ns < end) end = deadline_ns;
+  for (unsigned i = 1;; ++i) {
+    if (w.woke.load(std::memory_order_acquire) == kWoken) {
+      if (me != nullptr) me->spin_budget_ns = static_cast<std::uint32_t>(std::min<std::uint64_t>(max, budget * 2));
+      return true;
+    }
+    if (p->state.load(std::memory_order_relaxed) == ThreadRec::parked) return false;
+    if ((i & 31) == 0) {
+      if (now_ns() >= end) {
+        // Ran out while the partner looked busy elsewhere (preempted there, or
+        // busy with other work): spin less next time.
+        if (me != nullptr) me->spin_budget_ns = static_cast<std::uint32_t>(std::max(kMinSpinNs, budget / 2));
+        return false;
+      }
+      cpu = publish_cpu(me);  // we may have been migrated (or preempted and resumed)
+      if (!partner_elsewhere(p, cpu)) return false;
+    }
+    cpu_relax();
+  }
+}
+
+/// Steps 1 and 2.
+bool spin_for_wake(const Waiter& w, std::uint64_t deadline_ns) noexcept {
+  if (spin_for_partner(w, deadline_ns)) return true;
+  const std::atomic<std::uint32_t>& woke = w.woke;
   for (int i = 0; i < kSpins; ++i) {
     if (woke.load(std::memory_order_acquire) == kWoken) return true;
     cpu_relax();
@@ -45,30 +137,108 @@ bool spin_for_wake(std::atomic<std::uint32_t>& woke) noexcept {
   return woke.load(std::memory_order_acquire) == kWoken;
 }
 
+/// Publishes the parking thread's state for its partners (no-op without a record).
+inline void publish(ThreadRec* me, std::uint32_t st) noexcept {
+  if (me != nullptr) me->state.store(st, std::memory_order_relaxed);
+}
+
+// Thread records: a never-freed pool (see ThreadRec).
+struct RecPool {
+  Lock lock;
+  ThreadRec* free = nullptr;
+};
+RecPool& rec_pool() noexcept {
+  static auto* p = new RecPool;  // never destroyed: threads exit after static destructors
+  return *p;
+}
+thread_local ThreadRec* t_rec = nullptr;
+struct RecHolder {
+  ThreadRec* r = nullptr;
+  ~RecHolder() {
+    if (r == nullptr) return;
+    r->state.store(ThreadRec::parked, std::memory_order_relaxed);  // exited: nobody spins for it
+    t_rec = nullptr;
+    RecPool& p = rec_pool();
+    LockGuard g(p.lock);
+    r->next_free = p.free;
+    p.free = r;
+  }
+};
+thread_local RecHolder t_rec_holder;
+
+[[gnu::noinline]] ThreadRec* new_thread_rec() noexcept {
+  RecPool& p = rec_pool();
+  ThreadRec* r = nullptr;
+  {
+    LockGuard g(p.lock);
+    if ((r = p.free) != nullptr) p.free = r->next_free;
+  }
+  if (r == nullptr) r = new (std::nothrow) ThreadRec;
+  if (r == nullptr) return nullptr;  // no record: this thread's waits just do not spin for it
+  r->next_free = nullptr;
+  r->spin_budget_ns = 0;
+  r->cpu.store(-1, std::memory_order_relaxed);
+  r->state.store(ThreadRec::running, std::memory_order_relaxed);
+  t_rec_holder.r = r;
+  t_rec = r;
+  return r;
+}
+
 }  // namespace
 
+ThreadRec* this_thread_rec() noexcept {
+  if (ThreadRec* r = t_rec) [[likely]]
+    return r;
+  return new_thread_rec();
+}
+
+// Only the parked / not-parked distinction is published, on the way in and
+// out of the kernel: partners treat running and spinning alike, and a store
+// per spin would pull the record's line back from the partner reading it.
 void Waiter::park() noexcept {
-  if (spin_for_wake(woke)) return;
+  if (spin_for_wake(*this, 0)) return;
+  bool slept = false;
   for (;;) {
     std::uint32_t v = woke.load(std::memory_order_acquire);
-    if (v == kWoken) return;
+    if (v == kWoken) break;
+    if (!slept) {
+      publish(me, ThreadRec::parked);
+      slept = true;
+    }
     if (v == kRunning && !woke.compare_exchange_strong(v, kAsleep, std::memory_order_acq_rel)) continue;
     futex(&woke, FUTEX_WAIT_PRIVATE, kAsleep, nullptr);
+  }
+  if (slept) {
+    publish_cpu(me);
+    publish(me, ThreadRec::running);
   }
 }
 
 bool Waiter::park_until(std::uint64_t deadline_ns) noexcept {
-  if (spin_for_wake(woke)) return true;
+  if (spin_for_wake(*this, deadline_ns)) return true;
+  bool woken = false, slept = false;
   for (;;) {
     std::uint32_t v = woke.load(std::memory_order_acquire);
-    if (v == kWoken) return true;
+    if (v == kWoken) {
+      woken = true;
+      break;
+    }
     const std::uint64_t now = now_ns();
-    if (now >= deadline_ns) return false;
+    if (now >= deadline_ns) break;
+    if (!slept) {
+      publish(me, ThreadRec::parked);
+      slept = true;
+    }
     if (v == kRunning && !woke.compare_exchange_strong(v, kAsleep, std::memory_order_acq_rel)) continue;
     const std::uint64_t left = deadline_ns - now;
     timespec ts{static_cast<time_t>(left / 1000000000u), static_cast<long>(left % 1000000000u)};
     futex(&woke, FUTEX_WAIT_PRIVATE, kAsleep, &ts);
   }
+  if (slept) {
+    publish_cpu(me);
+    publish(me, ThreadRec::running);
+  }
+  return woken;
 }
 
 void futex_wake(std::atomic<std::uint32_t>* a) noexcept { futex(a, FUTEX_WAKE_PRIVATE, 1, nullptr); }
@@ -154,8 +324,10 @@ std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t dead
   std::size_t nl = 0;
   for (std::size_t i = 0; i < n; ++i)
     if (Lock* l = cs[i]->lock()) locks[nl++] = l;
-  std::sort(locks, locks + nl);
-  nl = static_cast<std::size_t>(std::unique(locks, locks + nl) - locks);
+  if (nl > 1) {
+    std::sort(locks, locks + nl);
+    nl = static_cast<std::size_t>(std::unique(locks, locks + nl) - locks);
+  }
   for (std::size_t i = 0; i < nl; ++i) locks[i]->lock();
   auto unlock_all = [&] {
     for (std::size_t i = nl; i-- > 0;) locks[i]->unlock();
@@ -169,7 +341,8 @@ std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t dead
     big_order.resize(n);
     order = big_order.data();
   }
-  for (std::size_t i = 0; i < n; ++i) {
+  order[0] = 0;  // one case: no random draw
+  for (std::size_t i = 1; i < n; ++i) {
     std::size_t j = fast_rand(static_cast<std::uint32_t>(i + 1));
     order[i] = order[j];
     order[j] = static_cast<std::uint32_t>(i);
@@ -213,6 +386,7 @@ std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t dead
 
   // 3. enqueue everywhere and park
   Waiter w;
+  w.me = this_thread_rec();
   for (std::size_t i = 0; i < n; ++i)
     if (cs[i]->lock() != nullptr) cs[i]->enqueue(&w, static_cast<int>(i));
   unlock_all();

@@ -43,9 +43,6 @@ namespace ctxscope {
 
 using Clock = std::chrono::steady_clock;
 
-namespace detail {
-inline const std::error_code k_no_error{};
-}
 
 /// Context errors.  `ctx.err() == errc::canceled`; errc::deadline_exceeded also
 /// compares equal to std::errc::timed_out (a generic timeout condition).
@@ -212,7 +209,9 @@ class CancelFunc {
     std::swap(n_, o.n_);
     return *this;
   }
-  ~CancelFunc();
+  ~CancelFunc() {
+    if (n_) release();
+  }
   /// Cancels (idempotent, thread-safe, noexcept).  `loc` is recorded as the site.
   void operator()(std::source_location loc = std::source_location::current()) const noexcept;
   explicit operator bool() const noexcept { return n_ != nullptr; }
@@ -222,6 +221,9 @@ class CancelFunc {
 
  protected:
   detail::CancelNode* n_ = nullptr;
+
+ private:
+  void release() noexcept;  ///< the destructor's work for a non-empty handle
 };
 
 /// Go's CancelCauseFunc: cancel(cause).  A {} cause means "no cause" (cause()
@@ -232,7 +234,7 @@ class CancelCauseFunc : public CancelFunc {
   void operator()(std::error_code cause,
                   std::source_location loc = std::source_location::current()) const noexcept;
   void operator()(std::source_location loc = std::source_location::current()) const noexcept {
-    (*this)(std::error_code{}, loc);
+    (*this)(detail::k_no_error, loc);
   }
 };
 

@@ -28,6 +28,10 @@ namespace ctxscope::detail {
 struct CancelNode;
 struct Waiter;
 
+/// An empty error_code to copy: `std::error_code{}` calls the out-of-line
+/// std::system_category(), a namespace-scope constant is a plain load.
+inline const std::error_code k_no_error{};
+
 /// An entry in a CancelNode's listener list.  Linked and unlinked under the
 /// owning node's lock only.
 struct Listener {
@@ -57,6 +61,15 @@ struct Node {
 
   void ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void unref() noexcept {
+    // The sole owner needs no RMW: with one reference left (ours) nobody can
+    // take another, since every ref() is made through a reference its caller
+    // holds.  The one exception is the timer thread's try_ref() on a timer
+    // node, which holds only a raw pointer: those nodes always count down.
+    // (Saves one locked instruction per with_cancel + cancel pair.)
+    if (refs.load(std::memory_order_acquire) == 1 && kind != Kind::timeout && kind != Kind::deadline) {
+      delete this;
+      return;
+    }
     if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
   /// Takes a reference only if the node is still alive (used by the timer thread).
@@ -89,7 +102,7 @@ struct CancelNode : Node {
   /// unlinks it afterwards (its own unregister or a parent's cancel) records none.
   /// Set under lock, read after taking the lock (or later on the same thread).
   std::atomic<bool> release_in_cancel{false};
-  std::error_code cause;                       ///< written under lock before `state` is published
+  std::error_code cause = k_no_error;          ///< written under lock before `state` is published
   Listener* listeners = nullptr;               ///< head of the listener list (under lock)
   ChildLink as_child;                          ///< link in the parent's done_src list
 };

@@ -31,10 +31,42 @@ namespace ctxscope::detail {
 /// already gone: the kernel only uses the address as a key.
 void futex_wake(std::atomic<std::uint32_t>* a) noexcept;
 
+/// What a thread is doing, published for the threads that might spin waiting
+/// for it (see Waiter::park).  One per thread, cache-line sized, never freed:
+/// records of exited threads are reused, so a stale pointer held by a channel
+/// still points at a valid record (it only makes a spin decision less exact).
+struct alignas(64) ThreadRec {
+  enum : std::uint32_t { running = 0, parked = 2 };
+  /// parked: asleep in the kernel (from just before its futex wait until it
+  /// runs again), or exited; running: anything else, spinning included.
+  std::atomic<std::uint32_t> state{running};
+  /// The CPU it last ran on, refreshed when it parks, wakes and while it spins:
+  /// a partner runnable on *my* CPU cannot run while I spin, so I must not.
+  std::atomic<std::int32_t> cpu{-1};
+  /// Adaptive partner-spin budget (ns), the owner's only: halved when a spin
+  /// runs out without a wake-up, doubled when one succeeds (glibc's adaptive
+  /// mutex idea), between 1 us and the maximum (select.cpp).
+  std::uint32_t spin_budget_ns = 0;  ///< 0: not set yet
+  ThreadRec* next_free = nullptr;             ///< pool link (under the pool's lock)
+};
+/// The calling thread's record.
+ThreadRec* this_thread_rec() noexcept;
+
 /// One parked thread.  Lives on the stack of the blocking call.
 struct Waiter {
   std::atomic<int> fired{-1};
   std::atomic<std::uint32_t> woke{0};  ///< 0 running, 2 asleep, 1 woken
+  ThreadRec* me = nullptr;       ///< the parking thread's record (set by select_impl)
+  /// The thread expected to complete this wait, when a case knows one (the
+  /// last thread seen on the other side of a channel).  Set by enqueue() on the
+  /// parking thread; park() spins only while this thread is on a CPU.
+  ThreadRec* partner = nullptr;
+
+  /// enqueue(): `p` is a candidate partner.  Keeps one that is not parked.
+  void consider(ThreadRec* p) noexcept {
+    if (p == nullptr || p == me) return;
+    if (partner == nullptr || partner->state.load(std::memory_order_relaxed) == ThreadRec::parked) partner = p;
+  }
 
   /// Claims the waiter for case `idx`; true for exactly one caller.
   bool try_fire(int idx) noexcept {
