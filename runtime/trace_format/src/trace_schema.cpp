@@ -45,7 +45,7 @@ std::string events_view_sql() {
   // both tables in seq order, no sort and no per-event lookup.
   return "CREATE TEMP VIEW IF NOT EXISTS events(seq, t_ns, type, thread, id, ref, value, kind, aux, err, code, site) AS\n"
          "  SELECT e.seq, b.t_ns + e.dt, e.op & 15, b.thread, b.id + e.did,\n"
-         "         CASE WHEN e.ref & 1 THEN b.id + (e.ref >> 1) ELSE e.ref >> 1 END, e.value, (e.op >> 4) & 15,\n"
+         "         CASE WHEN e.ref = 0 THEN 0 WHEN e.ref & 1 THEN (e.ref + 1) >> 1 ELSE b.id + (e.ref >> 1) END, e.value, (e.op >> 4) & 15,\n"
          "         (e.op >> 10) & 255, CASE WHEN e.op & 15 = 2 THEN ((e.op >> 8) + 1) & 3 ELSE (e.op >> 8) & 3 END,\n"
          "         e.op >> 18, e.site\n"
          "  FROM main.event_blocks AS b CROSS JOIN main.event_log AS e ON e.seq >= b.seq AND e.seq < b.seq + b.n;";
@@ -117,7 +117,7 @@ std::string markdown() {
   s += "- `PRAGMA application_id` = `" + std::string(appid) + "` (ASCII \"CTXS\"): marks the file as a ctxscope trace.\n";
   s += "- `PRAGMA user_version` = `" + std::to_string(kVersion) +
        "`: the schema version; readers refuse any other version (a file written by an older ctxscope must be\n"
-       "  re-recorded; version 1 stored enumerations as names).\n";
+       "  re-recorded; version 1 stored enumerations as names, version 4 events as one plain table).\n";
   s += "- Every `*_ns` column is steady-clock (CLOCK_MONOTONIC) nanoseconds **relative to the run start**:\n"
        "  `run.start_steady_ns` is the absolute steady time of 0 and `run.start_wall_ns` its Unix wall time.\n"
        "  Deadlines too (negative if before the start).\n";

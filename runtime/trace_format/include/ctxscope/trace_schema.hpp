@@ -245,16 +245,17 @@ inline constexpr Column event_blocks[] = {
 
 inline constexpr Column event_log[] = {
     {"seq", "INTEGER PRIMARY KEY", "Order in which the recorder wrote the event (1, 2, ... without gaps; see `events.seq`)."},
-    {"dt", "INTEGER NOT NULL", "`events.t_ns` minus its block's `t_ns` (0 for the block's first event; >= 0 within a "
-                               "thread, whose events are in time order)."},
+    {"dt", "INTEGER NOT NULL", "`events.t_ns` minus its block's `t_ns` (0 for the block's first event; a thread's "
+                               "events are in time order, so it is rarely negative)."},
     {"op", "INTEGER NOT NULL", "Packed: `type | kind << 4 | e << 8 | aux << 10 | code << 18` (type 4 bits, kind 4, "
                                "e 2, aux 8, code the signed rest; decode with `op & 15`, `(op >> 4) & 15`, "
                                "`(op >> 10) & 255`, `op >> 18`).  `e` is err, except for ctx_cancel (type 2): "
                                "`(err - 1) & 3`, so that err = `((op >> 8) + 1) & 3` (the common cancel, err 1, "
                                "packs into one byte)."},
     {"did", "INTEGER NOT NULL", "`events.id` minus its block's `id`."},
-    {"ref", "INTEGER", "`events.ref`: `2 * ref` (even), or `2 * (ref - block id) + 1` (odd) when that is smaller: "
-                       "`events.ref` = `CASE WHEN ref & 1 THEN id + (ref >> 1) ELSE ref >> 1 END` (`id` of the block)."},
+    {"ref", "INTEGER", "`events.ref`: 0 for none, else `2 * ref - 1` (odd: absolute) or `2 * (ref - block id)` "
+                       "(even: relative to the block's `id`), whichever is smaller: `events.ref` = `CASE WHEN ref = 0 "
+                       "THEN 0 WHEN ref & 1 THEN (ref + 1) >> 1 ELSE id + (ref >> 1) END`."},
     {"value", "INTEGER", "`events.value`, as emitted."},
     {"site", "INTEGER", "`events.site`: `sites.id` or NULL."},
 };
@@ -314,6 +315,9 @@ inline constexpr Table kTables[] = {
 /// All tables of a version-`kVersion` trace.
 inline constexpr std::span<const Table> tables() noexcept { return kTables; }
 
+/// The columns of the TEMP view `events` (not a table of the file).
+inline constexpr std::span<const Column> events_view_columns() noexcept { return cols::events; }
+
 /// How `event_log` and `event_blocks` encode an event (the recorder writes
 /// them, gen_trace and tests too; events_view_sql() and the trace model decode).
 namespace event_encoding {
@@ -338,17 +342,19 @@ constexpr int op_err(std::int64_t op) noexcept {
 }
 constexpr int op_aux(std::int64_t op) noexcept { return static_cast<int>((op >> kAuxShift) & 255); }
 constexpr std::int32_t op_code(std::int64_t op) noexcept { return static_cast<std::int32_t>(op >> kCodeShift); }
-/// `event_log.ref`: the id absolute (`2 * ref`) or relative to the block's id
-/// (`2 * (ref - block id) + 1`), whichever is smaller — a parent or done context
-/// is usually an id near the event's own, background (1) is not.  Ids are below
+/// `event_log.ref`: 0 for none; else the id absolute (odd: `2 * ref - 1`, so
+/// that background, 1, stores as 1: zero bytes on disk) or relative to the
+/// block's id (even, non-zero: `2 * (ref - block id)`), whichever is smaller — a
+/// parent or done context is usually an id near the event's own.  Ids are below
 /// 2^62 (the runtime hands them out upward from 1).
 constexpr std::int64_t pack_ref(std::uint64_t ref, std::int64_t block_id) noexcept {
-  const auto abs = static_cast<std::int64_t>(ref);
-  const std::int64_t rel = static_cast<std::int64_t>(ref - static_cast<std::uint64_t>(block_id));
-  return (rel < 0 ? -rel : rel) < abs ? rel * 2 + 1 : abs * 2;
+  if (ref == 0) return 0;
+  const std::int64_t abs = 2 * static_cast<std::int64_t>(ref) - 1;
+  const std::int64_t rel = 2 * static_cast<std::int64_t>(ref - static_cast<std::uint64_t>(block_id));
+  return rel != 0 && (rel < 0 ? -rel : rel) < abs ? rel : abs;
 }
 constexpr std::int64_t unpack_ref(std::int64_t stored, std::int64_t block_id) noexcept {
-  return (stored & 1) ? block_id + (stored >> 1) : stored >> 1;
+  return stored == 0 ? 0 : (stored & 1) ? (stored + 1) >> 1 : block_id + (stored >> 1);
 }
 }  // namespace event_encoding
 
