@@ -62,8 +62,8 @@ TraceStats compute_stats_sql(sqlite3* db) {
     }
   }
   count_by(db,
-           "SELECT coalesce(e.name, 'type ' || ev.type), ev.n FROM (SELECT type, count(*) AS n FROM events GROUP BY "
-           "type) ev LEFT JOIN enums e ON e.type = 'event' AND e.value = ev.type",
+           "SELECT coalesce(e.name, 'type ' || ev.type), ev.n FROM (SELECT op & 15 AS type, count(*) AS n FROM "
+           "event_log GROUP BY 1) ev LEFT JOIN enums e ON e.type = 'event' AND e.value = ev.type",
            st.events_by_type);
   for (auto& [k, n] : st.events_by_type) st.events += n;
   count_by_code(db, names, "kind", "SELECT kind, count(*) FROM contexts GROUP BY kind", st.contexts_by_kind);

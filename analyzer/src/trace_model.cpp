@@ -14,6 +14,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "ctxscope/trace_schema.hpp"
 #include "enum_names.hpp"
 #include "sql.hpp"
 
@@ -260,7 +261,7 @@ class ModelBuilder {
 
   // What identifies the commit a connection's snapshot sees.
   static std::pair<std::int64_t, std::int64_t> snapshot_mark(sqlite3* db) {
-    sql::Stmt s(db, "SELECT (SELECT max(seq) FROM events), (SELECT last_commit_ns FROM run LIMIT 1), "
+    sql::Stmt s(db, "SELECT (SELECT max(seq) FROM event_log), (SELECT last_commit_ns FROM run LIMIT 1), "
                     "(SELECT end_state = 'stopped' FROM run LIMIT 1)");
     if (!s.step()) return {0, 0};
     return {s.i64(0), s.i64(1) * 2 + s.i64(2)};
@@ -388,7 +389,7 @@ class ModelBuilder {
     return s.step() && !s.null(0) ? s.i64(0) : 0;
   }
   std::int64_t max_seq() {
-    sql::Stmt s(db_, "SELECT max(seq) FROM events");
+    sql::Stmt s(db_, "SELECT max(seq) FROM event_log");
     return s.step() && !s.null(0) ? s.i64(0) : 0;
   }
 
@@ -634,7 +635,11 @@ class ModelBuilder {
     {
       // Event types (docs/trace-schema.md, enumeration `event`): 1-5 name a
       // context, 6-7 a wait, 8-9 a thread; every event names its thread.
-      sql::Stmt s(db_, "SELECT type, id, thread FROM events WHERE seq > ?");
+      // Decoded here from event_log and its blocks (the view `events` would walk
+      // every block): only the blocks that can hold seq > last, found by rowid.
+      sql::Stmt s(db_, "SELECT e.op & 15, b.id + e.did, b.thread FROM main.event_blocks AS b CROSS JOIN "
+                       "main.event_log AS e ON e.seq >= b.seq AND e.seq < b.seq + b.n WHERE b.seq > ?1 - " +
+                           std::to_string(trace::schema::event_encoding::kMaxBlockEvents) + " AND e.seq > ?1");
       s.bind(1, m_.last_seq_);
       while (s.step()) {
         const std::int64_t type = s.i64(0);

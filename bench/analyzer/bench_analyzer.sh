@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Analyzer benchmark: for synthetic traces of 1M, 3M and 10M events, times
 # `ctxscope analyze` and, in the same run, the baseline
-#   sqlite3 FILE 'SELECT count(*), sum(t_ns) FROM events'
-# (one scan of the events table), alternating the two, and prints the median
+#   sqlite3 FILE 'SELECT count(*), sum(dt) FROM event_log'
+# (one scan of the stored events; schema 4 scanned table events), alternating the two, and prints the median
 # wall times and CPU (user+sys) times, their ratios, peak RSS, and the cost
 # per million events (linearity).  On a shared machine the CPU ratio is the
 # steadier figure; both are printed.
@@ -36,13 +36,13 @@ for n in 1000000 3000000 10000000; do
   f="$dir/synthetic-$n.db"
   [ -f "$f" ] || "$gen" "$f" "$n" 1 >/dev/null 2>&1
   # Warm the page cache once so neither side pays the first read from disk.
-  sqlite3 "$f" 'SELECT count(*), sum(t_ns) FROM events' >/dev/null
+  sqlite3 "$f" 'SELECT count(*), sum(dt) FROM event_log' >/dev/null
   a_times=(); s_times=(); a_cpu=(); s_cpu=(); rss=0
   for ((i = 0; i < reps; i++)); do
     read -r e u sy r < <( { /usr/bin/time -f '%e %U %S %M' "$cli" analyze "$f" --format json --no-progress \
                             >"$dir/report.json"; } 2>&1 | tail -1)
     a_times+=("$e"); a_cpu+=("$(awk -v u="$u" -v s="$sy" 'BEGIN {print u + s}')"); [ "$r" -gt "$rss" ] && rss=$r
-    read -r e u sy < <( { /usr/bin/time -f '%e %U %S' sqlite3 "$f" 'SELECT count(*), sum(t_ns) FROM events' \
+    read -r e u sy < <( { /usr/bin/time -f '%e %U %S' sqlite3 "$f" 'SELECT count(*), sum(dt) FROM event_log' \
                           >/dev/null; } 2>&1 | tail -1)
     s_times+=("$e"); s_cpu+=("$(awk -v u="$u" -v s="$sy" 'BEGIN {print u + s}')")
   done

@@ -4,7 +4,7 @@
 //   ctxscope-gen-trace OUT.db N_EVENTS [SEED]
 //
 // The file is created from the schema declaration (schema::create_sql), with
-// both the raw `events` rows and the entity rows the recorder keeps (contexts,
+// both the events (`event_log`, `event_blocks`) and the entity rows the recorder keeps (contexts,
 // threads, waits, channels), consistent with each other.  The mix, per
 // "request" (≈21 events): a timeout context per request, two go() workers
 // under it, a channel, two selects per worker that observe the request's done,
@@ -113,8 +113,10 @@ int main(int argc, char** argv) {
   exec(ctxscope::trace::schema::create_sql());
   exec("BEGIN");
 
-  Stmt ev("INSERT INTO events(t_ns, type, thread, id, ref, value, kind, aux, err, code, site) "
-          "VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+  // Events encoded as the recorder encodes them (schema::event_encoding): a
+  // block per run of one thread's events (at most kMaxBlockEvents).
+  Stmt ev("INSERT INTO event_log(seq, dt, op, did, ref, value, site) VALUES(?,?,?,?,?,?,?)");
+  Stmt blk("INSERT INTO event_blocks(seq, n, thread, t_ns, id) VALUES(?,?,?,?,?)");
   Stmt ctx("INSERT INTO contexts(id, parent, kind, thread, created_ns, site, deadline_ns, registered, cancel_ns, "
            "cancel_reason, cancel_parent, cancel_origin, cancel_thread, cancel_site, cancel_called_ns, "
            "cancel_called_thread, err, dropped_ns, dropped_thread, dropped_when_done, released_ns, release_reason) "
@@ -136,9 +138,22 @@ int main(int argc, char** argv) {
   thr.run(std::int64_t{1}, (const char*)nullptr, NUL, NUL, NUL, NUL, NUL, std::int64_t{0});
 
   std::int64_t events = 0, t = 1000, next_id = 1024, next_thread = 2;
+  namespace enc = ctxscope::trace::schema::event_encoding;
+  std::int64_t b_seq = 0, b_n = 0, b_thread = 0, b_t = 0, b_id = 0;
+  auto close_block = [&] {
+    if (b_n) blk.run(b_seq, b_n, b_thread, b_t, b_id);
+    b_n = 0;
+  };
   auto E = [&](std::int64_t tt, int type, std::int64_t thread, std::int64_t id, std::int64_t ref, std::int64_t value,
                std::int64_t kind, std::int64_t aux, std::int64_t site_id) {
-    ev.run(tt, std::int64_t{type}, thread, id, ref, value, kind, aux, std::int64_t{0}, std::int64_t{0}, site_id);
+    if (b_n == 0 || thread != b_thread || b_n == enc::kMaxBlockEvents) {
+      close_block();
+      b_seq = events + 1, b_thread = thread, b_t = tt, b_id = id;
+    }
+    ++b_n;
+    ev.run(events + 1, tt - b_t,
+           enc::pack_op(static_cast<unsigned>(type), static_cast<unsigned>(kind), 0, static_cast<unsigned>(aux), 0),
+           id - b_id, enc::pack_ref(static_cast<std::uint64_t>(ref), b_id), value, site_id ? site_id : NUL);
     ++events;
   };
   auto S = [&]() { return static_cast<std::int64_t>(1 + rnd() % kSites); };
@@ -221,6 +236,7 @@ int main(int argc, char** argv) {
     thr.run(T2, "worker", R, std::int64_t{1}, start + 300, gs, stuck ? NUL : x2, start + 300);
     t = start + 25'000;  // requests overlap: one starts every 25 µs
   }
+  close_block();
   const std::int64_t end = t + 300'000'000;
   Stmt run("INSERT INTO run(schema_version, ctxscope_version, pid, executable, argv, clock, start_wall_ns, "
            "start_steady_ns, end_state, end_ns, last_commit_ns, events_recorded, events_dropped, drop_mode, "

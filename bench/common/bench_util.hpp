@@ -39,12 +39,14 @@ inline long rss_kb() {
   return 0;
 }
 
-/// The reference scan: `SELECT count(*), sum(t_ns) FROM events` on `db`;
-/// returns the number of events.
+/// The reference scan: one pass over the stored events,
+/// `SELECT count(*), sum(dt) FROM event_log` on `db` (schema 5; until schema 4 it
+/// was `SELECT count(*), sum(t_ns) FROM events`, a table then); returns the
+/// number of events.
 inline long long scan_events(sqlite3* db) {
   long long events = 0;
   sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(db, "SELECT count(*), sum(t_ns) FROM events", -1, &st, nullptr);
+  sqlite3_prepare_v2(db, "SELECT count(*), sum(dt) FROM event_log", -1, &st, nullptr);
   if (sqlite3_step(st) == SQLITE_ROW) events = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
   return events;

@@ -58,17 +58,18 @@ def main():
             f"{ts:.0f} / {us:.0f} ns = {ts / us:.1f}x", "-", None)
         fu, ft = t("FanOut_untraced"), t("FanOut_traced")
         add("fan-out request (errgroup of 16 goroutines, simulated I/O), traced / untraced",
-            f"{ft / 1e3:.0f} / {fu / 1e3:.0f} us = {100 * (ft / fu - 1):+.1f}%", "<= +5%", ft / fu <= 1.05)
+            f"{ft / 1e3:.0f} / {fu / 1e3:.0f} us = {100 * (ft / fu - 1):+.1f}%",
+            "<= +3% (median of 5: run.sh BUILD fanout)", ft / fu <= 1.03)
         for n in ("1", "2"):
             s = f"SustainedVsRaw/{n}"
             rate, drops = c(s, "recorder_ev/s"), c(s, "dropped")
             add(f"sustained events/s into the file, {n} producer thread(s)",
-                f"{rate / 1e6:.2f} M/s, {drops:.0f} dropped", ">= 1.00 M/s, 0 dropped", rate >= 1e6 and drops == 0)
+                f"{rate / 1e6:.2f} M/s, {drops:.0f} dropped", ">= 1.20 M/s, 0 dropped", rate >= 1.2e6 and drops == 0)
             add(f"  recorder / raw per-row insert loop ({c(s, 'raw_ev/s') / 1e6:.2f} M/s)",
                 f"{c(s, 'recorder/raw'):.2f}x", ">= 0.5x", c(s, "recorder/raw") >= 0.5)
             add(f"  recorder / raw_min batched loop ({c(s, 'raw_min_ev/s') / 1e6:.2f} M/s)",
                 f"{c(s, 'recorder/raw_min'):.2f}x", ">= 0.5x", c(s, "recorder/raw_min") >= 0.5)
-            add("  bytes per event on disk", f"{c(s, 'bytes/event'):.1f}", "goal <= 48", c(s, "bytes/event") <= 48)
+            add("  bytes per event on disk", f"{c(s, 'bytes/event'):.2f}", "<= 40", c(s, "bytes/event") <= 40)
         st = per("WithCancel_traced_stacks16_burst", "ns/op")
         add("stacks on (16 frames): with_cancel+cancel = 2 captures", f"{st / 1e3:.2f} us/op, ~{(st - tr) / 2e3:.2f} us per capture",
             "report", None)

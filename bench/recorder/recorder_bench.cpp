@@ -1,9 +1,10 @@
 // Recorder benchmarks (issue 3 targets in brackets):
 //   Enqueue/*          hot-thread cost of one event into the per-thread ring   [<= 25 ns, stacks off]
 //   WithCancel/*       with_cancel + cancel untraced vs traced                  [traced <= 2x]
-//   FanOut/*           a fan-out request handler (errgroup of 16 goroutines)   [traced <= 5% slower]
-//   SustainedVsRaw/*   events/s into the file with zero drops, vs a raw         [>= 1M ev/s, >= 0.5x raw]
-//                      prepared-statement loop writing the same rows; bytes/event [goal <= 48]
+//   FanOut/*           a fan-out request handler (errgroup of 16 goroutines)   [traced <= +3%, median of 5:
+//                      bench/recorder/run.sh BUILD fanout]
+//   SustainedVsRaw/*   events/s into the file with zero drops, vs a raw         [>= 1.2M ev/s, >= 0.5x raw]
+//                      prepared-statement loop writing the same rows; bytes/event [<= 40]
 //   WithCancel/traced_stacks16_*: cost per creation with 16-frame stacks         [report]
 // "burst" variants time only the hot thread (its CPU time): bursts that fit in
 // the ring, with an untimed flush between them that keeps the thread running
@@ -391,7 +392,10 @@ double raw_insert_events_per_s(std::uint64_t units) {
     if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK) std::abort();
     return s;
   };
-  sqlite3_stmt* ev = prep("INSERT INTO events(t_ns,type,thread,id,ref,value,kind,aux,err,code,site) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+  // events as the recorder encodes them (schema::event_encoding): an event_log
+  // row each, an event_blocks row per 256 (one thread).
+  sqlite3_stmt* ev = prep("INSERT INTO event_log(seq,dt,op,did,ref,value,site) VALUES(?,?,?,?,?,?,?)");
+  sqlite3_stmt* blk = prep("INSERT INTO event_blocks(seq,n,thread,t_ns,id) VALUES(?,?,1,?,?)");
   // Enumerations as the recorder stores them: integer codes (kCodes); no cause (NULL).
   sqlite3_stmt* cc = prep("INSERT INTO contexts(id,parent,kind,thread,created_ns,site,registered) VALUES(?,1,"
                           "2 /* cancel */,1,?,1,0)");
@@ -407,20 +411,27 @@ double raw_insert_events_per_s(std::uint64_t units) {
     sqlite3_step(s);
     sqlite3_reset(s);
   };
+  constexpr std::int64_t kBlock = ctx::trace::schema::event_encoding::kMaxBlockEvents;
+  std::int64_t seq = 1, bt = 0, bid = 0;
   auto event = [&](std::int64_t t, int type, std::int64_t id, std::int64_t ref, std::int64_t value, int kind, int err,
                    bool site) {
-    sqlite3_bind_int64(ev, 1, t);
-    sqlite3_bind_int(ev, 2, type);
-    sqlite3_bind_int(ev, 3, 1);
-    sqlite3_bind_int64(ev, 4, id);
-    sqlite3_bind_int64(ev, 5, ref);
+    if ((seq - 1) % kBlock == 0) {
+      bt = t;
+      bid = id;
+      sqlite3_bind_int64(blk, 1, seq);
+      sqlite3_bind_int64(blk, 2, kBlock);  // as if full (the last may not be): this file is only timed
+      sqlite3_bind_int64(blk, 3, bt);
+      sqlite3_bind_int64(blk, 4, bid);
+      step(blk);
+    }
+    sqlite3_bind_int64(ev, 1, seq++);
+    sqlite3_bind_int64(ev, 2, t - bt);
+    sqlite3_bind_int64(ev, 3, ctx::trace::schema::event_encoding::pack_op(type, kind, err, 0, 0));
+    sqlite3_bind_int64(ev, 4, id - bid);
+    sqlite3_bind_int64(ev, 5, ctx::trace::schema::event_encoding::pack_ref(static_cast<std::uint64_t>(ref), bid));
     sqlite3_bind_int64(ev, 6, value);
-    sqlite3_bind_int(ev, 7, kind);
-    sqlite3_bind_int(ev, 8, 0);
-    sqlite3_bind_int(ev, 9, err);
-    sqlite3_bind_int(ev, 10, 0);
-    if (site) sqlite3_bind_int(ev, 11, 1);
-    else sqlite3_bind_null(ev, 11);
+    if (site) sqlite3_bind_int(ev, 7, 1);
+    else sqlite3_bind_null(ev, 7);
     step(ev);
   };
   const auto t0 = Clock::now();
@@ -454,7 +465,7 @@ double raw_insert_events_per_s(std::uint64_t units) {
   }
   sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
   const double secs = seconds_since(t0);
-  for (sqlite3_stmt* s : {ev, cc, wb, we, cn, cr}) sqlite3_finalize(s);
+  for (sqlite3_stmt* s : {ev, blk, cc, wb, we, cn, cr}) sqlite3_finalize(s);
   sqlite3_close(db);
   remove_trace(p);
   return static_cast<double>(units * kUnit) / secs;
@@ -477,8 +488,11 @@ double raw_min_events_per_s(std::uint64_t units) {
     if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) std::abort();
     return s;
   };
-  sqlite3_stmt* ev = prep(multi("INSERT INTO events(t_ns,type,thread,id,ref,value,kind,aux,err,code,site) VALUES ",
-                                "(?,?,?,?,?,?,?,?,?,?,?)", 64));
+  sqlite3_stmt* ev = prep(multi("INSERT INTO event_log(seq,dt,op,did,ref,value,site) VALUES ", "(?,?,?,?,?,?,?)", 64));
+  sqlite3_stmt* blk = prep(multi("INSERT INTO event_blocks(seq,n,thread,t_ns,id) VALUES ", "(?,?,1,?,?)", 16));
+  constexpr std::int64_t kBlock = ctx::trace::schema::event_encoding::kMaxBlockEvents;
+  std::int64_t seq = 1, bt = 0, bid = 0;
+  int nb = 0;
   sqlite3_stmt* cx = prep(multi("INSERT INTO contexts(id,parent,kind,thread,created_ns,site,registered,cancel_ns,"
                                 "cancel_reason,cancel_thread,cancel_site,err,cancel_called_ns,cancel_called_thread,"
                                 "cancel_called_site,released_ns,release_reason,release_thread) VALUES ",
@@ -493,19 +507,28 @@ double raw_min_events_per_s(std::uint64_t units) {
   };
   auto event = [&](std::int64_t t, int type, std::int64_t id, std::int64_t ref, std::int64_t value, int kind, int err,
                    bool site) {
-    const int b = ne * 11;
-    sqlite3_bind_int64(ev, b + 1, t);
-    sqlite3_bind_int(ev, b + 2, type);
-    sqlite3_bind_int(ev, b + 3, 1);
-    sqlite3_bind_int64(ev, b + 4, id);
-    sqlite3_bind_int64(ev, b + 5, ref);
+    if ((seq - 1) % kBlock == 0) {
+      bt = t;
+      bid = id;
+      const int bb = nb * 4;
+      sqlite3_bind_int64(blk, bb + 1, seq);
+      sqlite3_bind_int64(blk, bb + 2, kBlock);
+      sqlite3_bind_int64(blk, bb + 3, bt);
+      sqlite3_bind_int64(blk, bb + 4, bid);
+      if (++nb == 16) {
+        step(blk);
+        nb = 0;
+      }
+    }
+    const int b = ne * 7;
+    sqlite3_bind_int64(ev, b + 1, seq++);
+    sqlite3_bind_int64(ev, b + 2, t - bt);
+    sqlite3_bind_int64(ev, b + 3, ctx::trace::schema::event_encoding::pack_op(type, kind, err, 0, 0));
+    sqlite3_bind_int64(ev, b + 4, id - bid);
+    sqlite3_bind_int64(ev, b + 5, ctx::trace::schema::event_encoding::pack_ref(static_cast<std::uint64_t>(ref), bid));
     sqlite3_bind_int64(ev, b + 6, value);
-    sqlite3_bind_int(ev, b + 7, kind);
-    sqlite3_bind_int(ev, b + 8, 0);
-    sqlite3_bind_int(ev, b + 9, err);
-    sqlite3_bind_int(ev, b + 10, 0);
-    if (site) sqlite3_bind_int(ev, b + 11, 1);
-    else sqlite3_bind_null(ev, b + 11);
+    if (site) sqlite3_bind_int(ev, b + 7, 1);
+    else sqlite3_bind_null(ev, b + 7);
     if (++ne == 64) {
       step(ev);
       ne = 0;
@@ -541,7 +564,7 @@ double raw_min_events_per_s(std::uint64_t units) {
   }
   sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
   const double secs = seconds_since(t0);
-  for (sqlite3_stmt* s : {ev, cx, wt}) sqlite3_finalize(s);
+  for (sqlite3_stmt* s : {ev, blk, cx, wt}) sqlite3_finalize(s);
   sqlite3_close(db);
   remove_trace(p);
   return static_cast<double>(units * kUnit - static_cast<std::uint64_t>(ne)) / secs;
@@ -568,6 +591,12 @@ void SustainedVsRaw(benchmark::State& state) {
     const auto dropped = ctx::trace::events_dropped();
     ctx::trace::stop();
     const double bytes = static_cast<double>(file_bytes(p));
+    // CTXSCOPE_BENCH_KEEP=DIR keeps the trace (DIR/sustained-N.db) for dbstat.
+    if (const char* keep = std::getenv("CTXSCOPE_BENCH_KEEP"); keep && *keep) {
+      const std::string to = std::string(keep) + "/sustained-" + std::to_string(threads) + ".db";
+      remove_trace(to);
+      std::filesystem::rename(p, to);
+    }
     remove_trace(p);
     const double raw = raw_insert_events_per_s(units_per_thread * static_cast<std::uint64_t>(threads));
     const double raw_min = raw_min_events_per_s(units_per_thread * static_cast<std::uint64_t>(threads));

@@ -5,8 +5,8 @@
 //
 //   open → first paint  MainWindow::open (worker: reader, TraceModel::load,
 //                       analyze) until documentLoaded, then one full paint of
-//                       the window (grab), vs one `SELECT count(*), sum(t_ns)
-//                       FROM events` on the same file; alternating, medians.
+//                       the window (grab), vs one `SELECT count(*), sum(dt)
+//                       FROM event_log` on the same file; alternating, medians.
 //   lanes frame time    repaint() of the lanes viewport (QElapsedTimer around
 //                       it) while zooming from the whole run in to ~1 µs/px
 //                       and panning, at the 1M trace.

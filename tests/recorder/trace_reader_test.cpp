@@ -7,6 +7,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <vector>
 
 #include "ctxscope/trace_schema.hpp"
 #include "recorder/recorder_test_util.hpp"
@@ -120,9 +121,20 @@ TEST(TraceReader, RefusesAnOlderSchemaVersion) {
                             std::to_string(trace::schema::kVersion) + "): re-record the trace with this ctxscope");
 }
 
+TEST(TraceReader, RefusesTheVersionBeforeThisOne) {
+  // Version 4 stored events as one plain table; version 5 encodes them
+  // (event_log, event_blocks): a version-4 file is refused with the same line.
+  const std::string p = good_trace("v4");
+  const int v = trace::schema::kVersion - 1;
+  exec_rw(p, "PRAGMA user_version=" + std::to_string(v));
+  EXPECT_EQ(refusal(p), p + ": written by an older ctxscope (schema version " + std::to_string(v) +
+                            ", this ctxscope reads " + std::to_string(trace::schema::kVersion) +
+                            "): re-record the trace with this ctxscope");
+}
+
 TEST(TraceReader, RefusesPlantedTriggersAndViews) {
   const std::string p1 = good_trace("trigger");
-  exec_rw(p1, "CREATE TRIGGER evil AFTER INSERT ON events BEGIN DELETE FROM run; END;");
+  exec_rw(p1, "CREATE TRIGGER evil AFTER INSERT ON event_log BEGIN DELETE FROM run; END;");
   EXPECT_EQ(refusal(p1), p1 + ": refusing a trace that contains a trigger ('evil'): traces never hold views or triggers");
   const std::string p2 = good_trace("view");
   exec_rw(p2, "CREATE VIEW contexts_v AS SELECT * FROM contexts;");
@@ -196,7 +208,9 @@ TEST(TraceSchema, CreatesEveryDeclaredTable) {
 TEST(TraceSchema, EnumerationColumnsDocumentEveryCode) {
   const auto values = trace::schema::enum_values();
   int columns = 0;
-  for (const auto& t : trace::schema::tables())
+  std::vector<trace::schema::Table> tables(trace::schema::tables().begin(), trace::schema::tables().end());
+  tables.push_back({"events", "the TEMP view", trace::schema::events_view_columns()});
+  for (const auto& t : tables)
     for (const auto& c : t.columns) {
       if (c.enum_type.empty()) continue;
       ++columns;

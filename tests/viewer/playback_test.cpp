@@ -14,6 +14,7 @@
 #include <map>
 #include <random>
 
+#include "ctxscope/trace_schema.hpp"
 #include "ctxscope/viewer/playback.hpp"
 #include "viewer_support.hpp"
 
@@ -40,6 +41,8 @@ struct Oracle {
   explicit Oracle(const std::filesystem::path& db) {
     sqlite3* h = nullptr;
     EXPECT_EQ(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    // The raw events, decoded by the schema's own view (a plain connection has none).
+    EXPECT_EQ(sqlite3_exec(h, ctxscope::trace::schema::events_view_sql().c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_stmt* st = nullptr;
     EXPECT_EQ(sqlite3_prepare_v2(h,
                                  "SELECT t_ns, type, id, coalesce(kind,-1), coalesce(aux,0) FROM events "

@@ -1,8 +1,10 @@
 // TraceWriter: everything SQLite on the recording side.  Used only by the
 // recorder thread (and by start/stop while that thread does not run).
 //
-// Per event it appends one `events` row to a batch (written 64 rows per
-// statement) and merges the event into a pending entity row (contexts, waits,
+// Per event it appends one `event_log` row to a batch (written 64 rows per
+// statement) — time and id as deltas from the event's block, a run of up to
+// 256 consecutive events of one thread within one commit (`event_blocks`, one
+// row per block, written when the block closes) — and merges the event into a pending entity row (contexts, waits,
 // threads, channels) keyed by object id.  commit() writes the pending entity
 // rows as multi-row upserts whose columns are first-wins (coalesce(old, new)),
 // so a context created, cancelled and released within one commit interval
@@ -64,14 +66,20 @@ class TraceWriter {
     int ncols = 0;
     std::unordered_map<std::int64_t, std::uint32_t> index;  // id -> pending row
     std::vector<Cell> cells;                                 // pending rows, ncols each
+    std::vector<std::uint32_t> order;                        // flush order (by id)
     sql::Stmt upsert1, upsertK;
     int col(std::string_view name) const;
     Cell* row(std::int64_t id);
   };
   static constexpr int kEventsPerStmt = 64;
   static constexpr int kEntitiesPerStmt = 16;
+  static constexpr int kBlocksPerStmt = 16;
+  static constexpr int kEventCols = 7;  // seq, dt, op, did, ref, value, site
   struct EventRow {
-    std::int64_t v[11];
+    std::int64_t v[kEventCols];
+  };
+  struct Block {  // one event_blocks row
+    std::int64_t seq = 0, n = 0, thread = 0, t = 0, id = 0;
   };
 
   bool exec(const char* sql);
@@ -81,6 +89,8 @@ class TraceWriter {
   void step(sql::Stmt& s);
   bool init_entity(Entity& e, const char* name);
   void flush_events();
+  void close_block();
+  void flush_blocks();
   void flush_entity(Entity& e);
   std::int64_t rel(std::uint64_t abs) const { return static_cast<std::int64_t>(abs - t0_); }
   std::int64_t site_id(const std::source_location& loc);
@@ -119,6 +129,10 @@ class TraceWriter {
 
   std::vector<EventRow> pending_events_;
   sql::Stmt ins_event1_, ins_eventK_;
+  std::int64_t next_seq_ = 1;
+  Block block_;  // the open block (n == 0: none)
+  std::vector<Block> pending_blocks_;
+  sql::Stmt ins_block1_, ins_blockK_;
   Entity contexts_, waits_, threads_, channels_, tests_;
   sql::Stmt ins_site_, ins_stack_, ins_stack_frame_, ins_frame_, run_commit_, run_end_;
 

@@ -40,6 +40,21 @@ std::string create_sql() {
   return s;
 }
 
+std::string events_view_sql() {
+  // Blocks outside, each block's events by a rowid range inside: one pass over
+  // both tables in seq order, no sort and no per-event lookup.
+  return "CREATE TEMP VIEW IF NOT EXISTS events(seq, t_ns, type, thread, id, ref, value, kind, aux, err, code, site) AS\n"
+         "  SELECT e.seq, b.t_ns + e.dt, e.op & 15, b.thread, b.id + e.did,\n"
+         "         CASE WHEN e.ref = 0 THEN 0 WHEN e.ref & 1 THEN (e.ref + 1) >> 1 ELSE b.id + (e.ref >> 1) END, e.value, (e.op >> 4) & 15,\n"
+         "         (e.op >> 10) & 255, CASE WHEN e.op & 15 = 2 THEN ((e.op >> 8) + 1) & 3 ELSE (e.op >> 8) & 3 END,\n"
+         "         e.op >> 18, e.site\n"
+         "  FROM main.event_blocks AS b CROSS JOIN main.event_log AS e ON e.seq >= b.seq AND e.seq < b.seq + b.n;";
+}
+static_assert(event_encoding::kKindShift == 4 && event_encoding::kErrShift == 8 && event_encoding::kAuxShift == 10 &&
+                  event_encoding::kCodeShift == 18 && event_encoding::kTypeMax == 15 && event_encoding::kKindMax == 15 &&
+                  event_encoding::kErrMax == 3 && event_encoding::kCancelType == 2,
+              "events_view_sql() spells the op layout out");
+
 namespace {
 // Every code 0..255 of enum E that ctxscope::to_string names.
 template <class E>
@@ -102,7 +117,7 @@ std::string markdown() {
   s += "- `PRAGMA application_id` = `" + std::string(appid) + "` (ASCII \"CTXS\"): marks the file as a ctxscope trace.\n";
   s += "- `PRAGMA user_version` = `" + std::to_string(kVersion) +
        "`: the schema version; readers refuse any other version (a file written by an older ctxscope must be\n"
-       "  re-recorded; version 1 stored enumerations as names).\n";
+       "  re-recorded; version 1 stored enumerations as names, version 4 events as one plain table).\n";
   s += "- Every `*_ns` column is steady-clock (CLOCK_MONOTONIC) nanoseconds **relative to the run start**:\n"
        "  `run.start_steady_ns` is the absolute steady time of 0 and `run.start_wall_ns` its Unix wall time.\n"
        "  Deadlines too (negative if before the start).\n";
@@ -115,6 +130,9 @@ std::string markdown() {
        "  every (type, code) to its name (all codes: [Enumeration codes](#enumeration-codes)), e.g.\n"
        "  `SELECT e.name FROM contexts c JOIN enums e ON e.type = 'kind' AND e.value = c.kind`.\n";
   s += "- The file contains no views or triggers; readers refuse a file that does. Create TEMP views instead.\n";
+  s += "- Events are stored compactly in `event_log` (deltas from their block, codes packed) and `event_blocks`;\n"
+       "  read them through the TEMP view [`events`](#events), which every ctxscope reader creates on its\n"
+       "  connection (with plain `sqlite3`, paste its `CREATE TEMP VIEW` first).\n";
   s += "- A run without end marker (`run.end_state = 'none'`) is still being written or was killed: it holds\n"
        "  everything up to `run.last_commit_ns` (the recorder commits at least every 100 ms).\n";
   s += "- `run.events_dropped` is 0 unless the run used drop mode; every reader reports a non-zero count.\n";
@@ -124,6 +142,7 @@ std::string markdown() {
        "  a second process starting on a file that a live recorder holds is refused.\n\n";
   s += "## Tables\n\n";
   for (const Table& t : kTables) s += "- [`" + std::string(t.name) + "`](#" + std::string(t.name) + ")\n";
+  s += "- [`events`](#events) (TEMP view)\n";
   s += "\n";
   for (const Table& t : kTables) {
     s += "## " + std::string(t.name) + "\n\n" + std::string(t.doc) + "\n\n";
@@ -135,6 +154,14 @@ std::string markdown() {
            (t.without_rowid ? " (WITHOUT ROWID)" : "") + ".\n";
     s += "\n";
   }
+  s += "## events\n\n"
+       "The view every reader creates (TEMP, on its own connection): each event of `event_log` decoded with its block "
+       "— the columns of the version-4 table `events`.  Queries over a range of `seq` are faster on `event_log` "
+       "itself (e.g. `SELECT op & 15 FROM event_log WHERE seq > ?`: the type needs no block).\n\n";
+  s += "| column | type | meaning |\n|---|---|---|\n";
+  for (const Column& c : cols::events)
+    s += "| `" + std::string(c.name) + "` | " + cell(c.type) + " | " + cell(c.doc) + " |\n";
+  s += "\n```sql\n" + events_view_sql() + "\n```\n\n";
   s += "## Enumeration codes\n\nThe rows of table `enums` (every trace holds all of them).\n\n";
   s += "| `enums.type` | column(s) | codes |\n|---|---|---|\n";
   std::string type, codes;
@@ -147,6 +174,8 @@ std::string markdown() {
     for (const Table& t : kTables)
       for (const Column& c : t.columns)
         if (c.enum_type == type) add(t.name, c.name);
+    for (const Column& c : cols::events)
+      if (c.enum_type == type) add("events", c.name);
     // events.kind holds the code of one of five enumerations, depending on events.type.
     if (type != "event" && type != "errc") add("events", "kind");
     s += "| " + type + " | " + columns + " | " + codes + " |\n";

@@ -23,7 +23,9 @@
 //  * Rows in the entity tables (contexts, waits, threads, channels) are upserted:
 //    a context whose cancel is recorded before its creation still gets one row.
 //  * The file holds no views or triggers (readers refuse files that do); consumers
-//    create their own TEMP views.
+//    create their own TEMP views.  Events are stored compactly (`event_log`,
+//    `event_blocks`) and read through the TEMP view `events` (events_view_sql()),
+//    which TraceReader creates on every connection it opens.
 #pragma once
 
 #include <cstdint>
@@ -39,8 +41,12 @@ namespace ctxscope::trace::schema {
 /// History: 1 = enumerations stored as names (TEXT) in the entity tables;
 /// 2 = integer codes everywhere, cause columns NULL when the cause is err itself;
 /// 3 = run.run_token, run.failure, end_state 'failed';
-/// 4 = table `tests`, contexts.test and threads.test (ownership, the probe).
-inline constexpr int kVersion = 4;
+/// 4 = table `tests`, contexts.test and threads.test (ownership, the probe);
+/// 5 = events stored compactly: tables `event_log` (one row per event: time and
+///     id as deltas from its block, type/kind/err/aux/code packed into `op`) and
+///     `event_blocks` (runs of one thread's events), read through the TEMP view
+///     `events` (the version-4 columns) that every reader creates (events_view_sql()).
+inline constexpr int kVersion = 5;
 /// `PRAGMA application_id`: ASCII "CTXS".
 inline constexpr std::int32_t kApplicationId = 0x43545853;
 
@@ -227,14 +233,42 @@ inline constexpr Column frames[] = {
     {"line", "INTEGER", "Source line, if debug info was available."},
 };
 
+inline constexpr Column event_blocks[] = {
+    {"seq", "INTEGER PRIMARY KEY", "`event_log.seq` of the block's first event; the block holds the events "
+                                   "`seq` .. `seq + n - 1` (blocks never overlap and cover every event)."},
+    {"n", "INTEGER NOT NULL", "Number of events in the block (1 to 256)."},
+    {"thread", "INTEGER NOT NULL", "Emitting thread of every event of the block (`events.thread`): a block is a run of "
+                                   "consecutive events of one thread, within one commit."},
+    {"t_ns", "INTEGER NOT NULL", "Time of the block's first event; `events.t_ns` = `t_ns` + `event_log.dt`."},
+    {"id", "INTEGER NOT NULL", "Primary object id of the block's first event; `events.id` = `id` + `event_log.did`."},
+};
+
+inline constexpr Column event_log[] = {
+    {"seq", "INTEGER PRIMARY KEY", "Order in which the recorder wrote the event (1, 2, ... without gaps; see `events.seq`)."},
+    {"dt", "INTEGER NOT NULL", "`events.t_ns` minus its block's `t_ns` (0 for the block's first event; a thread's "
+                               "events are in time order, so it is rarely negative)."},
+    {"op", "INTEGER NOT NULL", "Packed: `type | kind << 4 | e << 8 | aux << 10 | code << 18` (type 4 bits, kind 4, "
+                               "e 2, aux 8, code the signed rest; decode with `op & 15`, `(op >> 4) & 15`, "
+                               "`(op >> 10) & 255`, `op >> 18`).  `e` is err, except for ctx_cancel (type 2): "
+                               "`(err - 1) & 3`, so that err = `((op >> 8) + 1) & 3` (the common cancel, err 1, "
+                               "packs into one byte)."},
+    {"did", "INTEGER NOT NULL", "`events.id` minus its block's `id`."},
+    {"ref", "INTEGER", "`events.ref`: 0 for none, else `2 * ref - 1` (odd: absolute) or `2 * (ref - block id)` "
+                       "(even: relative to the block's `id`), whichever is smaller: `events.ref` = `CASE WHEN ref = 0 "
+                       "THEN 0 WHEN ref & 1 THEN (ref + 1) >> 1 ELSE id + (ref >> 1) END`."},
+    {"value", "INTEGER", "`events.value`, as emitted."},
+    {"site", "INTEGER", "`events.site`: `sites.id` or NULL."},
+};
+
+/// The columns of the TEMP view `events` (events_view_sql()): every event decoded.
 inline constexpr Column events[] = {
-    {"seq", "INTEGER PRIMARY KEY", "Order in which the recorder wrote the event (per-thread order is preserved; "
-                                   "order across threads by `t_ns`, then `seq`)."},
-    {"t_ns", "INTEGER NOT NULL", "Time of the event."},
-    {"type", "INTEGER NOT NULL", "EventType code (`enums.type = 'event'`): 1 ctx_create, 2 ctx_cancel, 3 cancel_dropped, "
+    {"seq", "INTEGER", "Order in which the recorder wrote the event (per-thread order is preserved; "
+                       "order across threads by `t_ns`, then `seq`)."},
+    {"t_ns", "INTEGER", "Time of the event."},
+    {"type", "INTEGER", "EventType code (`enums.type = 'event'`): 1 ctx_create, 2 ctx_cancel, 3 cancel_dropped, "
                                  "4 ctx_release, 5 done_observed, 6 wait_begin, 7 wait_end, 8 thread_spawn, 9 thread_exit, "
                                  "10 chan_create, 11 chan_close, 12 test_begin, 13 test_end.", "event"},
-    {"thread", "INTEGER NOT NULL", "Emitting thread."},
+    {"thread", "INTEGER", "Emitting thread."},
     {"id", "INTEGER", "Primary object (context / wait / thread / channel id), see the EventType table in ctxscope/trace_codes.hpp."},
     {"ref", "INTEGER", "Secondary object (parent ctx, done ctx, ...)."},
     {"value", "INTEGER", "Numeric payload exactly as emitted (absolute deadline ns for ctx_create, capacity, ...)."},
@@ -269,7 +303,10 @@ inline constexpr Table kTables[] = {
     {"stacks", "Captured stacks (CTXSCOPE_STACKS=N), deduplicated.", cols::stacks},
     {"stack_frames", "Frames of each stack, innermost first.", cols::stack_frames, "PRIMARY KEY (stack_id, depth)", true},
     {"frames", "Symbolized frames, deduplicated by address.", cols::frames},
-    {"events", "Every event in raw form: compact integers, one row per event (what bulk scans read).", cols::events},
+    {"event_blocks", "Runs of up to 256 consecutive events of one thread: the base of the deltas in `event_log`.",
+     cols::event_blocks},
+    {"event_log", "Every event, one row each, encoded against its block (`event_blocks`); read it through the "
+                  "view [`events`](#events).", cols::event_log},
     {"enums", "Names of the integer codes of every enumeration column (entity tables and `events`); every code of "
               "every enumeration has a row (see [Enumeration codes](#enumeration-codes)).",
      cols::enums, "PRIMARY KEY (type, value)", true},
@@ -277,6 +314,56 @@ inline constexpr Table kTables[] = {
 
 /// All tables of a version-`kVersion` trace.
 inline constexpr std::span<const Table> tables() noexcept { return kTables; }
+
+/// The columns of the TEMP view `events` (not a table of the file).
+inline constexpr std::span<const Column> events_view_columns() noexcept { return cols::events; }
+
+/// How `event_log` and `event_blocks` encode an event (the recorder writes
+/// them, gen_trace and tests too; events_view_sql() and the trace model decode).
+namespace event_encoding {
+inline constexpr int kMaxBlockEvents = 256;  ///< events per `event_blocks` row at most
+inline constexpr int kKindShift = 4, kErrShift = 8, kAuxShift = 10, kCodeShift = 18;
+inline constexpr unsigned kTypeMax = 15, kKindMax = 15, kErrMax = 3;
+inline constexpr unsigned kCancelType = 2;  ///< EventType::ctx_cancel (trace_codes.hpp)
+/// `event_log.op`.  type, kind and err must fit their fields (static_asserts in
+/// the recorder).  The err field of a ctx_cancel holds (err - 1) & 3, so that the
+/// common cancel (err 1, canceled) stays one byte on disk; other events carry err 0.
+constexpr std::int64_t pack_op(unsigned type, unsigned kind, unsigned err, unsigned aux, std::int32_t code) noexcept {
+  const unsigned f = type == kCancelType ? (err - 1u) & kErrMax : err & kErrMax;
+  return static_cast<std::int64_t>(type & kTypeMax) | static_cast<std::int64_t>(kind & kKindMax) << kKindShift |
+         static_cast<std::int64_t>(f) << kErrShift | static_cast<std::int64_t>(aux & 255u) << kAuxShift |
+         static_cast<std::int64_t>(code) * (std::int64_t{1} << kCodeShift);
+}
+constexpr int op_type(std::int64_t op) noexcept { return static_cast<int>(op & kTypeMax); }
+constexpr int op_kind(std::int64_t op) noexcept { return static_cast<int>((op >> kKindShift) & kKindMax); }
+constexpr int op_err(std::int64_t op) noexcept {
+  const int f = static_cast<int>((op >> kErrShift) & kErrMax);
+  return op_type(op) == static_cast<int>(kCancelType) ? (f + 1) & static_cast<int>(kErrMax) : f;
+}
+constexpr int op_aux(std::int64_t op) noexcept { return static_cast<int>((op >> kAuxShift) & 255); }
+constexpr std::int32_t op_code(std::int64_t op) noexcept { return static_cast<std::int32_t>(op >> kCodeShift); }
+/// `event_log.ref`: 0 for none; else the id absolute (odd: `2 * ref - 1`, so
+/// that background, 1, stores as 1: zero bytes on disk) or relative to the
+/// block's id (even, non-zero: `2 * (ref - block id)`), whichever is smaller — a
+/// parent or done context is usually an id near the event's own.  Ids are below
+/// 2^62 (the runtime hands them out upward from 1).
+constexpr std::int64_t pack_ref(std::uint64_t ref, std::int64_t block_id) noexcept {
+  if (ref == 0) return 0;
+  const std::int64_t abs = 2 * static_cast<std::int64_t>(ref) - 1;
+  const std::int64_t rel = 2 * static_cast<std::int64_t>(ref - static_cast<std::uint64_t>(block_id));
+  return rel != 0 && (rel < 0 ? -rel : rel) < abs ? rel : abs;
+}
+constexpr std::int64_t unpack_ref(std::int64_t stored, std::int64_t block_id) noexcept {
+  return stored == 0 ? 0 : (stored & 1) ? (stored + 1) >> 1 : block_id + (stored >> 1);
+}
+}  // namespace event_encoding
+
+/// `CREATE TEMP VIEW IF NOT EXISTS events(...) AS ...`: the columns of cols::events,
+/// decoded from `main.event_log` and `main.event_blocks`, in `seq` order.  Readers
+/// run it on every connection (files hold no views); with plain `sqlite3`, paste it
+/// first.  A query on a range of `seq` should read `event_log` directly (the view
+/// walks every block).
+std::string events_view_sql();
 
 /// The table, or nullptr.
 const Table* find_table(std::string_view name) noexcept;
