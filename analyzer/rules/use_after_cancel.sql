@@ -5,7 +5,7 @@
 -- site: the blocking call
 -- site-calls: recv send select wait sleep_for
 -- columns: wait thread ctx origin site object object_id label begin_ns cancel_ns
---     cancel_site repeats
+--     cancel_site stack repeats
 -- help: Cancel a context only when the work under it is finished: hand the
 --     CancelFunc to whatever outlives the call (a response whose body is read
 --     later) and call it when that work ends.
@@ -51,7 +51,7 @@ cause(wait, ctx) AS (
 SELECT w.id AS wait, w.thread AS thread, w.done_ctx AS ctx, o.id AS origin, w.site AS site,
        w.object AS object, w.object_id AS object_id, w.label AS label,
        min(w.begin_ns) AS begin_ns, o.cancel_ns AS cancel_ns, o.cancel_site AS cancel_site,
-       count(*) AS repeats
+       o.cancel_stack AS stack, count(*) AS repeats
   FROM cause
   JOIN wait_cand w ON w.id = cause.wait
   JOIN contexts x ON x.id = cause.ctx

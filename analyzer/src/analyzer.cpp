@@ -239,23 +239,30 @@ class Entities {
     return chains_[id];
   }
 
-  std::vector<std::string> stack(std::optional<std::int64_t> id) {
-    std::vector<std::string> out;
-    if (!id) return out;
+  /// Frames of stack `id` as text ("function at file:line") and as sites.
+  void stack(std::optional<std::int64_t> id, std::vector<std::string>& text, std::vector<Site>& sites) {
+    text.clear();
+    sites.clear();
+    if (!id) return;
     stack_q_.bind(1, *id);
     while (stack_q_.step()) {
-      std::string fr = stack_q_.null(0) ? "" : stack_q_.text(0);
+      Site st;
+      st.function = stack_q_.null(0) ? "" : stack_q_.text(0);
+      std::string fr = st.function;
       if (fr.empty()) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(stack_q_.i64(3)));
         fr = buf;
       }
-      if (!stack_q_.null(1) && !stack_q_.text(1).empty())
-        fr += " at " + stack_q_.text(1) + ":" + std::to_string(stack_q_.i64(2));
-      out.push_back(std::move(fr));
+      if (!stack_q_.null(1) && !stack_q_.text(1).empty()) {
+        st.file = stack_q_.text(1);
+        st.line = stack_q_.null(2) ? 0 : static_cast<int>(stack_q_.i64(2));
+        fr += " at " + st.file + ":" + std::to_string(st.line);
+      }
+      text.push_back(std::move(fr));
+      sites.push_back(std::move(st));
     }
     stack_q_.reset();
-    return out;
   }
 
  private:
@@ -331,7 +338,8 @@ void lost_cancel(Ctx& k, const Row& r) {
   if (!k.rule->subkind(sub)) throw RuleError("rule lost-cancel: sub-kind '" + sub + "' is not in the catalogue");
   Finding f = base_finding(k, sub, r.get("ctx"), r.get("thread"));
   f.site = k.E.site(r.opt("site"));
-  f.stack = k.E.stack(r.opt("stack"));
+  k.E.stack(r.opt("stack"), f.stack, f.stack_sites);
+  f.stack_kind = "creation";
   const CtxInfo& c = k.E.ctx(r.get("ctx"));
   const std::int64_t created = r.get("created_ns");
   f.times.push_back({"created", created});
@@ -419,6 +427,9 @@ void use_after_cancel(Ctx& k, const Row& r) {
   f.wait = static_cast<std::uint64_t>(r.get("wait"));
   f.site = k.E.site(r.opt("site"));
   const std::int64_t begin = r.get("begin_ns"), cancel = r.get("cancel_ns");
+  // Who cancelled too early: the premature cancel call's stack.
+  k.E.stack(r.opt("stack"), f.stack, f.stack_sites);
+  f.stack_kind = "cancel";
   f.times.push_back({"context cancelled", cancel});
   f.times.push_back({"wait began", begin});
   const CtxInfo& c = k.E.ctx(r.get("ctx"));

@@ -42,6 +42,7 @@ ordered_json finding_json(const Finding& f, const std::string& fp) {
   j["thread_name"] = f.thread_name;
   j["wait"] = f.wait;
   j["stack"] = f.stack;
+  if (!f.stack.empty() && !f.stack_kind.empty()) j["stack_kind"] = f.stack_kind;
   auto times = ordered_json::array();
   for (const auto& m : f.times) times.push_back(ordered_json{{"what", m.what}, {"ns", m.ns}});
   j["times"] = std::move(times);
@@ -146,7 +147,34 @@ void relativize_paths(Report& r, const std::string& root) {
   for (Finding& f : r.findings) {
     rel(f.site);
     for (AncestryEntry& a : f.ancestry) rel(a.site);
+    // Stack frames: the site and its text ("function at file:line") alike.
+    for (std::size_t i = 0; i < f.stack_sites.size() && i < f.stack.size(); ++i) {
+      Site& st = f.stack_sites[i];
+      const std::string before = st.file;
+      rel(st);
+      if (st.file == before) continue;
+      const std::string tail = " at " + before + ":" + std::to_string(st.line);
+      std::string& text = f.stack[i];
+      if (text.size() >= tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0)
+        text.replace(text.size() - tail.size(), tail.size(), " at " + st.file + ":" + std::to_string(st.line));
+    }
   }
+}
+
+std::string short_function(std::string_view fn) {
+  // The parameter list is the last balanced (...) (after it only qualifiers
+  // such as " const"); "(anonymous namespace)" earlier in the name stays.
+  const std::size_t close = fn.rfind(')');
+  if (close == std::string_view::npos) return std::string(fn);
+  int depth = 0;
+  for (std::size_t i = close + 1; i-- > 0;) {
+    if (fn[i] == ')') ++depth;
+    else if (fn[i] == '(' && --depth == 0) {
+      if (i + 1 == close) return std::string(fn);  // no parameters: nothing to elide
+      return std::string(fn.substr(0, i)) + "(…)" + std::string(fn.substr(close + 1));
+    }
+  }
+  return std::string(fn);
 }
 
 namespace {
@@ -204,7 +232,19 @@ std::string finding_to_text(const Finding& f, const TextStyle& st) {
   }
   if (!f.thread_name.empty() || f.thread != 0)
     o << "    thread: " << (f.thread_name.empty() ? "<unnamed>" : f.thread_name) << " (#" << f.thread << ")\n";
-  for (std::size_t i = 0; i < f.stack.size(); ++i) o << "    #" << i << " " << f.stack[i] << "\n";
+  if (!f.stack.empty()) o << "    " << (f.stack_kind.empty() ? "stack" : f.stack_kind + " stack") << ":\n";
+  for (std::size_t i = 0; i < f.stack.size(); ++i) {
+    // For a reader: parameter lists elided (the JSON and SARIF keep them).
+    const Site* st = i < f.stack_sites.size() ? &f.stack_sites[i] : nullptr;
+    o << "    #" << i << " ";
+    if (st && !st->function.empty()) {
+      o << short_function(st->function);
+      if (st->known()) o << " at " << st->file << ":" << st->line;
+    } else {
+      o << f.stack[i];
+    }
+    o << "\n";
+  }
   return o.str();
 }
 
@@ -303,8 +343,15 @@ std::string to_sarif(const Report& r) {
     if (!related.empty()) res["relatedLocations"] = std::move(related);
     if (!f.stack.empty()) {
       auto frames = ordered_json::array();
-      for (const auto& fr : f.stack) frames.push_back({{"location", {{"message", {{"text", fr}}}}}});
-      res["stacks"] = ordered_json::array({{{"message", {{"text", "creation stack"}}}, {"frames", frames}}});
+      for (std::size_t i = 0; i < f.stack.size(); ++i) {
+        // A frame with a source line is a physical location (code viewers link it).
+        const Site* st = i < f.stack_sites.size() ? &f.stack_sites[i] : nullptr;
+        ordered_json l = st && st->known() ? loc_of(*st) : ordered_json::object();
+        l["message"] = {{"text", f.stack[i]}};
+        frames.push_back({{"location", std::move(l)}});
+      }
+      const std::string what = (f.stack_kind.empty() ? std::string("creation") : f.stack_kind) + " stack";
+      res["stacks"] = ordered_json::array({{{"message", {{"text", what}}}, {"frames", frames}}});
     }
     // Stable identity across runs and checkouts (finding.hpp: fingerprint()).
     res["partialFingerprints"] = {{"ctxscope/v2", fps[fi]}};
@@ -367,6 +414,7 @@ std::string to_junit(const Report& r) {
     std::string body = location(f.site) + ": " + std::string(to_string(f.severity)) + ": " + f.message + "\n";
     if (!f.ancestry.empty()) body += "ancestry: " + ancestry_line(f) + "\n";
     if (!f.thread_name.empty()) body += "thread: " + f.thread_name + "\n";
+    if (!f.stack.empty()) body += (f.stack_kind.empty() ? std::string("stack") : f.stack_kind + " stack") + ":\n";
     for (const auto& fr : f.stack) body += "  " + fr + "\n";
     o << xml_escape(body) << "</failure>\n";
     o << "    </testcase>\n";

@@ -50,16 +50,19 @@ def main():
         add("  the same after the thread slept in flush() (cold caches on wake)", f"{ei:.1f} ns/event", "-", None)
         em = per("Enqueue_EmitTo", "ns/event")
         add("emit_to (clock read + thread id + on_event)", f"{em:.1f} ns/event", "-", None)
-        un, tr = per("WithCancel_untraced_burst", "ns/op"), per("WithCancel_traced_burst", "ns/op")
-        add("with_cancel+cancel, traced / untraced (hot thread)", f"{tr:.0f} / {un:.0f} ns = {tr / un:.2f}x", "<= 2x",
+        un, tr = per("WithCancel_untraced_burst", "ns/op"), per("WithCancel_traced_nostacks_burst", "ns/op")
+        add("with_cancel+cancel, traced without stacks / untraced (hot thread)", f"{tr:.0f} / {un:.0f} ns = {tr / un:.2f}x", "<= 2x",
             tr / un <= 2)
         us, ts = t("WithCancel_untraced_sustained"), t("WithCancel_traced_sustained")
         add("with_cancel+cancel sustained, traced / untraced (incl. back-pressure)",
             f"{ts:.0f} / {us:.0f} ns = {ts / us:.1f}x", "-", None)
-        fu, ft = t("FanOut_untraced"), t("FanOut_traced")
-        add("fan-out request (errgroup of 16 goroutines, simulated I/O), traced / untraced",
+        fu, ft, fn = t("FanOut_untraced"), t("FanOut_traced"), t("FanOut_traced_nostacks")
+        add("fan-out request (errgroup of 16 goroutines, simulated I/O), traced with stacks (default) / untraced",
             f"{ft / 1e3:.0f} / {fu / 1e3:.0f} us = {100 * (ft / fu - 1):+.1f}%",
-            "<= +3% (median of 5: run.sh BUILD fanout)", ft / fu <= 1.03)
+            "<= +5% (median of 5: run.sh BUILD fanout)", ft / fu <= 1.05)
+        add("  the same traced without stacks (CTXSCOPE_STACKS=0) / untraced",
+            f"{fn / 1e3:.0f} / {fu / 1e3:.0f} us = {100 * (fn / fu - 1):+.1f}%",
+            "<= +3% (median of 5: run.sh BUILD fanout)", fn / fu <= 1.03)
         for n in ("1", "2"):
             s = f"SustainedVsRaw/{n}"
             rate, drops = c(s, "recorder_ev/s"), c(s, "dropped")
@@ -70,9 +73,19 @@ def main():
             add(f"  recorder / raw_min batched loop ({c(s, 'raw_min_ev/s') / 1e6:.2f} M/s)",
                 f"{c(s, 'recorder/raw_min'):.2f}x", ">= 0.5x", c(s, "recorder/raw_min") >= 0.5)
             add("  bytes per event on disk", f"{c(s, 'bytes/event'):.2f}", "<= 40", c(s, "bytes/event") <= 40)
-        st = per("WithCancel_traced_stacks16_burst", "ns/op")
-        add("stacks on (16 frames): with_cancel+cancel = 2 captures", f"{st / 1e3:.2f} us/op, ~{(st - tr) / 2e3:.2f} us per capture",
-            "report", None)
+        for name, what, target in (("StackCapture_libunwind/13", "one capture, libunwind, 13 addresses (8 frames + the recorder's 5)", 150),
+                                   ("StackCapture_libunwind/21", "one capture, libunwind, 21 addresses (16 frames)", None),
+                                   ("StackCapture_boost/13", "one capture, Boost.Stacktrace (before), 13 addresses", None)):
+            v = t(name)
+            add(what, f"{v:.0f} ns", f"<= {target} ns" if target else "report", v <= target if target else None)
+        for name, what, target in (
+                ("WithCancel_traced_stacks8_libunwind_burst", "stacks 8 frames (default), libunwind", 150),
+                ("WithCancel_traced_stacks8_boost_burst", "stacks 8 frames, Boost.Stacktrace (before)", None),
+                ("WithCancel_traced_stacks16_libunwind_burst", "stacks 16 frames, libunwind", None)):
+            st = per(name, "ns/op")
+            cap = (st - tr) / 2
+            add(f"{what}: with_cancel+cancel = 2 captures", f"{st:.0f} ns/op, {cap:.0f} ns per capture",
+                f"<= {target} ns per capture" if target else "report", cap <= target if target else None)
     except KeyError as e:
         print(f"compare.py: {sys.argv[1]}: missing benchmark or counter {e}", file=sys.stderr)
         return 2

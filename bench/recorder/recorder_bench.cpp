@@ -31,6 +31,7 @@
 #include "ctxscope/trace.hpp"
 #include "ctxscope/trace_schema.hpp"
 #include "recorder/recorder_internal.hpp"
+#include "recorder/stack_capture.hpp"
 
 namespace ctx = ctxscope;
 using Clock = std::chrono::steady_clock;
@@ -162,7 +163,9 @@ struct IdleFlush {
 // recorder with `between` after each burst.
 template <class Emit, class Between>
 void run_enqueue(benchmark::State& state, const char* name, Emit emit, Between& between) {
-  Tracing t(name);
+  ctx::trace::Options o;
+  o.stack_frames = 0;  // the enqueue alone (stacks: WithCancel_traced_stacks*)
+  Tracing t(name, o);
   ctx::Event e = sample_event();
   for (auto _ : state) {
     const double t0 = thread_cpu_s();
@@ -229,19 +232,67 @@ void run_with_cancel_bursts(benchmark::State& state) {
 }
 
 void WithCancel_untraced_burst(benchmark::State& state) { run_with_cancel_bursts(state); }
-void WithCancel_traced_burst(benchmark::State& state) {
-  Tracing t("wc-burst");
+void WithCancel_traced_nostacks_burst(benchmark::State& state) {
+  ctx::trace::Options o;
+  o.stack_frames = 0;
+  Tracing t("wc-burst", o);
   run_with_cancel_bursts(state);
 }
-void WithCancel_traced_stacks16_burst(benchmark::State& state) {
+// Stacks on (the default, 8 frames) with each unwinder: two captures per op
+// (the creation and the explicit cancel).  The difference to _nostacks, halved,
+// is one capture.
+void run_with_cancel_stacks(benchmark::State& state, ctx::trace::detail::Unwinder u, int frames) {
+  const auto used = ctx::trace::detail::select_unwinder(u, 0);
+  if (used != u) {
+    state.SkipWithError("libunwind.so.8 is not installed");
+    return;
+  }
   ctx::trace::Options o;
-  o.stack_frames = 16;
+  o.stack_frames = frames;
   Tracing t("wc-stacks", o);
   run_with_cancel_bursts(state);
+  ctx::trace::detail::select_unwinder(ctx::trace::detail::Unwinder::libunwind);
+}
+void WithCancel_traced_stacks8_libunwind_burst(benchmark::State& state) {
+  run_with_cancel_stacks(state, ctx::trace::detail::Unwinder::libunwind, 8);
+}
+void WithCancel_traced_stacks8_boost_burst(benchmark::State& state) {
+  run_with_cancel_stacks(state, ctx::trace::detail::Unwinder::boost, 8);
+}
+void WithCancel_traced_stacks16_libunwind_burst(benchmark::State& state) {
+  run_with_cancel_stacks(state, ctx::trace::detail::Unwinder::libunwind, 16);
 }
 BENCHMARK(WithCancel_untraced_burst)->Iterations(400)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(WithCancel_traced_burst)->Iterations(400)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(WithCancel_traced_stacks16_burst)->Iterations(100)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(WithCancel_traced_nostacks_burst)->Iterations(400)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(WithCancel_traced_stacks8_libunwind_burst)->Iterations(400)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(WithCancel_traced_stacks8_boost_burst)->Iterations(100)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(WithCancel_traced_stacks16_libunwind_burst)->Iterations(400)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// One capture alone, as the recorder makes it (8 frames asked + the recorder's
+// own), from a call chain 12 frames deep, no recording: the hot-thread cost
+// (issue 16: <= 150 ns with the default 8 frames).
+[[gnu::noinline]] int capture_at_depth(int depth, const void** out, int n) {
+  if (depth == 0) return ctx::trace::detail::capture_stack(out, n);
+  const int r = capture_at_depth(depth - 1, out, n);
+  benchmark::DoNotOptimize(r);
+  return r;
+}
+void run_capture(benchmark::State& state, ctx::trace::detail::Unwinder u) {
+  if (ctx::trace::detail::select_unwinder(u, 0) != u) {
+    state.SkipWithError("libunwind.so.8 is not installed");
+    return;
+  }
+  const void* frames[64];
+  const int n = static_cast<int>(state.range(0));
+  int got = 0;
+  for (auto _ : state) got = capture_at_depth(12, frames, n);
+  state.counters["frames"] = got;
+  ctx::trace::detail::select_unwinder(ctx::trace::detail::Unwinder::libunwind);
+}
+void StackCapture_libunwind(benchmark::State& state) { run_capture(state, ctx::trace::detail::Unwinder::libunwind); }
+void StackCapture_boost(benchmark::State& state) { run_capture(state, ctx::trace::detail::Unwinder::boost); }
+BENCHMARK(StackCapture_libunwind)->Arg(13)->Arg(21);
+BENCHMARK(StackCapture_boost)->Arg(13);
 
 void run_with_cancel_sustained(benchmark::State& state) {
   auto [parent, cancel_parent] = ctx::with_cancel(ctx::background());
@@ -305,14 +356,22 @@ void fanout_request() {
 void FanOut_untraced(benchmark::State& state) {
   for (auto _ : state) fanout_request();
 }
-void FanOut_traced(benchmark::State& state) {
-  Tracing t("fanout");
+void run_fanout_traced(benchmark::State& state, const ctx::trace::Options& o) {
+  Tracing t("fanout", o);
   for (auto _ : state) fanout_request();
   ctx::trace::flush();
   state.counters["dropped"] = static_cast<double>(ctx::trace::events_dropped());
 }
+// The default recording: stacks on (8 frames).
+void FanOut_traced(benchmark::State& state) { run_fanout_traced(state, ctx::trace::Options{}); }
+void FanOut_traced_nostacks(benchmark::State& state) {
+  ctx::trace::Options o;
+  o.stack_frames = 0;
+  run_fanout_traced(state, o);
+}
 BENCHMARK(FanOut_untraced)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(FanOut_traced)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(FanOut_traced_nostacks)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // ----------------------------------------------------------- sustained vs raw ---
 
@@ -578,7 +637,10 @@ void SustainedVsRaw(benchmark::State& state) {
   for (auto _ : state) {
     const std::string p = bench_path("sustained");
     std::string err;
-    if (!ctx::trace::start(p, {}, &err)) std::abort();
+    // The recorder's write path against the raw loops, which write no stacks.
+    ctx::trace::Options o;
+    o.stack_frames = 0;
+    if (!ctx::trace::start(p, o, &err)) std::abort();
     ctx::EventSink* sink = ctx::detail::sink();
     const auto t0 = Clock::now();
     std::vector<std::thread> ts;

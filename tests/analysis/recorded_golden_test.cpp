@@ -13,6 +13,8 @@
 // only files under synthetic/, which must not exist.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -57,6 +59,25 @@ std::string stable_thread_name(const std::string& n) {
   return n.rfind("thread#", 0) == 0 ? "thread#?" : n;
 }
 
+// A stack frame's function as every build type names it: the bare name.  A
+// function inlined into its caller (RelWithDebInfo) is named by DWARF, often
+// unqualified ("get"); the same function out of line (Debug) by the symbol
+// table, qualified with its parameters ("ns::(anonymous namespace)::get(int)").
+std::string bare_function(const std::string& fn) {
+  std::string s = analysis::short_function(fn);
+  for (const char* tail : {"(…)", "()"})
+    if (s.size() >= std::strlen(tail) && s.compare(s.size() - std::strlen(tail), std::string::npos, tail) == 0)
+      s.resize(s.size() - std::strlen(tail));
+  int depth = 0;
+  std::size_t cut = 0;
+  for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+    if (s[i] == '(' || s[i] == '<') ++depth;
+    else if (s[i] == ')' || s[i] == '>') --depth;
+    else if (depth == 0 && s[i] == ':' && s[i + 1] == ':') cut = i + 2;
+  }
+  return s.substr(cut);
+}
+
 ordered_json normalized(const analysis::Finding& f) {
   ordered_json j;
   j["rule"] = f.rule;
@@ -68,6 +89,13 @@ ordered_json normalized(const analysis::Finding& f) {
   auto anc = ordered_json::array();
   for (const auto& a : f.ancestry) anc.push_back({{"kind", a.kind}, {"site", site_ref(a.site)}});
   j["ancestry"] = std::move(anc);
+  // The stack's top frame (stacks are on by default): the user's own call,
+  // the same in every build type.  Deeper frames (the libc start-up, how the
+  // sample's functions nest) are not part of a verdict.
+  if (!f.stack_sites.empty()) {
+    const auto& top = f.stack_sites.front();
+    j["stack"] = {{"kind", f.stack_kind}, {"top", site_ref(top)}, {"function", bare_function(top.function)}};
+  }
   return j;
 }
 
@@ -137,6 +165,16 @@ TEST_P(RecordedGolden, EveryFormatMatchesTheGoldenFromAnyCheckout) {
   if (std::string(mode) != "buggy") GTEST_SKIP() << "fixed modes report nothing (their JSON golden says so)";
   auto rep = run_sample_traced(sample, mode, test_dir());
   analysis::relativize_paths(rep, kSource.lexically_normal().string());
+  // Stacks: the top frame only (see normalized()), in every format.
+  for (auto& f : rep.findings) {
+    if (f.stack.size() > 1) f.stack.resize(1);
+    if (f.stack_sites.size() > 1) f.stack_sites.resize(1);
+    for (std::size_t i = 0; i < f.stack.size() && i < f.stack_sites.size(); ++i) {
+      auto& st = f.stack_sites[i];
+      st.function = bare_function(st.function);
+      f.stack[i] = st.function + (st.known() ? " at " + st.file + ":" + std::to_string(st.line) : "");
+    }
+  }
   rep.run.trace_path = "trace.db";
   rep.run.program = fs::path(rep.run.program).filename().string();
   std::stable_sort(rep.findings.begin(), rep.findings.end(), [](const analysis::Finding& a, const analysis::Finding& b) {
@@ -251,6 +289,27 @@ TEST(GoldenCitations, EveryCitedSampleLineExistsAndHoldsTheCallItsRuleNames) {
   }
   if (!updating()) {
     EXPECT_GT(real, 20u) << "the recorded goldens cite the samples";
+  }
+}
+
+// A lost cancel's creation stack starts at the line that created the context
+// (the finding's site): the runtime's frames are stripped, and the call is
+// looked up at the return address - 1.
+TEST(GoldenCitations, ALostCancelsStackStartsAtItsCreationSite) {
+  std::size_t checked = 0;
+  for (const auto& e : fs::directory_iterator(kGolden / "recorded")) {
+    if (e.path().extension() != ".json" || e.path().string().ends_with(".report.json")) continue;
+    const auto golden = nlohmann::json::parse(read_file(e.path()));
+    for (const auto& f : golden["findings"]) {
+      if (f["rule"] != "lost-cancel") continue;
+      ASSERT_TRUE(f.contains("stack")) << e.path().filename() << ": a lost-cancel finding without a creation stack";
+      EXPECT_EQ(f["stack"]["kind"], "creation");
+      EXPECT_EQ(f["stack"]["top"], f["site"]) << e.path().filename();
+      ++checked;
+    }
+  }
+  if (!updating()) {
+    EXPECT_GE(checked, 4u) << "lost-cancel and propagation-tree report lost cancels";
   }
 }
 

@@ -8,6 +8,7 @@
 #include "ctxscope/context.hpp"
 #include "ctxscope/trace_schema.hpp"
 #include "recorder/recorder_test_util.hpp"
+#include "recorder/stack_capture.hpp"
 
 namespace ctxscope {
 namespace {
@@ -396,6 +397,101 @@ TEST(RecorderStart, StacksAreCapturedSymbolizedAndDeduplicated) {
   EXPECT_EQ(q_int(db, "SELECT count(*) FROM stack_frames"), depth);
   // This test's own function is on the stack, symbolized.
   EXPECT_GE(q_int(db, "SELECT count(*) FROM frames WHERE function LIKE '%StacksAreCaptured%'"), 1);
+}
+
+// Helpers with names of their own, never inlined: the stacks below must name
+// them, not the runtime's frames above them.
+[[gnu::noinline]] std::pair<Context, CancelFunc> stacks_test_make_context() {
+  auto r = with_cancel(background());
+  asm volatile("" ::: "memory");  // not a tail call: this frame stays on the stack
+  return r;
+}
+[[gnu::noinline]] void stacks_test_cancel(CancelFunc& c) {
+  c();
+  asm volatile("" ::: "memory");
+}
+
+// Records one context created and cancelled through the public API with the
+// given options; returns the file.
+std::string record_stacks(const char* name, const trace::Options& o) {
+  const std::string p = rectest::temp_trace(name);
+  std::string err;
+  EXPECT_TRUE(trace::start(p, o, &err)) << err;
+  {
+    auto [ctx, cancel] = stacks_test_make_context();
+    stacks_test_cancel(cancel);
+  }
+  trace::stop();
+  return p;
+}
+
+// The frames of a context's creation (or cancel) stack, innermost first.
+std::vector<std::string> stack_functions(sqlite3* db, const std::string& column) {
+  std::vector<std::string> out;
+  for (int d = 0;; ++d) {
+    auto f = q_text(db, "SELECT f.function FROM contexts c JOIN stack_frames sf ON sf.stack_id = c." + column +
+                            " JOIN frames f ON f.id = sf.frame_id WHERE c.kind = " + S(code(Kind::cancel)) +
+                            " AND sf.depth = " + S(d));
+    if (!f) break;
+    out.push_back(*f);
+  }
+  return out;
+}
+
+TEST(RecorderStacks, AreOnByDefaultAndStartAtTheCallerOfTheApi) {
+  ASSERT_EQ(trace::Options{}.stack_frames, 8);
+  const std::string p = record_stacks("stacks-default", trace::Options{});
+  auto r = rectest::must_open(p);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->run().stack_frames, 8);
+  const auto created = stack_functions(r->db(), "stack");
+  ASSERT_GE(created.size(), 2u);
+  EXPECT_LE(created.size(), 8u);
+  // The runtime's own frames (recorder, with_cancel) are stripped: the caller first,
+  // then this test's own function.
+  EXPECT_NE(created[0].find("stacks_test_make_context"), std::string::npos) << created[0];
+  EXPECT_NE(created[1].find("record_stacks"), std::string::npos) << created[1];
+  const auto cancelled = stack_functions(r->db(), "cancel_stack");
+  ASSERT_GE(cancelled.size(), 1u);
+  EXPECT_NE(cancelled[0].find("stacks_test_cancel"), std::string::npos) << cancelled[0];
+  // Symbolized with the source file and line of the call (where the test
+  // binary has debug information: every preset but release).
+  if (q_int(r->db(), "SELECT count(*) FROM frames WHERE file IS NOT NULL") == 0)
+    GTEST_SKIP() << "this build has no debug information: frames have no file";
+  auto file = q_text(r->db(), "SELECT f.file FROM contexts c JOIN stack_frames sf ON sf.stack_id = c.stack JOIN frames f "
+                              "ON f.id = sf.frame_id WHERE sf.depth = 0 AND c.kind = " + S(code(Kind::cancel)));
+  ASSERT_TRUE(file);
+  EXPECT_NE(file->find("recorder_roundtrip_test.cpp"), std::string::npos) << *file;
+}
+
+TEST(RecorderStacks, LibunwindIsTheUnwinderWhereInstalledAndBoostGivesTheSameFrames) {
+  namespace d = trace::detail;
+  d::init_unwinder();
+  // libunwind8 is a dependency of the build (packaging/install-deps.sh).
+  EXPECT_STREQ(d::unwinder_name(), "libunwind");
+  std::vector<std::string> frames[2];
+  for (int k = 0; k < 2; ++k) {
+    // libunwind from the first capture on (not only past kLibunwindAfter).
+    d::select_unwinder(k == 0 ? d::Unwinder::libunwind : d::Unwinder::boost, 0);
+    const std::string p = record_stacks(k == 0 ? "stacks-libunwind" : "stacks-boost", trace::Options{});
+    auto r = rectest::must_open(p);
+    ASSERT_TRUE(r);
+    frames[k] = stack_functions(r->db(), "stack");
+  }
+  d::select_unwinder(d::Unwinder::libunwind);
+  ASSERT_FALSE(frames[0].empty());
+  EXPECT_EQ(frames[0], frames[1]);
+}
+
+TEST(RecorderStacks, ZeroFramesTurnsThemOff) {
+  trace::Options o;
+  o.stack_frames = 0;
+  const std::string p = record_stacks("stacks-off", o);
+  auto r = rectest::must_open(p);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->run().stack_frames, 0);
+  EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM contexts WHERE stack IS NOT NULL OR cancel_stack IS NOT NULL"), 0);
+  EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM frames"), 0);
 }
 
 TEST(RecorderDropMode, CountsEveryDropAndReadersReportIt) {

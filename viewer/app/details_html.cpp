@@ -46,9 +46,22 @@ QString stack_html(const TraceDocument& doc, std::uint32_t stack, const QString&
   const auto& frames = doc.model().stacks()[stack];
   if (frames.empty()) return {};
   QString h = QStringLiteral("<p><b>%1</b><br/><span style='font-family:monospace;font-size:10px'>").arg(title);
-  for (const auto& f : frames) {
-    h += esc(f.function.empty() ? "??" : f.function);
-    if (!f.file.empty()) h += QStringLiteral(" <span style='color:#666'>%1:%2</span>").arg(esc(f.file)).arg(f.line);
+  for (std::size_t d = 0; d < frames.size(); ++d) {
+    const auto& f = frames[d];
+    // Parameter lists elided (the function's full name is the link's tooltip).
+    h += QStringLiteral("#%1 <span title='%2'>%3</span>")
+             .arg(d)
+             .arg(esc(f.function))
+             .arg(esc(f.function.empty() ? "??" : analysis::short_function(f.function)));
+    if (!f.file.empty()) {
+      const std::string name = f.file.substr(f.file.rfind('/') == std::string::npos ? 0 : f.file.rfind('/') + 1);
+      h += QStringLiteral(" <a href='frame:%1/%2' title='%3'>%4:%5</a>")
+               .arg(stack)
+               .arg(d)
+               .arg(esc(f.file))
+               .arg(esc(name))
+               .arg(f.line);
+    }
     h += QStringLiteral("<br/>");
   }
   return h + QStringLiteral("</span></p>");
@@ -206,8 +219,18 @@ QString finding_details(const TraceDocument& doc, std::uint32_t f) {
   for (const auto& mo : fi.times) h += row(esc(mo.what), dur(mo.ns));
   h += QStringLiteral("</table>");
   if (!fi.stack.empty()) {
-    h += QStringLiteral("<p><b>stack</b><br/><span style='font-family:monospace;font-size:10px'>");
-    for (const auto& s : fi.stack) h += esc(s) + "<br/>";
+    const QString what = fi.stack_kind.empty() ? QStringLiteral("stack") : QString::fromStdString(fi.stack_kind + " stack");
+    h += QStringLiteral("<p><b>%1</b><br/><span style='font-family:monospace;font-size:10px'>").arg(what);
+    for (std::size_t i = 0; i < fi.stack.size(); ++i) {
+      const analysis::Site* st = i < fi.stack_sites.size() ? &fi.stack_sites[i] : nullptr;
+      if (st && !st->function.empty())
+        h += QStringLiteral("#%1 ").arg(i) + esc(analysis::short_function(st->function)) +
+             (st->known() ? QStringLiteral(" <span style='color:#666'>%1:%2</span>").arg(esc(st->file)).arg(st->line)
+                          : QString()) +
+             "<br/>";
+      else
+        h += QStringLiteral("#%1 ").arg(i) + esc(fi.stack[i]) + "<br/>";
+    }
     h += QStringLiteral("</span></p>");
   }
   if (doc.finding_context(f) != kNoIndex) h += QStringLiteral("<hr/>") + context_details(doc, doc.finding_context(f));

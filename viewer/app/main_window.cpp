@@ -845,6 +845,13 @@ void MainWindow::link_clicked(const QUrl& url) {
   } else if (kind == "site") {
     const auto& site = doc_->model().site(n);
     if (site.known()) show_site(QString::fromStdString(site.file), site.line);
+  } else if (kind == "frame") {  // frame:STACK/DEPTH
+    const QStringList p = s.mid(colon + 1).split('/');
+    const auto stacks = doc_->model().stacks();
+    if (p.size() != 2) return;
+    const auto st = p[0].toUInt(), d = p[1].toUInt();
+    if (st < stacks.size() && d < stacks[st].size() && !stacks[st][d].file.empty() && stacks[st][d].line > 0)
+      show_site(QString::fromStdString(stacks[st][d].file), stacks[st][d].line);
   }
 }
 

@@ -32,7 +32,6 @@
 #include <algorithm>
 #include <bit>
 #include <atomic>
-#include <boost/stacktrace/safe_dump_to.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -49,6 +48,7 @@
 #include "ctxscope/trace_schema.hpp"
 #include "ctxscope/version.hpp"
 #include "recorder/recorder_internal.hpp"
+#include "recorder/stack_capture.hpp"
 #include "recorder/trace_writer.hpp"
 
 
@@ -60,7 +60,10 @@ using ctxscope::detail::now_ns;
 constexpr std::uint64_t kRingCap = detail::kRingCapacity;  // events per thread (128 KiB); power of two
 static_assert((kRingCap & (kRingCap - 1)) == 0);
 constexpr int kMaxFrames = 64;
-constexpr int kInternalFrames = 4;  // on_event / push / emit_to / safe_dump_to, when not inlined
+// The recorder's own frames on top of every capture (capture_stack, push_slow,
+// push, on_event, the runtime's emit; fewer when inlined), stripped by name
+// at symbolization: captured in addition to the frames asked for.
+constexpr int kInternalFrames = 5;
 constexpr std::uint64_t kProducerWaitNs = 5'000'000'000;  // bounded wait before a full ring drops
 constexpr std::uint64_t kCommitEveryNs = 50'000'000;      // issue: at least every 100 ms
 constexpr long kTickNs = 10'000'000;
@@ -83,7 +86,11 @@ struct Ring {
   alignas(64) std::uint64_t cached_tail = 0;       // producer's private view of tail
   std::atomic<bool> dead{false};                   // producer thread has exited
   std::uint8_t nframes[kRingCap] = {};
-  const void** frames = nullptr;  // kRingCap * (kMaxFrames + 1), allocated when stacks are first used
+  // kRingCap * frames_stride return addresses, allocated by the producer when
+  // it first captures in a recording whose stride differs (every recording's
+  // events were drained by its stop, so nothing still points into the old one).
+  const void** frames = nullptr;
+  int frames_stride = 0;
   Slot slots[kRingCap];
 };
 
@@ -146,6 +153,7 @@ struct State {
   alignas(64) std::atomic<bool> active{false};
   std::atomic<bool> drop_mode{false};
   std::atomic<int> stack_frames{0};
+  std::atomic<int> frames_stride{0};  // addresses kept per event: stack_frames + kInternalFrames
   // Written by producers, rarely (drop mode only).
   alignas(64) std::atomic<std::uint64_t> dropped{0};
   // The recorder's doorbell: producers bump it, the recorder sleeps on it.
@@ -240,15 +248,15 @@ bool wait_for_space(Ring* r, std::uint64_t h) {
   }
   const std::uint64_t i = h & (kRingCap - 1);
   std::memcpy(&r->slots[i], &e, sizeof e);
-  const int nf = g.stack_frames.load(std::memory_order_relaxed);
-  if (nf > 0 && wants_stack(e)) {
-    if (!r->frames) r->frames = new const void*[kRingCap * (kMaxFrames + 1)];
-    const void** mem = r->frames + i * (kMaxFrames + 1);
-    // The recorder's own frames (how many depends on inlining) are captured
-    // too and stripped at symbolization: capture a few more than asked.
-    const int want = std::min(nf + kInternalFrames, kMaxFrames);
-    std::size_t n = boost::stacktrace::safe_dump_to(0, mem, (want + 1) * sizeof(void*));
-    r->nframes[i] = static_cast<std::uint8_t>(n > 0 ? n - 1 : 0);  // n counts the terminating 0
+  if (g.stack_frames.load(std::memory_order_relaxed) > 0 && wants_stack(e)) {
+    const int stride = g.frames_stride.load(std::memory_order_relaxed);
+    if (r->frames_stride != stride) [[unlikely]] {
+      delete[] r->frames;
+      r->frames = new const void*[kRingCap * static_cast<std::size_t>(stride)];
+      r->frames_stride = stride;
+    }
+    // Return addresses only; the recorder symbolizes each distinct one once.
+    r->nframes[i] = static_cast<std::uint8_t>(detail::capture_stack(r->frames + i * stride, stride));
   }
   r->head.store(h + 1, std::memory_order_release);
   if (h + 1 - r->cached_tail == kRingCap / 2) wake_recorder();
@@ -271,7 +279,7 @@ inline void prefetch_for_write(const void* p) {
 inline void push(Ring* r, const Event& e) {
   const std::uint64_t h = r->head.load(std::memory_order_relaxed);
   const bool full = h - r->cached_tail >= kRingCap;
-  if (full || g.stack_frames.load(std::memory_order_relaxed) > 0) [[unlikely]] {
+  if (full || (g.stack_frames.load(std::memory_order_relaxed) > 0 && wants_stack(e))) [[unlikely]] {
     push_slow(r, e, h, full);
     return;
   }
@@ -380,7 +388,7 @@ DrainResult drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot, std:
         const std::uint64_t i = t & (kRingCap - 1);
         const int nf = r->nframes[i];
         const Event e = std::bit_cast<Event>(r->slots[i]);
-        w.write(e, nf ? r->frames + i * (kMaxFrames + 1) : nullptr, nf);
+        w.write(e, nf ? r->frames + i * r->frames_stride : nullptr, nf);
         if (nf) r->nframes[i] = 0;  // the producer writes nframes only for events with a stack
         ++res.events;
       }
@@ -581,6 +589,8 @@ bool start_writer(const std::string& path, bool in_memory, int fd, const Options
   if (!g_path) g_path = new std::string;
   *g_path = in_memory ? "memory:" + path : path;
   g.lock_fd = fd;
+  if (frames > 0) detail::init_unwinder();  // dlopen here, never on a producer's path
+  g.frames_stride.store(std::min(frames + kInternalFrames, kMaxFrames + kInternalFrames));
   g.stack_frames.store(frames);
   g.drop_mode.store(opts.drop_when_full);
   g.stop_req.store(false);
@@ -712,7 +722,15 @@ bool start_from_environment() {
   std::string p = path;
   for (std::size_t i; (i = p.find("%p")) != std::string::npos;) p.replace(i, 2, std::to_string(getpid()));
   Options o;
-  if (const char* s = std::getenv("CTXSCOPE_STACKS")) o.stack_frames = std::atoi(s);
+  if (const char* s = std::getenv("CTXSCOPE_STACKS"); s && *s) {
+    char* end = nullptr;
+    const long n = std::strtol(s, &end, 10);
+    if (*end || n < 0 || n > kMaxFrames)
+      std::fprintf(stderr, "ctxscope: CTXSCOPE_STACKS=%s: expected 0 (off) to %d frames; using %d\n", s, kMaxFrames,
+                   o.stack_frames);
+    else
+      o.stack_frames = static_cast<int>(n);
+  }
   if (const char* s = std::getenv("CTXSCOPE_DROP")) o.drop_when_full = std::atoi(s) != 0;
   if (const char* s = std::getenv("CTXSCOPE_CLOCK")) {
     if (std::strcmp(s, "monotonic") == 0) {

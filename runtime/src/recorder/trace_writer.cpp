@@ -1,11 +1,12 @@
 // TraceWriter: SQLite side of the recorder (see trace_writer.hpp).
 #include "recorder/trace_writer.hpp"
 
+#include "recorder/symbolizer.hpp"
+
 #include <sqlite3.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <boost/stacktrace/frame.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -311,41 +312,74 @@ std::int64_t TraceWriter::site_id(const std::source_location& loc) {
   return jt->second;
 }
 
-TraceWriter::FrameInfo TraceWriter::frame_id(const void* addr) {
+namespace {
+// The runtime's own code: what a stack starts with before the user's caller.
+// By name, so that it works without debug information: the internal
+// namespaces, and the public API's entry points (a user's own code may live in
+// namespace ctxscope too, so not every ctxscope:: function is ours); with debug
+// information also any ctxscope:: function in the runtime's sources or headers.
+bool runtime_frame(const SymbolizedFrame& f) {
+  const std::string_view n = f.function;
+  static constexpr std::string_view kInternal[] = {
+      "ctxscope::trace::", "ctxscope::detail::", "boost::stacktrace::",
+      // The public API (context.hpp, chan.hpp, go.hpp): what creates or cancels.
+      "ctxscope::with_", "ctxscope::without_cancel", "ctxscope::after_func", "ctxscope::background",
+      "ctxscope::todo", "ctxscope::CancelFunc::", "ctxscope::CancelCauseFunc::", "ctxscope::StopFunc::",
+      "ctxscope::Context::", "ctxscope::Group::", "ctxscope::go<", "ctxscope::go(", "ctxscope::Deferred",
+      "ctxscope::defer"};
+  for (std::string_view p : kInternal)
+    if (n.substr(0, p.size()) == p) return true;
+  if (n.substr(0, 10) != "ctxscope::" || f.file.empty()) return false;
+  return f.file.find("/include/ctxscope/") != std::string::npos ||
+         f.file.rfind(CTXSCOPE_RUNTIME_SOURCE_DIR "/", 0) == 0;
+}
+}  // namespace
+
+const TraceWriter::AddressFrames& TraceWriter::frame_ids(const void* addr) {
   auto it = frames_.find(addr);
   if (it != frames_.end()) return it->second;
-  const std::int64_t id = next_frame_++;
-  boost::stacktrace::frame f(addr);
-  const std::string name = f.name(), file = f.source_file();
-  const std::size_t line = f.source_line();
-  const bool internal = name.rfind("ctxscope::trace::", 0) == 0 || name.rfind("ctxscope::detail::", 0) == 0 ||
-                        name.rfind("boost::stacktrace::", 0) == 0;
-  frames_.emplace(addr, FrameInfo{id, internal});
-  ins_frame_.bind(1, id);
-  ins_frame_.bind(2, static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(addr)));
-  if (name.empty()) ins_frame_.bind_null(3);
-  else ins_frame_.bind_text(3, name.c_str());
-  if (file.empty()) ins_frame_.bind_null(4);
-  else ins_frame_.bind_text(4, file.c_str());
-  if (line) ins_frame_.bind(5, static_cast<std::int64_t>(line));
-  else ins_frame_.bind_null(5);
-  step(ins_frame_);
-  return {id, internal};
+  const std::vector<SymbolizedFrame> sym = symbolize(addr);
+  AddressFrames af;
+  // The function that holds the address is the last (outermost) of its
+  // inlined frames: it decides whether the address is the runtime's own.
+  af.internal = runtime_frame(sym.back());
+  // The runtime's inline functions expanded into the caller (a defer guard's
+  // destructor, CancelFunc::operator()) head the caller's own address.
+  while (af.leading_runtime + 1 < sym.size() && runtime_frame(sym[af.leading_runtime])) ++af.leading_runtime;
+  for (const SymbolizedFrame& f : sym) {
+    const std::int64_t id = next_frame_++;
+    af.ids.push_back(id);
+    ins_frame_.bind(1, id);
+    ins_frame_.bind(2, static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(addr)));
+    if (f.function.empty()) ins_frame_.bind_null(3);
+    else ins_frame_.bind_text(3, f.function.c_str());
+    if (f.file.empty()) ins_frame_.bind_null(4);
+    else ins_frame_.bind_text(4, f.file.c_str());
+    if (f.line > 0) ins_frame_.bind(5, static_cast<std::int64_t>(f.line));
+    else ins_frame_.bind_null(5);
+    step(ins_frame_);
+  }
+  return frames_.emplace(addr, std::move(af)).first->second;
 }
 
 std::int64_t TraceWriter::stack_id(const void* const* frames, int n) {
   if (n <= 0 || !frames) return 0;
-  std::vector<const void*> raw(frames, frames + n);
-  if (auto it = stacks_.find(raw); it != stacks_.end()) return it->second;
+  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a over the addresses
+  for (int d = 0; d < n; ++d) h = (h ^ reinterpret_cast<std::uintptr_t>(frames[d])) * 0x100000001b3ull;
+  std::vector<RawStack>& bucket = stacks_[h];
+  for (const RawStack& s : bucket)
+    if (s.frames.size() == static_cast<std::size_t>(n) && std::equal(s.frames.begin(), s.frames.end(), frames))
+      return s.id;
   std::vector<std::int64_t> ids;
-  for (int d = 0; d < n; ++d) {
-    const FrameInfo fi = frame_id(frames[d]);
-    if (fi.internal && ids.empty()) continue;  // only leading internal frames
-    if (static_cast<int>(ids.size()) < stack_frames_) ids.push_back(fi.id);
+  for (int d = 0; d < n && static_cast<int>(ids.size()) < stack_frames_; ++d) {
+    const AddressFrames& af = frame_ids(frames[d]);
+    if (af.internal && ids.empty()) continue;  // only the leading runtime frames
+    for (std::size_t k = ids.empty() ? af.leading_runtime : 0; k < af.ids.size(); ++k)
+      if (static_cast<int>(ids.size()) < stack_frames_) ids.push_back(af.ids[k]);
   }
   auto [jt, fresh] = stacks_by_frames_.emplace(ids, next_stack_);
   const std::int64_t id = jt->second;
-  stacks_.emplace(std::move(raw), id);
+  bucket.push_back({std::vector<const void*>(frames, frames + n), id});
   if (!fresh) return id;
   ++next_stack_;
   ins_stack_.bind(1, id);

@@ -95,11 +95,13 @@ class TraceWriter {
   std::int64_t rel(std::uint64_t abs) const { return static_cast<std::int64_t>(abs - t0_); }
   std::int64_t site_id(const std::source_location& loc);
   std::int64_t stack_id(const void* const* frames, int n);
-  struct FrameInfo {
-    std::int64_t id;
-    bool internal;  // recorder / ctxscope::detail frame: stripped from the top of stacks
+  struct AddressFrames {
+    std::vector<std::int64_t> ids;  // frames.id of each inlined level, innermost first
+    bool internal = false;          // the runtime's own code: stripped from the top of stacks
+    std::size_t leading_runtime = 0;  // inlined runtime frames heading a user address: stripped at the top
   };
-  FrameInfo frame_id(const void* addr);
+  /// Symbolizes `addr` once (a frames row per inlined level) and remembers it.
+  const AddressFrames& frame_ids(const void* addr);
   void see_thread(std::uint64_t id, std::int64_t t);
 
   static void set(Cell* row, int c, std::int64_t v) {
@@ -174,9 +176,14 @@ class TraceWriter {
   // are stripped — the identity that matters, since how many recorder frames
   // a capture holds depends on which internal path (first event of a thread,
   // ring full, inlining) took it.
-  std::map<std::vector<const void*>, std::int64_t> stacks_;
+  // Raw key: hash of the addresses → (addresses, stack id); a hit allocates nothing.
+  struct RawStack {
+    std::vector<const void*> frames;
+    std::int64_t id;
+  };
+  std::unordered_map<std::uint64_t, std::vector<RawStack>> stacks_;
   std::map<std::vector<std::int64_t>, std::int64_t> stacks_by_frames_;
-  std::unordered_map<const void*, FrameInfo> frames_;
+  std::unordered_map<const void*, AddressFrames> frames_;
   std::int64_t next_stack_ = 1, next_frame_ = 1;
 };
 

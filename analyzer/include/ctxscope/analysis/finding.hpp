@@ -75,7 +75,14 @@ struct Finding {
   std::string thread_name;
   std::uint64_t wait = 0;   ///< the wait concerned (0: none)
   Site site;                ///< where to look first (creation site, wait call, go() call)
-  std::vector<std::string> stack;  ///< frames of the site's stack, when recorded
+  /// Frames of the creation (or cancel) stack, innermost first, when recorded
+  /// (on by default: 8 frames): "function at file:line" each, and the same
+  /// frames as sites (function, file, line; file empty when unknown).
+  std::vector<std::string> stack;
+  std::vector<Site> stack_sites;
+  /// Whose stack: "creation" (lost-cancel: who created the context) or
+  /// "cancel" (use-after-cancel: who cancelled it too early); "" without one.
+  std::string stack_kind;
   std::vector<Moment> times;
 
   friend bool operator==(const Finding&, const Finding&) = default;

@@ -63,6 +63,9 @@ struct TextStyle {
 std::string to_text(const Report&);
 std::string to_text(const Report&, const TextStyle&);
 /// One finding as to_text shows it (the probe's failure message).
+/// "ns::f(…)": a demangled function name with its parameter list elided, for
+/// text meant for a person ("ns::f()" and names without one unchanged).
+std::string short_function(std::string_view function);
 std::string finding_to_text(const Finding&);
 std::string finding_to_text(const Finding&, const TextStyle&);
 /// "ctxscope: N findings (E errors, W warnings)[, S suppressed (...)] in TRACE".

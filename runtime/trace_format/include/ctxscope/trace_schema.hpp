@@ -221,13 +221,15 @@ inline constexpr Column stacks[] = {
 
 inline constexpr Column stack_frames[] = {
     {"stack_id", "INTEGER NOT NULL", "`stacks.id`."},
-    {"depth", "INTEGER NOT NULL", "0 = innermost frame outside the recorder and ctxscope::detail (typically the ctxscope API function, then its caller)."},
+    {"depth", "INTEGER NOT NULL", "0 = the innermost frame of the code that called the ctxscope API (the runtime's own "
+                                  "frames are stripped); an inlined call has a frame of its own."},
     {"frame_id", "INTEGER NOT NULL", "`frames.id`."},
 };
 
 inline constexpr Column frames[] = {
-    {"id", "INTEGER PRIMARY KEY", "Frame id (deduplicated by address)."},
-    {"address", "INTEGER", "Instruction address in the traced process."},
+    {"id", "INTEGER PRIMARY KEY", "Frame id: one per address and inlined level (an address inside inlined "
+                                  "calls has a row for each, innermost first, in consecutive ids)."},
+    {"address", "INTEGER", "Return address in the traced process (the call is the instruction before it)."},
     {"function", "TEXT", "Symbolized function name, if known."},
     {"file", "TEXT", "Source file, if debug info was available."},
     {"line", "INTEGER", "Source line, if debug info was available."},
@@ -300,9 +302,9 @@ inline constexpr Table kTables[] = {
     {"tests", "One row per test (and test suite) a probe-linked test binary ran: what owns each context and thread.",
      cols::tests},
     {"sites", "Code locations (std::source_location), deduplicated.", cols::sites},
-    {"stacks", "Captured stacks (CTXSCOPE_STACKS=N), deduplicated.", cols::stacks},
+    {"stacks", "Captured stacks (8 frames by default; CTXSCOPE_STACKS=N, 0 = off), deduplicated.", cols::stacks},
     {"stack_frames", "Frames of each stack, innermost first.", cols::stack_frames, "PRIMARY KEY (stack_id, depth)", true},
-    {"frames", "Symbolized frames, deduplicated by address.", cols::frames},
+    {"frames", "Symbolized frames (by the recorder, once per distinct address).", cols::frames},
     {"event_blocks", "Runs of up to 256 consecutive events of one thread: the base of the deltas in `event_log`.",
      cols::event_blocks},
     {"event_log", "Every event, one row each, encoded against its block (`event_blocks`); read it through the "
