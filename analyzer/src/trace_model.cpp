@@ -5,6 +5,7 @@
 #include "ctxscope/analysis/trace_model.hpp"
 
 #include <sqlite3.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
@@ -215,10 +216,10 @@ class ModelBuilder {
   };
   struct Part {
     Range threads, contexts, waits;
-    std::vector<Thread> thread_rows;
-    std::vector<Context> context_rows;
+    detail::BigVector<Thread> thread_rows;
+    detail::BigVector<Context> context_rows;
     std::vector<std::uint64_t> origin_ids;
-    std::vector<Wait> wait_rows;
+    detail::BigVector<Wait> wait_rows;
   };
 
   // `tick` is called every 4,096 rows; it throws to stop the read.
@@ -404,8 +405,8 @@ class ModelBuilder {
   }
   // Moves `rows` to the end of `to` (whole when `to` is empty) and calls
   // index(i, row) for each: its index in `to`, and in `rows`.
-  template <class T, class Index>
-  static void adopt(std::vector<T>& to, std::vector<T>& rows, Index&& index) {
+  template <class V, class Index>
+  static void adopt(V& to, V& rows, Index&& index) {
     const auto first = static_cast<std::uint32_t>(to.size());
     if (to.empty()) to = std::move(rows);
     else to.insert(to.end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
@@ -525,7 +526,8 @@ class ModelBuilder {
   }
 
   // The edges of one wait: at most one woke and one missed edge.
-  void edges_for_wait(std::uint32_t i, std::vector<WakeEdge>& out) const {
+  template <class V>
+  void edges_for_wait(std::uint32_t i, V& out) const {
     const Wait& w = m_.waits_[i];
     auto edge = [&](WakeEdge::Kind k, std::uint32_t ctx) {
       const Context& c = m_.contexts_[ctx];
@@ -1038,6 +1040,30 @@ namespace {
 constexpr std::uint64_t kDenseSlack = 1u << 20;
 std::uint64_t dense_limit(std::size_t rows) { return 8 * static_cast<std::uint64_t>(rows) + kDenseSlack; }
 }  // namespace
+
+namespace {
+constexpr std::size_t kHugePage = std::size_t{1} << 21;
+std::size_t huge_round(std::size_t bytes) { return (bytes + kHugePage - 1) & ~(kHugePage - 1); }
+}  // namespace
+
+void* huge_alloc(std::size_t bytes) {
+  const std::size_t len = huge_round(bytes);
+  // Map one huge page more than needed and trim to a 2 MiB boundary: THP
+  // backs only aligned 2 MiB ranges.
+  void* raw = ::mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  const auto base = reinterpret_cast<std::uintptr_t>(raw);
+  const std::uintptr_t aligned = (base + kHugePage - 1) & ~(kHugePage - 1);
+  if (aligned > base) ::munmap(raw, aligned - base);
+  const std::uintptr_t end = base + len + kHugePage;
+  if (end > aligned + len) ::munmap(reinterpret_cast<void*>(aligned + len), end - (aligned + len));
+  ::madvise(reinterpret_cast<void*>(aligned), len, MADV_HUGEPAGE);  // advice: plain pages where THP is off
+  return reinterpret_cast<void*>(aligned);
+}
+
+void huge_free(void* p, std::size_t bytes) noexcept {
+  if (p) ::munmap(p, huge_round(bytes));
+}
 
 void IdIndex::reserve(std::uint64_t max_id, std::size_t rows) {
   if (max_id < dense_limit(rows) && max_id >= dense_.size()) grow(max_id + 1);
