@@ -107,6 +107,17 @@ void expect_verdicts(const MetaRun& r) {
   EXPECT_EQ(keys(r.failures), kLeaky) << r.out;
   auto f = [&](const std::string& t) { return r.failures.count(t) ? r.failures.at(t) : std::string(); };
   EXPECT_TRUE(has(f("Leaky.DroppedCancel"), "lost-cancel", marker("lost-cancel", 0))) << f("Leaky.DroppedCancel");
+  // Stacks are on by default: the message names the caller that created the
+  // context, the test's own body at the leak's line (the probe's and the
+  // runtime's frames stripped).
+  EXPECT_NE(f("Leaky.DroppedCancel")
+                .find("creation stack:\n    #0 Leaky_DroppedCancel_Test::TestBody() at "),
+            std::string::npos)
+      << f("Leaky.DroppedCancel");
+  EXPECT_NE(f("Leaky.DroppedCancel").find("TestBody() at " + std::string(CTXSCOPE_PROBE_META_SOURCE) + ":" +
+                                         std::to_string(marker("lost-cancel", 0)) + "\n"),
+            std::string::npos)
+      << f("Leaky.DroppedCancel");
   EXPECT_TRUE(has(f("Leaky.HeldButUncalledCancel"), "lost-cancel", marker("lost-cancel", 1)))
       << f("Leaky.HeldButUncalledCancel");
   EXPECT_TRUE(has(f("Leaky.BlindReceive"), "blind-wait", marker("blind-wait", 0))) << f("Leaky.BlindReceive");

@@ -60,10 +60,11 @@ using ctxscope::detail::now_ns;
 constexpr std::uint64_t kRingCap = detail::kRingCapacity;  // events per thread (128 KiB); power of two
 static_assert((kRingCap & (kRingCap - 1)) == 0);
 constexpr int kMaxFrames = 64;
-// The recorder's own frames on top of every capture (capture_stack, push_slow,
-// push, on_event, the runtime's emit; fewer when inlined), stripped by name
-// at symbolization: captured in addition to the frames asked for.
-constexpr int kInternalFrames = 5;
+// The runtime's own frames on top of every capture (capture_stack, push_slow,
+// on_event, the probe's sink when it tees, emit_create_to / the cancel path,
+// the API entry: with_cancel, CancelFunc::operator()), stripped by name at
+// symbolization: captured in addition to the frames asked for.
+constexpr int kInternalFrames = 6;
 constexpr std::uint64_t kProducerWaitNs = 5'000'000'000;  // bounded wait before a full ring drops
 constexpr std::uint64_t kCommitEveryNs = 50'000'000;      // issue: at least every 100 ms
 constexpr long kTickNs = 10'000'000;

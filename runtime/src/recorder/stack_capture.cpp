@@ -71,11 +71,11 @@ const char* unwinder_name() noexcept {
     const int n = unw(const_cast<void**>(reinterpret_cast<const void* const*>(out)), max);
     return n < 0 ? 0 : n;
   }
-  // safe_dump_to(skip 0) starts at its own caller's frame (here) and writes a
-  // terminating null when there is room.
+  // safe_dump_to's first frame is its own: skip 1 starts here, as
+  // unw_backtrace does.  It writes a terminating null when there is room.
   const void* buf[64 + 1];
   const int want = max < 64 ? max : 64;
-  const std::size_t n = boost::stacktrace::safe_dump_to(0, buf, (want + 1) * sizeof(void*));
+  const std::size_t n = boost::stacktrace::safe_dump_to(1, buf, (want + 1) * sizeof(void*));
   int k = 0;
   for (std::size_t i = 0; i < n && k < want && buf[i]; ++i) out[k++] = buf[i];
   return k;

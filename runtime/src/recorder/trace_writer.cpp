@@ -321,7 +321,7 @@ namespace {
 bool runtime_frame(const SymbolizedFrame& f) {
   const std::string_view n = f.function;
   static constexpr std::string_view kInternal[] = {
-      "ctxscope::trace::", "ctxscope::detail::", "boost::stacktrace::",
+      "ctxscope::trace::", "ctxscope::detail::", "ctxscope::probe::", "boost::stacktrace::",
       // The public API (context.hpp, chan.hpp, go.hpp): what creates or cancels.
       "ctxscope::with_", "ctxscope::without_cancel", "ctxscope::after_func", "ctxscope::background",
       "ctxscope::todo", "ctxscope::CancelFunc::", "ctxscope::CancelCauseFunc::", "ctxscope::StopFunc::",
