@@ -64,7 +64,13 @@ constexpr int kMaxFrames = 64;
 // on_event, the probe's sink when it tees, emit_create_to / the cancel path,
 // the API entry: with_cancel, CancelFunc::operator()), stripped by name at
 // symbolization: captured in addition to the frames asked for.
+// Without optimization (a Debug build of the runtime) nothing is inlined and
+// the path is twice as deep.
+#if defined(__OPTIMIZE__)
 constexpr int kInternalFrames = 6;
+#else
+constexpr int kInternalFrames = 12;
+#endif
 constexpr std::uint64_t kProducerWaitNs = 5'000'000'000;  // bounded wait before a full ring drops
 constexpr std::uint64_t kCommitEveryNs = 50'000'000;      // issue: at least every 100 ms
 constexpr long kTickNs = 10'000'000;

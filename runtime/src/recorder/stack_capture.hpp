@@ -14,8 +14,10 @@
 //              own C++ exceptions through it; RTLD_LOCAL keeps them private.
 //   boost      Boost.Stacktrace's safe_dump_to (glibc's _Unwind_Backtrace,
 //              which re-reads .eh_frame per frame: ≈ 2-4 µs per capture) —
-//              the fallback where libunwind.so.8 is not installed, or when
-//              CTXSCOPE_UNWINDER=boost asks for it.
+//              the fallback where libunwind.so.8 is not installed, in a
+//              process under AddressSanitizer/LeakSanitizer (whose exit scan
+//              crashes with libunwind loaded), or when CTXSCOPE_UNWINDER=boost
+//              asks for it (CTXSCOPE_UNWINDER=libunwind insists on libunwind).
 //
 // libunwind's cache is per thread: its first capture on a thread maps and
 // fills 256 KiB (measured ≈ 0.7 ms of page faults and an munmap at exit on
