@@ -22,14 +22,19 @@ std::atomic<unsigned> g_libunwind_after{kLibunwindAfter};
 // Captures this thread has made (saturating): libunwind only past the threshold.
 __attribute__((tls_model("initial-exec"))) thread_local unsigned t_captures = 0;
 
-// Defined when the process runs under AddressSanitizer / LeakSanitizer.
+// Defined when the process runs under a sanitizer.
 extern "C" void __asan_init() __attribute__((weak));
 extern "C" void __lsan_do_leak_check() __attribute__((weak));
+extern "C" void __tsan_init() __attribute__((weak));
 
-// LeakSanitizer's exit-time scan crashes ("Tracer caught signal 11") in a
-// process that has libunwind loaded and threads still running at exit
-// (FaultExit.ExitWithThreadsStillCancellingIsSafe under ASan): there, Boost.
-bool under_leak_sanitizer() { return __asan_init != nullptr || __lsan_do_leak_check != nullptr; }
+// Under the sanitizers, Boost: LeakSanitizer's exit-time scan crashes
+// ("Tracer caught signal 11") in a process that has libunwind loaded and
+// threads still running at exit (FaultExit.ExitWithThreadsStillCancellingIsSafe
+// under ASan), and libunwind's fast path faults walking through
+// ThreadSanitizer's runtime frames (the recorder tests under TSan).
+bool under_sanitizer() {
+  return __asan_init != nullptr || __lsan_do_leak_check != nullptr || __tsan_init != nullptr;
+}
 
 void load_libunwind() {
   // The soname of nongnu libunwind (Debian's libunwind8).  RTLD_LOCAL: its
@@ -49,7 +54,7 @@ Unwinder init_unwinder() noexcept {
       std::fprintf(stderr, "ctxscope: CTXSCOPE_UNWINDER=%s: unknown unwinder (libunwind or boost); using libunwind where installed\n",
                    want);
     const bool boost = (want && std::strcmp(want, "boost") == 0) ||
-                       (under_leak_sanitizer() && !(want && std::strcmp(want, "libunwind") == 0));
+                       (under_sanitizer() && !(want && std::strcmp(want, "libunwind") == 0));
     return select_unwinder(boost ? Unwinder::boost : Unwinder::libunwind);
   }();
   (void)chosen;

@@ -15,9 +15,13 @@
 //   boost      Boost.Stacktrace's safe_dump_to (glibc's _Unwind_Backtrace,
 //              which re-reads .eh_frame per frame: ≈ 2-4 µs per capture) —
 //              the fallback where libunwind.so.8 is not installed, in a
-//              process under AddressSanitizer/LeakSanitizer (whose exit scan
-//              crashes with libunwind loaded), or when CTXSCOPE_UNWINDER=boost
-//              asks for it (CTXSCOPE_UNWINDER=libunwind insists on libunwind).
+//              process under a sanitizer (LeakSanitizer's exit scan crashes
+//              with libunwind loaded; libunwind faults walking ThreadSanitizer's
+//              frames), or when CTXSCOPE_UNWINDER=boost asks for it
+//              (CTXSCOPE_UNWINDER=libunwind insists on libunwind).  Boost is
+//              also the safer of the two: libunwind's fast path trusts the
+//              frames it walks, so code without unwind tables (hand-written
+//              assembly, JIT code) above a context's creation can fault it.
 //
 // libunwind's cache is per thread: its first capture on a thread maps and
 // fills 256 KiB (measured ≈ 0.7 ms of page faults and an munmap at exit on
