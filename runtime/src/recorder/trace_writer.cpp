@@ -95,11 +95,22 @@ void TraceWriter::record_failure() {
   failure_recorded_ = true;
   if (!sqlite3_get_autocommit(db_)) sql::try_exec(db_, "ROLLBACK");
   in_txn_ = false;
-  sql::Stmt s = sql::Stmt::prepare(db_, "UPDATE run SET end_state='failed', failure=?", 0, nullptr);
-  if (!s) return;
-  s.bind_text(1, failure_);
-  const int rc = s.step_rc();
-  s = sql::Stmt{};
+  auto mark = [&] {
+    sql::Stmt s = sql::Stmt::prepare(db_, "UPDATE run SET end_state='failed', failure=?", 0, nullptr);
+    if (!s) return SQLITE_ERROR;
+    s.bind_text(1, failure_);
+    return s.step_rc();
+  };
+  int rc = mark();
+  if (rc != SQLITE_DONE) {
+    // The last commit ended within a page of the limit, so the rolled-back
+    // frames leave no room for even one page: move the committed frames into
+    // the main file and restart the WAL from its beginning (the database file
+    // often has the room, its pages being rewritten more than added), then try
+    // again.  A checkpoint that cannot finish loses nothing: the WAL stays valid.
+    sql::try_exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)");
+    rc = mark();
+  }
   if (rc != SQLITE_DONE)
     std::fprintf(stderr, "ctxscope: %s: the failure could not be recorded in the trace either: %s\n", path_.c_str(),
                  sqlite3_errmsg(db_));
