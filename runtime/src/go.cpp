@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
+#include <vector>
 #include <string>
 #include <thread>
 
@@ -95,15 +96,27 @@ class WaitGroupCase final : public detail::SelectCase {
 WaitGroup::WaitGroup() : s_(std::make_shared<State>()) {}
 
 void WaitGroup::add(int n) {
-  detail::LockGuard g(s_->lock);
-  s_->count += n;
-  if (s_->count < 0) {
-    s_->count -= n;
-    throw std::logic_error("ctxscope::WaitGroup: negative counter");
+  // The last done() may let a waiter return from wait() and destroy this
+  // WaitGroup at once — Go's `defer wg.Done()` in a goroutine that captured
+  // the group by reference, its state's last owner gone with it.  So the state
+  // is held here, the waiters are claimed under the lock and woken after it is
+  // released, and `this` is not touched once the count reached zero.  A
+  // claimed waiter stays parked until its wake() (select.hpp), so its Waiter
+  // outlives the unlock.
+  const std::shared_ptr<State> s = s_;
+  std::vector<detail::Waiter*> claimed;
+  {
+    detail::LockGuard g(s->lock);
+    s->count += n;
+    if (s->count < 0) {
+      s->count -= n;
+      throw std::logic_error("ctxscope::WaitGroup: negative counter");
+    }
+    if (s->count == 0)
+      while (detail::ChanEntry* e = s->waiters.pop())
+        if (e->w->try_fire(e->idx)) claimed.push_back(e->w);
   }
-  if (s_->count == 0)
-    while (detail::ChanEntry* e = s_->waiters.pop())
-      if (e->w->try_fire(e->idx)) e->w->wake();
+  for (detail::Waiter* w : claimed) w->wake();
 }
 
 std::uint64_t WaitGroup::id() const noexcept { return s_->id; }

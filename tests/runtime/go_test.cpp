@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
+#include <thread>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -387,3 +389,34 @@ TEST(SleepFor, OnADoneContextReturnsAtOnce) {
   EXPECT_EQ(sleep_for(ctx, 0s), errc::canceled);
   EXPECT_FALSE(sleep_for(background(), 0s));
 }
+
+namespace ctxscope {
+namespace {
+
+// Go's pattern: goroutines call `wg.Done()` on a group captured by
+// reference, and the waiter's frame (and the group with it) is gone as soon
+// as `wg.Wait()` returns — while the last done() may still be inside the
+// group, waking the waiter.  done() must not touch the group after that
+// wake-up (a use-after-free found by TraceModel.ATwoConnectionLoad... under load:
+// the waiter destroyed the group under the waker's lock).  ASan and TSan see
+// any access to the dead group; the rounds make the interleaving likely.
+TEST(WaitGroup, TheWaiterMayDestroyTheGroupAsSoonAsWaitReturns) {
+  constexpr int kRounds = 1000;
+  std::atomic<int> exited{0};
+  for (int r = 0; r < kRounds; ++r) {
+    auto wg = std::make_unique<WaitGroup>();  // on the heap: ASan names a late access
+    wg->add(2);
+    for (int k = 0; k < 2; ++k)
+      go(background(), "wg-done", [g = wg.get(), &exited] {
+        g->done();
+        exited.fetch_add(1, std::memory_order_release);
+      });
+    wg->wait();
+    wg.reset();  // at once, as a returning Go function drops its group
+  }
+  // The threads' own last step touches only `exited`.
+  while (exited.load(std::memory_order_acquire) < 2 * kRounds) std::this_thread::yield();
+}
+
+}  // namespace
+}  // namespace ctxscope
