@@ -177,6 +177,16 @@ std::string short_function(std::string_view fn) {
   return std::string(fn);
 }
 
+std::string stack_title(const Finding& f) { return f.stack_kind.empty() ? "stack" : f.stack_kind + " stack"; }
+
+std::string frame_for_reader(const Finding& f, std::size_t i) {
+  const Site* st = i < f.stack_sites.size() ? &f.stack_sites[i] : nullptr;
+  if (!st || st->function.empty()) return i < f.stack.size() ? f.stack[i] : std::string();
+  std::string out = short_function(st->function);
+  if (st->known()) out += " at " + st->file + ":" + std::to_string(st->line);
+  return out;
+}
+
 namespace {
 // SGR sequences, compiler-style: location bold, the severity in its colour.
 struct Sgr {
@@ -232,19 +242,9 @@ std::string finding_to_text(const Finding& f, const TextStyle& st) {
   }
   if (!f.thread_name.empty() || f.thread != 0)
     o << "    thread: " << (f.thread_name.empty() ? "<unnamed>" : f.thread_name) << " (#" << f.thread << ")\n";
-  if (!f.stack.empty()) o << "    " << (f.stack_kind.empty() ? "stack" : f.stack_kind + " stack") << ":\n";
-  for (std::size_t i = 0; i < f.stack.size(); ++i) {
-    // For a reader: parameter lists elided (the JSON and SARIF keep them).
-    const Site* st = i < f.stack_sites.size() ? &f.stack_sites[i] : nullptr;
-    o << "    #" << i << " ";
-    if (st && !st->function.empty()) {
-      o << short_function(st->function);
-      if (st->known()) o << " at " << st->file << ":" << st->line;
-    } else {
-      o << f.stack[i];
-    }
-    o << "\n";
-  }
+  if (!f.stack.empty()) o << "    " << stack_title(f) << ":\n";
+  // For a reader: parameter lists elided (the JSON and SARIF keep them).
+  for (std::size_t i = 0; i < f.stack.size(); ++i) o << "    #" << i << " " << frame_for_reader(f, i) << "\n";
   return o.str();
 }
 
@@ -414,7 +414,7 @@ std::string to_junit(const Report& r) {
     std::string body = location(f.site) + ": " + std::string(to_string(f.severity)) + ": " + f.message + "\n";
     if (!f.ancestry.empty()) body += "ancestry: " + ancestry_line(f) + "\n";
     if (!f.thread_name.empty()) body += "thread: " + f.thread_name + "\n";
-    if (!f.stack.empty()) body += (f.stack_kind.empty() ? std::string("stack") : f.stack_kind + " stack") + ":\n";
+    if (!f.stack.empty()) body += stack_title(f) + ":\n";
     for (const auto& fr : f.stack) body += "  " + fr + "\n";
     o << xml_escape(body) << "</failure>\n";
     o << "    </testcase>\n";

@@ -219,18 +219,10 @@ QString finding_details(const TraceDocument& doc, std::uint32_t f) {
   for (const auto& mo : fi.times) h += row(esc(mo.what), dur(mo.ns));
   h += QStringLiteral("</table>");
   if (!fi.stack.empty()) {
-    const QString what = fi.stack_kind.empty() ? QStringLiteral("stack") : QString::fromStdString(fi.stack_kind + " stack");
-    h += QStringLiteral("<p><b>%1</b><br/><span style='font-family:monospace;font-size:10px'>").arg(what);
-    for (std::size_t i = 0; i < fi.stack.size(); ++i) {
-      const analysis::Site* st = i < fi.stack_sites.size() ? &fi.stack_sites[i] : nullptr;
-      if (st && !st->function.empty())
-        h += QStringLiteral("#%1 ").arg(i) + esc(analysis::short_function(st->function)) +
-             (st->known() ? QStringLiteral(" <span style='color:#666'>%1:%2</span>").arg(esc(st->file)).arg(st->line)
-                          : QString()) +
-             "<br/>";
-      else
-        h += QStringLiteral("#%1 ").arg(i) + esc(fi.stack[i]) + "<br/>";
-    }
+    h += QStringLiteral("<p><b>%1</b><br/><span style='font-family:monospace;font-size:10px'>")
+             .arg(esc(analysis::stack_title(fi)));
+    for (std::size_t i = 0; i < fi.stack.size(); ++i)
+      h += QStringLiteral("#%1 ").arg(i) + esc(analysis::frame_for_reader(fi, i)) + "<br/>";
     h += QStringLiteral("</span></p>");
   }
   if (doc.finding_context(f) != kNoIndex) h += QStringLiteral("<hr/>") + context_details(doc, doc.finding_context(f));

@@ -160,7 +160,6 @@ struct State {
   alignas(64) std::atomic<bool> active{false};
   std::atomic<bool> drop_mode{false};
   std::atomic<int> stack_frames{0};
-  std::atomic<int> frames_stride{0};  // addresses kept per event: stack_frames + kInternalFrames
   // Written by producers, rarely (drop mode only).
   alignas(64) std::atomic<std::uint64_t> dropped{0};
   // The recorder's doorbell: producers bump it, the recorder sleeps on it.
@@ -244,8 +243,8 @@ bool wait_for_space(Ring* r, std::uint64_t h) {
   }
 }
 
-// Slow path of push: ring full (wait or drop), or a stack to capture.
-[[gnu::noinline]] void push_slow(Ring* r, const Event& e, std::uint64_t h, bool full) {
+// Slow path of push: ring full (wait or drop), or a stack to capture (`capture`).
+[[gnu::noinline]] void push_slow(Ring* r, const Event& e, std::uint64_t h, bool full, bool capture) {
   if (full) {
     r->cached_tail = r->tail.load(std::memory_order_acquire);
     if (h - r->cached_tail >= kRingCap && !wait_for_space(r, h)) {
@@ -255,8 +254,9 @@ bool wait_for_space(Ring* r, std::uint64_t h) {
   }
   const std::uint64_t i = h & (kRingCap - 1);
   std::memcpy(&r->slots[i], &e, sizeof e);
-  if (g.stack_frames.load(std::memory_order_relaxed) > 0 && wants_stack(e)) {
-    const int stride = g.frames_stride.load(std::memory_order_relaxed);
+  if (capture) {
+    // Addresses kept per event: the frames asked for and the runtime's own.
+    const int stride = g.stack_frames.load(std::memory_order_relaxed) + kInternalFrames;
     if (r->frames_stride != stride) [[unlikely]] {
       delete[] r->frames;
       r->frames = new const void*[kRingCap * static_cast<std::size_t>(stride)];
@@ -286,8 +286,9 @@ inline void prefetch_for_write(const void* p) {
 inline void push(Ring* r, const Event& e) {
   const std::uint64_t h = r->head.load(std::memory_order_relaxed);
   const bool full = h - r->cached_tail >= kRingCap;
-  if (full || (g.stack_frames.load(std::memory_order_relaxed) > 0 && wants_stack(e))) [[unlikely]] {
-    push_slow(r, e, h, full);
+  const bool capture = g.stack_frames.load(std::memory_order_relaxed) > 0 && wants_stack(e);
+  if (full || capture) [[unlikely]] {
+    push_slow(r, e, h, full, capture);
     return;
   }
   const std::uint64_t i = h & (kRingCap - 1);
@@ -597,7 +598,6 @@ bool start_writer(const std::string& path, bool in_memory, int fd, const Options
   *g_path = in_memory ? "memory:" + path : path;
   g.lock_fd = fd;
   if (frames > 0) detail::init_unwinder();  // dlopen here, never on a producer's path
-  g.frames_stride.store(std::min(frames + kInternalFrames, kMaxFrames + kInternalFrames));
   g.stack_frames.store(frames);
   g.drop_mode.store(opts.drop_when_full);
   g.stop_req.store(false);

@@ -66,6 +66,11 @@ std::string to_text(const Report&, const TextStyle&);
 /// "ns::f(…)": a demangled function name with its parameter list elided, for
 /// text meant for a person ("ns::f()" and names without one unchanged).
 std::string short_function(std::string_view function);
+/// "creation stack", "cancel stack" (Finding::stack_kind), or "stack".
+std::string stack_title(const Finding&);
+/// Frame `i` of a finding's stack for a reader: "ns::f(…) at file:line"
+/// (short_function), or the frame's own text when it has no function name.
+std::string frame_for_reader(const Finding&, std::size_t i);
 std::string finding_to_text(const Finding&);
 std::string finding_to_text(const Finding&, const TextStyle&);
 /// "ctxscope: N findings (E errors, W warnings)[, S suppressed (...)] in TRACE".
