@@ -405,11 +405,10 @@ class ModelBuilder {
   }
   // Moves `rows` to the end of `to` (whole when `to` is empty) and calls
   // index(i, row) for each: its index in `to`, and in `rows`.
-  template <class V, class Index>
-  static void adopt(V& to, V& rows, Index&& index) {
+  template <class T, class Index>
+  static void adopt(ChunkedVector<T>& to, detail::BigVector<T>& rows, Index&& index) {
     const auto first = static_cast<std::uint32_t>(to.size());
-    if (to.empty()) to = std::move(rows);
-    else to.insert(to.end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
+    to.adopt(std::move(rows));
     for (auto i = first; i < to.size(); ++i) index(i, std::size_t{i - first});
   }
   void add_context(Context c, std::uint64_t origin_id) {
@@ -438,7 +437,7 @@ class ModelBuilder {
 
   // Links of one context to the rest (parent, origin), given its id fields.
   void link_context(std::uint32_t i, bool is_new) {
-    Context& c = m_.contexts_[i];
+    Context& c = m_.contexts_.mut(i);
     if (is_new) {
       c.parent = c.parent_id ? m_.find_context(c.parent_id) : kNoIndex;
       if (c.parent == kNoIndex) {
@@ -450,7 +449,7 @@ class ModelBuilder {
       // Children whose rows came before this one (a damaged or partial file).
       if (auto it = orphans_.find(c.id); it != orphans_.end()) {
         for (std::uint32_t ch : it->second) {
-          m_.contexts_[ch].parent = i;
+          m_.contexts_.mut(ch).parent = i;
           std::erase(m_.roots_, ch);
           insert_child(i, ch);
         }
@@ -459,8 +458,8 @@ class ModelBuilder {
     }
   }
   void insert_child(std::uint32_t parent, std::uint32_t child) {
-    auto& ch = m_.contexts_[parent].children;
     const std::int64_t t = m_.contexts_[child].created_ns;
+    auto& ch = m_.contexts_.mut(parent).children;
     auto pos = std::upper_bound(ch.begin(), ch.end(), t,
                                 [&](std::int64_t v, std::uint32_t x) { return v < m_.contexts_[x].created_ns; });
     ch.insert(pos, child);
@@ -468,7 +467,7 @@ class ModelBuilder {
 
   void fix_origins() {
     for (auto [idx, origin_id] : origin_fixups_) {
-      Context& c = m_.contexts_[idx];
+      Context& c = m_.contexts_.mut(idx);
       if (c.cancel_reason == kReasonParent && origin_id) c.cancel_origin = m_.find_context(origin_id);
       else if (c.cancel_ns != kNoTime) c.cancel_origin = idx;
       else c.cancel_origin = kNoIndex;
@@ -476,19 +475,23 @@ class ModelBuilder {
     origin_fixups_.clear();
   }
 
-  static void grow(std::vector<std::uint32_t>& v, std::size_t n) {
-    if (v.size() < n) v.resize(std::max(n, v.size() * 3 / 2), kNoIndex);
+  static void grow(ChunkedVector<std::uint32_t>& v, std::size_t n) {
+    if (v.size() < n) v.append(std::max(n, v.size() * 3 / 2) - v.size(), kNoIndex);
   }
   void unlink_eff_thread(std::uint32_t ctx, std::uint32_t thread) {
-    for (std::uint32_t* at = &m_.first_eff_thread_[ctx]; *at != kNoIndex; at = &m_.next_eff_thread_[*at])
-      if (*at == thread) {
-        *at = m_.next_eff_thread_[thread];
+    if (m_.first_eff_thread_[ctx] == thread) {
+      m_.first_eff_thread_.mut(ctx) = m_.next_eff_thread_[thread];
+      return;
+    }
+    for (std::uint32_t at = m_.first_eff_thread_[ctx]; at != kNoIndex; at = m_.next_eff_thread_[at])
+      if (m_.next_eff_thread_[at] == thread) {
+        m_.next_eff_thread_.mut(at) = m_.next_eff_thread_[thread];
         return;
       }
   }
 
   void link_thread(std::uint32_t i) {
-    Thread& t = m_.threads_[i];
+    Thread& t = m_.threads_.mut(i);
     const std::uint32_t before = t.effective_ctx;
     t.ctx = t.ctx_id ? m_.find_context(t.ctx_id) : kNoIndex;
     t.effective_ctx = effective(t.ctx);
@@ -497,25 +500,25 @@ class ModelBuilder {
       if (t.effective_ctx != kNoIndex) {
         grow(m_.first_eff_thread_, m_.contexts_.size());
         grow(m_.next_eff_thread_, m_.threads_.size());
-        m_.next_eff_thread_[i] = m_.first_eff_thread_[t.effective_ctx];
-        m_.first_eff_thread_[t.effective_ctx] = i;
+        m_.next_eff_thread_.mut(i) = m_.first_eff_thread_[t.effective_ctx];
+        m_.first_eff_thread_.mut(t.effective_ctx) = i;
       }
     }
   }
 
   void link_wait(std::uint32_t i, bool is_new) {
-    Wait& w = m_.waits_[i];
+    Wait& w = m_.waits_.mut(i);
     w.done_ctx = w.done_ctx_id ? m_.find_context(w.done_ctx_id) : kNoIndex;
     if (is_new && w.done_ctx != kNoIndex)
       if (std::uint32_t src = effective(w.done_ctx); src != kNoIndex) {
         grow(m_.first_observer_, m_.contexts_.size());
         grow(m_.next_observer_, m_.waits_.size());
-        m_.next_observer_[i] = m_.first_observer_[src];
-        m_.first_observer_[src] = i;
+        m_.next_observer_.mut(i) = m_.first_observer_[src];
+        m_.first_observer_.mut(src) = i;
       }
     if (is_new) {
       if (std::uint32_t t = m_.find_thread(w.thread); t != kNoIndex) {
-        auto& ws = m_.threads_[t].waits;
+        auto& ws = m_.threads_.mut(t).waits;
         auto pos = std::upper_bound(ws.begin(), ws.end(), w.begin_ns,
                                     [&](std::int64_t v, std::uint32_t x) { return v < m_.waits_[x].begin_ns; });
         ws.insert(pos, i);
@@ -564,18 +567,20 @@ class ModelBuilder {
   }
 
   void rebuild_time_indices() {
-    auto& cb = m_.ctx_by_time_;
-    cb.resize(m_.contexts_.size());
+    detail::BigVector<std::uint32_t> cb(m_.contexts_.size());
     for (std::uint32_t i = 0; i < cb.size(); ++i) cb[i] = i;
     std::sort(cb.begin(), cb.end(), [&](std::uint32_t a, std::uint32_t b) {
       return created(a) != created(b) ? created(a) < created(b) : a < b;
     });
-    auto& wb = m_.waits_by_time_;
-    wb.resize(m_.waits_.size());
+    m_.ctx_by_time_.clear();
+    m_.ctx_by_time_.adopt(std::move(cb));
+    detail::BigVector<std::uint32_t> wb(m_.waits_.size());
     for (std::uint32_t i = 0; i < wb.size(); ++i) wb[i] = i;
     std::sort(wb.begin(), wb.end(), [&](std::uint32_t a, std::uint32_t b) {
       return begun(a) != begun(b) ? begun(a) < begun(b) : a < b;
     });
+    m_.waits_by_time_.clear();
+    m_.waits_by_time_.adopt(std::move(wb));
     if (m_.moments_->ready.load(std::memory_order_relaxed)) compute_moments(m_, m_.moments_->v);
   }
 
@@ -669,7 +674,7 @@ class ModelBuilder {
           std::uint64_t origin_id = 0;
           Context c = read_context(s, origin_id);
           if (std::uint32_t i = m_.find_context(id); i != kNoIndex) {
-            Context& old = m_.contexts_[i];
+            Context& old = m_.contexts_.mut(i);
             resort_needed |= old.created_ns != c.created_ns;
             c.parent = old.parent;
             c.children = std::move(old.children);
@@ -698,7 +703,7 @@ class ModelBuilder {
         if (s.step()) {
           Thread t = read_thread(s);
           if (std::uint32_t i = m_.find_thread(id); i != kNoIndex) {
-            Thread& old = m_.threads_[i];
+            Thread& old = m_.threads_.mut(i);
             const bool same = old.name == t.name && old.ctx_id == t.ctx_id && old.spawn_ns == t.spawn_ns &&
                               old.exit_ns == t.exit_ns && old.first_ns == t.first_ns;
             t.waits = std::move(old.waits);
@@ -731,7 +736,7 @@ class ModelBuilder {
           Wait w = read_wait(s);
           if (std::uint32_t i = m_.find_wait(id); i != kNoIndex) {
             resort_needed |= m_.waits_[i].begin_ns != w.begin_ns;
-            m_.waits_[i] = std::move(w);
+            m_.waits_.mut(i) = std::move(w);
             link_wait(i, false);
             d.changed_waits.push_back(i);
           } else {
@@ -766,17 +771,22 @@ class ModelBuilder {
     return d;
   }
 
-  // Recomputes the edges of `waits`; true if any edge changed.
+  // Recomputes the edges of `waits`; true if any edge changed.  Edges are
+  // kept in wait order: only the tail from the first affected wait is
+  // rewritten (the waits a batch names are nearly always the newest), so an
+  // update costs that tail, not every edge of the trace.
   bool update_edges(std::vector<std::uint32_t> waits) {
     if (waits.empty()) return false;
     std::sort(waits.begin(), waits.end());
     waits.erase(std::unique(waits.begin(), waits.end()), waits.end());
     auto& edges = m_.edges_;
     auto in = [&](std::uint32_t w) { return std::binary_search(waits.begin(), waits.end(), w); };
-    std::vector<WakeEdge> removed, fresh;
-    for (const WakeEdge& e : edges)
-      if (in(e.wait)) removed.push_back(e);
-    if (!removed.empty()) std::erase_if(edges, [&](const WakeEdge& e) { return in(e.wait); });
+    const auto from = static_cast<std::size_t>(
+        std::lower_bound(edges.begin(), edges.end(), waits.front(),
+                         [](const WakeEdge& e, std::uint32_t w) { return e.wait < w; }) -
+        edges.begin());
+    std::vector<WakeEdge> removed, kept, fresh;
+    for (std::size_t i = from; i < edges.size(); ++i) (in(edges[i].wait) ? removed : kept).push_back(edges[i]);
     for (std::uint32_t w : waits) edges_for_wait(w, fresh);
     const bool same = std::equal(removed.begin(), removed.end(), fresh.begin(), fresh.end(),
                                  [](const WakeEdge& a, const WakeEdge& b) {
@@ -784,13 +794,15 @@ class ModelBuilder {
                                           a.origin == b.origin && a.cancel_ns == b.cancel_ns &&
                                           a.wake_ns == b.wake_ns;
                                  });
-    const auto mid = static_cast<std::ptrdiff_t>(edges.size());
-    const bool tail = edges.empty() || fresh.empty() || fresh.front().wait > edges.back().wait;
-    edges.insert(edges.end(), fresh.begin(), fresh.end());
-    if (!tail)
-      std::inplace_merge(edges.begin(), edges.begin() + mid, edges.end(),
-                         [](const WakeEdge& a, const WakeEdge& b) { return a.wait < b.wait; });
-    return !same;
+    if (same) return false;
+    std::vector<WakeEdge> tail;
+    tail.reserve(kept.size() + fresh.size());
+    // Stable: a wait's edges stay in the order edges_for_wait made them.
+    std::merge(kept.begin(), kept.end(), fresh.begin(), fresh.end(), std::back_inserter(tail),
+               [](const WakeEdge& a, const WakeEdge& b) { return a.wait < b.wait; });
+    edges.truncate(from);
+    edges.append(tail.begin(), tail.end());
+    return true;
   }
 
   // Appends the new entities to the time indices (merging when one sorts
@@ -800,18 +812,19 @@ class ModelBuilder {
       rebuild_time_indices();
       return;
     }
-    auto merge_in = [](std::vector<std::uint32_t>& index, std::vector<std::uint32_t> fresh, auto key) {
+    // Only the part of the index at or after the first new key is rewritten.
+    auto merge_in = [](ChunkedVector<std::uint32_t>& index, std::vector<std::uint32_t> fresh, auto key) {
       if (fresh.empty()) return;
-      std::sort(fresh.begin(), fresh.end(), [&](std::uint32_t a, std::uint32_t b) {
-        return key(a) != key(b) ? key(a) < key(b) : a < b;
-      });
-      const auto mid = static_cast<std::ptrdiff_t>(index.size());
-      const bool tail = index.empty() || key(fresh.front()) >= key(index.back());
-      index.insert(index.end(), fresh.begin(), fresh.end());
-      if (!tail)
-        std::inplace_merge(index.begin(), index.begin() + mid, index.end(), [&](std::uint32_t a, std::uint32_t b) {
-          return key(a) != key(b) ? key(a) < key(b) : a < b;
-        });
+      auto less = [&](std::uint32_t a, std::uint32_t b) { return key(a) != key(b) ? key(a) < key(b) : a < b; };
+      std::sort(fresh.begin(), fresh.end(), less);
+      const auto from =
+          static_cast<std::size_t>(std::lower_bound(index.begin(), index.end(), fresh.front(), less) - index.begin());
+      std::vector<std::uint32_t> tail;
+      tail.reserve(index.size() - from + fresh.size());
+      std::merge(index.begin() + static_cast<std::ptrdiff_t>(from), index.end(), fresh.begin(), fresh.end(),
+                 std::back_inserter(tail), less);
+      index.truncate(from);
+      index.append(tail.begin(), tail.end());
     };
     merge_in(m_.ctx_by_time_, d.new_contexts, [&](std::uint32_t i) { return created(i); });
     merge_in(m_.waits_by_time_, d.new_waits, [&](std::uint32_t i) { return begun(i); });
@@ -846,7 +859,7 @@ class ModelBuilder {
 
   void adopt_unthreaded_waits(std::uint32_t thread_idx) {
     const std::uint32_t tid = m_.threads_[thread_idx].id;
-    auto& ws = m_.threads_[thread_idx].waits;
+    auto& ws = m_.threads_.mut(thread_idx).waits;
     std::erase_if(unthreaded_waits_, [&](std::uint32_t w) {
       if (m_.waits_[w].thread != tid) return false;
       ws.push_back(w);
@@ -1021,14 +1034,14 @@ std::size_t TraceModel::memory_bytes() const noexcept {
   for (const Context& c : contexts_) b += sizeof(Context) + c.children.capacity() * 4 + c.label.capacity();
   for (const Thread& t : threads_) b += sizeof(Thread) + t.waits.capacity() * 4 + t.name.capacity();
   for (const Wait& w : waits_) b += sizeof(Wait) + w.label.capacity();
-  b += edges_.capacity() * sizeof(WakeEdge);
+  b += edges_.memory_bytes();
   for (const Site& s : sites_) b += sizeof(Site) + s.file.capacity() + s.function.capacity();
   for (const auto& st : stacks_) b += sizeof(st) + st.size() * sizeof(Frame);
-  b += (ctx_by_time_.capacity() + waits_by_time_.capacity() + roots_.capacity()) * 4 +
+  b += ctx_by_time_.memory_bytes() + waits_by_time_.memory_bytes() + roots_.capacity() * 4 +
        moments_->v.capacity() * 8;
   b += ctx_ids_.memory_bytes() + wait_ids_.memory_bytes();
-  b += (first_observer_.capacity() + next_observer_.capacity() + first_eff_thread_.capacity() +
-        next_eff_thread_.capacity()) * 4;
+  b += first_observer_.memory_bytes() + next_observer_.memory_bytes() + first_eff_thread_.memory_bytes() +
+       next_eff_thread_.memory_bytes();
   return b;
 }
 
@@ -1073,16 +1086,16 @@ void IdIndex::insert(std::uint64_t id, std::uint32_t index) {
   ++rows_;
   if (id >= dense_.size() && id < dense_limit(rows_))
     grow(std::min(std::max<std::uint64_t>(id + 1, dense_.size() * 3 / 2), dense_limit(rows_)));
-  if (id < dense_.size()) dense_[id] = index;
+  if (id < dense_.size()) dense_.mut(id) = index;
   else sparse_[id] = index;
 }
 
 void IdIndex::grow(std::uint64_t size) {
-  dense_.resize(size, kNoIndex);
+  if (size > dense_.size()) dense_.append(size - dense_.size(), kNoIndex);
   // Ids that were beyond the vector move into it: find() looks in one place.
   for (auto it = sparse_.begin(); it != sparse_.end();)
     if (it->first < size) {
-      dense_[it->first] = it->second;
+      dense_.mut(it->first) = it->second;
       it = sparse_.erase(it);
     } else {
       ++it;

@@ -397,12 +397,24 @@ TEST(TraceModel, ACopyIsASnapshotThatTheOriginalsUpdatesDoNotChange) {
   expect_identical(copy, m);
   EXPECT_TRUE(std::equal(copy.moments().begin(), copy.moments().end(), m.moments().begin(), m.moments().end()));
   const std::size_t contexts = copy.contexts().size(), moments = copy.moments().size();
+  // What the update below writes in the original's shared chunks (the root's
+  // children, cancels, releases, edges) must not reach the copy.
+  auto facts = [](const TraceModel& x) {
+    std::vector<std::int64_t> f;
+    for (const auto& c : x.contexts()) f.insert(f.end(), {std::int64_t(c.children.size()), c.cancel_ns, c.released_ns});
+    for (const auto& w : x.waits()) f.insert(f.end(), {w.end_ns, w.outcome});
+    for (const auto& t : x.threads()) f.insert(f.end(), {std::int64_t(t.waits.size()), t.exit_ns});
+    f.push_back(std::int64_t(x.edges().size()));
+    return f;
+  };
+  const auto before = facts(copy);
   record_requests(20);
   trace::stop();
   EXPECT_FALSE(m.update(reader.db()).empty());
   EXPECT_GT(m.contexts().size(), contexts);
   EXPECT_EQ(copy.contexts().size(), contexts);
   EXPECT_EQ(copy.moments().size(), moments);
+  EXPECT_EQ(facts(copy), before);
   TraceModel assigned;
   assigned = m;
   expect_identical(assigned, m);

@@ -15,14 +15,18 @@
 // Times are the trace's own: nanoseconds relative to the run start
 // (docs/trace-schema.md), the same base as Finding::times.  A time that did
 // not happen is kNoTime.  Entities are addressed by INDEX into the model's
-// vectors (stable: update() only appends and edits in place); `find_*` maps a
-// trace id to an index.
+// arrays (stable: update() only appends and edits in place); `find_*` maps a
+// trace id to an index.  The arrays are ChunkedVectors (chunked_vector.hpp):
+// an update never moves what is there, and a copy of the model shares every
+// chunk with the original until one of them writes it.
 //
 // Enumeration codes are the file's: names come from the file's own `enums`
 // table (name_of), so an older reader shows a newer file's new code by name.
 //
-// Thread safety: a TraceModel is a movable value; const member functions may be
-// called from any number of threads while nobody calls update().
+// Thread safety: a TraceModel is a value; const member functions may be
+// called from any number of threads while nobody calls update() on the same
+// model.  A copy is another model: one thread may update() the original while
+// others read the copy (they share only chunks neither writes).
 #pragma once
 
 #include <atomic>
@@ -41,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "ctxscope/analysis/chunked_vector.hpp"
 #include "ctxscope/analysis/finding.hpp"  // Site
 
 struct sqlite3;
@@ -231,46 +236,6 @@ struct LoadCancelled : std::runtime_error {
 };
 
 namespace detail {
-/// Memory of `bytes` (>= kHugeAllocMin) for a model's large arrays: mapped
-/// 2 MiB-aligned and advised as transparent huge pages, so that filling a
-/// million-event model takes dozens of page faults instead of tens of
-/// thousands (measured: a third of a 1 M-event load's time on the reference
-/// VM went to first-touch faults of 4 KiB pages).  Falls back to plain pages
-/// where THP is off.  huge_free() takes the same size.
-#if defined(__SANITIZE_ADDRESS__)
-// AddressSanitizer checks bounds only of what malloc hands out: keep it all there.
-inline constexpr std::size_t kHugeAllocMin = std::size_t(-1);
-#else
-inline constexpr std::size_t kHugeAllocMin = std::size_t{1} << 21;
-#endif
-void* huge_alloc(std::size_t bytes);
-void huge_free(void* p, std::size_t bytes) noexcept;
-
-/// std::allocator for small arrays, huge_alloc for large ones: the allocator
-/// of the model's entity vectors.
-template <class T>
-struct BigAllocator {
-  using value_type = T;
-  BigAllocator() = default;
-  template <class U>
-  BigAllocator(const BigAllocator<U>&) noexcept {}
-  T* allocate(std::size_t n) {
-    if (n > std::size_t(-1) / sizeof(T)) throw std::bad_array_new_length();
-    const std::size_t bytes = n * sizeof(T);
-    if (bytes >= kHugeAllocMin) return static_cast<T*>(huge_alloc(bytes));
-    return std::allocator<T>{}.allocate(n);
-  }
-  void deallocate(T* p, std::size_t n) noexcept {
-    const std::size_t bytes = n * sizeof(T);
-    if (bytes >= kHugeAllocMin) huge_free(p, bytes);
-    else std::allocator<T>{}.deallocate(p, n);
-  }
-  template <class U>
-  bool operator==(const BigAllocator<U>&) const noexcept { return true; }
-};
-template <class T>
-using BigVector = std::vector<T, BigAllocator<T>>;
-
 /// Trace id → model index.  The recorder's ids are dense enough (blocks of
 /// 1,024 per thread) for a plain vector; an id far beyond the rows (a damaged
 /// or hostile file) goes to a hash map instead, so memory stays bounded by
@@ -285,12 +250,12 @@ class IdIndex {
     auto it = sparse_.find(id);
     return it == sparse_.end() ? kNoIndex : it->second;
   }
-  std::size_t memory_bytes() const noexcept { return dense_.capacity() * 4 + sparse_.size() * 40; }
+  std::size_t memory_bytes() const noexcept { return dense_.memory_bytes() + sparse_.size() * 40; }
 
  private:
   void grow(std::uint64_t size);
   std::size_t rows_ = 0;
-  BigVector<std::uint32_t> dense_;
+  ChunkedVector<std::uint32_t> dense_;
   std::unordered_map<std::uint64_t, std::uint32_t> sparse_;
 };
 }  // namespace detail
@@ -299,7 +264,9 @@ class TraceModel {
  public:
   TraceModel() = default;
   /// A copy is a snapshot: the live viewer follows with update() on one model
-  /// and publishes copies (far cheaper than a fresh load).
+  /// and publishes copies.  The entity arrays are shared chunk by chunk (copy
+  /// on write), so a copy costs the number of chunks plus the small tables
+  /// (sites, stacks, tests, roots), not the number of entities.
   TraceModel(const TraceModel&);
   TraceModel& operator=(const TraceModel&);
   TraceModel(TraceModel&&) noexcept = default;
@@ -317,10 +284,10 @@ class TraceModel {
 
   // ---- entities -----------------------------------------------------------
   const RunSummary& run() const noexcept { return run_; }
-  std::span<const Context> contexts() const noexcept { return contexts_; }
-  std::span<const Thread> threads() const noexcept { return threads_; }
-  std::span<const Wait> waits() const noexcept { return waits_; }
-  std::span<const WakeEdge> edges() const noexcept { return edges_; }
+  ChunkedView<Context> contexts() const noexcept { return contexts_.view(); }
+  ChunkedView<Thread> threads() const noexcept { return threads_.view(); }
+  ChunkedView<Wait> waits() const noexcept { return waits_.view(); }
+  ChunkedView<WakeEdge> edges() const noexcept { return edges_.view(); }
   std::span<const Site> sites() const noexcept { return sites_; }
   std::span<const std::vector<Frame>> stacks() const noexcept { return stacks_; }
   /// Tests of a run recorded under the probe (empty otherwise), by id.
@@ -355,8 +322,8 @@ class TraceModel {
   std::size_t contexts_created_by(std::int64_t t) const noexcept;
   std::size_t waits_begun_by(std::int64_t t) const noexcept;
   /// Indices of contexts in order of creation time (what contexts_created_by counts).
-  std::span<const std::uint32_t> contexts_by_time() const noexcept { return ctx_by_time_; }
-  std::span<const std::uint32_t> waits_by_time() const noexcept { return waits_by_time_; }
+  ChunkedView<std::uint32_t> contexts_by_time() const noexcept { return ctx_by_time_.view(); }
+  ChunkedView<std::uint32_t> waits_by_time() const noexcept { return waits_by_time_.view(); }
   /// Every instant at which something changes (creations, cancels, releases,
   /// wait begins/ends, spawns, exits), sorted and unique: playback steps.
   /// Computed on first use (thread-safe), then kept current by update().
@@ -371,15 +338,15 @@ class TraceModel {
  private:
   friend class ModelBuilder;
   RunSummary run_;
-  detail::BigVector<Context> contexts_;
-  detail::BigVector<Thread> threads_;
-  detail::BigVector<Wait> waits_;
-  detail::BigVector<WakeEdge> edges_;
+  ChunkedVector<Context> contexts_;
+  ChunkedVector<Thread> threads_;
+  ChunkedVector<Wait> waits_;
+  ChunkedVector<WakeEdge> edges_;
   std::vector<Site> sites_;
   std::vector<std::vector<Frame>> stacks_;
   std::vector<TestCase> tests_;
   std::vector<std::uint32_t> roots_;
-  std::vector<std::uint32_t> ctx_by_time_, waits_by_time_;
+  ChunkedVector<std::uint32_t> ctx_by_time_, waits_by_time_;
   struct LazyMoments {
     std::once_flag once;
     std::atomic<bool> ready{false};
@@ -400,7 +367,7 @@ class TraceModel {
   // contexts) — first_observer_[context], then next_observer_[wait] — and the
   // threads whose effective context it is — first_eff_thread_[context], then
   // next_eff_thread_[thread].  kNoIndex ends a list.
-  std::vector<std::uint32_t> first_observer_, next_observer_, first_eff_thread_, next_eff_thread_;
+  ChunkedVector<std::uint32_t> first_observer_, next_observer_, first_eff_thread_, next_eff_thread_;
   std::int64_t last_seq_ = 0;
 };
 
