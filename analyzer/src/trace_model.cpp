@@ -766,6 +766,7 @@ class ModelBuilder {
       for (std::uint32_t t : *list)
         affected.insert(affected.end(), m_.threads_[t].waits.begin(), m_.threads_[t].waits.end());
     d.edges_changed = update_edges(std::move(affected));
+    if (d.edges_changed) d.edges_changed_from = edges_changed_from_;
     update_time_indices(d, resort_needed);
     m_.last_seq_ = newest;
     return d;
@@ -795,6 +796,7 @@ class ModelBuilder {
                                           a.wake_ns == b.wake_ns;
                                  });
     if (same) return false;
+    edges_changed_from_ = from;
     std::vector<WakeEdge> tail;
     tail.reserve(kept.size() + fresh.size());
     // Stable: a wait's edges stay in the order edges_for_wait made them.
@@ -872,10 +874,32 @@ class ModelBuilder {
   TraceModel& m_;
   sqlite3* db_;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> origin_fixups_;
+  std::size_t edges_changed_from_ = ModelDelta::kNoEdge;
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>>& orphans_ = m_.orphans_;
   std::vector<std::uint32_t>& unthreaded_waits_ = m_.unthreaded_waits_;
 };
 
+
+void ModelDelta::merge(const ModelDelta& next) {
+  // New stays new; what this delta added and `next` changed is still new.
+  auto join = [](std::vector<std::uint32_t>& fresh, std::vector<std::uint32_t>& changed,
+                 const std::vector<std::uint32_t>& next_fresh, const std::vector<std::uint32_t>& next_changed) {
+    fresh.insert(fresh.end(), next_fresh.begin(), next_fresh.end());
+    std::sort(fresh.begin(), fresh.end());
+    fresh.erase(std::unique(fresh.begin(), fresh.end()), fresh.end());
+    changed.insert(changed.end(), next_changed.begin(), next_changed.end());
+    std::sort(changed.begin(), changed.end());
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    std::erase_if(changed, [&](std::uint32_t i) { return std::binary_search(fresh.begin(), fresh.end(), i); });
+  };
+  join(new_contexts, changed_contexts, next.new_contexts, next.changed_contexts);
+  join(new_threads, changed_threads, next.new_threads, next.changed_threads);
+  join(new_waits, changed_waits, next.new_waits, next.changed_waits);
+  edges_changed |= next.edges_changed;
+  edges_changed_from = std::min(edges_changed_from, next.edges_changed_from);
+  run_changed |= next.run_changed;
+  tests_changed |= next.tests_changed;
+}
 
 TraceModel TraceModel::load(sqlite3* db, const LoadOptions& opts) {
   TraceModel m;

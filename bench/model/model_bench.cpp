@@ -116,8 +116,10 @@ int live_mode(long requests) {
   ctxscope::trace::stop();
   std::printf("trace model, live: %llu events loaded in %.1f ms (%zu contexts)\n",
               static_cast<unsigned long long>(events0), load_ms, m.contexts().size());
-  std::printf("  update of %llu new events: median %.2f ms, max %.2f ms (target <= 5 ms)\n",
+  std::printf("  update of %llu new events: median %.2f ms, max %.2f ms (target <= 5 ms); each:",
               static_cast<unsigned long long>(per_update), median(upd), *std::max_element(upd.begin(), upd.end()));
+  for (double u : upd) std::printf(" %.2f", u);
+  std::printf("\n");
   std::filesystem::remove(path);
   return 0;
 }

@@ -40,6 +40,46 @@ const char* to_string(WaitStyle s) noexcept {
   return "?";
 }
 
+namespace {
+/// Cancel-time order, ties by index: what both constructors produce.
+auto by_cancel(const analysis::TraceModel& m) {
+  return [&m](std::uint32_t a, std::uint32_t b) {
+    const auto ta = m.contexts()[a].cancel_ns, tb = m.contexts()[b].cancel_ns;
+    return ta != tb ? ta < tb : a < b;
+  };
+}
+auto by_wake(const analysis::TraceModel& m) {
+  return [&m](std::uint32_t a, std::uint32_t b) {
+    const auto ta = m.edges()[a].wake_ns, tb = m.edges()[b].wake_ns;
+    return ta != tb ? ta < tb : a < b;
+  };
+}
+bool is_origin_cause(const analysis::Context& c) {
+  // An origin is where a cancel began (explicit or deadline); a cancel that
+  // reached no one else is an origin too (the marker says "cancelled here").
+  return c.cancel_ns != kNoTime && (c.cancel_reason == 0 || c.cancel_reason == 2);
+}
+}  // namespace
+
+NodeState TraceDocument::base_state(std::uint32_t i) const noexcept {
+  switch (model_.context_state(i, end_ns_)) {
+    case ContextState::cancelled_explicit: return NodeState::cancelled_explicit;
+    case ContextState::cancelled_by_parent: return NodeState::cancelled_by_parent;
+    case ContextState::deadline_exceeded: return NodeState::deadline_exceeded;
+    case ContextState::born_done: return NodeState::born_done;
+    case ContextState::released: return NodeState::released;
+    default: return NodeState::live;
+  }
+}
+
+WaitStyle TraceDocument::base_style(std::uint32_t i) const noexcept {
+  const auto& w = model_.waits()[i];
+  if (w.end_ns == kNoTime) return WaitStyle::stuck;
+  if (w.outcome == 2) return WaitStyle::ended_by_done;
+  if (w.observes_context()) return WaitStyle::observing;
+  return WaitStyle::blind;
+}
+
 TraceDocument::TraceDocument(std::string path, analysis::TraceModel model, analysis::Report report,
                              std::vector<std::string> warnings)
     : path_(std::move(path)), model_(std::move(model)), report_(std::move(report)), warnings_(std::move(warnings)) {
@@ -61,42 +101,203 @@ TraceDocument::TraceDocument(std::string path, analysis::TraceModel model, analy
   for (const auto& t : m.threads())
     if (t.exit_ns != kNoTime) end_ns_ = std::max(end_ns_, t.exit_ns);
 
-  const auto nc = m.contexts().size(), nw = m.waits().size(), nt = m.threads().size();
-  node_state_.assign(nc, NodeState::live);
+  const auto nc = m.contexts().size(), nw = m.waits().size();
+  node_state_.resize(nc);
   origin_.assign(nc, 0);
-  ctx_findings_.assign(nc, {});
-  wait_findings_.assign(nw, {});
   for (std::uint32_t i = 0; i < nc; ++i) {
-    switch (m.context_state(i, end_ns_)) {
-      case ContextState::cancelled_explicit: node_state_[i] = NodeState::cancelled_explicit; break;
-      case ContextState::cancelled_by_parent: node_state_[i] = NodeState::cancelled_by_parent; break;
-      case ContextState::deadline_exceeded: node_state_[i] = NodeState::deadline_exceeded; break;
-      case ContextState::born_done: node_state_[i] = NodeState::born_done; break;
-      case ContextState::released: node_state_[i] = NodeState::released; break;
-      default: node_state_[i] = NodeState::live; break;
-    }
+    node_state_[i] = base_state(i);
     const auto& c = m.contexts()[i];
     if (c.cancel_origin != kNoIndex && c.cancel_origin < nc) origin_[c.cancel_origin] = 1;
+    if (is_origin_cause(c)) origin_[i] = 1;
   }
-  // An origin is where a cancel began (explicit or deadline); a cancel that
-  // reached no one else is an origin too (the marker says "cancelled here").
-  for (std::uint32_t i = 0; i < nc; ++i) {
-    const auto& c = m.contexts()[i];
-    if (c.cancel_ns != kNoTime && (c.cancel_reason == 0 || c.cancel_reason == 2)) origin_[i] = 1;
-  }
-
-  wait_style_.assign(nw, WaitStyle::observing);
+  wait_style_.resize(nw);
   wait_missed_.assign(nw, 0);
-  for (std::uint32_t i = 0; i < nw; ++i) {
-    const auto& w = m.waits()[i];
-    if (w.end_ns == kNoTime) wait_style_[i] = WaitStyle::stuck;
-    else if (w.outcome == 2) wait_style_[i] = WaitStyle::ended_by_done;
-    else if (w.observes_context()) wait_style_[i] = WaitStyle::observing;
-    else wait_style_[i] = WaitStyle::blind;
-  }
+  for (std::uint32_t i = 0; i < nw; ++i) wait_style_[i] = base_style(i);
   for (const auto& e : m.edges())
     if (e.kind == analysis::WakeEdge::Kind::missed && e.wait < nw) wait_missed_[e.wait] = 1;
+  derive_findings();
+  derive_lanes();
 
+  // What the views index by, built here (off the GUI thread) rather than at
+  // every set_document: the lanes' edges by wake and origins by cancel, the
+  // rows of the Contexts tab, the tree's default layout.
+  for (std::uint32_t e = 0; e < m.edges().size(); ++e) {
+    const auto& ed = m.edges()[e];
+    if (ed.kind == analysis::WakeEdge::Kind::woke && ed.wake_ns != kNoTime && ed.cancel_ns != kNoTime) {
+      woke_by_wake_.push_back(e);
+      max_wake_lag_ = std::max(max_wake_lag_, ed.wake_ns - ed.cancel_ns);
+    } else if (ed.kind == analysis::WakeEdge::Kind::missed) {
+      missed_edges_.push_back(e);
+    }
+  }
+  std::sort(woke_by_wake_.begin(), woke_by_wake_.end(), by_wake(m));
+  for (std::uint32_t c = 0; c < nc; ++c)
+    if (m.contexts()[c].cancel_ns != kNoTime) {
+      cancelled_by_time_.push_back(c);
+      if (origin_[c]) origins_by_cancel_.push_back(c);
+    }
+  std::sort(origins_by_cancel_.begin(), origins_by_cancel_.end(), by_cancel(m));
+  std::sort(cancelled_by_time_.begin(), cancelled_by_time_.end(), by_cancel(m));
+  row_in_parent_.assign(nc, 0);
+  const auto roots = m.roots();
+  for (std::size_t r = 0; r < roots.size(); ++r) row_in_parent_[roots[r]] = static_cast<int>(r);
+  for (const auto& c : m.contexts())
+    for (std::size_t r = 0; r < c.children.size(); ++r) row_in_parent_[c.children[r]] = static_cast<int>(r);
+  derive_tree();
+}
+
+TraceDocument::TraceDocument(const TraceDocument& prev, analysis::TraceModel model, const analysis::ModelDelta& delta,
+                             analysis::Report report, std::vector<std::string> warnings)
+    : path_(prev.path_), model_(std::move(model)), report_(std::move(report)), warnings_(std::move(warnings)) {
+  const auto& m = model_;
+  const auto& pm = prev.model_;
+  for (const auto& w : report_.warnings) warnings_.push_back(w);
+  const auto nc = m.contexts().size(), nw = m.waits().size();
+  const auto pnc = pm.contexts().size();
+  // What an entity the delta does not name says is what it said before (its
+  // row did not change, and its times were all within the previous end).
+  std::vector<std::uint32_t> ctxs = delta.new_contexts, waits = delta.new_waits;
+  ctxs.insert(ctxs.end(), delta.changed_contexts.begin(), delta.changed_contexts.end());
+  waits.insert(waits.end(), delta.changed_waits.begin(), delta.changed_waits.end());
+  end_ns_ = std::max(prev.end_ns_, m.run().end_ns);
+  begin_ns_ = prev.begin_ns_;
+  for (auto i : ctxs) {
+    const auto& c = m.contexts()[i];
+    if (c.created_ns != kNoTime) {
+      begin_ns_ = std::min(begin_ns_, c.created_ns);
+      end_ns_ = std::max(end_ns_, c.created_ns);
+    }
+    if (c.cancel_ns != kNoTime) end_ns_ = std::max(end_ns_, c.cancel_ns);
+  }
+  for (auto i : waits) {
+    const auto& w = m.waits()[i];
+    if (w.begin_ns != kNoTime) end_ns_ = std::max(end_ns_, w.begin_ns);
+    if (w.end_ns != kNoTime) end_ns_ = std::max(end_ns_, w.end_ns);
+  }
+  for (auto* list : {&delta.new_threads, &delta.changed_threads})
+    for (auto t : *list)
+      if (m.threads()[t].exit_ns != kNoTime) end_ns_ = std::max(end_ns_, m.threads()[t].exit_ns);
+
+  // Contexts: states of the named ones; the leak overlay is redone below.
+  node_state_ = prev.node_state_;
+  node_state_.resize(nc, NodeState::live);
+  for (auto i : ctxs) node_state_[i] = base_state(i);
+  for (const auto& [c, fs] : prev.ctx_findings_)
+    if (c < nc) node_state_[c] = base_state(c);
+  origin_ = prev.origin_;
+  origin_.resize(nc, 0);
+  std::vector<std::uint32_t> flagged;  // contexts that became origins
+  auto flag = [&](std::uint32_t c) {
+    if (c < nc && !origin_[c]) origin_[c] = 1, flagged.push_back(c);
+  };
+  for (auto i : ctxs) {
+    const auto& c = m.contexts()[i];
+    if (c.cancel_origin != kNoIndex) flag(c.cancel_origin);
+    if (is_origin_cause(c)) flag(i);
+  }
+
+  // Waits: styles of the named ones; "missed" of every wait with an edge in the rewritten tail.
+  wait_style_ = prev.wait_style_;
+  wait_style_.resize(nw, WaitStyle::observing);
+  for (auto i : waits) wait_style_[i] = base_style(i);
+  wait_missed_ = prev.wait_missed_;
+  wait_missed_.resize(nw, 0);
+  const std::size_t from = delta.edges_changed ? std::min(delta.edges_changed_from, pm.edges().size()) : pm.edges().size();
+  for (std::size_t e = from; e < pm.edges().size(); ++e)
+    if (pm.edges()[e].wait < nw) wait_missed_[pm.edges()[e].wait] = 0;
+  for (std::size_t e = from; e < m.edges().size(); ++e)
+    if (m.edges()[e].kind == analysis::WakeEdge::Kind::missed && m.edges()[e].wait < nw)
+      wait_missed_[m.edges()[e].wait] = 1;
+
+  derive_findings();
+  if (!delta.new_threads.empty() || !delta.changed_threads.empty() || !delta.new_waits.empty()) {
+    derive_lanes();
+  } else {
+    lanes_ = prev.lanes_;
+    lane_of_ = prev.lane_of_;
+  }
+
+  // Edge indexes: entries before the rewritten tail stay, the tail's are added.
+  for (auto e : prev.woke_by_wake_)
+    if (e < from) {
+      woke_by_wake_.push_back(e);
+      max_wake_lag_ = std::max(max_wake_lag_, m.edges()[e].wake_ns - m.edges()[e].cancel_ns);
+    }
+  for (auto e : prev.missed_edges_)
+    if (e < from) missed_edges_.push_back(e);
+  std::vector<std::uint32_t> woke_new;
+  for (std::size_t e = from; e < m.edges().size(); ++e) {
+    const auto& ed = m.edges()[e];
+    const auto idx = static_cast<std::uint32_t>(e);
+    if (ed.kind == analysis::WakeEdge::Kind::woke && ed.wake_ns != kNoTime && ed.cancel_ns != kNoTime) {
+      woke_new.push_back(idx);
+      max_wake_lag_ = std::max(max_wake_lag_, ed.wake_ns - ed.cancel_ns);
+    } else if (ed.kind == analysis::WakeEdge::Kind::missed) {
+      missed_edges_.push_back(idx);
+    }
+  }
+  auto merge_into = [](std::vector<std::uint32_t>& index, std::vector<std::uint32_t> fresh, auto less) {
+    std::sort(fresh.begin(), fresh.end(), less);
+    const auto mid = static_cast<std::ptrdiff_t>(index.size());
+    index.insert(index.end(), fresh.begin(), fresh.end());
+    std::inplace_merge(index.begin(), index.begin() + mid, index.end(), less);
+  };
+  merge_into(woke_by_wake_, std::move(woke_new), by_wake(m));
+
+  // Cancel-time indexes: the contexts that became done (or origins) since.
+  auto was_done = [&](std::uint32_t c) { return c < pnc && pm.contexts()[c].cancel_ns != kNoTime; };
+  std::vector<std::uint32_t> done_new, origins_new;
+  for (auto i : ctxs)
+    if (m.contexts()[i].cancel_ns != kNoTime && !was_done(i)) done_new.push_back(i);
+  for (auto* list : {&ctxs, &flagged})
+    for (auto i : *list)
+      if (origin_[i] && m.contexts()[i].cancel_ns != kNoTime && !(was_done(i) && prev.origin_[i] != 0))
+        origins_new.push_back(i);
+  std::sort(origins_new.begin(), origins_new.end());
+  origins_new.erase(std::unique(origins_new.begin(), origins_new.end()), origins_new.end());
+  std::sort(done_new.begin(), done_new.end());
+  done_new.erase(std::unique(done_new.begin(), done_new.end()), done_new.end());
+  cancelled_by_time_ = prev.cancelled_by_time_;
+  merge_into(cancelled_by_time_, std::move(done_new), by_cancel(m));
+  origins_by_cancel_ = prev.origins_by_cancel_;
+  merge_into(origins_by_cancel_, std::move(origins_new), by_cancel(m));
+
+  // Rows under the parent: a new child is nearly always its parent's last.
+  row_in_parent_ = prev.row_in_parent_;
+  row_in_parent_.resize(nc, 0);
+  auto renumber = [&](std::span<const std::uint32_t> kids, std::size_t from = 0) {
+    for (std::size_t r = from; r < kids.size(); ++r) row_in_parent_[kids[r]] = static_cast<int>(r);
+  };
+  std::vector<std::uint32_t> parents;
+  bool roots_grew = false;
+  for (auto i : delta.new_contexts) {
+    renumber(m.contexts()[i].children);  // children that came before it (a damaged file)
+    const auto p = m.contexts()[i].parent;
+    if (p == kNoIndex) roots_grew = true;
+    else if (p < pnc) parents.push_back(p);
+  }
+  std::sort(parents.begin(), parents.end());
+  parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
+  auto is_new = [&](std::uint32_t c) { return c >= pnc; };
+  auto renumber_tail = [&](std::span<const std::uint32_t> kids) {
+    // The new ones at the end: number them; any earlier: number all.
+    std::size_t k = kids.size();
+    while (k > 0 && is_new(kids[k - 1])) --k;
+    if (std::any_of(kids.begin(), kids.begin() + static_cast<std::ptrdiff_t>(k), is_new)) k = 0;
+    renumber(kids, k);
+  };
+  for (auto p : parents) renumber_tail(m.contexts()[p].children);
+  if (roots_grew || m.roots().size() != pm.roots().size()) {
+    const bool prefix = pm.roots().size() <= m.roots().size() &&
+                        std::equal(pm.roots().begin(), pm.roots().end(), m.roots().begin());
+    if (prefix) renumber_tail(m.roots());
+    else renumber(m.roots());  // a root gained its parent (a damaged file): all move up
+  }
+  derive_tree();
+}
+
+void TraceDocument::derive_findings() {
+  const auto& m = model_;
   const auto nf = report_.findings.size();
   f_ctx_.assign(nf, kNoIndex);
   f_thread_.assign(nf, kNoIndex);
@@ -114,8 +315,12 @@ TraceDocument::TraceDocument(std::string path, analysis::TraceModel model, analy
     }
     if (f_wait_[f] != kNoIndex) wait_findings_[f_wait_[f]].push_back(f);
   }
+}
 
+void TraceDocument::derive_lanes() {
   // Lanes: user threads by first activity, then ctxscope's own threads.
+  const auto& m = model_;
+  const auto nt = m.threads().size();
   std::vector<std::uint32_t> order(nt);
   for (std::uint32_t i = 0; i < nt; ++i) order[i] = i;
   auto first = [&](std::uint32_t i) {
@@ -134,34 +339,9 @@ TraceDocument::TraceDocument(std::string path, analysis::TraceModel model, analy
   lanes_ = std::move(order);
   lane_of_.assign(nt, kNoIndex);
   for (std::uint32_t l = 0; l < lanes_.size(); ++l) lane_of_[lanes_[l]] = l;
+}
 
-  // What the views index by, built here (off the GUI thread) rather than at
-  // every set_document: the lanes' edges by wake and origins by cancel, the
-  // rows of the Contexts tab, the tree's default layout.
-  for (std::uint32_t e = 0; e < m.edges().size(); ++e) {
-    const auto& ed = m.edges()[e];
-    if (ed.kind == analysis::WakeEdge::Kind::woke && ed.wake_ns != kNoTime && ed.cancel_ns != kNoTime) {
-      woke_by_wake_.push_back(e);
-      max_wake_lag_ = std::max(max_wake_lag_, ed.wake_ns - ed.cancel_ns);
-    } else if (ed.kind == analysis::WakeEdge::Kind::missed) {
-      missed_edges_.push_back(e);
-    }
-  }
-  std::sort(woke_by_wake_.begin(), woke_by_wake_.end(),
-            [&](auto a, auto b) { return m.edges()[a].wake_ns < m.edges()[b].wake_ns; });
-  for (std::uint32_t c = 0; c < nc; ++c)
-    if (origin_[c] && m.contexts()[c].cancel_ns != kNoTime) origins_by_cancel_.push_back(c);
-  std::sort(origins_by_cancel_.begin(), origins_by_cancel_.end(),
-            [&](auto a, auto b) { return m.contexts()[a].cancel_ns < m.contexts()[b].cancel_ns; });
-  for (std::uint32_t c = 0; c < nc; ++c)
-    if (m.contexts()[c].cancel_ns != kNoTime) cancelled_by_time_.push_back(c);
-  std::stable_sort(cancelled_by_time_.begin(), cancelled_by_time_.end(),
-                   [&](auto a, auto b) { return m.contexts()[a].cancel_ns < m.contexts()[b].cancel_ns; });
-  row_in_parent_.assign(nc, 0);
-  const auto roots = m.roots();
-  for (std::size_t r = 0; r < roots.size(); ++r) row_in_parent_[roots[r]] = static_cast<int>(r);
-  for (const auto& c : m.contexts())
-    for (std::size_t r = 0; r < c.children.size(); ++r) row_in_parent_[c.children[r]] = static_cast<int>(r);
+void TraceDocument::derive_tree() {
   default_tree_ = std::make_unique<TreeGeometry>(tree_geometry(*this, nullptr, {}));
 }
 
@@ -174,11 +354,13 @@ std::unique_ptr<TreeGeometry> TraceDocument::take_default_tree() const {
 
 const std::vector<std::uint32_t>& TraceDocument::findings_of_context(std::uint32_t c) const {
   static const std::vector<std::uint32_t> none;
-  return c < ctx_findings_.size() ? ctx_findings_[c] : none;
+  auto it = ctx_findings_.find(c);
+  return it == ctx_findings_.end() ? none : it->second;
 }
 const std::vector<std::uint32_t>& TraceDocument::findings_of_wait(std::uint32_t w) const {
   static const std::vector<std::uint32_t> none;
-  return w < wait_findings_.size() ? wait_findings_[w] : none;
+  auto it = wait_findings_.find(w);
+  return it == wait_findings_.end() ? none : it->second;
 }
 
 bool TraceDocument::context_exists_at(std::uint32_t c, std::int64_t t) const noexcept {

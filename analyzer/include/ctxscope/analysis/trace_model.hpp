@@ -207,8 +207,15 @@ struct ModelDelta {
   std::vector<std::uint32_t> new_threads, changed_threads;
   std::vector<std::uint32_t> new_waits, changed_waits;
   bool edges_changed = false;
+  /// Edges at this index and after may differ from before (edges() is kept
+  /// in wait order and an update rewrites only its tail); edges before it are
+  /// unchanged, at the same indices.  kNoEdge: none changed.
+  std::size_t edges_changed_from = kNoEdge;
+  static constexpr std::size_t kNoEdge = std::numeric_limits<std::size_t>::max();
   bool run_changed = false;
   bool tests_changed = false;
+  /// Adds what a later update `next` did: the delta from before this one to after `next`.
+  void merge(const ModelDelta& next);
   bool empty() const noexcept {
     return new_contexts.empty() && changed_contexts.empty() && new_threads.empty() && changed_threads.empty() &&
            new_waits.empty() && changed_waits.empty() && !edges_changed && !run_changed && !tests_changed;

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ctxscope/analysis/report.hpp"
@@ -56,6 +57,15 @@ class TraceDocument {
   /// Builds the derived facts from a loaded model and its report.
   TraceDocument(std::string path, analysis::TraceModel model, analysis::Report report,
                 std::vector<std::string> warnings);
+  /// The next document of a followed run: `model` is `prev`'s model after
+  /// the updates `delta` describes (merged, ModelDelta::merge), `report` the
+  /// rules' latest verdicts.  Derives only what the delta and the findings
+  /// can change — O(delta + findings + threads + wake edges after
+  /// delta.edges_changed_from), plus the tree's default layout, which is
+  /// still laid out whole — and equals the document the first constructor
+  /// builds from the same model and report.
+  TraceDocument(const TraceDocument& prev, analysis::TraceModel model, const analysis::ModelDelta& delta,
+                analysis::Report report, std::vector<std::string> warnings);
   ~TraceDocument();
 
   const std::string& path() const noexcept { return path_; }
@@ -143,7 +153,12 @@ class TraceDocument {
   std::vector<NodeState> node_state_;
   std::vector<WaitStyle> wait_style_;
   std::vector<std::uint8_t> wait_missed_, origin_;
-  std::vector<std::vector<std::uint32_t>> ctx_findings_, wait_findings_;
+  void derive_findings();
+  void derive_lanes();
+  void derive_tree();
+  NodeState base_state(std::uint32_t context) const noexcept;
+  WaitStyle base_style(std::uint32_t wait) const noexcept;
+  std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> ctx_findings_, wait_findings_;  // sparse: few findings
   std::vector<std::uint32_t> f_ctx_, f_thread_, f_wait_;
   std::vector<std::uint32_t> lanes_, lane_of_;
   std::vector<std::uint32_t> woke_by_wake_, missed_edges_, origins_by_cancel_, cancelled_by_time_;

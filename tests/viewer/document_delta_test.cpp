@@ -1,0 +1,140 @@
+// The live follower's document: derived from the previous one by what the
+// model's updates changed (TraceDocument's delta constructor) — it must equal
+// the document built whole from the same model and report, at every step of
+// a run that exercises what a delta can touch: new and changed contexts,
+// cancel waves (origins, cancel-time order), woke edges, a blind wait whose
+// missed edge appears in a later batch than the wait itself (an edge of a
+// wait the batch does not name), a lost cancel (the leak overlay), threads
+// that come and go (lanes).  The run is recorded by the real recorder in
+// steps, each ended by trace::flush(); updates are merged two by two, as the
+// follower merges the polls between two publishes.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "ctxscope/analysis/analyzer.hpp"
+#include "ctxscope/chan.hpp"
+#include "ctxscope/context.hpp"
+#include "ctxscope/go.hpp"
+#include "ctxscope/trace.hpp"
+#include "ctxscope/trace_reader.hpp"
+#include "ctxscope/viewer/trace_document.hpp"
+#include "viewer_support.hpp"
+
+namespace ctxscope::testing {
+namespace {
+
+using viewer::TraceDocument;
+
+void expect_same_document(const TraceDocument& a, const TraceDocument& b, int step) {
+  SCOPED_TRACE("step " + std::to_string(step));
+  const auto& m = b.model();
+  ASSERT_EQ(a.model().contexts().size(), m.contexts().size());
+  ASSERT_EQ(a.model().waits().size(), m.waits().size());
+  EXPECT_EQ(a.end_ns(), b.end_ns());
+  EXPECT_EQ(a.begin_ns(), b.begin_ns());
+  for (std::uint32_t c = 0; c < m.contexts().size(); ++c) {
+    EXPECT_EQ(a.node_state(c), b.node_state(c)) << "context " << c;
+    EXPECT_EQ(a.is_cancel_origin(c), b.is_cancel_origin(c)) << "context " << c;
+    EXPECT_EQ(a.row_in_parent(c), b.row_in_parent(c)) << "context " << c << " parent " << m.contexts()[c].parent << " of " << m.contexts().size();
+    EXPECT_EQ(a.findings_of_context(c), b.findings_of_context(c)) << "context " << c;
+  }
+  for (std::uint32_t w = 0; w < m.waits().size(); ++w) {
+    EXPECT_EQ(a.wait_style(w), b.wait_style(w)) << "wait " << w;
+    EXPECT_EQ(a.wait_missed(w), b.wait_missed(w)) << "wait " << w;
+    EXPECT_EQ(a.findings_of_wait(w), b.findings_of_wait(w)) << "wait " << w;
+  }
+  EXPECT_EQ(a.lanes(), b.lanes());
+  EXPECT_EQ(a.woke_by_wake(), b.woke_by_wake());
+  EXPECT_EQ(a.max_wake_lag(), b.max_wake_lag());
+  EXPECT_EQ(a.missed_edges(), b.missed_edges());
+  EXPECT_EQ(a.origins_by_cancel(), b.origins_by_cancel());
+  EXPECT_EQ(a.cancelled_by_time(), b.cancelled_by_time());
+  for (std::uint32_t f = 0; f < b.report().findings.size(); ++f) {
+    EXPECT_EQ(a.finding_context(f), b.finding_context(f));
+    EXPECT_EQ(a.finding_wait(f), b.finding_wait(f));
+    EXPECT_EQ(a.finding_thread(f), b.finding_thread(f));
+  }
+}
+
+TEST(TraceDocumentDelta, EqualsTheDocumentBuiltWholeAtEveryStepOfALiveRun) {
+  const auto db = test_dir() / "delta.db";
+  std::string err;
+  ASSERT_TRUE(trace::start(db.string(), {}, &err)) << err;
+  auto reader = trace::TraceReader::open(db.string(), &err);
+  ASSERT_TRUE(reader) << err;
+
+  auto [root, cancel_root] = with_cancel(background());
+  trace::flush();
+  analysis::TraceModel model = analysis::TraceModel::load(reader->db());
+  auto report = [&] { return analysis::analyze(reader->db(), analysis::Options{}); };
+  auto doc = std::make_shared<const TraceDocument>(db.string(), model, report(), std::vector<std::string>{});
+
+  // The steps of the run; each leaves what it started for later steps to end.
+  Chan<int> blind_gate(0), handler_gate(0);
+  WaitGroup threads;
+  std::vector<CancelFunc> cancels;
+  CancelFunc cancel_blind;
+  std::vector<std::function<void()>> steps = {
+      [&] {  // requests with handlers that observe their context
+        for (int i = 0; i < 3; ++i) {
+          auto [c, cancel] = with_cancel(root);
+          cancels.push_back(cancel);
+          threads.add(1);
+          go(c, "handler", [c = c, &handler_gate, &threads] {
+            (void)handler_gate.recv(c);
+            threads.done();
+          });
+        }
+      },
+      [&] {  // a blind worker: blocked on a channel, its context not observed
+        auto [c, cancel] = with_cancel(root);
+        cancel_blind = cancel;
+        threads.add(1);
+        go(c, "blind", [&blind_gate, &threads] {
+          (void)blind_gate.recv();
+          threads.done();
+        });
+      },
+      [&] { cancels[1](); },         // one handler's context: a woke edge, an origin
+      [&] { cancel_blind(); },       // the blind wait's missed edge, for a wait this batch does not name
+      [&] { blind_gate.send(1); },   // the blind wait ends
+      [&] {                          // a lost cancel, and a child under a cancelled parent
+        auto [leak, leak_cancel] = with_cancel(root);
+        (void)leak;
+        auto [child, child_cancel] = with_cancel(root);
+        child_cancel();
+      },
+      [&] { cancel_root(); },        // the wave: every handler wakes
+      [&] { threads.wait(); },
+  };
+
+  // Poll after every step; publish (derive a document) after every second poll.
+  analysis::ModelDelta pending;
+  int step = 0;
+  for (auto& s : steps) {
+    s();
+    trace::flush();
+    pending.merge(model.update(reader->db()));
+    ++step;
+    if (step % 2 != 0 && step != static_cast<int>(steps.size())) continue;
+    auto r = report();
+    auto next = std::make_shared<const TraceDocument>(*doc, model, pending, r, std::vector<std::string>{});
+    const TraceDocument whole(db.string(), model, r, {});
+    expect_same_document(*next, whole, step);
+    doc = std::move(next);
+    pending = {};
+  }
+  for (auto& c : cancels) c();
+  trace::stop();
+  // The run did what the test is for.
+  EXPECT_FALSE(doc->missed_edges().empty());
+  EXPECT_GE(doc->woke_by_wake().size(), 3u);
+  bool leaked = false;
+  for (std::uint32_t c = 0; c < doc->model().contexts().size(); ++c)
+    leaked |= doc->node_state(c) == viewer::NodeState::leaked;
+  EXPECT_TRUE(leaked);
+}
+
+}  // namespace
+}  // namespace ctxscope::testing
