@@ -5,10 +5,12 @@
 // (TraceModel::update(): one read transaction, cheap when nothing changed —
 // the recorder commits at least every 100 ms and its WAL makes committed rows
 // visible to this reader).  When something changed it publishes a new
-// immutable document (updated(doc, state)): the model read afresh at that
-// commit, with the rules' findings re-run at a lower rate (every
-// `analyze_every_ms`, and always at the end).  The GUI thread never touches
-// SQLite and never waits for the worker.
+// immutable document (updated(doc, state)): a snapshot of the model at that
+// commit (a copy sharing the model's chunks) and the document derived from
+// the last one by the updates since (TraceDocument's delta constructor), with
+// the rules' findings re-run at a lower rate (at least `analyze_every_ms` and
+// 5x their last duration apart, and always at the end).  The GUI thread
+// never touches SQLite and never waits for the worker.
 //
 // The end: a run whose end marker is written is `ended` (and following
 // stops); a run without one whose process is gone (run.pid no longer exists
@@ -16,11 +18,10 @@
 // error.  A file that does not exist yet is waited for; a file that is not a
 // trace is failed(path, message).
 //
-// Cost (documented, and what issue 13 asks the model for): a publish reads
-// the whole file again (TraceModel is neither copyable nor extendable behind
-// a shared immutable document), so a publish costs a load of the trace; the
-// follower publishes at most every `publish_every_ms` (100 ms) while rows
-// keep coming.  See docs/viewer.md, "Live follow".
+// Cost: O(rows changed) per poll and per publish, except the tree's default
+// layout, which each document still lays out whole (docs/viewer.md, "Live
+// follow"); the follower publishes at most every `publish_every_ms` (100 ms)
+// while rows keep coming.
 //
 // Thread safety: the public functions are for the thread that owns the
 // follower (the GUI thread); signals arrive queued on it.
