@@ -18,7 +18,9 @@
 #include "ctxscope/go.hpp"
 #include "ctxscope/trace.hpp"
 #include "ctxscope/trace_reader.hpp"
+#include "ctxscope/viewer/context_tree_scene.hpp"
 #include "ctxscope/viewer/trace_document.hpp"
+#include "ctxscope/viewer/tree_geometry.hpp"
 #include "viewer_support.hpp"
 
 namespace ctxscope::testing {
@@ -55,6 +57,30 @@ void expect_same_document(const TraceDocument& a, const TraceDocument& b, int st
     EXPECT_EQ(a.finding_wait(f), b.finding_wait(f));
     EXPECT_EQ(a.finding_thread(f), b.finding_thread(f));
   }
+}
+
+// Every context drawn, one level below its parent, no two boxes overlapping.
+void expect_laid_out(const viewer::ContextTreeScene& scene, const TraceDocument& doc, int step) {
+  SCOPED_TRACE("tree at step " + std::to_string(step));
+  const auto& cs = doc.model().contexts();
+  std::vector<QRectF> boxes;
+  for (std::uint32_t c = 0; c < cs.size(); ++c) {
+    ASSERT_TRUE(scene.is_drawn(c)) << "context " << c;
+    const QRectF r = scene.node_rect(c);
+    if (cs[c].parent != analysis::kNoIndex) {
+      EXPECT_GT(r.top(), scene.node_rect(cs[c].parent).bottom()) << "context " << c;
+    }
+    boxes.push_back(r);
+  }
+  std::sort(boxes.begin(), boxes.end(), [](const QRectF& a, const QRectF& b) {
+    return a.top() != b.top() ? a.top() < b.top() : a.left() < b.left();
+  });
+  for (std::size_t i = 1; i < boxes.size(); ++i) {
+    if (boxes[i].top() == boxes[i - 1].top()) {
+      EXPECT_GE(boxes[i].left(), boxes[i - 1].right()) << "overlap";
+    }
+  }
+  EXPECT_TRUE(scene.content_rect().contains(boxes.back()));
 }
 
 TEST(TraceDocumentDelta, EqualsTheDocumentBuiltWholeAtEveryStepOfALiveRun) {
@@ -110,6 +136,11 @@ TEST(TraceDocumentDelta, EqualsTheDocumentBuiltWholeAtEveryStepOfALiveRun) {
   };
 
   // Poll after every step; publish (derive a document) after every second poll.
+  // The tree scene follows the documents as the window does: documents
+  // without a layout (new contexts placed by the scene), and now and then
+  // one carrying the layout of an earlier document.
+  viewer::ContextTreeScene scene;
+  scene.set_document(doc);
   analysis::ModelDelta pending;
   int step = 0;
   for (auto& s : steps) {
@@ -119,9 +150,13 @@ TEST(TraceDocumentDelta, EqualsTheDocumentBuiltWholeAtEveryStepOfALiveRun) {
     ++step;
     if (step % 2 != 0 && step != static_cast<int>(steps.size())) continue;
     auto r = report();
-    auto next = std::make_shared<const TraceDocument>(*doc, model, pending, r, std::vector<std::string>{});
+    auto next = std::make_shared<TraceDocument>(*doc, model, pending, r, std::vector<std::string>{});
     const TraceDocument whole(db.string(), model, r, {});
     expect_same_document(*next, whole, step);
+    auto bare = std::make_shared<TraceDocument>(*doc, model, pending, r, std::vector<std::string>{}, false);
+    if (step % 4 == 0) bare->set_default_tree(std::make_unique<viewer::TreeGeometry>(tree_geometry(*doc, nullptr, {})));
+    scene.follow_document(bare);
+    expect_laid_out(scene, *bare, step);
     doc = std::move(next);
     pending = {};
   }

@@ -349,12 +349,15 @@ void MainWindow::show_document(DocumentPtr doc) {
 }
 
 // The one place a document reaches the models, the scenes and the playback.
-void MainWindow::attach(DocumentPtr doc) {
+// `grown`: the next document of the followed run (the tree keeps its layout
+// and places what is new).
+void MainWindow::attach(DocumentPtr doc, bool grown) {
   doc_ = std::move(doc);
   context_model_->set_document(doc_);
   lanes_model_->set_document(doc_);
   findings_model_->set_document(doc_);
-  tree_scene_->set_document(doc_);
+  if (grown) tree_scene_->follow_document(doc_);
+  else tree_scene_->set_document(doc_);
   lanes_scene_->set_document(doc_);
   playback_->set_document(doc_);
 }
@@ -424,7 +427,7 @@ void MainWindow::apply_update(DocumentPtr doc, TraceFollower::RunState state) {
   const bool at_end = playback_->at_end();
   const auto t = playback_->time();
   auto old = doc_;  // freed on the follower's thread once nothing here holds it
-  attach(std::move(doc));
+  attach(std::move(doc), /*grown=*/true);
   if (!at_end) playback_->seek(t);
   filter_.reset();
   follower_->dispose(std::move(old));

@@ -118,7 +118,7 @@ class MainWindow : public QMainWindow {
  private:
   void build_ui();
   void show_document(DocumentPtr doc);
-  void attach(DocumentPtr doc);
+  void attach(DocumentPtr doc, bool grown = false);
   void show_error(const QString& path, const QString& message);
   void open_dialog();
   void remember_recent(const QString& path);

@@ -147,7 +147,7 @@ TraceDocument::TraceDocument(std::string path, analysis::TraceModel model, analy
 }
 
 TraceDocument::TraceDocument(const TraceDocument& prev, analysis::TraceModel model, const analysis::ModelDelta& delta,
-                             analysis::Report report, std::vector<std::string> warnings)
+                             analysis::Report report, std::vector<std::string> warnings, bool lay_out_tree)
     : path_(prev.path_), model_(std::move(model)), report_(std::move(report)), warnings_(std::move(warnings)) {
   const auto& m = model_;
   const auto& pm = prev.model_;
@@ -293,7 +293,12 @@ TraceDocument::TraceDocument(const TraceDocument& prev, analysis::TraceModel mod
     if (prefix) renumber_tail(m.roots());
     else renumber(m.roots());  // a root gained its parent (a damaged file): all move up
   }
-  derive_tree();
+  if (lay_out_tree) derive_tree();
+}
+
+void TraceDocument::set_default_tree(std::unique_ptr<TreeGeometry> tree) {
+  std::lock_guard lock(take_mutex_);
+  default_tree_ = std::move(tree);
 }
 
 void TraceDocument::derive_findings() {

@@ -5,11 +5,16 @@
 #include <QMetaObject>
 #include <QTimer>
 #include <cerrno>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
 #include <optional>
+#include <thread>
+#include <utility>
 
 #include "ctxscope/analysis/analyzer.hpp"
 #include "ctxscope/trace_reader.hpp"
+#include "ctxscope/viewer/tree_geometry.hpp"
 
 namespace ctxscope::viewer {
 
@@ -29,6 +34,106 @@ bool process_gone(std::int64_t pid) {
   return ::kill(static_cast<pid_t>(pid), 0) == -1 && errno == ESRCH;
 }
 
+double ms_since(const QElapsedTimer& t) { return static_cast<double>(t.nsecsElapsed()) / 1e6; }
+
+/// What a follow does off its worker, on a thread of its own, so that no
+/// publish waits for it: the rules (they read the whole file: their own
+/// connection) and the tree's whole layout (of a published document, which is
+/// immutable).  The worker asks when they are due and collects the results
+/// at a later poll; one job at a time.
+class SideWork {
+ public:
+  explicit SideWork(std::string path) : path_(std::move(path)), thread_([this] { run(); }) {}
+  ~SideWork() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  SideWork(const SideWork&) = delete;
+  SideWork& operator=(const SideWork&) = delete;
+
+  bool idle() {
+    std::lock_guard lock(mu_);
+    return !busy_ && !want_rules_ && !want_tree_;
+  }
+  void ask(bool rules, DocumentPtr tree_of) {
+    {
+      std::lock_guard lock(mu_);
+      want_rules_ = want_rules_ || rules;
+      if (tree_of) want_tree_ = std::move(tree_of);
+    }
+    cv_.notify_all();
+  }
+  std::optional<analysis::Report> take_report(double& ms) {
+    std::lock_guard lock(mu_);
+    ms = rules_ms_;
+    return std::exchange(report_, std::nullopt);
+  }
+  std::unique_ptr<TreeGeometry> take_tree(double& ms) {
+    std::lock_guard lock(mu_);
+    ms = tree_ms_;
+    return std::move(tree_);
+  }
+
+ private:
+  void run() {
+    std::optional<trace::TraceReader> reader;
+    for (;;) {
+      bool rules = false;
+      DocumentPtr doc;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || want_rules_ || want_tree_; });
+        if (stop_) return;
+        rules = std::exchange(want_rules_, false);
+        doc = std::move(want_tree_);
+        want_tree_.reset();
+        busy_ = true;
+      }
+      std::optional<analysis::Report> report;
+      std::unique_ptr<TreeGeometry> tree;
+      double rules_ms = 0, tree_ms = 0;
+      QElapsedTimer clock;
+      if (rules) {
+        clock.start();
+        try {
+          std::string err;
+          if (!reader) reader = trace::TraceReader::open(path_, &err, /*quick_check=*/false);
+          if (reader) {
+            report = analysis::analyze(reader->db(), analysis::Options{});
+            report->run.trace_path = path_;
+          }
+        } catch (const std::exception&) {  // the worker's own reads report a broken file
+        }
+        rules_ms = ms_since(clock);
+      }
+      if (doc) {
+        clock.start();
+        tree = std::make_unique<TreeGeometry>(tree_geometry(*doc, nullptr, {}));
+        tree_ms = ms_since(clock);
+        doc.reset();  // a replaced document may be freed here, off the GUI thread
+      }
+      std::lock_guard lock(mu_);
+      if (report) report_ = std::move(report), rules_ms_ = rules_ms;
+      if (tree) tree_ = std::move(tree), tree_ms_ = tree_ms;
+      busy_ = false;
+    }
+  }
+
+  std::string path_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false, busy_ = false, want_rules_ = false;
+  DocumentPtr want_tree_;
+  std::optional<analysis::Report> report_;
+  std::unique_ptr<TreeGeometry> tree_;
+  double rules_ms_ = 0, tree_ms_ = 0;
+  std::thread thread_;  // last: starts when the rest is ready
+};
+
 /// One follow: lives on the worker thread, polled by a timer there.
 struct FollowJob {
   std::string path;
@@ -37,7 +142,12 @@ struct FollowJob {
   std::optional<analysis::Report> report;
   DocumentPtr last;                     // the last document published (shares the model's chunks)
   analysis::ModelDelta pending;         // what the model did since `last`
-  double analyze_ms = 0;                // how long the rules took last time
+  std::unique_ptr<TreeGeometry> tree;   // a whole layout from the side thread, for the next document
+  double analyze_ms = 0, layout_ms = 0; // how long the rules / a whole layout took last time
+  QElapsedTimer since_layout;
+  bool grew = false;                    // this poll's update found rows
+  bool rules_stale = false, layout_stale = false;  // rows came since the side thread was last asked
+  std::unique_ptr<SideWork> side;       // last: joined first when the job goes
   QElapsedTimer since_publish, since_analyze;
   bool dirty = true, published = false;
   std::int64_t pid = 0;
@@ -127,42 +237,77 @@ void TraceFollower::follow(const QString& path) {
         } else {
           auto d = job->model.update(job->reader->db());
           if (!d.empty()) {
-            job->dirty = true;
+            job->dirty = job->grew = true;
+            job->rules_stale = job->layout_stale = true;
             job->pending.merge(d);
+          }
+        }
+        // What the side thread finished since the last poll.
+        double ms = 0;
+        if (job->side) {
+          if (auto r = job->side->take_report(ms)) {
+            job->report = std::move(r);
+            job->analyze_ms = ms;
+            job->dirty = true;  // findings update as the rules see them
+          }
+          if (auto t = job->side->take_tree(ms)) {
+            job->tree = std::move(t);
+            job->layout_ms = ms;
+            job->dirty = true;
           }
         }
         const bool complete = job->model.run().complete;
         RunState st = complete ? RunState::ended : RunState::running;
-        if (!complete && !job->dirty && process_gone(job->pid)) st = RunState::died;
-        const bool due = !job->published || job->since_publish.elapsed() >= publish_ms || complete || st == RunState::died;
-        if ((job->dirty && due) || st != RunState::running) {
-          // Publish: a copy of the followed model (a snapshot at this commit
-          // that shares the model's chunks), the document derived from the
-          // last one by what changed since; the rules at their rate — at
-          // most a fifth of the time (they read the whole file), at least
-          // every analyze_ms.
+        if (!complete && !job->grew && process_gone(job->pid)) st = RunState::died;
+        job->grew = false;
+        const bool final = st != RunState::running;
+        const bool due = !job->published || job->since_publish.elapsed() >= publish_ms || final;
+        if ((job->dirty && due) || final) {
+          // Publish: a snapshot of the followed model (a copy sharing its
+          // chunks) and the document derived from the last one by what
+          // changed since.  The first and the last document are whole and
+          // exact (rules and layout here); in between, the rules' latest
+          // findings and the side thread's latest layout (the scene places
+          // what came after it).
           analysis::TraceModel fresh = job->model;
-          const double rules_every = std::max<double>(analyze_ms, 5 * job->analyze_ms);
-          if (!job->report || complete || st == RunState::died || !job->since_analyze.isValid() ||
-              static_cast<double>(job->since_analyze.elapsed()) >= rules_every) {
+          if (!job->report || final) {
             QElapsedTimer rules;
             rules.start();
             job->report = analysis::analyze(job->reader->db(), analysis::Options{});
             job->report->run.trace_path = job->path;
-            job->analyze_ms = static_cast<double>(rules.nsecsElapsed()) / 1e6;
+            job->analyze_ms = ms_since(rules);
             job->since_analyze.start();
           }
           auto warnings = job->reader->warnings();
-          auto doc = job->last ? std::make_shared<const TraceDocument>(*job->last, std::move(fresh), job->pending,
-                                                                       *job->report, std::move(warnings))
-                               : std::make_shared<const TraceDocument>(job->path, std::move(fresh), *job->report,
-                                                                       std::move(warnings));
+          std::shared_ptr<TraceDocument> doc;
+          if (!job->last) {
+            doc = std::make_shared<TraceDocument>(job->path, std::move(fresh), *job->report, std::move(warnings));
+          } else {
+            doc = std::make_shared<TraceDocument>(*job->last, std::move(fresh), job->pending, *job->report,
+                                                  std::move(warnings), /*lay_out_tree=*/final);
+            if (!final && job->tree) doc->set_default_tree(std::move(job->tree));
+          }
+          job->tree.reset();
           job->last = doc;
           job->pending = {};
           send(doc, st);
           job->dirty = false;
           job->published = true;
           job->since_publish.start();
+          if (!final) {
+            // The rules at most a fifth of the time (at least analyze_ms
+            // apart); a whole layout likewise (at least a publish apart).
+            if (!job->side) job->side = std::make_unique<SideWork>(job->path);
+            const bool rules_due = job->rules_stale && (!job->since_analyze.isValid() ||
+                                   ms_since(job->since_analyze) >= std::max<double>(analyze_ms, 5 * job->analyze_ms));
+            const bool layout_due = job->layout_stale && (!job->since_layout.isValid() ||
+                                    ms_since(job->since_layout) >= std::max<double>(publish_ms, 5 * job->layout_ms));
+            if ((rules_due || layout_due) && job->side->idle()) {
+              job->side->ask(rules_due, layout_due ? DocumentPtr(doc) : nullptr);
+              if (rules_due) job->since_analyze.start(), job->rules_stale = false;
+              if (layout_due) job->since_layout.start(), job->layout_stale = false;
+            }
+          }
         }
         if (st != RunState::running) finish();
       } catch (const std::exception& e) {

@@ -54,21 +54,21 @@ class TreeItem : public QGraphicsItem {
     for (auto c : s_->drawn_) {
       const auto& kids = s_->kids_[c];
       if (kids.empty()) continue;
-      const QPointF pt = s_->pos_[c];
+      const QPointF pt = s_->pos(c);
       const double px = pt.x() + W / 2, py = pt.y() + H, midy = py + ContextTreeScene::kGapY / 2;
       if (midy + ContextTreeScene::kGapY < exposed.top() || py > exposed.bottom()) continue;
-      const double k0 = s_->pos_[kids.front()].x() + W / 2, k1 = s_->pos_[kids.back()].x() + W / 2;
+      const double k0 = s_->pos(kids.front()).x() + W / 2, k1 = s_->pos(kids.back()).x() + W / 2;
       const double minx = std::min(k0, px), maxx = std::max(k1, px);
       if (maxx < exposed.left() || minx > exposed.right()) continue;
       p->setPen(edge);
       if (px >= exposed.left() && px <= exposed.right()) p->drawLine(QPointF(px, py), QPointF(px, midy));
       p->drawLine(QPointF(std::max(minx, exposed.left()), midy), QPointF(std::min(maxx, exposed.right()), midy));
       auto first = std::lower_bound(kids.begin(), kids.end(), exposed.left() - W, [&](std::uint32_t k, double x) {
-        return s_->pos_[k].x() < x;
+        return s_->pos(k).x() < x;
       });
       for (auto it = first; it != kids.end(); ++it) {
         const auto k = *it;
-        const QPointF kt = s_->pos_[k];
+        const QPointF kt = s_->pos(k);
         if (kt.x() > exposed.right()) break;
         const auto& kc = m.contexts()[k];
         const bool w = kc.cancel_reason == 1 && kc.cancel_ns != kNoTime && kc.cancel_ns <= t;
@@ -94,7 +94,7 @@ class TreeItem : public QGraphicsItem {
     f2.setBold(false);
     f2.setPixelSize(11);
     for (auto c : s_->drawn_) {
-      const QPointF pt = s_->pos_[c];
+      const QPointF pt = s_->pos(c);
       const QRectF r(pt.x(), pt.y(), W, H);
       if (!r.intersects(exposed)) continue;
       const bool sel = c == s_->selected_;
@@ -341,7 +341,7 @@ bool ContextTreeScene::is_drawn(std::uint32_t c) const { return c < drawn_flag_.
 
 QRectF ContextTreeScene::node_rect(std::uint32_t c) const {
   if (!is_drawn(c)) return {};
-  return QRectF(pos_[c], QSizeF(kNodeW, kNodeH));
+  return QRectF(pos(c), QSizeF(kNodeW, kNodeH));
 }
 
 QRectF ContextTreeScene::content_rect() const { return content_; }
@@ -353,14 +353,14 @@ std::uint32_t ContextTreeScene::context_at(QPointF sp) const {
   const int d = static_cast<int>(std::floor((sp.y() + 10) / row_h));
   if (d < 0 || d >= static_cast<int>(rows_.size())) return kNoIndex;
   const auto& row = rows_[static_cast<std::size_t>(d)];
-  auto it = std::upper_bound(row.begin(), row.end(), sp.x(), [&](double x, std::uint32_t c) { return x < pos_[c].x(); });
+  auto it = std::upper_bound(row.begin(), row.end(), sp.x(), [&](double x, std::uint32_t c) { return x < pos(c).x(); });
   if (it == row.begin()) return kNoIndex;
   const auto c = *(it - 1);
-  return QRectF(pos_[c], QSizeF(kNodeW, kNodeH)).adjusted(-4, -10, 4, 4).contains(sp) ? c : kNoIndex;
+  return QRectF(pos(c), QSizeF(kNodeW, kNodeH)).adjusted(-4, -10, 4, 4).contains(sp) ? c : kNoIndex;
 }
 
 std::uint32_t ContextTreeScene::parent_of(std::uint32_t c) const {
-  if (!doc_ || c >= pos_.size()) return kNoIndex;
+  if (!doc_ || c >= x_.size()) return kNoIndex;
   const auto p = doc_->model().contexts()[c].parent;
   return is_drawn(p) ? p : kNoIndex;
 }
@@ -382,11 +382,13 @@ void ContextTreeScene::relayout() {
 }
 
 void ContextTreeScene::adopt(TreeGeometry g) {
-  // Scene coordinates of the layout's slots and levels; the rest is moved in.
+  // Moved in whole (a follow update adopts a million-context layout without
+  // touching each node on this thread); positions are computed when drawn.
   const auto n = doc_ ? doc_->model().contexts().size() : 0;
-  const double slot = kNodeW + kGapX, level = kNodeH + kGapY;
-  pos_.assign(n, QPointF());
-  for (auto c : g.drawn) pos_[c] = QPointF(g.x[c] * slot, g.depth[c] * level);
+  x_ = std::move(g.x);
+  if (x_.size() < n) x_.resize(n, 0.0);
+  width_ = g.width;
+  levels_ = g.levels;
   drawn_ = std::move(g.drawn);
   drawn_flag_ = std::move(g.drawn_flag);
   kids_ = std::move(g.kids);
@@ -394,14 +396,76 @@ void ContextTreeScene::adopt(TreeGeometry g) {
   hidden_below_ = std::move(g.hidden_below);
   rows_ = std::move(g.rows);
   depth_ = std::move(g.depth);
-  if (depth_.size() < n) depth_.assign(n, -1);
-  if (drawn_flag_.size() < n) drawn_flag_.assign(n, 0);
-  if (hidden_below_.size() < n) hidden_below_.assign(n, 0);
-  if (kids_.size() < n) kids_.assign(n, {});
-  content_ = drawn_.empty() ? QRectF() : QRectF(0, -12, g.width * slot + kNodeW, g.levels * level - kGapY + 12);
+  // A layout of fewer contexts (an earlier document of a followed run, or
+  // none): the rest are not drawn until place_new() or the next layout.
+  if (depth_.size() < n) depth_.resize(n, -1);
+  if (drawn_flag_.size() < n) drawn_flag_.resize(n, 0);
+  if (hidden_below_.size() < n) hidden_below_.resize(n, 0);
+  if (kids_.size() < n) kids_.resize(n);
+  refresh_extent();
+}
+
+void ContextTreeScene::refresh_extent() {
+  const double slot = kNodeW + kGapX, level = kNodeH + kGapY;
+  content_ = drawn_.empty() ? QRectF() : QRectF(0, -12, width_ * slot + kNodeW, levels_ * level - kGapY + 12);
   item_->refresh();
   setSceneRect(content_.adjusted(-400, -300, 400, 300));
   emit layoutChanged();
+}
+
+void ContextTreeScene::follow_document(DocumentPtr doc) {
+  // Collapsed subtrees or a filter: laid out here, whole (what set_document does).
+  const bool plain = doc_ && doc && !filter_ &&
+                     std::none_of(collapsed_.begin(), collapsed_.end(), [](char v) { return v != 0; });
+  if (!plain) return set_document(std::move(doc));
+  doc_ = std::move(doc);
+  const auto n = doc_->model().contexts().size();
+  collapsed_.resize(n, 0);
+  if (auto g = doc_->take_default_tree()) {
+    // A layout the follower made of an earlier document: what came since is placed after it.
+    const auto covered = g->x.size();
+    adopt(std::move(*g));
+    place_new(covered);
+  } else {
+    place_new(drawn_flag_.size());
+  }
+}
+
+void ContextTreeScene::place_new(std::size_t from) {
+  // Each new context goes to the right of everything on its level (at least
+  // under its parent): nothing overlaps, every row stays sorted by x, and a
+  // parent's children stay in x order.  Tidy again at the next whole layout.
+  const auto& cs = doc_->model().contexts();
+  const auto n = cs.size();
+  if (from >= n) return refresh_extent();
+  x_.resize(n, 0.0);
+  depth_.resize(n, -1);
+  drawn_flag_.resize(n, 0);
+  hidden_below_.resize(n, 0);
+  kids_.resize(n);
+  for (auto c = static_cast<std::uint32_t>(from); c < n; ++c) {
+    const auto p = cs[c].parent;
+    int d = 0;
+    double x = 0;
+    if (p != kNoIndex) {
+      if (p >= n || !drawn_flag_[p]) continue;
+      d = depth_[p] + 1;
+      x = x_[p];
+    }
+    if (static_cast<std::size_t>(d) >= rows_.size()) rows_.resize(static_cast<std::size_t>(d) + 1);
+    auto& row = rows_[static_cast<std::size_t>(d)];
+    if (!row.empty()) x = std::max(x, x_[row.back()] + 1);
+    row.push_back(c);
+    x_[c] = x;
+    depth_[c] = d;
+    drawn_flag_[c] = 1;
+    drawn_.push_back(c);
+    if (p != kNoIndex) kids_[p].push_back(c);
+    else roots_.push_back(c);
+    width_ = std::max(width_, x);
+    levels_ = std::max(levels_, d + 1);
+  }
+  refresh_extent();
 }
 
 void ContextTreeScene::mousePressEvent(QGraphicsSceneMouseEvent* e) {

@@ -61,11 +61,16 @@ class TraceDocument {
   /// the updates `delta` describes (merged, ModelDelta::merge), `report` the
   /// rules' latest verdicts.  Derives only what the delta and the findings
   /// can change — O(delta + findings + threads + wake edges after
-  /// delta.edges_changed_from), plus the tree's default layout, which is
-  /// still laid out whole — and equals the document the first constructor
-  /// builds from the same model and report.
+  /// delta.edges_changed_from) — and equals the document the first
+  /// constructor builds from the same model and report.  The tree's default
+  /// layout (O(contexts)) only with `lay_out_tree`; without it the document
+  /// carries none, or the one set_default_tree() gives it.
   TraceDocument(const TraceDocument& prev, analysis::TraceModel model, const analysis::ModelDelta& delta,
-                analysis::Report report, std::vector<std::string> warnings);
+                analysis::Report report, std::vector<std::string> warnings, bool lay_out_tree = true);
+  /// Gives a document not yet shared a tree layout made elsewhere — of this
+  /// document or of an earlier one of the same followed run (the scene
+  /// places the contexts it does not cover: ContextTreeScene::follow_document).
+  void set_default_tree(std::unique_ptr<TreeGeometry> tree);
   ~TraceDocument();
 
   const std::string& path() const noexcept { return path_; }

@@ -36,6 +36,13 @@ class ContextTreeScene : public QGraphicsScene {
   ~ContextTreeScene() override;
 
   void set_document(DocumentPtr doc);
+  /// The next document of a followed run (the same run, grown): keeps the
+  /// selection, the marks and what is laid out, adopts the document's tree
+  /// layout when it carries one (the follower lays out whole now and then,
+  /// off this thread), and places the contexts no layout has seen yet to the
+  /// right of their level — O(new contexts).  With a filter or a collapsed
+  /// subtree it lays out whole, like set_document.
+  void follow_document(DocumentPtr doc);
   const DocumentPtr& document() const noexcept { return doc_; }
   /// Hides contexts the filter does not show (nullptr: show all). The filter must outlive its use.
   void set_filter(const TraceFilter* filter);
@@ -107,6 +114,9 @@ class ContextTreeScene : public QGraphicsScene {
   friend class TreeItem;
   void relayout();
   void adopt(TreeGeometry g);
+  void place_new(std::size_t from);
+  void refresh_extent();
+  QPointF pos(std::uint32_t c) const noexcept { return {x_[c] * (kNodeW + kGapX), depth_[c] * (kNodeH + kGapY)}; }
 
   DocumentPtr doc_;
   const TraceFilter* filter_ = nullptr;
@@ -115,7 +125,9 @@ class ContextTreeScene : public QGraphicsScene {
   std::vector<std::uint8_t> marks_;
   QString mark_badge_;
   std::vector<std::uint32_t> drawn_;              // visible contexts
-  std::vector<QPointF> pos_;                      // per context: top-left of its box (drawn ones)
+  std::vector<double> x_;                         // per context: layout x in slots (drawn ones); pos() = its box's top-left
+  double width_ = 0;                              // max x
+  int levels_ = 0;
   std::vector<char> drawn_flag_;
   std::vector<std::vector<std::uint32_t>> kids_;  // per context: visible children
   std::vector<std::uint32_t> roots_;              // visible roots
