@@ -47,6 +47,7 @@ void expect_same_document(const TraceDocument& a, const TraceDocument& b, int st
     EXPECT_EQ(a.findings_of_wait(w), b.findings_of_wait(w)) << "wait " << w;
   }
   EXPECT_EQ(a.lanes(), b.lanes());
+  for (std::uint32_t t = 0; t < m.threads().size(); ++t) EXPECT_EQ(a.origins_of_thread(t), b.origins_of_thread(t));
   EXPECT_EQ(a.woke_by_wake(), b.woke_by_wake());
   EXPECT_EQ(a.max_wake_lag(), b.max_wake_lag());
   EXPECT_EQ(a.missed_edges(), b.missed_edges());

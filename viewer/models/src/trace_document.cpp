@@ -138,6 +138,7 @@ TraceDocument::TraceDocument(std::string path, analysis::TraceModel model, analy
     }
   std::sort(origins_by_cancel_.begin(), origins_by_cancel_.end(), by_cancel(m));
   std::sort(cancelled_by_time_.begin(), cancelled_by_time_.end(), by_cancel(m));
+  for (auto c : origins_by_cancel_) origins_of_thread_[m.find_thread(m.contexts()[c].cancel_thread)].push_back(c);
   row_in_parent_.assign(nc, 0);
   const auto roots = m.roots();
   for (std::size_t r = 0; r < roots.size(); ++r) row_in_parent_[roots[r]] = static_cast<int>(r);
@@ -260,6 +261,10 @@ TraceDocument::TraceDocument(const TraceDocument& prev, analysis::TraceModel mod
   cancelled_by_time_ = prev.cancelled_by_time_;
   merge_into(cancelled_by_time_, std::move(done_new), by_cancel(m));
   origins_by_cancel_ = prev.origins_by_cancel_;
+  origins_of_thread_ = prev.origins_of_thread_;
+  std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> per_thread;
+  for (auto c : origins_new) per_thread[m.find_thread(m.contexts()[c].cancel_thread)].push_back(c);
+  for (auto& [t, fresh] : per_thread) merge_into(origins_of_thread_[t], std::move(fresh), by_cancel(m));
   merge_into(origins_by_cancel_, std::move(origins_new), by_cancel(m));
 
   // Rows under the parent: a new child is nearly always its parent's last.
@@ -361,6 +366,11 @@ const std::vector<std::uint32_t>& TraceDocument::findings_of_context(std::uint32
   static const std::vector<std::uint32_t> none;
   auto it = ctx_findings_.find(c);
   return it == ctx_findings_.end() ? none : it->second;
+}
+const std::vector<std::uint32_t>& TraceDocument::origins_of_thread(std::uint32_t t) const {
+  static const std::vector<std::uint32_t> none;
+  auto it = origins_of_thread_.find(t);
+  return it == origins_of_thread_.end() ? none : it->second;
 }
 const std::vector<std::uint32_t>& TraceDocument::findings_of_wait(std::uint32_t w) const {
   static const std::vector<std::uint32_t> none;

@@ -113,6 +113,11 @@ class SideWork {
       if (doc) {
         clock.start();
         tree = std::make_unique<TreeGeometry>(tree_geometry(*doc, nullptr, {}));
+        // Room for the contexts the scene will place after it, so that
+        // growing these arrays on the GUI thread does not move them.
+        auto room = [](auto& v) { v.reserve(v.size() + v.size() / 2 + 4096); };
+        room(tree->kids), room(tree->x), room(tree->depth), room(tree->drawn_flag), room(tree->hidden_below),
+            room(tree->drawn);
         tree_ms = ms_since(clock);
         doc.reset();  // a replaced document may be freed here, off the GUI thread
       }
