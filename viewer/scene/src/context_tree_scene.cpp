@@ -6,6 +6,7 @@
 #include <QStyleOptionGraphicsItem>
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "ctxscope/viewer/palette.hpp"
 #include "ctxscope/viewer/trace_filter.hpp"
@@ -51,7 +52,24 @@ class TreeItem : public QGraphicsItem {
     QPen ghost_edge(QColor(0xd0, 0xd4, 0xd8), 1, Qt::DotLine);
     ghost_edge.setCosmetic(true);
     const std::int64_t t = s_->t_;
-    for (auto c : s_->drawn_) {
+    // What is in view, found by rows (per level, sorted by x) instead of a
+    // walk over every drawn node: a followed run's million contexts cost
+    // what is on screen.  Parents: those in view and those of children in
+    // view (an edge with an end on screen).
+    const auto in_view = s_->in_view(exposed);
+    std::vector<std::uint32_t> parents;
+    for (const auto& [d, first, last] : in_view) {
+      const auto& row = s_->rows_[d];
+      for (auto i = first; i < last; ++i) {
+        const auto c = row[i];
+        if (!s_->kids_[c].empty()) parents.push_back(c);
+        if (const auto pa = m.contexts()[c].parent; pa != kNoIndex && pa < s_->drawn_flag_.size() && s_->drawn_flag_[pa])
+          parents.push_back(pa);
+      }
+    }
+    std::sort(parents.begin(), parents.end());
+    parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
+    for (auto c : parents) {
       const auto& kids = s_->kids_[c];
       if (kids.empty()) continue;
       const QPointF pt = s_->pos(c);
@@ -93,7 +111,11 @@ class TreeItem : public QGraphicsItem {
     QFont f2 = f1;
     f2.setBold(false);
     f2.setPixelSize(11);
-    for (auto c : s_->drawn_) {
+    std::vector<std::uint32_t> nodes;
+    for (const auto& [d, first, last] : in_view)
+      nodes.insert(nodes.end(), s_->rows_[d].begin() + static_cast<std::ptrdiff_t>(first),
+                   s_->rows_[d].begin() + static_cast<std::ptrdiff_t>(last));
+    for (auto c : nodes) {
       const QPointF pt = s_->pos(c);
       const QRectF r(pt.x(), pt.y(), W, H);
       if (!r.intersects(exposed)) continue;
@@ -403,6 +425,24 @@ void ContextTreeScene::adopt(TreeGeometry g) {
   if (hidden_below_.size() < n) hidden_below_.resize(n, 0);
   if (kids_.size() < n) kids_.resize(n);
   refresh_extent();
+}
+
+std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> ContextTreeScene::in_view(const QRectF& r) const {
+  // Rows (levels) whose boxes meet r, and in each the range of boxes by x.
+  std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> out;
+  const double level = kNodeH + kGapY, slot = kNodeW + kGapX;
+  const auto d0 = static_cast<std::ptrdiff_t>(std::floor((r.top() - kNodeH) / level));
+  const auto d1 = static_cast<std::ptrdiff_t>(std::floor(r.bottom() / level));
+  for (auto d = std::max<std::ptrdiff_t>(0, d0); d <= d1 && d < static_cast<std::ptrdiff_t>(rows_.size()); ++d) {
+    const auto& row = rows_[static_cast<std::size_t>(d)];
+    const double xl = (r.left() - kNodeW) / slot, xr = r.right() / slot;
+    auto lo = std::lower_bound(row.begin(), row.end(), xl, [&](std::uint32_t c, double x) { return x_[c] < x; });
+    auto hi = std::upper_bound(lo, row.end(), xr, [&](double x, std::uint32_t c) { return x < x_[c]; });
+    if (lo != hi)
+      out.emplace_back(static_cast<std::size_t>(d), static_cast<std::size_t>(lo - row.begin()),
+                       static_cast<std::size_t>(hi - row.begin()));
+  }
+  return out;
 }
 
 void ContextTreeScene::refresh_extent() {

@@ -17,6 +17,7 @@
 #include <QRectF>
 #include <QTimer>
 #include <limits>
+#include <tuple>
 #include <vector>
 
 #include "ctxscope/viewer/trace_document.hpp"
@@ -116,6 +117,8 @@ class ContextTreeScene : public QGraphicsScene {
   void adopt(TreeGeometry g);
   void place_new(std::size_t from);
   void refresh_extent();
+  /// (level, first, last) of the boxes in each row that meet `r` (scene coordinates).
+  std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> in_view(const QRectF& r) const;
   QPointF pos(std::uint32_t c) const noexcept { return {x_[c] * (kNodeW + kGapX), depth_[c] * (kNodeH + kGapY)}; }
 
   DocumentPtr doc_;
