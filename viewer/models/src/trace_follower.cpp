@@ -4,6 +4,10 @@
 #include <QFileInfo>
 #include <QMetaObject>
 #include <QTimer>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
@@ -80,6 +84,9 @@ class SideWork {
 
  private:
   void run() {
+    // Below the follow worker and the GUI on a busy machine (Linux nice is
+    // per thread): a publish must not wait for a core behind the rules.
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
     std::optional<trace::TraceReader> reader;
     for (;;) {
       bool rules = false;

@@ -73,7 +73,7 @@ class TraceFollower : public QObject {
   std::shared_ptr<std::atomic<bool>> stop_flag_;
   std::uint64_t gen_ = 0;
   bool active_ = false;
-  int interval_ms_ = 20, publish_ms_ = 50, analyze_ms_ = 1000;
+  int interval_ms_ = 15, publish_ms_ = 30, analyze_ms_ = 1000;
 };
 
 const char* to_string(TraceFollower::RunState) noexcept;
