@@ -8,8 +8,9 @@
 //               with_cancel under a long-lived root and its cancel (3
 //               events: create, cancel, release from the root), paced in
 //               1 ms slices to EVENTS_PER_S.
-//   viewer      a MainWindow following TRACE (TraceFollower: poll 50 ms,
-//               publish <= every 100 ms, rules every second).
+//   viewer      a MainWindow following TRACE (TraceFollower's defaults: poll
+//               15 ms, publish <= every 30 ms; rules and whole tree layouts
+//               on its side thread, each <= a fifth of the time).
 //   GUI block   the longest gap between ticks of a 1 ms timer on the GUI
 //               thread (what the user feels), and MainWindow::max_update_ms
 //               (the GUI time of applying one update).
