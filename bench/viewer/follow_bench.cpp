@@ -103,6 +103,15 @@ int main(int argc, char** argv) {
   });
 
   // GUI thread: 1 ms ticks (their gaps = how long the event loop was blocked), updates and their lag.
+  std::size_t base = 0;
+  bool started = false, ended = false;
+  std::size_t updates = 0;
+  struct Stall {
+    double at_s, ms;
+    std::size_t updates;
+  };
+  std::vector<Stall> stalls;  // gaps over 16 ms: when, how long, after how many updates
+  QElapsedTimer run_clock;
   std::vector<double> gaps, lags;
   double max_gap = 0;
   QElapsedTimer tick_clock;
@@ -114,18 +123,17 @@ int main(int argc, char** argv) {
       const double g = static_cast<double>(tick_clock.nsecsElapsed()) / 1e6;
       gaps.push_back(g);
       max_gap = std::max(max_gap, g);
+      if (g > 16.0) stalls.push_back({static_cast<double>(run_clock.elapsed()) / 1000.0, g, updates});
     }
     tick_clock.start();
   });
-  std::size_t base = 0;
-  bool started = false, ended = false;
-  std::size_t updates = 0;
   QObject::connect(&w, &ctxscope::viewer::MainWindow::documentUpdated, [&] {
     const auto n = w.document()->model().contexts().size();
     if (!started) {  // the first document: the producer starts now
       started = true;
       base = n;
       go.store(true);
+      run_clock.start();
       ticker.start();
       return;
     }
@@ -172,6 +180,9 @@ int main(int argc, char** argv) {
               }());
   std::printf("  GUI thread blocked (1 ms timer gaps)    max %7.1f ms  p99 %6.1f ms  (target: never > 16 ms)\n", max_gap,
               pct(gaps, 0.99));
+  std::printf("  stalls over 16 ms: %zu;", stalls.size());
+  for (const auto& st : stalls) std::printf(" %.1f ms at %.2f s (after %zu updates);", st.ms, st.at_s, st.updates);
+  std::printf("\n");
   std::printf("  one update applied on the GUI thread    max %7.1f ms\n", w.max_update_ms());
   std::printf("  lag commit -> on screen                 median %6.1f ms  p99 %6.1f ms  max %6.1f ms  (target p99 <= 100 ms)\n",
               pct(lags, 0.5), pct(lags, 0.99), lags.empty() ? 0.0 : *std::max_element(lags.begin(), lags.end()));
