@@ -765,19 +765,20 @@ class ModelBuilder {
     for (auto* list : {&d.new_threads, &d.changed_threads})
       for (std::uint32_t t : *list)
         affected.insert(affected.end(), m_.threads_[t].waits.begin(), m_.threads_[t].waits.end());
-    d.edges_changed = update_edges(std::move(affected));
-    if (d.edges_changed) d.edges_changed_from = edges_changed_from_;
+    d.edges_changed_from = update_edges(std::move(affected));
+    d.edges_changed = d.edges_changed_from != ModelDelta::kNoEdge;
     update_time_indices(d, resort_needed);
     m_.last_seq_ = newest;
     return d;
   }
 
-  // Recomputes the edges of `waits`; true if any edge changed.  Edges are
-  // kept in wait order: only the tail from the first affected wait is
-  // rewritten (the waits a batch names are nearly always the newest), so an
-  // update costs that tail, not every edge of the trace.
-  bool update_edges(std::vector<std::uint32_t> waits) {
-    if (waits.empty()) return false;
+  // Recomputes the edges of `waits`; returns where the rewritten edges begin
+  // (ModelDelta::kNoEdge: none changed).  Edges are kept in wait order: only
+  // the tail from the first affected wait is rewritten (the waits a batch
+  // names are nearly always the newest), so an update costs that tail, not
+  // every edge of the trace.
+  std::size_t update_edges(std::vector<std::uint32_t> waits) {
+    if (waits.empty()) return ModelDelta::kNoEdge;
     std::sort(waits.begin(), waits.end());
     waits.erase(std::unique(waits.begin(), waits.end()), waits.end());
     auto& edges = m_.edges_;
@@ -795,8 +796,7 @@ class ModelBuilder {
                                           a.origin == b.origin && a.cancel_ns == b.cancel_ns &&
                                           a.wake_ns == b.wake_ns;
                                  });
-    if (same) return false;
-    edges_changed_from_ = from;
+    if (same) return ModelDelta::kNoEdge;
     std::vector<WakeEdge> tail;
     tail.reserve(kept.size() + fresh.size());
     // Stable: a wait's edges stay in the order edges_for_wait made them.
@@ -804,7 +804,7 @@ class ModelBuilder {
                [](const WakeEdge& a, const WakeEdge& b) { return a.wait < b.wait; });
     edges.truncate(from);
     edges.append(tail.begin(), tail.end());
-    return true;
+    return from;
   }
 
   // Appends the new entities to the time indices (merging when one sorts
@@ -874,7 +874,6 @@ class ModelBuilder {
   TraceModel& m_;
   sqlite3* db_;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> origin_fixups_;
-  std::size_t edges_changed_from_ = ModelDelta::kNoEdge;
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>>& orphans_ = m_.orphans_;
   std::vector<std::uint32_t>& unthreaded_waits_ = m_.unthreaded_waits_;
 };

@@ -48,10 +48,10 @@ void expect_same_document(const TraceDocument& a, const TraceDocument& b, int st
   }
   EXPECT_EQ(a.lanes(), b.lanes());
   for (std::uint32_t t = 0; t < m.threads().size(); ++t) EXPECT_EQ(a.origins_of_thread(t), b.origins_of_thread(t));
+  EXPECT_EQ(a.origins_of_thread(analysis::kNoIndex), b.origins_of_thread(analysis::kNoIndex));
   EXPECT_EQ(a.woke_by_wake(), b.woke_by_wake());
   EXPECT_EQ(a.max_wake_lag(), b.max_wake_lag());
   EXPECT_EQ(a.missed_edges(), b.missed_edges());
-  EXPECT_EQ(a.origins_by_cancel(), b.origins_by_cancel());
   EXPECT_EQ(a.cancelled_by_time(), b.cancelled_by_time());
   for (std::uint32_t f = 0; f < b.report().findings.size(); ++f) {
     EXPECT_EQ(a.finding_context(f), b.finding_context(f));

@@ -54,6 +54,28 @@ auto by_wake(const analysis::TraceModel& m) {
     return ta != tb ? ta < tb : a < b;
   };
 }
+// The run's span widened by what an entity names (only contexts start it).
+void widen(std::int64_t& begin, std::int64_t& end, const analysis::Context& c) {
+  if (c.created_ns != kNoTime) {
+    begin = std::min(begin, c.created_ns);
+    end = std::max(end, c.created_ns);
+  }
+  if (c.cancel_ns != kNoTime) end = std::max(end, c.cancel_ns);
+}
+void widen(std::int64_t&, std::int64_t& end, const analysis::Wait& w) {
+  if (w.begin_ns != kNoTime) end = std::max(end, w.begin_ns);
+  if (w.end_ns != kNoTime) end = std::max(end, w.end_ns);
+}
+void widen(std::int64_t&, std::int64_t& end, const analysis::Thread& t) {
+  if (t.exit_ns != kNoTime) end = std::max(end, t.exit_ns);
+}
+// The entry of a sparse per-entity map, or an empty list.
+const std::vector<std::uint32_t>& entry(const std::unordered_map<std::uint32_t, std::vector<std::uint32_t>>& map,
+                                        std::uint32_t key) {
+  static const std::vector<std::uint32_t> none;
+  auto it = map.find(key);
+  return it == map.end() ? none : it->second;
+}
 bool is_origin_cause(const analysis::Context& c) {
   // An origin is where a cancel began (explicit or deadline); a cancel that
   // reached no one else is an origin too (the marker says "cancelled here").
@@ -87,19 +109,9 @@ TraceDocument::TraceDocument(std::string path, analysis::TraceModel model, analy
   for (const auto& w : report_.warnings) warnings_.push_back(w);
   end_ns_ = m.run().end_ns;
   begin_ns_ = 0;
-  for (const auto& c : m.contexts()) {
-    if (c.created_ns != kNoTime) {
-      begin_ns_ = std::min(begin_ns_, c.created_ns);
-      end_ns_ = std::max(end_ns_, c.created_ns);
-    }
-    if (c.cancel_ns != kNoTime) end_ns_ = std::max(end_ns_, c.cancel_ns);
-  }
-  for (const auto& w : m.waits()) {
-    if (w.begin_ns != kNoTime) end_ns_ = std::max(end_ns_, w.begin_ns);
-    if (w.end_ns != kNoTime) end_ns_ = std::max(end_ns_, w.end_ns);
-  }
-  for (const auto& t : m.threads())
-    if (t.exit_ns != kNoTime) end_ns_ = std::max(end_ns_, t.exit_ns);
+  for (const auto& c : m.contexts()) widen(begin_ns_, end_ns_, c);
+  for (const auto& w : m.waits()) widen(begin_ns_, end_ns_, w);
+  for (const auto& t : m.threads()) widen(begin_ns_, end_ns_, t);
 
   const auto nc = m.contexts().size(), nw = m.waits().size();
   node_state_.resize(nc);
@@ -113,32 +125,19 @@ TraceDocument::TraceDocument(std::string path, analysis::TraceModel model, analy
   wait_style_.resize(nw);
   wait_missed_.assign(nw, 0);
   for (std::uint32_t i = 0; i < nw; ++i) wait_style_[i] = base_style(i);
-  for (const auto& e : m.edges())
-    if (e.kind == analysis::WakeEdge::Kind::missed && e.wait < nw) wait_missed_[e.wait] = 1;
   derive_findings();
   derive_lanes();
 
   // What the views index by, built here (off the GUI thread) rather than at
   // every set_document: the lanes' edges by wake and origins by cancel, the
   // rows of the Contexts tab, the tree's default layout.
-  for (std::uint32_t e = 0; e < m.edges().size(); ++e) {
-    const auto& ed = m.edges()[e];
-    if (ed.kind == analysis::WakeEdge::Kind::woke && ed.wake_ns != kNoTime && ed.cancel_ns != kNoTime) {
-      woke_by_wake_.push_back(e);
-      max_wake_lag_ = std::max(max_wake_lag_, ed.wake_ns - ed.cancel_ns);
-    } else if (ed.kind == analysis::WakeEdge::Kind::missed) {
-      missed_edges_.push_back(e);
-    }
-  }
+  woke_by_wake_ = index_edges_from(0);
   std::sort(woke_by_wake_.begin(), woke_by_wake_.end(), by_wake(m));
   for (std::uint32_t c = 0; c < nc; ++c)
-    if (m.contexts()[c].cancel_ns != kNoTime) {
-      cancelled_by_time_.push_back(c);
-      if (origin_[c]) origins_by_cancel_.push_back(c);
-    }
-  std::sort(origins_by_cancel_.begin(), origins_by_cancel_.end(), by_cancel(m));
+    if (m.contexts()[c].cancel_ns != kNoTime) cancelled_by_time_.push_back(c);
   std::sort(cancelled_by_time_.begin(), cancelled_by_time_.end(), by_cancel(m));
-  for (auto c : origins_by_cancel_) origins_of_thread_[m.find_thread(m.contexts()[c].cancel_thread)].push_back(c);
+  for (auto c : cancelled_by_time_)
+    if (origin_[c]) origins_of_thread_[m.find_thread(m.contexts()[c].cancel_thread)].push_back(c);
   row_in_parent_.assign(nc, 0);
   const auto roots = m.roots();
   for (std::size_t r = 0; r < roots.size(); ++r) row_in_parent_[roots[r]] = static_cast<int>(r);
@@ -162,22 +161,10 @@ TraceDocument::TraceDocument(const TraceDocument& prev, analysis::TraceModel mod
   waits.insert(waits.end(), delta.changed_waits.begin(), delta.changed_waits.end());
   end_ns_ = std::max(prev.end_ns_, m.run().end_ns);
   begin_ns_ = prev.begin_ns_;
-  for (auto i : ctxs) {
-    const auto& c = m.contexts()[i];
-    if (c.created_ns != kNoTime) {
-      begin_ns_ = std::min(begin_ns_, c.created_ns);
-      end_ns_ = std::max(end_ns_, c.created_ns);
-    }
-    if (c.cancel_ns != kNoTime) end_ns_ = std::max(end_ns_, c.cancel_ns);
-  }
-  for (auto i : waits) {
-    const auto& w = m.waits()[i];
-    if (w.begin_ns != kNoTime) end_ns_ = std::max(end_ns_, w.begin_ns);
-    if (w.end_ns != kNoTime) end_ns_ = std::max(end_ns_, w.end_ns);
-  }
+  for (auto i : ctxs) widen(begin_ns_, end_ns_, m.contexts()[i]);
+  for (auto i : waits) widen(begin_ns_, end_ns_, m.waits()[i]);
   for (auto* list : {&delta.new_threads, &delta.changed_threads})
-    for (auto t : *list)
-      if (m.threads()[t].exit_ns != kNoTime) end_ns_ = std::max(end_ns_, m.threads()[t].exit_ns);
+    for (auto t : *list) widen(begin_ns_, end_ns_, m.threads()[t]);
 
   // Contexts: states of the named ones; the leak overlay is redone below.
   node_state_ = prev.node_state_;
@@ -197,7 +184,8 @@ TraceDocument::TraceDocument(const TraceDocument& prev, analysis::TraceModel mod
     if (is_origin_cause(c)) flag(i);
   }
 
-  // Waits: styles of the named ones; "missed" of every wait with an edge in the rewritten tail.
+  // Waits: styles of the named ones; "missed" of every wait with an edge in
+  // the rewritten tail is cleared here and set again with the tail's edges below.
   wait_style_ = prev.wait_style_;
   wait_style_.resize(nw, WaitStyle::observing);
   for (auto i : waits) wait_style_[i] = base_style(i);
@@ -206,9 +194,6 @@ TraceDocument::TraceDocument(const TraceDocument& prev, analysis::TraceModel mod
   const std::size_t from = delta.edges_changed ? std::min(delta.edges_changed_from, pm.edges().size()) : pm.edges().size();
   for (std::size_t e = from; e < pm.edges().size(); ++e)
     if (pm.edges()[e].wait < nw) wait_missed_[pm.edges()[e].wait] = 0;
-  for (std::size_t e = from; e < m.edges().size(); ++e)
-    if (m.edges()[e].kind == analysis::WakeEdge::Kind::missed && m.edges()[e].wait < nw)
-      wait_missed_[m.edges()[e].wait] = 1;
 
   derive_findings();
   if (!delta.new_threads.empty() || !delta.changed_threads.empty() || !delta.new_waits.empty()) {
@@ -226,17 +211,7 @@ TraceDocument::TraceDocument(const TraceDocument& prev, analysis::TraceModel mod
     }
   for (auto e : prev.missed_edges_)
     if (e < from) missed_edges_.push_back(e);
-  std::vector<std::uint32_t> woke_new;
-  for (std::size_t e = from; e < m.edges().size(); ++e) {
-    const auto& ed = m.edges()[e];
-    const auto idx = static_cast<std::uint32_t>(e);
-    if (ed.kind == analysis::WakeEdge::Kind::woke && ed.wake_ns != kNoTime && ed.cancel_ns != kNoTime) {
-      woke_new.push_back(idx);
-      max_wake_lag_ = std::max(max_wake_lag_, ed.wake_ns - ed.cancel_ns);
-    } else if (ed.kind == analysis::WakeEdge::Kind::missed) {
-      missed_edges_.push_back(idx);
-    }
-  }
+  std::vector<std::uint32_t> woke_new = index_edges_from(from);
   auto merge_into = [](std::vector<std::uint32_t>& index, std::vector<std::uint32_t> fresh, auto less) {
     std::sort(fresh.begin(), fresh.end(), less);
     const auto mid = static_cast<std::ptrdiff_t>(index.size());
@@ -247,7 +222,7 @@ TraceDocument::TraceDocument(const TraceDocument& prev, analysis::TraceModel mod
 
   // Cancel-time indexes: the contexts that became done (or origins) since.
   auto was_done = [&](std::uint32_t c) { return c < pnc && pm.contexts()[c].cancel_ns != kNoTime; };
-  std::vector<std::uint32_t> done_new, origins_new;
+  std::vector<std::uint32_t> done_new, origins_new;  // (origins: by thread below)
   for (auto i : ctxs)
     if (m.contexts()[i].cancel_ns != kNoTime && !was_done(i)) done_new.push_back(i);
   for (auto* list : {&ctxs, &flagged})
@@ -260,12 +235,10 @@ TraceDocument::TraceDocument(const TraceDocument& prev, analysis::TraceModel mod
   done_new.erase(std::unique(done_new.begin(), done_new.end()), done_new.end());
   cancelled_by_time_ = prev.cancelled_by_time_;
   merge_into(cancelled_by_time_, std::move(done_new), by_cancel(m));
-  origins_by_cancel_ = prev.origins_by_cancel_;
   origins_of_thread_ = prev.origins_of_thread_;
   std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> per_thread;
   for (auto c : origins_new) per_thread[m.find_thread(m.contexts()[c].cancel_thread)].push_back(c);
   for (auto& [t, fresh] : per_thread) merge_into(origins_of_thread_[t], std::move(fresh), by_cancel(m));
-  merge_into(origins_by_cancel_, std::move(origins_new), by_cancel(m));
 
   // Rows under the parent: a new child is nearly always its parent's last.
   row_in_parent_ = prev.row_in_parent_;
@@ -351,6 +324,25 @@ void TraceDocument::derive_lanes() {
   for (std::uint32_t l = 0; l < lanes_.size(); ++l) lane_of_[lanes_[l]] = l;
 }
 
+// Edges [from, end): missed ones marked on their wait and listed, the
+// largest wake lag taken; the woke ones (with both times) returned, by index.
+std::vector<std::uint32_t> TraceDocument::index_edges_from(std::size_t from) {
+  const auto& m = model_;
+  std::vector<std::uint32_t> woke;
+  for (std::size_t e = from; e < m.edges().size(); ++e) {
+    const auto& ed = m.edges()[e];
+    const auto idx = static_cast<std::uint32_t>(e);
+    if (ed.kind == analysis::WakeEdge::Kind::woke && ed.wake_ns != kNoTime && ed.cancel_ns != kNoTime) {
+      woke.push_back(idx);
+      max_wake_lag_ = std::max(max_wake_lag_, ed.wake_ns - ed.cancel_ns);
+    } else if (ed.kind == analysis::WakeEdge::Kind::missed) {
+      missed_edges_.push_back(idx);
+      if (ed.wait < wait_missed_.size()) wait_missed_[ed.wait] = 1;
+    }
+  }
+  return woke;
+}
+
 void TraceDocument::derive_tree() {
   default_tree_ = std::make_unique<TreeGeometry>(tree_geometry(*this, nullptr, {}));
 }
@@ -363,19 +355,13 @@ std::unique_ptr<TreeGeometry> TraceDocument::take_default_tree() const {
 }
 
 const std::vector<std::uint32_t>& TraceDocument::findings_of_context(std::uint32_t c) const {
-  static const std::vector<std::uint32_t> none;
-  auto it = ctx_findings_.find(c);
-  return it == ctx_findings_.end() ? none : it->second;
+  return entry(ctx_findings_, c);
 }
 const std::vector<std::uint32_t>& TraceDocument::origins_of_thread(std::uint32_t t) const {
-  static const std::vector<std::uint32_t> none;
-  auto it = origins_of_thread_.find(t);
-  return it == origins_of_thread_.end() ? none : it->second;
+  return entry(origins_of_thread_, t);
 }
 const std::vector<std::uint32_t>& TraceDocument::findings_of_wait(std::uint32_t w) const {
-  static const std::vector<std::uint32_t> none;
-  auto it = wait_findings_.find(w);
-  return it == wait_findings_.end() ? none : it->second;
+  return entry(wait_findings_, w);
 }
 
 bool TraceDocument::context_exists_at(std::uint32_t c, std::int64_t t) const noexcept {

@@ -40,6 +40,16 @@ bool process_gone(std::int64_t pid) {
 
 double ms_since(const QElapsedTimer& t) { return static_cast<double>(t.nsecsElapsed()) / 1e6; }
 
+/// The rules over the whole file, and how long they took.
+analysis::Report run_rules(sqlite3* db, const std::string& path, double& ms) {
+  QElapsedTimer clock;
+  clock.start();
+  analysis::Report r = analysis::analyze(db, analysis::Options{});
+  r.run.trace_path = path;
+  ms = ms_since(clock);
+  return r;
+}
+
 /// What a follow does off its worker, on a thread of its own, so that no
 /// publish waits for it: the rules (they read the whole file: their own
 /// connection) and the tree's whole layout (of a published document, which is
@@ -103,21 +113,16 @@ class SideWork {
       std::optional<analysis::Report> report;
       std::unique_ptr<TreeGeometry> tree;
       double rules_ms = 0, tree_ms = 0;
-      QElapsedTimer clock;
       if (rules) {
-        clock.start();
         try {
           std::string err;
           if (!reader) reader = trace::TraceReader::open(path_, &err, /*quick_check=*/false);
-          if (reader) {
-            report = analysis::analyze(reader->db(), analysis::Options{});
-            report->run.trace_path = path_;
-          }
+          if (reader) report = run_rules(reader->db(), path_, rules_ms);
         } catch (const std::exception&) {  // the worker's own reads report a broken file
         }
-        rules_ms = ms_since(clock);
       }
       if (doc) {
+        QElapsedTimer clock;
         clock.start();
         tree = std::make_unique<TreeGeometry>(tree_geometry(*doc, nullptr, {}));
         // Room for the contexts the scene will place after it, so that
@@ -283,11 +288,7 @@ void TraceFollower::follow(const QString& path) {
           // what came after it).
           analysis::TraceModel fresh = job->model;
           if (!job->report || final) {
-            QElapsedTimer rules;
-            rules.start();
-            job->report = analysis::analyze(job->reader->db(), analysis::Options{});
-            job->report->run.trace_path = job->path;
-            job->analyze_ms = ms_since(rules);
+            job->report = run_rules(job->reader->db(), job->path, job->analyze_ms);
             job->since_analyze.start();
           }
           auto warnings = job->reader->warnings();

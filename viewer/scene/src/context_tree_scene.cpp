@@ -63,8 +63,7 @@ class TreeItem : public QGraphicsItem {
       for (auto i = first; i < last; ++i) {
         const auto c = row[i];
         if (!s_->kids_[c].empty()) parents.push_back(c);
-        if (const auto pa = m.contexts()[c].parent; pa != kNoIndex && pa < s_->drawn_flag_.size() && s_->drawn_flag_[pa])
-          parents.push_back(pa);
+        if (const auto pa = s_->parent_of(c); pa != kNoIndex) parents.push_back(pa);
       }
     }
     std::sort(parents.begin(), parents.end());
@@ -370,9 +369,8 @@ QRectF ContextTreeScene::content_rect() const { return content_; }
 
 std::uint32_t ContextTreeScene::context_at(QPointF sp) const {
   if (!doc_ || rows_.empty()) return kNoIndex;
-  const double row_h = kNodeH + kGapY;
   // Badges stick out above a box a little: accept a few pixels around it.
-  const int d = static_cast<int>(std::floor((sp.y() + 10) / row_h));
+  const int d = static_cast<int>(std::floor((sp.y() + 10) / kLevel));
   if (d < 0 || d >= static_cast<int>(rows_.size())) return kNoIndex;
   const auto& row = rows_[static_cast<std::size_t>(d)];
   auto it = std::upper_bound(row.begin(), row.end(), sp.x(), [&](double x, std::uint32_t c) { return x < pos(c).x(); });
@@ -430,12 +428,11 @@ void ContextTreeScene::adopt(TreeGeometry g) {
 std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> ContextTreeScene::in_view(const QRectF& r) const {
   // Rows (levels) whose boxes meet r, and in each the range of boxes by x.
   std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> out;
-  const double level = kNodeH + kGapY, slot = kNodeW + kGapX;
-  const auto d0 = static_cast<std::ptrdiff_t>(std::floor((r.top() - kNodeH) / level));
-  const auto d1 = static_cast<std::ptrdiff_t>(std::floor(r.bottom() / level));
+  const auto d0 = static_cast<std::ptrdiff_t>(std::floor((r.top() - kNodeH) / kLevel));
+  const auto d1 = static_cast<std::ptrdiff_t>(std::floor(r.bottom() / kLevel));
   for (auto d = std::max<std::ptrdiff_t>(0, d0); d <= d1 && d < static_cast<std::ptrdiff_t>(rows_.size()); ++d) {
     const auto& row = rows_[static_cast<std::size_t>(d)];
-    const double xl = (r.left() - kNodeW) / slot, xr = r.right() / slot;
+    const double xl = (r.left() - kNodeW) / kSlot, xr = r.right() / kSlot;
     auto lo = std::lower_bound(row.begin(), row.end(), xl, [&](std::uint32_t c, double x) { return x_[c] < x; });
     auto hi = std::upper_bound(lo, row.end(), xr, [&](double x, std::uint32_t c) { return x < x_[c]; });
     if (lo != hi)
@@ -446,8 +443,7 @@ std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> ContextTreeScene:
 }
 
 void ContextTreeScene::refresh_extent() {
-  const double slot = kNodeW + kGapX, level = kNodeH + kGapY;
-  content_ = drawn_.empty() ? QRectF() : QRectF(0, -12, width_ * slot + kNodeW, levels_ * level - kGapY + 12);
+  content_ = drawn_.empty() ? QRectF() : QRectF(0, -12, width_ * kSlot + kNodeW, levels_ * kLevel - kGapY + 12);
   item_->refresh();
   setSceneRect(content_.adjusted(-400, -300, 400, 300));
   emit layoutChanged();

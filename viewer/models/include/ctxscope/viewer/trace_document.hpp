@@ -129,9 +129,8 @@ class TraceDocument {
   std::int64_t max_wake_lag() const noexcept { return max_wake_lag_; }
   /// Edges of kind missed.
   const std::vector<std::uint32_t>& missed_edges() const noexcept { return missed_edges_; }
-  /// Cancel origins (is_cancel_origin, done) by cancel time.
-  const std::vector<std::uint32_t>& origins_by_cancel() const noexcept { return origins_by_cancel_; }
-  /// The cancel origins whose cancel ran on thread index `thread`, by cancel
+  /// The cancel origins (is_cancel_origin, done) whose cancel ran on thread
+  /// index `thread` (kNoIndex: a thread the trace does not name), by cancel
   /// time: a lane draws its markers by bisection, not by walking every origin.
   const std::vector<std::uint32_t>& origins_of_thread(std::uint32_t thread) const;
   /// Every context that became done, by cancel time (a playback step finds what it cancelled by bisection).
@@ -164,13 +163,14 @@ class TraceDocument {
   void derive_findings();
   void derive_lanes();
   void derive_tree();
+  std::vector<std::uint32_t> index_edges_from(std::size_t from);
   NodeState base_state(std::uint32_t context) const noexcept;
   WaitStyle base_style(std::uint32_t wait) const noexcept;
   std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> ctx_findings_, wait_findings_;  // sparse: few findings
   std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> origins_of_thread_;  // thread index → origins by cancel
   std::vector<std::uint32_t> f_ctx_, f_thread_, f_wait_;
   std::vector<std::uint32_t> lanes_, lane_of_;
-  std::vector<std::uint32_t> woke_by_wake_, missed_edges_, origins_by_cancel_, cancelled_by_time_;
+  std::vector<std::uint32_t> woke_by_wake_, missed_edges_, cancelled_by_time_;
   std::int64_t max_wake_lag_ = 0;
   std::vector<int> row_in_parent_;
   mutable std::mutex take_mutex_;

@@ -1,16 +1,18 @@
 // ctxscope/viewer/trace_follower.hpp — follows a trace a running program is still writing.
 //
-// On a worker thread of its own, every interval (50 ms by default) the
+// On a worker thread of its own, every interval (15 ms by default) the
 // follower asks its private trace model for what was committed since
 // (TraceModel::update(): one read transaction, cheap when nothing changed —
-// the recorder commits at least every 100 ms and its WAL makes committed rows
+// the recorder commits at least every 50 ms and its WAL makes committed rows
 // visible to this reader).  When something changed it publishes a new
 // immutable document (updated(doc, state)): a snapshot of the model at that
 // commit (a copy sharing the model's chunks) and the document derived from
-// the last one by the updates since (TraceDocument's delta constructor), with
-// the rules' findings re-run at a lower rate (at least `analyze_every_ms` and
-// 5x their last duration apart, and always at the end).  The GUI thread
-// never touches SQLite and never waits for the worker.
+// the last one by the updates since (TraceDocument's delta constructor).  The
+// rules and the tree's whole layout run on a side thread of their own, each
+// at most a fifth of the time (the rules at least `analyze_every_ms` apart)
+// and only after new rows; the next document carries their latest results.
+// The first and the last document are whole (rules and layout on this
+// worker).  The GUI thread never touches SQLite and never waits for the worker.
 //
 // The end: a run whose end marker is written is `ended` (and following
 // stops); a run without one whose process is gone (run.pid no longer exists
@@ -18,10 +20,9 @@
 // error.  A file that does not exist yet is waited for; a file that is not a
 // trace is failed(path, message).
 //
-// Cost: O(rows changed) per poll and per publish, except the tree's default
-// layout, which each document still lays out whole (docs/viewer.md, "Live
-// follow"); the follower publishes at most every `publish_every_ms` (100 ms)
-// while rows keep coming.
+// Cost: O(rows changed) per poll and per publish; the follower polls every
+// `interval_ms` (15 ms) and publishes at most every `publish_every_ms` (30 ms)
+// while rows keep coming (docs/viewer.md, "Live follow").
 //
 // Thread safety: the public functions are for the thread that owns the
 // follower (the GUI thread); signals arrive queued on it.

@@ -32,6 +32,8 @@ class ContextTreeScene : public QGraphicsScene {
   Q_OBJECT
  public:
   static constexpr double kNodeW = 184, kNodeH = 54, kGapX = 18, kGapY = 40;
+  /// One layout slot (x) and one level (depth) in scene coordinates.
+  static constexpr double kSlot = kNodeW + kGapX, kLevel = kNodeH + kGapY;
 
   explicit ContextTreeScene(QObject* parent = nullptr);
   ~ContextTreeScene() override;
@@ -119,7 +121,7 @@ class ContextTreeScene : public QGraphicsScene {
   void refresh_extent();
   /// (level, first, last) of the boxes in each row that meet `r` (scene coordinates).
   std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> in_view(const QRectF& r) const;
-  QPointF pos(std::uint32_t c) const noexcept { return {x_[c] * (kNodeW + kGapX), depth_[c] * (kNodeH + kGapY)}; }
+  QPointF pos(std::uint32_t c) const noexcept { return {x_[c] * kSlot, depth_[c] * kLevel}; }
 
   DocumentPtr doc_;
   const TraceFilter* filter_ = nullptr;
