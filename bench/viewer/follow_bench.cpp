@@ -13,10 +13,18 @@
 //               on its side thread, each <= a fifth of the time).
 //   GUI block   the longest gap between ticks of a 1 ms timer on the GUI
 //               thread (what the user feels), and MainWindow::max_update_ms
-//               (the GUI time of applying one update).
-//   lag         per update shown: now minus the moment the producer had
-//               created the newest context that update shows (commit,
-//               publish, apply; 1,000-unit resolution).
+//               (the GUI time of applying one update).  Each gap over 16 ms
+//               is listed with how much of it the GUI thread spent on a CPU
+//               (its own work) and waiting for one (the machine's other
+//               threads: the traced program, its recorder, the follower),
+//               from /proc/thread-self/schedstat.
+//   lag         per update shown, two clocks (1,000-unit resolution):
+//               from creation — now minus the moment the producer created
+//               the newest context that update shows (the recorder's commit
+//               interval, then poll, read, publish, apply);
+//               from commit (the measure) — now minus the moment a
+//               watcher thread, polling the file every 1 ms on its own
+//               SQLite connection, first saw that context committed.
 //   memory      process RSS before and after, per event recorded.
 #include <QApplication>
 #include <QElapsedTimer>
@@ -29,6 +37,8 @@
 #include <filesystem>
 #include <thread>
 #include <vector>
+
+#include <sqlite3.h>
 
 #include "bench_util.hpp"
 #include "ctxscope/context.hpp"
@@ -82,6 +92,8 @@ int main(int argc, char** argv) {
   constexpr double kEventsPerUnit = 3;
   const auto units_total = static_cast<std::size_t>(seconds * rate / kEventsPerUnit);
   std::vector<std::atomic<std::int64_t>> stamp(units_total / 1000 + 2);
+  std::vector<std::atomic<std::uint64_t>> stamp_id(units_total / 1000 + 2);  // that unit's context id
+  std::vector<std::atomic<std::int64_t>> seen(units_total / 1000 + 2);       // when it was first seen committed
   std::atomic<std::size_t> made{0};
   std::atomic<bool> go{false}, done{false};
   std::thread producer([&] {
@@ -93,13 +105,40 @@ int main(int argc, char** argv) {
       const auto target = static_cast<std::size_t>(units_per_ms * static_cast<double>(slice + 1));
       for (; u < std::min(target, units_total); ++u) {
         auto [c, cancel] = ctxscope::with_cancel(root);
-        if (u % 1000 == 0) stamp[u / 1000].store(now_ns(), std::memory_order_relaxed);
+        if (u % 1000 == 0) {
+          stamp_id[u / 1000].store(c.id(), std::memory_order_relaxed);
+          stamp[u / 1000].store(now_ns(), std::memory_order_release);
+        }
         cancel();
         made.store(u + 1, std::memory_order_release);
       }
       std::this_thread::sleep_until(t0 + std::chrono::microseconds(1000 * (slice + 1)));
     }
     done.store(true);
+  });
+
+  // Commit watcher: every 1 ms, the largest committed context id (an index
+  // lookup on its own read connection) against the stamped units' ids.
+  std::thread watcher([&] {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return;
+    sqlite3_stmt* q = nullptr;
+    sqlite3_prepare_v2(db, "SELECT max(id) FROM contexts", -1, &q, nullptr);
+    std::size_t next = 0;  // the first stamped unit not yet seen
+    while (!done.load() || next < stamp.size()) {
+      if (!q || sqlite3_step(q) != SQLITE_ROW) break;
+      const auto max_id = static_cast<std::uint64_t>(sqlite3_column_int64(q, 0));
+      sqlite3_reset(q);
+      const auto t = now_ns();
+      for (; next < stamp.size() && stamp[next].load(std::memory_order_acquire) != 0 &&
+             stamp_id[next].load(std::memory_order_relaxed) <= max_id;
+           ++next)
+        seen[next].store(t, std::memory_order_relaxed);
+      if (done.load() && (next >= stamp.size() || stamp[next].load(std::memory_order_acquire) == 0)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
   });
 
   // GUI thread: 1 ms ticks (their gaps = how long the event loop was blocked), updates and their lag.
@@ -109,10 +148,24 @@ int main(int argc, char** argv) {
   struct Stall {
     double at_s, ms;
     std::size_t updates;
+    double cpu_ms, runq_ms;  // of it, on a CPU and waiting for one (/proc schedstat); the rest asleep
   };
+  // The GUI thread's time on a CPU and waiting for one so far (ns), from /proc/thread-self/schedstat.
+  struct Sched {
+    unsigned long long on_cpu = 0, waited = 0;
+  };
+  const auto sched = [] {
+    Sched s;
+    if (FILE* f = std::fopen("/proc/thread-self/schedstat", "r")) {
+      if (std::fscanf(f, "%llu %llu", &s.on_cpu, &s.waited) != 2) s = {};
+      std::fclose(f);
+    }
+    return s;
+  };
+  Sched last_sched;
   std::vector<Stall> stalls;  // gaps over 16 ms: when, how long, after how many updates
   QElapsedTimer run_clock;
-  std::vector<double> gaps, lags;
+  std::vector<double> gaps, lags, commit_lags;
   double max_gap = 0;
   QElapsedTimer tick_clock;
   QTimer ticker;
@@ -123,7 +176,14 @@ int main(int argc, char** argv) {
       const double g = static_cast<double>(tick_clock.nsecsElapsed()) / 1e6;
       gaps.push_back(g);
       max_gap = std::max(max_gap, g);
-      if (g > 16.0) stalls.push_back({static_cast<double>(run_clock.elapsed()) / 1000.0, g, updates});
+      const auto d = sched();
+      if (g > 16.0)
+        stalls.push_back({static_cast<double>(run_clock.elapsed()) / 1000.0, g, updates,
+                          static_cast<double>(d.on_cpu - last_sched.on_cpu) / 1e6,
+                          static_cast<double>(d.waited - last_sched.waited) / 1e6});
+      last_sched = d;
+    } else {
+      last_sched = sched();
     }
     tick_clock.start();
   });
@@ -141,7 +201,10 @@ int main(int argc, char** argv) {
     if (n > base) {
       const std::size_t newest = n - base - 1;  // index of the newest unit shown
       const auto s = stamp[newest / 1000].load(std::memory_order_relaxed);
-      if (s) lags.push_back(static_cast<double>(now_ns() - s) / 1e6);
+      const auto t = now_ns();
+      if (s) lags.push_back(static_cast<double>(t - s) / 1e6);
+      const auto c = seen[newest / 1000].load(std::memory_order_relaxed);
+      if (c) commit_lags.push_back(static_cast<double>(std::max<std::int64_t>(0, t - c)) / 1e6);
     }
     if (w.run_state() != ctxscope::viewer::TraceFollower::RunState::running) {
       ended = true;
@@ -163,6 +226,7 @@ int main(int argc, char** argv) {
   const auto wall0 = Clock::now();
   app.exec();
   if (producer.joinable()) producer.join();
+  watcher.join();
   const double wall = std::chrono::duration<double>(Clock::now() - wall0).count();
   const long rss1 = rss_kb();
   const auto& doc = *w.document();
@@ -181,10 +245,15 @@ int main(int argc, char** argv) {
   std::printf("  GUI thread blocked (1 ms timer gaps)    max %7.1f ms  p99 %6.1f ms  (target: never > 16 ms)\n", max_gap,
               pct(gaps, 0.99));
   std::printf("  stalls over 16 ms: %zu;", stalls.size());
-  for (const auto& st : stalls) std::printf(" %.1f ms at %.2f s (after %zu updates);", st.ms, st.at_s, st.updates);
+  for (const auto& st : stalls)
+    std::printf(" %.1f ms at %.2f s (after %zu updates; on a CPU %.1f ms, waiting for one %.1f ms);", st.ms, st.at_s,
+                st.updates, st.cpu_ms, st.runq_ms);
   std::printf("\n");
   std::printf("  one update applied on the GUI thread    max %7.1f ms\n", w.max_update_ms());
   std::printf("  lag commit -> on screen                 median %6.1f ms  p99 %6.1f ms  max %6.1f ms  (target p99 <= 100 ms)\n",
+              pct(commit_lags, 0.5), pct(commit_lags, 0.99),
+              commit_lags.empty() ? 0.0 : *std::max_element(commit_lags.begin(), commit_lags.end()));
+  std::printf("  lag creation -> on screen               median %6.1f ms  p99 %6.1f ms  max %6.1f ms  (recorder's commit interval included)\n",
               pct(lags, 0.5), pct(lags, 0.99), lags.empty() ? 0.0 : *std::max_element(lags.begin(), lags.end()));
   std::printf("  memory                                  %.1f MB -> %.1f MB RSS: %.0f bytes/event (model's own count %.1f MB)\n",
               rss0 / 1024.0, rss1 / 1024.0, events ? (rss1 - rss0) * 1024.0 / static_cast<double>(events) : 0.0,

@@ -155,8 +155,17 @@ TEST(TraceDocumentDelta, EqualsTheDocumentBuiltWholeAtEveryStepOfALiveRun) {
     const TraceDocument whole(db.string(), model, r, {});
     expect_same_document(*next, whole, step);
     auto bare = std::make_shared<TraceDocument>(*doc, model, pending, r, std::vector<std::string>{}, false);
-    if (step % 4 == 0) bare->set_default_tree(std::make_unique<viewer::TreeGeometry>(tree_geometry(*doc, nullptr, {})));
-    scene.follow_document(bare);
+    const bool with_layout = step % 4 == 0;
+    if (with_layout) bare->set_default_tree(std::make_unique<viewer::TreeGeometry>(tree_geometry(*doc, nullptr, {})));
+    const auto drawn_before = scene.drawn().size();
+    // The layout a carried one replaces comes back (for the window to free
+    // off the GUI thread): the arrays the scene drew from until now.
+    const auto replaced = scene.follow_document(bare);
+    ASSERT_EQ(replaced != nullptr, with_layout) << "step " << step;
+    if (replaced) {
+      EXPECT_EQ(replaced->drawn.size(), drawn_before) << "step " << step;
+      EXPECT_NE(replaced->drawn.data(), scene.drawn().data()) << "step " << step;
+    }
     expect_laid_out(scene, *bare, step);
     doc = std::move(next);
     pending = {};

@@ -356,7 +356,7 @@ void MainWindow::attach(DocumentPtr doc, bool grown) {
   context_model_->set_document(doc_);
   lanes_model_->set_document(doc_);
   findings_model_->set_document(doc_);
-  if (grown) tree_scene_->follow_document(doc_);
+  if (grown) follower_->dispose(tree_scene_->follow_document(doc_));
   else tree_scene_->set_document(doc_);
   lanes_scene_->set_document(doc_);
   playback_->set_document(doc_);

@@ -127,9 +127,15 @@ class SideWork {
         tree = std::make_unique<TreeGeometry>(tree_geometry(*doc, nullptr, {}));
         // Room for the contexts the scene will place after it, so that
         // growing these arrays on the GUI thread does not move them.
+        // The large inner arrays too (a parent of many children, a wide level):
+        // otherwise the first push after the adopt copies megabytes into fresh
+        // pages, a page fault per 4 KiB, on the GUI thread.
         auto room = [](auto& v) { v.reserve(v.size() + v.size() / 2 + 4096); };
         room(tree->kids), room(tree->x), room(tree->depth), room(tree->drawn_flag), room(tree->hidden_below),
             room(tree->drawn);
+        for (auto* nested : {&tree->kids, &tree->rows})
+          for (auto& v : *nested)
+            if (v.size() >= 4096) room(v);
         tree_ms = ms_since(clock);
         doc.reset();  // a replaced document may be freed here, off the GUI thread
       }
@@ -181,6 +187,10 @@ TraceFollower::TraceFollower(QObject* parent) : QObject(parent) {
   connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
   thread_.setObjectName("ctxscope-viewer-follow");
   thread_.start();
+  // Reading and deriving documents yields to the GUI thread on a busy
+  // machine (nice is per thread on Linux): a repaint must not wait for a core
+  // behind a poll.  The side thread (rules, whole layouts) is lower still.
+  QMetaObject::invokeMethod(worker_, [] { ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 4); });
 }
 
 TraceFollower::~TraceFollower() {
@@ -189,10 +199,10 @@ TraceFollower::~TraceFollower() {
   thread_.wait();
 }
 
-void TraceFollower::dispose(DocumentPtr doc) {
-  if (!doc) return;
+void TraceFollower::dispose(std::shared_ptr<const void> garbage) {
+  if (!garbage) return;
   // The lambda (and with it the last reference) is destroyed on the worker.
-  QMetaObject::invokeMethod(worker_, [d = std::move(doc)]() mutable { d.reset(); }, Qt::QueuedConnection);
+  QMetaObject::invokeMethod(worker_, [g = std::move(garbage)]() mutable { g.reset(); }, Qt::QueuedConnection);
 }
 
 void TraceFollower::stop() {

@@ -267,7 +267,10 @@ void ContextTreeScene::set_document(DocumentPtr doc) {
   marks_.clear();
   // The default layout was computed with the document, off this thread.
   if (doc_) {
-    if (auto g = doc_->take_default_tree()) return adopt(std::move(*g));
+    if (auto g = doc_->take_default_tree()) {
+      adopt(std::move(*g));
+      return;
+    }
   }
   relayout();
 }
@@ -401,21 +404,22 @@ void ContextTreeScene::relayout() {
   else adopt(TreeGeometry{});
 }
 
-void ContextTreeScene::adopt(TreeGeometry g) {
-  // Moved in whole (a follow update adopts a million-context layout without
-  // touching each node on this thread); positions are computed when drawn.
+TreeGeometry ContextTreeScene::adopt(TreeGeometry g) {
+  // Swapped in whole (a follow update adopts a million-context layout without
+  // touching each node on this thread; the old arrays go back in g, to be
+  // freed wherever the caller likes); positions are computed when drawn.
   const auto n = doc_ ? doc_->model().contexts().size() : 0;
-  x_ = std::move(g.x);
+  std::swap(x_, g.x);
   if (x_.size() < n) x_.resize(n, 0.0);
   width_ = g.width;
   levels_ = g.levels;
-  drawn_ = std::move(g.drawn);
-  drawn_flag_ = std::move(g.drawn_flag);
-  kids_ = std::move(g.kids);
-  roots_ = std::move(g.roots);
-  hidden_below_ = std::move(g.hidden_below);
-  rows_ = std::move(g.rows);
-  depth_ = std::move(g.depth);
+  std::swap(drawn_, g.drawn);
+  std::swap(drawn_flag_, g.drawn_flag);
+  std::swap(kids_, g.kids);
+  std::swap(roots_, g.roots);
+  std::swap(hidden_below_, g.hidden_below);
+  std::swap(rows_, g.rows);
+  std::swap(depth_, g.depth);
   // A layout of fewer contexts (an earlier document of a followed run, or
   // none): the rest are not drawn until place_new() or the next layout.
   if (depth_.size() < n) depth_.resize(n, -1);
@@ -423,6 +427,7 @@ void ContextTreeScene::adopt(TreeGeometry g) {
   if (hidden_below_.size() < n) hidden_below_.resize(n, 0);
   if (kids_.size() < n) kids_.resize(n);
   refresh_extent();
+  return g;
 }
 
 std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> ContextTreeScene::in_view(const QRectF& r) const {
@@ -449,22 +454,28 @@ void ContextTreeScene::refresh_extent() {
   emit layoutChanged();
 }
 
-void ContextTreeScene::follow_document(DocumentPtr doc) {
+std::unique_ptr<TreeGeometry> ContextTreeScene::follow_document(DocumentPtr doc) {
   // Collapsed subtrees or a filter: laid out here, whole (what set_document does).
   const bool plain = doc_ && doc && !filter_ &&
                      std::none_of(collapsed_.begin(), collapsed_.end(), [](char v) { return v != 0; });
-  if (!plain) return set_document(std::move(doc));
+  if (!plain) {
+    set_document(std::move(doc));
+    return nullptr;
+  }
   doc_ = std::move(doc);
   const auto n = doc_->model().contexts().size();
   collapsed_.resize(n, 0);
-  if (auto g = doc_->take_default_tree()) {
-    // A layout the follower made of an earlier document: what came since is placed after it.
-    const auto covered = g->x.size();
-    adopt(std::move(*g));
-    place_new(covered);
-  } else {
+  auto g = doc_->take_default_tree();
+  if (!g) {
     place_new(drawn_flag_.size());
+    return nullptr;
   }
+  // A layout the follower made of an earlier document: what came since is
+  // placed after it.  The arrays it replaces go back to the caller in g.
+  const auto covered = g->x.size();
+  *g = adopt(std::move(*g));
+  place_new(covered);
+  return g;
 }
 
 void ContextTreeScene::place_new(std::size_t from) {

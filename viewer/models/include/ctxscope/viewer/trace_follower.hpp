@@ -55,9 +55,10 @@ class TraceFollower : public QObject {
   bool following() const noexcept { return gen_ != 0 && active_; }
   const QString& path() const noexcept { return path_; }
 
-  /// Drops `doc` on the follower's worker thread: the window hands it the
-  /// document an update replaced, so freeing a large model never blocks the GUI.
-  void dispose(DocumentPtr doc);
+  /// Drops `garbage` on the follower's worker thread: the window hands it the
+  /// document an update replaced and the tree layout the scene let go of, so
+  /// freeing a large model or a million-node layout never blocks the GUI.
+  void dispose(std::shared_ptr<const void> garbage);
 
   void set_interval_ms(int ms) { interval_ms_ = ms; }
   void set_publish_every_ms(int ms) { publish_ms_ = ms; }

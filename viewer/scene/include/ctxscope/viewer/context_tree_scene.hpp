@@ -44,8 +44,9 @@ class ContextTreeScene : public QGraphicsScene {
   /// layout when it carries one (the follower lays out whole now and then,
   /// off this thread), and places the contexts no layout has seen yet to the
   /// right of their level — O(new contexts).  With a filter or a collapsed
-  /// subtree it lays out whole, like set_document.
-  void follow_document(DocumentPtr doc);
+  /// subtree it lays out whole, like set_document.  Returns the layout it
+  /// replaced (nullptr if none), for the caller to free off the GUI thread.
+  std::unique_ptr<TreeGeometry> follow_document(DocumentPtr doc);
   const DocumentPtr& document() const noexcept { return doc_; }
   /// Hides contexts the filter does not show (nullptr: show all). The filter must outlive its use.
   void set_filter(const TraceFilter* filter);
@@ -116,7 +117,8 @@ class ContextTreeScene : public QGraphicsScene {
  private:
   friend class TreeItem;
   void relayout();
-  void adopt(TreeGeometry g);
+  /// Takes g's arrays; returns the ones they replace.
+  TreeGeometry adopt(TreeGeometry g);
   void place_new(std::size_t from);
   void refresh_extent();
   /// (level, first, last) of the boxes in each row that meet `r` (scene coordinates).
