@@ -45,6 +45,7 @@ TEST_P(ViewerScenario, TreeShowsEveryContextInItsStateAndTheLeakInRed) {
   const auto& doc = *sw.w.document();
   auto* scene = sw.w.tree_scene();
   EXPECT_EQ(scene->drawn().size(), doc.model().contexts().size());
+  EXPECT_FALSE(scene->wave_running()) << "opening a run animates no cancel wave";
   // Leaked exactly where the rule engine found a lost cancel.
   std::set<std::uint32_t> lost;
   for (std::uint32_t f = 0; f < doc.report().findings.size(); ++f)

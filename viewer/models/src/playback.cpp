@@ -52,11 +52,14 @@ Playback::Playback(QObject* parent) : QObject(parent) {
   connect(&timer_, &QTimer::timeout, this, &Playback::tick);
 }
 
-void Playback::set_document(DocumentPtr doc) {
+void Playback::set_document(DocumentPtr doc, bool grown) {
   pause();
   doc_ = std::move(doc);
-  const auto prev = t_;
+  const auto old = t_;
   t_ = doc_ ? doc_->end_ns() : 0;
+  // Opening a run is not a step from 0 to its end: a wave from every cancel
+  // of the run would start (and cost a pass over all of them).
+  const auto prev = grown ? old : t_;
   carry_ns_ = 0;
   emit timeChanged(t_, prev);
 }

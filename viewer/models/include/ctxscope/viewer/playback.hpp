@@ -46,8 +46,10 @@ class Playback : public QObject {
 
   explicit Playback(QObject* parent = nullptr);
 
-  /// A new document: pauses, t = its end.
-  void set_document(DocumentPtr doc);
+  /// A new document: pauses, t = its end.  Nothing was stepped over (no
+  /// cancel wave runs), unless `grown`: the next document of a followed run,
+  /// whose cancels since the last document's end run their wave.
+  void set_document(DocumentPtr doc, bool grown = false);
   const DocumentPtr& document() const noexcept { return doc_; }
 
   std::int64_t time() const noexcept { return t_; }
