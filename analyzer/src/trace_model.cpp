@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <system_error>
 #include <limits>
 #include <memory>
@@ -280,10 +281,20 @@ class ModelBuilder {
     read_sites();
     read_stacks();
     read_tests();
-    const std::int64_t n_threads = count("threads"), n_ctx = count("contexts"), n_waits = count("waits");
-    const double total = std::max<double>(1.0, static_cast<double>(n_threads + n_ctx + n_waits));
-
     const IdSpan thread_ids = id_span("threads"), ctx_ids = id_span("contexts"), wait_ids = id_span("waits");
+    // A prefix: ids below a cut in each table, read here; its row counts are
+    // bounded by the cut ids' span (count(*) reads every page of a table:
+    // more than the prefix costs to read).
+    const bool preview = opts.prefix < 1.0;
+    const auto cut = [f = std::max(0.0, opts.prefix)](const IdSpan& s) {
+      return s.min + static_cast<std::int64_t>(std::ceil(f * static_cast<double>(s.max - s.min + 1)));
+    };
+    const auto rows = [&](const char* table, const IdSpan& s) {
+      return preview ? cut(s) - s.min : count(table);
+    };
+    const std::int64_t n_threads = rows("threads", thread_ids), n_ctx = rows("contexts", ctx_ids),
+                       n_waits = rows("waits", wait_ids);
+    const double total = std::max<double>(1.0, static_cast<double>(n_threads + n_ctx + n_waits));
 
     // Large files are read by two connections at once (SQLite's per-column
     // cost is most of a load): each table split at the middle of its ids, the
@@ -291,6 +302,7 @@ class ModelBuilder {
     // here.  Both must see the same commit, or the lower half is read again
     // here.  One connection: `upper` is every id.
     Part lower, upper;
+    if (preview) upper.threads.hi = cut(thread_ids), upper.contexts.hi = cut(ctx_ids), upper.waits.hi = cut(wait_ids);
     auto reserve = [&](Part& p, double share) {
       auto n = [&](std::int64_t rows) { return static_cast<std::size_t>(static_cast<double>(rows) * share) + 64; };
       p.thread_rows.reserve(n(n_threads));
@@ -304,7 +316,7 @@ class ModelBuilder {
       progress(0.95 * static_cast<double>(rows_done.fetch_add(n, std::memory_order_relaxed) + n) / total);
     };
     sql::Connection sibling;
-    if (opts.parallel && total >= static_cast<double>(opts.parallel_min_rows)) sibling = open_sibling(db_);
+    if (opts.parallel && !preview && total >= static_cast<double>(opts.parallel_min_rows)) sibling = open_sibling(db_);
     m_.ctx_ids_.reserve(static_cast<std::uint64_t>(std::max<std::int64_t>(ctx_ids.max, 0)), static_cast<std::size_t>(n_ctx));
     m_.wait_ids_.reserve(static_cast<std::uint64_t>(std::max<std::int64_t>(wait_ids.max, 0)),
                          static_cast<std::size_t>(n_waits));

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "ctxscope/chan.hpp"
@@ -380,6 +381,45 @@ TEST(TraceModel, TwoConnectionsLoadTheModelOneConnectionLoads) {
   ASSERT_FALSE(fractions.empty());
   EXPECT_TRUE(std::is_sorted(fractions.begin(), fractions.end()));
   EXPECT_EQ(fractions.back(), 1.0);
+}
+
+// A prefix load (the viewer's preview) holds exactly the rows whose ids lie
+// in the lowest part of each table's id span, linked among themselves.
+TEST(TraceModel, APrefixLoadHoldsTheRowsBelowTheCutOfEachTable) {
+  const auto db = test_dir() / "prefix.db";
+  std::string err;
+  ASSERT_TRUE(trace::start(db.string(), {}, &err)) << err;
+  record_requests(200);
+  trace::stop();
+  auto reader = open_reader(db);
+  const TraceModel whole = TraceModel::load(reader.db(), one_connection());
+  analysis::LoadOptions o;
+  o.prefix = 0.3;
+  const TraceModel part = TraceModel::load(reader.db(), o);
+  auto check = [&](auto rows_of, const char* what) {
+    const auto all = rows_of(whole), some = rows_of(part);
+    ASSERT_FALSE(all.empty()) << what;
+    const auto lo = all.front().id, hi = all.back().id;
+    const auto cut = lo + static_cast<std::uint64_t>(std::ceil(0.3 * static_cast<double>(hi - lo + 1)));
+    std::size_t below = 0;
+    for (const auto& r : all) below += r.id < cut;
+    EXPECT_EQ(some.size(), below) << what;
+    EXPECT_GT(below, 0u) << what;
+    EXPECT_LT(below, all.size()) << what;
+    for (std::size_t i = 0; i < some.size(); ++i) EXPECT_EQ(some[i].id, all[i].id) << what << " row " << i;
+  };
+  check([](const TraceModel& m) { return m.contexts(); }, "contexts");
+  check([](const TraceModel& m) { return m.waits(); }, "waits");
+  check([](const TraceModel& m) { return m.threads(); }, "threads");
+  // Linked among themselves: a parent in the prefix is found, one past it is not.
+  for (const auto& c : part.contexts()) {
+    const auto in_part = c.parent_id ? part.find_context(c.parent_id) : kNoIndex;
+    if (in_part != kNoIndex) {
+      EXPECT_EQ(part.contexts()[in_part].id, c.parent_id);
+    }
+    EXPECT_EQ(c.parent, in_part);
+  }
+  expect_time_ordered(part);
 }
 
 // A live trace: the caller holds a read snapshot while the recorder commits

@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include "ctxscope/trace_reader.hpp"
 #include "scenario_traces.hpp"
 #include "trace_builder.hpp"
 #include "viewer_support.hpp"
@@ -204,6 +205,48 @@ TEST(ViewerWindow, DetailsOfAWaitAndAThreadSayWhatTheyAre) {
 
 namespace ctxscope::testing {
 namespace {
+
+// A large run (here: the threshold set to this run's size) is painted from
+// its first rows while the whole loads: previewShown with a preview document
+// holding the run's first contexts, then documentLoaded with the whole run
+// and its findings; the preview says it is one.
+TEST(ViewerWindow, ALargeRunShowsItsFirstRowsWhileTheWholeLoads) {
+  const auto dir = test_dir();
+  const auto trace = record_buggy(ci_job(), dir);
+  std::string e;
+  auto reader = trace::TraceReader::open(trace.string(), &e);
+  ASSERT_TRUE(reader) << e;
+  const auto events = static_cast<std::uint64_t>(reader->run().events_recorded);
+  ShownWindow sw;
+  sw.w.loader()->set_preview_min_events(events);  // "large": its first quarter first
+  std::vector<std::string> order;
+  viewer::DocumentPtr preview;
+  QString preview_details;
+  QObject::connect(&sw.w, &viewer::MainWindow::previewShown, [&] {
+    order.push_back("preview");
+    preview = sw.w.document();
+    preview_details = sw.w.details()->toPlainText();
+  });
+  QObject::connect(&sw.w, &viewer::MainWindow::documentLoaded, [&] { order.push_back("whole"); });
+  ASSERT_TRUE(open_and_wait(sw.w, trace));
+  ASSERT_EQ(order, (std::vector<std::string>{"preview", "whole"}));
+  ASSERT_TRUE(preview);
+  const auto& whole = *sw.w.document();
+  EXPECT_GT(preview->preview(), 0.0);
+  EXPECT_EQ(whole.preview(), 0.0);
+  EXPECT_TRUE(preview->report().findings.empty());
+  EXPECT_FALSE(whole.report().findings.empty());
+  EXPECT_NE(preview_details.indexOf("Loading"), -1) << preview_details.toStdString();
+  // The preview's contexts are the whole run's first ones.
+  ASSERT_LT(preview->model().contexts().size(), whole.model().contexts().size());
+  for (std::size_t i = 0; i < preview->model().contexts().size(); ++i)
+    EXPECT_EQ(preview->model().contexts()[i].id, whole.model().contexts()[i].id);
+  // A run below the threshold loads whole at once.
+  order.clear();
+  sw.w.loader()->set_preview_min_events(events + 1);
+  ASSERT_TRUE(open_and_wait(sw.w, trace));
+  EXPECT_EQ(order, (std::vector<std::string>{"whole"}));
+}
 
 // A chain of 3,000 derived contexts (a recursion that derives at each level):
 // the window opens it, lays it out and draws it without running out of stack.

@@ -60,13 +60,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), sel_finding_(kNoI
   setWindowTitle(tr("ctxscope viewer"));
 
   connect(loader_, &TraceLoader::progress, progress_, &QProgressBar::setValue);
+  connect(loader_, &TraceLoader::previewLoaded, this, &MainWindow::show_document);
   connect(loader_, &TraceLoader::loaded, this, &MainWindow::show_document);
   connect(loader_, &TraceLoader::diffLoaded, this, &MainWindow::show_diff);
   connect(loader_, &TraceLoader::failed, this, &MainWindow::show_error);
   connect(loader_, &TraceLoader::cancelled, this, [this](const QString& path) {
     progress_->hide();
     cancel_->hide();
-    status_->setText(tr("Loading %1 cancelled").arg(path));
+    status_->setText(doc_ && doc_->preview() > 0 && doc_->path() == path.toStdString()
+                         ? tr("Loading %1 cancelled: showing only the first rows of the run").arg(path)
+                         : tr("Loading %1 cancelled").arg(path));
   });
   connect(tree_scene_, &ContextTreeScene::contextClicked, this, &MainWindow::select_context);
   connect(tree_view_, &ContextTreeView::contextChosen, this, &MainWindow::select_context);
@@ -325,8 +328,13 @@ void MainWindow::open_dialog() {
 
 void MainWindow::show_document(DocumentPtr doc) {
   if (!switching_run_) leave_compare();
-  progress_->hide();
-  cancel_->hide();
+  // A preview (the first rows of a large run): shown while the whole loads,
+  // so the progress bar stays, and no finding is selected yet.
+  const bool preview = doc->preview() > 0;
+  if (!preview) {
+    progress_->hide();
+    cancel_->hide();
+  }
   sel_finding_ = kNoIndex;
   attach(std::move(doc));
   filter_.reset();  // only now: the scenes held it until set_document dropped it
@@ -343,10 +351,22 @@ void MainWindow::show_document(DocumentPtr doc) {
   for (int c = 0; c < ContextTreeModel::ColumnCount; ++c) contexts_view_->resizeColumnToContents(c);
   threads_view_->resizeColumnsToContents();
   setWindowTitle(QStringLiteral("%1 — ctxscope viewer").arg(QFileInfo(QString::fromStdString(doc_->path())).fileName()));
-  remember_recent(QString::fromStdString(doc_->path()));
+  if (!preview) remember_recent(QString::fromStdString(doc_->path()));
   update_status();
   fit_all();
   // The first finding (the report's order) is what a person looks at first.
+  if (preview) {
+    // Legible boxes rather than a fitted overview of dots: the first root at
+    // natural size (the whole run is fitted when it comes).
+    if (!doc_->model().roots().empty()) {
+      tree_view_->setTransform(QTransform());
+      tree_view_->centre_on(doc_->model().roots().front());
+    }
+    details_->setHtml(tr("<p><b>Loading…</b> Showing the first rows of the run while the rest loads and the rules "
+                         "run; the findings follow.</p>"));
+    emit previewShown();
+    return;
+  }
   if (!doc_->report().findings.empty()) select_finding(0);
   else details_->setHtml(tr("<p><b>No findings.</b> The analyzer found no lost cancel and no wait that missed "
                             "a cancellation in this run.</p><p>Select a context, a thread or a wait to see it here.</p>"));
@@ -650,6 +670,16 @@ void MainWindow::update_status() {
   if (!doc_) return;
   const auto& m = doc_->model();
   const auto& r = doc_->report();
+  if (doc_->preview() > 0) {
+    status_->setText(tr("%1 — loading %2 events: showing the first %3 contexts, %4 threads and %5 waits; the rules' "
+                        "findings follow")
+                         .arg(QFileInfo(QString::fromStdString(doc_->path())).fileName())
+                         .arg(m.run().events)
+                         .arg(m.contexts().size())
+                         .arg(m.threads().size())
+                         .arg(m.waits().size()));
+    return;
+  }
   QString s = tr("%1 — %2 contexts, %3 threads, %4 waits, %5 events over %6; %7 %8")
                   .arg(QFileInfo(QString::fromStdString(doc_->path())).fileName())
                   .arg(m.contexts().size())

@@ -106,6 +106,8 @@ class MainWindow : public QMainWindow {
   std::uint32_t selected_test() const noexcept { return test_; }
 
  signals:
+  /// The first rows of a large run are on screen (a preview; documentLoaded follows).
+  void previewShown();
   void documentLoaded();
   void documentUpdated();
   void diffLoaded();

@@ -274,6 +274,22 @@ TraceDocument::TraceDocument(const TraceDocument& prev, analysis::TraceModel mod
   if (lay_out_tree) derive_tree();
 }
 
+void TraceDocument::set_preview(double prefix) noexcept {
+  preview_ = prefix;
+  // Up to its front: the last creation, wait or thread start its rows hold.
+  // Their later facts (a cancel at the run's end) lie past it, so the views
+  // show the state at the front, as playback does at that time.
+  std::int64_t front = 0;
+  for (const auto& c : model_.contexts())
+    if (c.created_ns != kNoTime) front = std::max(front, c.created_ns);
+  for (const auto& w : model_.waits())
+    if (w.begin_ns != kNoTime) front = std::max(front, w.begin_ns);
+  for (const auto& t : model_.threads())
+    for (auto v : {t.spawn_ns, t.first_ns})
+      if (v != kNoTime) front = std::max(front, v);
+  end_ns_ = std::max(begin_ns_, front);
+}
+
 void TraceDocument::set_default_tree(std::unique_ptr<TreeGeometry> tree) {
   std::lock_guard lock(take_mutex_);
   default_tree_ = std::move(tree);
@@ -439,7 +455,8 @@ std::string TraceDocument::wait_title(std::uint32_t w) const {
 }
 
 DocumentPtr load_document(const std::string& path, std::string* err, const std::function<bool(double)>& progress,
-                          bool* cancelled) {
+                          bool* cancelled, const std::function<void(DocumentPtr)>& preview,
+                          std::uint64_t preview_min_events) {
   if (cancelled) *cancelled = false;
   // No whole-file quick_check (3-4 scans of events): the model's and the
   // rules' own queries meet any corruption in what they read (caught below).
@@ -480,6 +497,19 @@ DocumentPtr load_document(const std::string& path, std::string* err, const std::
         if (std::uncaught_exceptions() > exceptions) stop.store(true);
       }
     } stop_on_unwind{*stop_rules};
+    // A large finished run: its first rows first, for the window to paint
+    // while the whole loads (a quarter of the smallest such run: at 1M events
+    // a twentieth, a few tens of ms beside the rules).  Cancellable like the load.
+    const auto events = static_cast<std::uint64_t>(std::max<std::int64_t>(0, reader->run().events_recorded));
+    if (preview && rules.valid() && events >= std::max<std::uint64_t>(preview_min_events, 1)) {
+      analysis::LoadOptions po;
+      po.prefix = static_cast<double>(std::max<std::uint64_t>(preview_min_events / 4, 1)) / static_cast<double>(events);
+      if (progress) po.progress = [&](double) { return progress(0); };
+      auto first = std::make_shared<TraceDocument>(path, analysis::TraceModel::load(reader->db(), po), analysis::Report{},
+                                                   reader->warnings());
+      first->set_preview(po.prefix);
+      preview(std::move(first));
+    }
     analysis::LoadOptions lo;
     if (progress) lo.progress = [&](double f) { return progress(0.8 * f); };
     auto model = analysis::TraceModel::load(reader->db(), lo);

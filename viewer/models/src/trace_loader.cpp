@@ -21,13 +21,16 @@ TraceLoader::~TraceLoader() {
 }
 
 void TraceLoader::load(const QString& path) {
-  start(path, [p = path.toStdString()](const auto& progress, std::string* err, bool* cancelled, DocumentPtr* doc,
-                                       DiffPtr*) { *doc = load_document(p, err, progress, cancelled); });
+  start(path, [p = path.toStdString(), min = preview_min_events_](const auto& progress, const auto& preview,
+                                                                  std::string* err, bool* cancelled, DocumentPtr* doc,
+                                                                  DiffPtr*) {
+    *doc = load_document(p, err, progress, cancelled, preview, min);
+  });
 }
 
 void TraceLoader::load_pair(const QString& a, const QString& b) {
-  start(b, [pa = a.toStdString(), pb = b.toStdString()](const auto& progress, std::string* err, bool* cancelled,
-                                                         DocumentPtr*, DiffPtr* diff) {
+  start(b, [pa = a.toStdString(), pb = b.toStdString()](const auto& progress, const auto&, std::string* err,
+                                                         bool* cancelled, DocumentPtr*, DiffPtr* diff) {
     *diff = load_diff(pa, pb, err, progress, cancelled);
   });
 }
@@ -57,6 +60,12 @@ void TraceLoader::start(const QString& path, Job job) {
             }, Qt::QueuedConnection);
           }
           return !flag->load();
+        },
+        [&](DocumentPtr first) {
+          if (flag->load()) return;
+          QMetaObject::invokeMethod(this, [this, first = std::move(first), gen] {
+            if (gen == generation_) emit previewLoaded(first);
+          }, Qt::QueuedConnection);
         },
         &err, &was_cancelled, &doc, &diff);
     if (flag->load() && (doc || diff)) {

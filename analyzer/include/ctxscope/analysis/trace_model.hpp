@@ -237,6 +237,13 @@ struct LoadOptions {
   /// false: one connection, one thread.  An in-memory trace is read on one.
   bool parallel = true;
   std::size_t parallel_min_rows = 50000;
+  /// Below 1: only the rows in the lowest `prefix` of each entity table's id
+  /// span, the first recorded (ids grow as the run goes) — a preview of a
+  /// large file's start while the whole of it loads (the viewer's first
+  /// paint).  A consistent model of those rows: a reference to a row past
+  /// the prefix is unknown, as in a live model before that row is committed.
+  /// Read on one connection.
+  double prefix = 1.0;
 };
 struct LoadCancelled : std::runtime_error {
   LoadCancelled() : std::runtime_error("load cancelled") {}

@@ -78,6 +78,13 @@ class TraceDocument {
   const analysis::Report& report() const noexcept { return report_; }
   /// The reader's warnings (events dropped, incomplete run) and the report's.
   const std::vector<std::string>& warnings() const noexcept { return warnings_; }
+  /// A preview: the first rows of a large run (LoadOptions::prefix), shown
+  /// while the whole run loads and the rules run — its report is empty, not
+  /// clean.  0 for a whole document, else the prefix of the ids it holds.
+  double preview() const noexcept { return preview_; }
+  /// Marks a document not yet shared as a preview of `prefix` of the run;
+  /// its span becomes its rows' (not the whole run's end).
+  void set_preview(double prefix) noexcept;
 
   /// The moment every "at the end" state is taken at (the run's end marker or last commit).
   std::int64_t end_ns() const noexcept { return end_ns_; }
@@ -156,6 +163,7 @@ class TraceDocument {
   analysis::TraceModel model_;
   analysis::Report report_;
   std::vector<std::string> warnings_;
+  double preview_ = 0;
   std::int64_t end_ns_ = 0, begin_ns_ = 0;
   std::vector<NodeState> node_state_;
   std::vector<WaitStyle> wait_style_;
@@ -179,11 +187,20 @@ class TraceDocument {
 
 using DocumentPtr = std::shared_ptr<const TraceDocument>;
 
+/// Runs of fewer events load whole at once (their load takes what a first paint may).
+inline constexpr std::uint64_t kPreviewMinEvents = 200000;
+
 /// Opens, loads and analyses `path` (the one way the viewer reads a file).
 /// On a bad file returns nullptr and sets `err` to one line naming the file
 /// and the problem.  `progress` gets [0, 1] and may return false to cancel
-/// (then returns nullptr with `*cancelled = true`).
+/// (then returns nullptr with `*cancelled = true`).  With `preview`, a large
+/// finished run (`preview_min_events` events or more) is first given to it as
+/// a preview document of its first rows, about `preview_min_events / 4`
+/// events' worth (TraceDocument::preview), then loaded whole: the window
+/// paints the start of a run while the rest loads.
 DocumentPtr load_document(const std::string& path, std::string* err,
-                          const std::function<bool(double)>& progress = {}, bool* cancelled = nullptr);
+                          const std::function<bool(double)>& progress = {}, bool* cancelled = nullptr,
+                          const std::function<void(DocumentPtr)>& preview = {},
+                          std::uint64_t preview_min_events = kPreviewMinEvents);
 
 }  // namespace ctxscope::viewer

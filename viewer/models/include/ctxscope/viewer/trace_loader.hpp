@@ -41,11 +41,15 @@ class TraceLoader : public QObject {
   /// Asks the current load to stop; `cancelled` follows.
   void cancel();
   bool busy() const noexcept { return busy_; }
+  /// Runs of this many events or more show a preview first (previewLoaded).
+  void set_preview_min_events(std::uint64_t n) noexcept { preview_min_events_ = n; }
 
  signals:
   void started(const QString& path);
   /// Fraction done, 0..1000.
   void progress(int permille);
+  /// A large run's first rows (TraceDocument::preview), before `loaded`.
+  void previewLoaded(ctxscope::viewer::DocumentPtr document);
   void loaded(ctxscope::viewer::DocumentPtr document);
   void diffLoaded(ctxscope::viewer::DiffPtr diff);
   /// One line naming the file and the problem.
@@ -54,8 +58,10 @@ class TraceLoader : public QObject {
 
  private:
   // Runs `job` on the worker with a progress callback that also answers
-  // "go on?"; its result (doc or diff, else err) comes back queued.
-  using Job = std::function<void(const std::function<bool(double)>& progress, std::string* err, bool* cancelled,
+  // "go on?" and a preview callback; its result (doc or diff, else err) comes
+  // back queued.
+  using Job = std::function<void(const std::function<bool(double)>& progress,
+                                 const std::function<void(DocumentPtr)>& preview, std::string* err, bool* cancelled,
                                  DocumentPtr* doc, DiffPtr* diff)>;
   void start(const QString& path, Job job);
 
@@ -64,6 +70,7 @@ class TraceLoader : public QObject {
   std::shared_ptr<std::atomic<bool>> cancel_flag_;
   std::atomic<std::uint64_t> generation_{0};
   bool busy_ = false;
+  std::uint64_t preview_min_events_ = kPreviewMinEvents;
 };
 
 }  // namespace ctxscope::viewer
