@@ -9,7 +9,9 @@
 //                       documentLoaded, then one full paint of the window
 //                       (grab), vs one `SELECT count(*), sum(dt) FROM
 //                       event_log` on the same file; alternating, medians.
-//                       CTXSCOPE_BENCH_FIRST_PAINT_PNG=F saves that paint.
+//                       CTXSCOPE_BENCH_FIRST_PAINT_PNG=F saves that paint
+//                       (CTXSCOPE_BENCH_TREE_PNG=F: the window with the
+//                       TREE_TRACE tree fitted).
 //   open → whole run    the same until documentLoaded (the whole run and its
 //                       findings) and its paint.
 //   lanes frame time    repaint() of the lanes viewport (QElapsedTimer around
@@ -252,6 +254,8 @@ int main(int argc, char** argv) {
     // the state at t, with every context of the tree visible (fitted).
     v->fit();
     w->lanes_view()->fit();
+    // The fitted tree (every context a dot), for a person to look at.
+    if (const char* png = std::getenv("CTXSCOPE_BENCH_TREE_PNG")) w->grab().save(QString::fromLocal8Bit(png));
     auto* pb = w->playback();
     const auto steps_of = [&](auto&& move) {
       std::vector<double> f;

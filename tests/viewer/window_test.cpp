@@ -8,7 +8,10 @@
 
 #include <fstream>
 
+#include "ctxscope/context.hpp"
+#include "ctxscope/trace.hpp"
 #include "ctxscope/trace_reader.hpp"
+#include "ctxscope/viewer/palette.hpp"
 #include "scenario_traces.hpp"
 #include "trace_builder.hpp"
 #include "viewer_support.hpp"
@@ -246,6 +249,47 @@ TEST(ViewerWindow, ALargeRunShowsItsFirstRowsWhileTheWholeLoads) {
   sw.w.loader()->set_preview_min_events(events + 1);
   ASSERT_TRUE(open_and_wait(sw.w, trace));
   EXPECT_EQ(order, (std::vector<std::string>{"whole"}));
+}
+
+// A tree of thousands fitted to the view: every node a dot of at least a
+// pixel, one per device column (level of detail), and every leak among them
+// drawn, larger, in its colour — the leak is seen at a glance.
+TEST(ViewerWindow, AFittedTreeOfThousandsShowsEveryLeak) {
+  const auto dir = test_dir();
+  const auto p = dir / "wide.db";
+  std::string err;
+  ASSERT_TRUE(trace::start(p.string(), {}, &err)) << err;
+  {
+    auto [root, cancel_root] = with_cancel(background());
+    for (int i = 0; i < 3000; ++i) {
+      auto [c, cancel] = with_cancel(root);
+      if (i % 600 != 17) cancel();  // else dropped uncalled: a lost cancel
+    }
+    cancel_root();
+  }
+  trace::stop();
+  ShownWindow sw;
+  ASSERT_TRUE(open_and_wait(sw.w, p, nullptr));
+  const auto& doc = *sw.w.document();
+  auto* view = sw.w.tree_view();
+  auto* scene = sw.w.tree_scene();
+  view->fit();
+  QCoreApplication::processEvents();
+  ASSERT_LT(view->transform().m11(), 0.12) << "not the dot level of detail";
+  const QImage img = view->viewport()->grab().toImage();
+  const QColor leak = viewer::palette::node_fill(viewer::NodeState::leaked);
+  int leaks = 0;
+  for (std::uint32_t c = 0; c < doc.model().contexts().size(); ++c) {
+    if (doc.node_state(c) != viewer::NodeState::leaked || c == scene->selected_context()) continue;
+    ++leaks;
+    const QPoint at = view->mapFromScene(scene->node_rect(c).topLeft());
+    int n = 0;
+    for (int y = at.y() - 1; y <= at.y() + 10; ++y)
+      for (int x = at.x() - 1; x <= at.x() + 5; ++x)
+        n += img.valid(x, y) && img.pixelColor(x, y).rgb() == leak.rgb();
+    EXPECT_GE(n, 8) << doc.context_title(c) << " is not drawn as a leak in the fitted tree";
+  }
+  EXPECT_GE(leaks, 3);
 }
 
 // A chain of 3,000 derived contexts (a recursion that derives at each level):

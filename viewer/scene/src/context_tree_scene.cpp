@@ -28,6 +28,84 @@ class TreeItem : public QGraphicsItem {
   QRectF boundingRect() const override { return s_->content_.adjusted(-20, -20, 20, 20); }
   void refresh() { prepareGeometryChange(); update(); }
 
+  // Edges when nodes are dots (a fitted tree of many thousands): each
+  // parent's stem, its bar over the children and each child's drop, merged
+  // per level into device pixel columns — one line per column, the bars as
+  // runs — instead of three lines per parent.  A column's drop takes the
+  // strongest pen of the children in it (the last step's wave, then a cancel
+  // by the parent, then a plain edge); a child not yet created has none.
+  void draw_edges_by_column(QPainter* p, const std::vector<std::uint32_t>& parents, const QRectF& exposed, double sx,
+                            double dx, const QPen& edge, const QPen& wave, const QPen& hot) const {
+    const auto& doc = *s_->doc_;
+    const auto& m = doc.model();
+    const double W = ContextTreeScene::kNodeW, H = ContextTreeScene::kNodeH, gap = ContextTreeScene::kGapY;
+    const std::int64_t t = s_->t_;
+    const auto col0 = static_cast<std::int64_t>(std::floor(exposed.left() * sx + dx));
+    const auto cols = static_cast<std::int64_t>(std::ceil(exposed.right() * sx + dx)) - col0 + 1;
+    if (cols <= 0 || cols > 100000) return;
+    const auto level0 = static_cast<int>(std::max(0.0, std::floor(exposed.top() / ContextTreeScene::kLevel) - 1));
+    const auto levels = static_cast<int>(std::floor(exposed.bottom() / ContextTreeScene::kLevel)) - level0 + 2;
+    if (levels <= 0) return;
+    // Per level (a parent's depth) and column: 1 stem, 2 bar, and the drop's pen (1 edge, 2 wave, 3 hot).
+    std::vector<std::uint8_t> stem(static_cast<std::size_t>(levels * cols)), bar(stem.size()), drop(stem.size());
+    auto at = [&](int level, double x) -> std::int64_t {
+      const auto c = static_cast<std::int64_t>(std::floor(x * sx + dx)) - col0;
+      if (level < level0 || level >= level0 + levels || c < 0 || c >= cols) return -1;
+      return (level - level0) * cols + c;
+    };
+    for (auto c : parents) {
+      const auto& kids = s_->kids_[c];
+      if (kids.empty()) continue;
+      const int d = s_->depth_[c];
+      const double px = s_->pos(c).x() + W / 2;
+      if (auto i = at(d, px); i >= 0) stem[static_cast<std::size_t>(i)] = 1;
+      const double k0 = s_->pos(kids.front()).x() + W / 2, k1 = s_->pos(kids.back()).x() + W / 2;
+      const double a = std::max(std::min(k0, px), exposed.left()), b = std::min(std::max(k1, px), exposed.right());
+      for (double x = a; x <= b + 1e-9; x += 1.0 / sx)
+        if (auto i = at(d, x); i >= 0) bar[static_cast<std::size_t>(i)] = 1;
+      if (auto i = at(d, b); i >= 0) bar[static_cast<std::size_t>(i)] = 1;
+      auto first = std::lower_bound(kids.begin(), kids.end(), exposed.left() - W,
+                                    [&](std::uint32_t k, double x) { return s_->pos(k).x() < x; });
+      for (auto it = first; it != kids.end(); ++it) {
+        const auto k = *it;
+        const double kx = s_->pos(k).x();
+        if (kx > exposed.right()) break;
+        if (!doc.context_exists_at(k, t)) continue;
+        const auto i = at(d, kx + W / 2);
+        if (i < 0) continue;
+        const auto& kc = m.contexts()[k];
+        const bool w = kc.cancel_reason == 1 && kc.cancel_ns != kNoTime && kc.cancel_ns <= t;
+        const std::uint8_t pen = s_->wave_reached(k) && w ? 3 : w ? 2 : 1;
+        auto& v = drop[static_cast<std::size_t>(i)];
+        v = std::max(v, pen);
+      }
+    }
+    const QPen* pens[] = {nullptr, &edge, &wave, &hot};
+    auto x_of = [&](std::int64_t c) { return (static_cast<double>(col0 + c) + 0.5 - dx) / sx; };
+    for (int l = 0; l < levels; ++l) {
+      const double py = (level0 + l) * ContextTreeScene::kLevel + H, midy = py + gap / 2, ky = py + gap;
+      const std::size_t row = static_cast<std::size_t>(l) * static_cast<std::size_t>(cols);
+      p->setPen(edge);
+      for (std::int64_t c = 0; c < cols; ++c)
+        if (stem[row + c]) p->drawLine(QPointF(x_of(c), py), QPointF(x_of(c), midy));
+      for (std::int64_t c = 0; c < cols;) {
+        if (!bar[row + c]) {
+          ++c;
+          continue;
+        }
+        auto e = c;
+        while (e + 1 < cols && bar[row + e + 1]) ++e;
+        p->drawLine(QPointF(x_of(c) - 0.5 / sx, midy), QPointF(x_of(e) + 0.5 / sx, midy));
+        c = e + 1;
+      }
+      for (std::int64_t c = 0; c < cols; ++c)
+        if (const auto pen = drop[row + c]) {
+          p->setPen(*pens[pen]);
+          p->drawLine(QPointF(x_of(c), midy), QPointF(x_of(c), ky));
+        }
+    }
+  }
+
   void paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*) override {
     if (!s_->doc_) return;
     const auto& doc = *s_->doc_;
@@ -68,6 +146,12 @@ class TreeItem : public QGraphicsItem {
     }
     std::sort(parents.begin(), parents.end());
     parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
+    const double dev_sx = p->worldTransform().m11(), dev_dx = p->worldTransform().dx(),
+                 dev_sy = std::max(1e-9, p->worldTransform().m22());
+    if (lod < 0.12) {
+      draw_edges_by_column(p, parents, exposed, dev_sx, dev_dx, edge, wave, hot);
+      parents.clear();
+    }
     for (auto c : parents) {
       const auto& kids = s_->kids_[c];
       if (kids.empty()) continue;
@@ -114,11 +198,22 @@ class TreeItem : public QGraphicsItem {
     for (const auto& [d, first, last] : in_view)
       nodes.insert(nodes.end(), s_->rows_[d].begin() + static_cast<std::ptrdiff_t>(first),
                    s_->rows_[d].begin() + static_cast<std::ptrdiff_t>(last));
+    // Level of detail: with nodes a pixel or two wide (a fitted tree of many
+    // thousands), one dot per device pixel column and row — the first node
+    // there — except a leak, the selection or a marked node, always drawn.
+    // Rows come sorted by x, so a node in the last dot's column is skipped.
+    double dot_col = -1e18, dot_y = -1e18;
     for (auto c : nodes) {
       const QPointF pt = s_->pos(c);
       const QRectF r(pt.x(), pt.y(), W, H);
       if (!r.intersects(exposed)) continue;
       const bool sel = c == s_->selected_;
+      if (lod < 0.12) {
+        const double col = std::floor(pt.x() * dev_sx + dev_dx);
+        if (col == dot_col && pt.y() == dot_y && !sel && !s_->marked(c) && doc.node_state(c) != NodeState::leaked)
+          continue;
+        dot_col = col, dot_y = pt.y();
+      }
       if (!doc.context_exists_at(c, t)) {  // not yet created: a ghost in its place
         if (lod < 0.12) continue;
         QPen gp(QColor(0xc0, 0xc6, 0xcc), 1, Qt::DashLine);
@@ -137,9 +232,13 @@ class TreeItem : public QGraphicsItem {
       }
       const bool mark = s_->marked(c);
       if (lod < 0.12) {  // a coloured dot per node: 10,000 nodes at a glance
-        if (mark) p->fillRect(r.adjusted(-W / 2, -H / 2, W / 2, H / 2), palette::diff_only());
-        p->fillRect(r, fill.darker(st == NodeState::leaked ? 100 : 115));
-        if (sel) p->fillRect(r.adjusted(-W, -H, W, H), palette::selection());
+        // At least 2 x 5 device pixels (a node far below a pixel would vanish),
+        // a leak 4 x 9: it must stand out in a fitted run of thousands.
+        const double grow = st == NodeState::leaked ? 2.0 : 1.0;
+        const QRectF dot(r.left(), r.top(), std::max(W, 2 * grow / dev_sx), std::max(H, 5 * grow / dev_sy));
+        if (mark) p->fillRect(dot.adjusted(-dot.width() / 2, -dot.height() / 2, dot.width() / 2, dot.height() / 2), palette::diff_only());
+        p->fillRect(dot, fill.darker(st == NodeState::leaked ? 100 : 115));
+        if (sel) p->fillRect(dot.adjusted(-dot.width(), -dot.height(), dot.width(), dot.height()), palette::selection());
         continue;
       }
       if (wave_origin != kNoIndex && !sel && lod >= 0.12 &&
