@@ -588,7 +588,7 @@ class ModelBuilder {
     if (m_.moments_->ready.load(std::memory_order_relaxed)) compute_moments(m_, m_.moments_->v);
   }
 
-  // The indices 0..n-1 ordered by time(i) (>= -1), ties by index: a stable
+  // The indices 0..n-1 ordered by time(i), ties by index: a stable
   // LSD radix sort of (time, index) pairs, 11 bits a pass, skipping the
   // digits no two times differ in (a run's relative times span ~35 bits: 4
   // passes), and none at all when the rows already come in time order (one
@@ -604,7 +604,9 @@ class ModelBuilder {
     bool sorted = true;
     std::uint64_t any = 0, all = ~std::uint64_t{0};
     for (std::uint32_t i = 0; i < n; ++i) {
-      const auto t = static_cast<std::uint64_t>(time(i) + 1);  // -1 (no time) first
+      // Signed order as unsigned (the sign bit flipped): -1, no time, first;
+      // a damaged file's negative times before it, as a comparison would.
+      const auto t = static_cast<std::uint64_t>(time(i)) ^ (std::uint64_t{1} << 63);
       sorted = sorted && (i == 0 || a[i - 1].t <= t);
       a[i] = {t, i};
       any |= t;
