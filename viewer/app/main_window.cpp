@@ -465,6 +465,12 @@ void MainWindow::apply_update(DocumentPtr doc, TraceFollower::RunState state) {
   lanes_view_->fit();  // the lanes scroll: the whole run so far
   if (tree_scene_->drawn().size() < 200) tree_view_->fit();
   update_status();
+  // The scenes' item updates are deferred (QGraphicsScene processes dirty
+  // items in a queued call) while the refit above repaints at once: each
+  // update painted the lanes twice, a second full paint in the next loop
+  // iteration.  Processed here, they join the refit's one repaint.
+  QCoreApplication::sendPostedEvents(lanes_scene_, QEvent::MetaCall);
+  QCoreApplication::sendPostedEvents(tree_scene_, QEvent::MetaCall);
   emit documentUpdated();
 }
 
