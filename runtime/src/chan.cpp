@@ -69,13 +69,10 @@ ChanEntry* ChanCore::claim_retry(WaitQueue& q, std::uint32_t bit) noexcept {
   return got;
 }
 
-void ChanCore::kick(WaitQueue& q, std::uint32_t bit) noexcept {
-  Waiter* w = nullptr;
-  {
-    LockGuard g(lock);
-    if (ChanEntry* e = claim_retry(q, bit)) w = e->w;
-  }
-  if (w != nullptr) w->wake();  // after the unlock; nothing of the channel touched after it
+Waiter* ChanCore::kick(WaitQueue& q, std::uint32_t bit) noexcept {
+  LockGuard g(lock);
+  ChanEntry* e = claim_retry(q, bit);
+  return e != nullptr ? e->w : nullptr;
 }
 
 void ring_backoff(unsigned round) noexcept {

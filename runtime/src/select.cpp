@@ -449,7 +449,10 @@ std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t dead
       if (static_cast<int>(i) != fired) cs[i]->dequeue();
 
     // 6. woken to poll again
-    if (!expired && cs[fired]->retry()) continue;
+    if (!expired && cs[fired]->retry()) {
+      cs[fired]->settle();
+      continue;
+    }
 
     if (s != nullptr)
       emit_wait(s, EventType::wait_end, wid, rec, n, {}, expired ? n : static_cast<std::uint64_t>(fired),

@@ -116,12 +116,24 @@ struct ChanCore {
   /// operations, so the value the waker saw may be taken by someone else
   /// before the woken thread runs; a retrying waiter then waits again.
   ChanEntry* claim_retry(WaitQueue& q, std::uint32_t bit) noexcept;
-  /// A lock-free ring operation found `bit` set: wakes one waiter of `q` to
-  /// retry (takes the lock).
-  void kick(WaitQueue& q, std::uint32_t bit) noexcept;
+  /// A lock-free ring operation found `bit` set: claims one waiter of `q` to
+  /// retry (takes the lock) and returns it for the caller to wake.
+  Waiter* kick(WaitQueue& q, std::uint32_t bit) noexcept;
   void announce(std::source_location site) noexcept;
   void note_close(std::source_location site) noexcept;
   [[noreturn]] static void throw_closed(const char* what);
+};
+
+/// A ring slot's pending publish (send) or release (receive): completed last.
+struct RingPending {
+  std::atomic<std::uint64_t>* word = nullptr;
+  std::uint64_t seq = 0;
+  void complete() noexcept {
+    if (word != nullptr) {
+      word->store(seq, std::memory_order_release);
+      word = nullptr;
+    }
+  }
 };
 
 /// Back-off while another thread is between the two steps of a ring
@@ -156,7 +168,10 @@ struct ChanState : ChanCore {
   static constexpr std::uint64_t kClosed = std::uint64_t{1} << 63;
   struct Slot {
     std::atomic<std::uint64_t> seq{0};
-    std::optional<T> val;  ///< disengaged in a published slot: the sender's move threw (skipped)
+    /// Disengaged in a published slot: the sender's move threw.  Receivers
+    /// skip it; until one does, it counts against the capacity (a T whose
+    /// move constructor throws is the only way to get one).
+    std::optional<T> val;
   };
   std::unique_ptr<Slot[]> slots;
   std::size_t mask;
@@ -167,9 +182,19 @@ struct ChanState : ChanCore {
 
   Slot& slot_at(std::uint64_t pos) noexcept { return slots[pow2 ? (pos & mask) : (pos % cap)]; }
 
-  enum class Put { sent, full, closed };
+  // Two phases: ring_send / ring_recv claim a position and move the value,
+  // and leave the slot's publish (send) or release (receive) in a
+  // RingPending that the caller completes last.  Once a value is published
+  // (or a slot released) the other side may complete, and may at once destroy
+  // the last handle — even the very Chan object this thread calls through —
+  // so whatever else the operation must do with the channel (wake a queued
+  // thread: `kick`; unlock, in the engine) comes before the completion.
+  // A thread that holds the channel lock never waits for another's pending
+  // completion (`may_wait` false: it gets `busy`), since that thread may be
+  // waiting for the lock to kick; without the lock it may (backing off).
+  enum class Put { sent, full, closed, busy };
   /// Lock-free send into the ring; `v` is moved only when sent.
-  Put ring_send(T& v) {
+  Put ring_send(T& v, RingPending& pend, bool may_wait) {
     std::uint64_t pos = tail.load(std::memory_order_relaxed);
     for (unsigned round = 0;;) {
       if (pos & kClosed) return Put::closed;
@@ -178,19 +203,23 @@ struct ChanState : ChanCore {
       const auto dif = static_cast<std::int64_t>(seq - 2 * pos);
       if (dif == 0) {
         if (tail.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst, std::memory_order_relaxed)) {
-          struct Publish {  // also when the move throws: receivers skip the empty slot
-            Slot& s;
+          struct Publish {  // only when the move throws: receivers skip the empty slot
+            Slot* s;
             std::uint64_t seq;
-            ~Publish() { s.seq.store(seq, std::memory_order_release); }
-          } publish{s, 2 * pos + 1};
+            ~Publish() {
+              if (s != nullptr) s->seq.store(seq, std::memory_order_release);
+            }
+          } on_throw{&s, 2 * pos + 1};
           s.val.emplace(std::move(v));
+          on_throw.s = nullptr;
+          pend = RingPending{&s.seq, 2 * pos + 1};
           return Put::sent;
         }
         continue;  // pos reloaded by the failed CAS
       }
       if (dif < 0) {
         // The slot still holds the value of position pos - cap: full, or
-        // that value's receive is between its claim and its release.
+        // that value's receive has claimed it and not released it yet.
         const std::uint64_t h = head.load(std::memory_order_seq_cst);
         const std::uint64_t t = tail.load(std::memory_order_relaxed);
         if (t != pos) {
@@ -198,6 +227,7 @@ struct ChanState : ChanCore {
           continue;
         }
         if (pos - h >= cap) return Put::full;
+        if (!may_wait) return Put::busy;
         ring_backoff(round++);
         continue;
       }
@@ -205,9 +235,9 @@ struct ChanState : ChanCore {
     }
   }
 
-  enum class Take { value, empty, closed };
+  enum class Take { value, empty, closed, busy };
   /// Lock-free receive from the ring into `out`.
-  Take ring_recv(std::optional<T>& out) {
+  Take ring_recv(std::optional<T>& out, RingPending& pend, bool may_wait) {
     std::uint64_t pos = head.load(std::memory_order_relaxed);
     for (unsigned round = 0;;) {
       Slot& s = slot_at(pos);
@@ -215,25 +245,31 @@ struct ChanState : ChanCore {
       const auto dif = static_cast<std::int64_t>(seq - (2 * pos + 1));
       if (dif == 0) {
         if (head.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst, std::memory_order_relaxed)) {
-          struct Release {  // also when the move throws: the value is gone with the exception
-            Slot& s;
+          struct Release {  // now if there is no value or its move throws (it is gone with the exception)
+            Slot* s;
             std::uint64_t seq;
             ~Release() {
-              s.val.reset();
-              s.seq.store(seq, std::memory_order_release);
+              if (s != nullptr) {
+                s->val.reset();
+                s->seq.store(seq, std::memory_order_release);
+              }
             }
-          } release{s, 2 * (pos + cap)};
+          } now{&s, 2 * (pos + cap)};
           if (!s.val) {  // a send whose move threw: no value here
             pos = head.load(std::memory_order_relaxed);
             continue;
           }
           out.emplace(std::move(*s.val));
+          s.val.reset();
+          now.s = nullptr;
+          pend = RingPending{&s.seq, 2 * (pos + cap)};
           return Take::value;
         }
         continue;
       }
       if (dif < 0) {
-        // Not published: empty, or a send between its claim and its publish.
+        // Not published: empty, or a send that claimed pos and has not
+        // published it yet.
         const std::uint64_t t = tail.load(std::memory_order_seq_cst);
         const std::uint64_t h = head.load(std::memory_order_relaxed);
         if (h != pos) {
@@ -241,10 +277,30 @@ struct ChanState : ChanCore {
           continue;
         }
         if ((t & ~kClosed) == pos) return (t & kClosed) ? Take::closed : Take::empty;
+        if (!may_wait) return Take::busy;
         ring_backoff(round++);  // claimed before any close: it will be published
         continue;
       }
       pos = head.load(std::memory_order_relaxed);  // another receiver took pos
+    }
+  }
+  /// Without the lock, before a select's retry round: waits out a pending
+  /// completion that made the ring look busy under the lock.
+  void settle_recv() noexcept {
+    for (unsigned round = 0;;) {
+      const std::uint64_t h = head.load(std::memory_order_acquire);
+      const std::uint64_t t = tail.load(std::memory_order_acquire) & ~kClosed;
+      if (t == h || slot_at(h).seq.load(std::memory_order_acquire) == 2 * h + 1) return;
+      if (head.load(std::memory_order_acquire) == h) ring_backoff(round++);
+    }
+  }
+  void settle_send() noexcept {
+    for (unsigned round = 0;;) {
+      const std::uint64_t t0 = tail.load(std::memory_order_acquire);
+      if (t0 & kClosed) return;
+      const std::uint64_t h = head.load(std::memory_order_acquire);
+      if (t0 - h >= cap || slot_at(t0).seq.load(std::memory_order_acquire) == 2 * t0) return;
+      if (tail.load(std::memory_order_acquire) == t0) ring_backoff(round++);
     }
   }
   /// Lock-free hints for a thread polling before it waits (spin_until) and
@@ -265,13 +321,14 @@ struct ChanState : ChanCore {
     const std::uint64_t t = tail.load(std::memory_order_acquire) & ~kClosed;
     return t > h ? static_cast<std::size_t>(std::min<std::uint64_t>(t - h, cap)) : 0;
   }
-  /// After a lock-free send / receive: wakes a queued thread of the other
-  /// kind if there is one (see `waiting`).
-  void after_send() noexcept {
-    if (waiting.load(std::memory_order_seq_cst) & kRecvWait) kick(recvq, kRecvWait);
+  /// After a lock-free send / receive claimed its position, before its
+  /// completion: claims a queued thread of the other kind to retry, if there
+  /// is one (see `waiting`); the caller wakes it after the completion.
+  Waiter* kick_recv() noexcept {
+    return (waiting.load(std::memory_order_seq_cst) & kRecvWait) ? kick(recvq, kRecvWait) : nullptr;
   }
-  void after_recv() noexcept {
-    if (waiting.load(std::memory_order_seq_cst) & kSendWait) kick(sendq, kSendWait);
+  Waiter* kick_send() noexcept {
+    return (waiting.load(std::memory_order_seq_cst) & kSendWait) ? kick(sendq, kSendWait) : nullptr;
   }
 
   // ---- Unbuffered channels: a rendezvous through the wait queues (under lock).
@@ -298,9 +355,10 @@ struct ChanState : ChanCore {
   // so nothing of the channel may be touched after a wake-up.
 
   /// Under lock: receive now if possible.  `closed_out` set when closed+drained.
-  bool try_recv(std::optional<T>& out, bool& closed_out, Waiter*& wake) {
+  /// Buffered: the slot's release is left in `pend`, for after the unlock.
+  bool try_recv(std::optional<T>& out, bool& closed_out, Waiter*& wake, RingPending& pend) {
     if (cap != 0) {
-      switch (ring_recv(out)) {
+      switch (ring_recv(out, pend, false)) {
         case Take::value:
           if (ChanEntry* e = claim_retry(sendq, kSendWait)) wake = e->w;  // a slot was freed
           return true;
@@ -309,6 +367,7 @@ struct ChanState : ChanCore {
           closed_out = true;
           return true;
         case Take::empty:
+        case Take::busy:  // the enqueue's re-check sees it and retries (settle_recv)
           return false;
       }
     }
@@ -325,9 +384,10 @@ struct ChanState : ChanCore {
     return false;
   }
   /// Under lock: send now if possible.  On a closed channel sets `closed_out`.
-  bool try_send(T& v, bool& closed_out, Waiter*& wake) {
+  /// Buffered: the slot's publish is left in `pend`, for after the unlock.
+  bool try_send(T& v, bool& closed_out, Waiter*& wake, RingPending& pend) {
     if (cap != 0) {
-      switch (ring_send(v)) {
+      switch (ring_send(v, pend, false)) {
         case Put::sent:
           if (ChanEntry* e = claim_retry(recvq, kRecvWait)) wake = e->w;
           return true;
@@ -335,6 +395,7 @@ struct ChanState : ChanCore {
           closed_out = true;
           return true;
         case Put::full:
+        case Put::busy:
           return false;
       }
     }
@@ -410,10 +471,16 @@ class RecvCase final : public SelectCase {
   RecvCase(const RecvCase& o)
       : SelectCase(o), owner_(o.owner_), s_(o.s_), out_(o.out_ == &o.own_ ? &own_ : o.out_) {}
   Lock* lock() noexcept override { return &s_->lock; }
-  bool try_now() override { return s_->try_recv(*out_, entry_.closed, wake_); }
-  /// The waiter this case's try_now claimed is woken here, after select has
-  /// released every lock.
-  void finish() override { wake_if(std::exchange(wake_, nullptr)); }
+  bool try_now() override { return s_->try_recv(*out_, entry_.closed, wake_, pend_); }
+  /// The slot this case's try_now took is released, and the waiter it
+  /// claimed woken, here, after select has released every lock.
+  void finish() override {
+    pend_.complete();
+    wake_if(std::exchange(wake_, nullptr));
+  }
+  void settle() noexcept override {
+    if (s_->cap != 0) s_->settle_recv();
+  }
   void enqueue(Waiter* w, int idx) override {
     entry_.w = w;
     entry_.idx = idx;
@@ -460,6 +527,7 @@ class RecvCase final : public SelectCase {
   std::optional<T>* out_;
   ChanEntry entry_;
   Waiter* wake_ = nullptr;
+  RingPending pend_;
 };
 
 template <class T>
@@ -473,7 +541,10 @@ class SendCase final : public SelectCase {
     site = loc;
   }
   Lock* lock() noexcept override { return &s_->lock; }
-  bool try_now() override { return s_->try_send(v_, entry_.closed, wake_); }
+  bool try_now() override { return s_->try_send(v_, entry_.closed, wake_, pend_); }
+  void settle() noexcept override {
+    if (s_->cap != 0) s_->settle_send();
+  }
   void enqueue(Waiter* w, int idx) override {
     entry_.w = w;
     entry_.idx = idx;
@@ -494,7 +565,8 @@ class SendCase final : public SelectCase {
   }
   bool retry() const noexcept override { return entry_.retry; }
   void finish() override {
-    wake_if(std::exchange(wake_, nullptr));  // see RecvCase::finish
+    pend_.complete();  // see RecvCase::finish
+    wake_if(std::exchange(wake_, nullptr));
     if (entry_.closed) ChanCore::throw_closed("send on closed channel");
   }
   WaitObject object() const noexcept override { return WaitObject::chan_send; }
@@ -517,6 +589,7 @@ class SendCase final : public SelectCase {
   T v_;
   ChanEntry entry_;
   Waiter* wake_ = nullptr;
+  RingPending pend_;
 };
 
 }  // namespace detail
@@ -607,15 +680,17 @@ class Chan {
   }
   /// Closes the channel.  Throws closed_channel_error if already closed.
   void close(std::source_location loc = std::source_location::current()) {
+    // Its own reference for the duration: a buffered channel's receivers see
+    // the close lock-free as soon as close_locked() sets it, and one may then
+    // destroy the last handle — even this very Chan — before the unlock.
+    const std::shared_ptr<detail::ChanState<T>> s = s_;
     detail::ChanEntry* woken;
     {
-      detail::LockGuard g(s_->lock);
-      if (s_->closed.load(std::memory_order_relaxed)) detail::ChanCore::throw_closed("close of closed channel");
-      woken = s_->close_locked();
+      detail::LockGuard g(s->lock);
+      if (s->closed.load(std::memory_order_relaxed)) detail::ChanCore::throw_closed("close of closed channel");
+      woken = s->close_locked();
     }
-    // Recorded before the wake-ups: after them the channel may be gone (see
-    // ChanState::try_recv).
-    s_->note_close(loc);
+    s->note_close(loc);
     detail::wake_chain(woken);
   }
 
@@ -645,21 +720,27 @@ class Chan {
   bool send_now(T& v) {
     detail::ChanState<T>& s = *s_;
     if (s.cap != 0) {  // buffered: the lock-free ring, no lock
-      switch (s.ring_send(v)) {
-        case detail::ChanState<T>::Put::sent:
-          s.after_send();
+      detail::RingPending pend;
+      switch (s.ring_send(v, pend, true)) {
+        case detail::ChanState<T>::Put::sent: {
+          detail::Waiter* w = s.kick_recv();
+          pend.complete();  // the value is out: nothing of the channel after this
+          detail::wake_if(w);
           return true;
+        }
         case detail::ChanState<T>::Put::closed:
           detail::ChanCore::throw_closed("send on closed channel");
         case detail::ChanState<T>::Put::full:
+        case detail::ChanState<T>::Put::busy:
           return false;
       }
     }
     bool closed = false, done;
     detail::Waiter* wake = nullptr;
+    detail::RingPending unused;  // unbuffered: no ring
     {
       detail::LockGuard g(s.lock);
-      done = s.try_send(v, closed, wake);
+      done = s.try_send(v, closed, wake, unused);
     }
     if (done) {
       detail::wake_if(wake);
@@ -670,22 +751,28 @@ class Chan {
   bool recv_now(std::optional<T>& out) {
     detail::ChanState<T>& s = *s_;
     if (s.cap != 0) {
-      switch (s.ring_recv(out)) {
-        case detail::ChanState<T>::Take::value:
-          s.after_recv();
+      detail::RingPending pend;
+      switch (s.ring_recv(out, pend, true)) {
+        case detail::ChanState<T>::Take::value: {
+          detail::Waiter* w = s.kick_send();
+          pend.complete();  // the slot is free: nothing of the channel after this
+          detail::wake_if(w);
           return true;
+        }
         case detail::ChanState<T>::Take::closed:
           out.reset();
           return true;
         case detail::ChanState<T>::Take::empty:
+        case detail::ChanState<T>::Take::busy:
           return false;
       }
     }
     bool closed = false, done;
     detail::Waiter* wake = nullptr;
+    detail::RingPending unused;
     {
       detail::LockGuard g(s.lock);
-      done = s.try_recv(out, closed, wake);
+      done = s.try_recv(out, closed, wake, unused);
     }
     if (done) detail::wake_if(wake);
     return done;

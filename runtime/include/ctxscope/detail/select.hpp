@@ -127,6 +127,10 @@ class SelectCase {
   /// asks the select to poll its cases again (a buffered channel's waiter,
   /// woken because its operation may have become possible; see ChanCore).
   virtual bool retry() const noexcept { return false; }
+  /// Before a retry round, without any lock: waits out what made the case
+  /// look not ready under the lock although it was about to be (a buffered
+  /// channel's slot claimed by another thread, not yet completed).
+  virtual void settle() noexcept {}
 
   std::source_location site{};
   bool is_default = false;
