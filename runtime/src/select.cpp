@@ -358,9 +358,11 @@ std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t dead
   EventSink* s = nullptr;
   WaitRecord rec;
   std::uint64_t wid = 0;
-  for (;;) {  // one round per retry (step 6)
-    if (waited)
+  bool locked = true;
+  for (;;) {  // one round per retry (step 6) or busy poll
+    if (!locked)
       for (std::size_t i = 0; i < nl; ++i) locks[i]->lock();
+    locked = true;
 
     // 2. poll in a random permutation: the first ready case is a uniform pick
     order[0] = 0;  // one case: no random draw
@@ -370,6 +372,7 @@ std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t dead
       order[j] = static_cast<std::uint32_t>(i);
     }
     int chosen = -1, dflt = -1;
+    bool busy = false;
     try {
       for (std::size_t k = 0; k < n; ++k) {
         SelectCase* c = cs[order[k]];
@@ -381,12 +384,20 @@ std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t dead
           chosen = static_cast<int>(order[k]);
           break;
         }
+        busy = busy || c->busy();
       }
     } catch (...) {
       unlock_all();
       if (waited && s != nullptr)
         emit_wait(s, EventType::wait_end, wid, rec, n, {}, n, WaitOutcome::value);
       throw;
+    }
+    if (chosen < 0 && busy) {  // half-done operations of other threads: wait them out unlocked
+      unlock_all();
+      locked = false;
+      for (std::size_t i = 0; i < n; ++i)
+        if (cs[i]->busy()) cs[i]->settle();
+      continue;
     }
     if (chosen >= 0 || dflt >= 0) {
       unlock_all();
@@ -420,6 +431,7 @@ std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t dead
     for (std::size_t i = 0; i < n; ++i)
       if (cs[i]->lock() != nullptr) cs[i]->enqueue(&w, static_cast<int>(i));
     unlock_all();
+    locked = false;
     for (std::size_t i = 0; i < n; ++i)
       if (cs[i]->lock() == nullptr && !cs[i]->is_default) cs[i]->enqueue(&w, static_cast<int>(i));
 

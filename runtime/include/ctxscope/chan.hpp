@@ -356,7 +356,8 @@ struct ChanState : ChanCore {
 
   /// Under lock: receive now if possible.  `closed_out` set when closed+drained.
   /// Buffered: the slot's release is left in `pend`, for after the unlock.
-  bool try_recv(std::optional<T>& out, bool& closed_out, Waiter*& wake, RingPending& pend) {
+  bool try_recv(std::optional<T>& out, bool& closed_out, Waiter*& wake, RingPending& pend, bool& busy) {
+    busy = false;
     if (cap != 0) {
       switch (ring_recv(out, pend, false)) {
         case Take::value:
@@ -367,7 +368,9 @@ struct ChanState : ChanCore {
           closed_out = true;
           return true;
         case Take::empty:
-        case Take::busy:  // the enqueue's re-check sees it and retries (settle_recv)
+          return false;
+        case Take::busy:  // select_impl waits it out unlocked (settle_recv) and polls again
+          busy = true;
           return false;
       }
     }
@@ -385,7 +388,8 @@ struct ChanState : ChanCore {
   }
   /// Under lock: send now if possible.  On a closed channel sets `closed_out`.
   /// Buffered: the slot's publish is left in `pend`, for after the unlock.
-  bool try_send(T& v, bool& closed_out, Waiter*& wake, RingPending& pend) {
+  bool try_send(T& v, bool& closed_out, Waiter*& wake, RingPending& pend, bool& busy) {
+    busy = false;
     if (cap != 0) {
       switch (ring_send(v, pend, false)) {
         case Put::sent:
@@ -395,7 +399,9 @@ struct ChanState : ChanCore {
           closed_out = true;
           return true;
         case Put::full:
+          return false;
         case Put::busy:
+          busy = true;
           return false;
       }
     }
@@ -471,7 +477,8 @@ class RecvCase final : public SelectCase {
   RecvCase(const RecvCase& o)
       : SelectCase(o), owner_(o.owner_), s_(o.s_), out_(o.out_ == &o.own_ ? &own_ : o.out_) {}
   Lock* lock() noexcept override { return &s_->lock; }
-  bool try_now() override { return s_->try_recv(*out_, entry_.closed, wake_, pend_); }
+  bool try_now() override { return s_->try_recv(*out_, entry_.closed, wake_, pend_, busy_); }
+  bool busy() const noexcept override { return busy_; }
   /// The slot this case's try_now took is released, and the waiter it
   /// claimed woken, here, after select has released every lock.
   void finish() override {
@@ -528,6 +535,7 @@ class RecvCase final : public SelectCase {
   ChanEntry entry_;
   Waiter* wake_ = nullptr;
   RingPending pend_;
+  bool busy_ = false;  ///< the last try_now found the ring half-updated by another thread
 };
 
 template <class T>
@@ -541,7 +549,8 @@ class SendCase final : public SelectCase {
     site = loc;
   }
   Lock* lock() noexcept override { return &s_->lock; }
-  bool try_now() override { return s_->try_send(v_, entry_.closed, wake_, pend_); }
+  bool try_now() override { return s_->try_send(v_, entry_.closed, wake_, pend_, busy_); }
+  bool busy() const noexcept override { return busy_; }
   void settle() noexcept override {
     if (s_->cap != 0) s_->settle_send();
   }
@@ -590,6 +599,7 @@ class SendCase final : public SelectCase {
   ChanEntry entry_;
   Waiter* wake_ = nullptr;
   RingPending pend_;
+  bool busy_ = false;  ///< the last try_now found the ring half-updated by another thread
 };
 
 }  // namespace detail
@@ -740,7 +750,8 @@ class Chan {
     detail::RingPending unused;  // unbuffered: no ring
     {
       detail::LockGuard g(s.lock);
-      done = s.try_send(v, closed, wake, unused);
+      bool busy;
+      done = s.try_send(v, closed, wake, unused, busy);
     }
     if (done) {
       detail::wake_if(wake);
@@ -772,7 +783,8 @@ class Chan {
     detail::RingPending unused;
     {
       detail::LockGuard g(s.lock);
-      done = s.try_recv(out, closed, wake, unused);
+      bool busy;
+      done = s.try_recv(out, closed, wake, unused, busy);
     }
     if (done) detail::wake_if(wake);
     return done;

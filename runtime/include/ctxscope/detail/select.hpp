@@ -131,6 +131,11 @@ class SelectCase {
   /// look not ready under the lock although it was about to be (a buffered
   /// channel's slot claimed by another thread, not yet completed).
   virtual void settle() noexcept {}
+  /// After try_now() returned false: whether it could not tell because
+  /// another thread's operation on the same buffer was half done.  The
+  /// select then releases its locks, settle()s, and polls again — so a
+  /// select with a default case does not take the default for it.
+  virtual bool busy() const noexcept { return false; }
 
   std::source_location site{};
   bool is_default = false;
