@@ -314,8 +314,23 @@ struct ChanState : ChanCore {
     const std::uint64_t t = tail.load(std::memory_order_seq_cst);
     return (t & kClosed) != 0 || t - h < cap;
   }
-  static bool recv_ready(const void* self) noexcept { return static_cast<const ChanState*>(self)->may_recv(); }
-  static bool send_ready(const void* self) noexcept { return static_cast<const ChanState*>(self)->may_send(); }
+  /// The polls of a thread spinning before it waits (spin_until): they read
+  /// only the slot it would take next and lines nobody writes per element
+  /// (not the other side's position word, which every operation of the
+  /// other side writes); a close is seen through `closed`.
+  static bool recv_ready(const void* self) noexcept {
+    auto* c = static_cast<const ChanState*>(self);
+    const std::uint64_t h = c->head.load(std::memory_order_relaxed);
+    return c->slots[c->pow2 ? (h & c->mask) : (h % c->cap)].seq.load(std::memory_order_relaxed) == 2 * h + 1 ||
+           c->closed.load(std::memory_order_relaxed);
+  }
+  static bool send_ready(const void* self) noexcept {
+    auto* c = static_cast<const ChanState*>(self);
+    const std::uint64_t t = c->tail.load(std::memory_order_relaxed);
+    return (t & kClosed) != 0 ||
+           c->slots[c->pow2 ? (t & c->mask) : (t % c->cap)].seq.load(std::memory_order_relaxed) == 2 * t ||
+           c->closed.load(std::memory_order_relaxed);
+  }
   std::size_t size() const noexcept {
     const std::uint64_t h = head.load(std::memory_order_acquire);
     const std::uint64_t t = tail.load(std::memory_order_acquire) & ~kClosed;
