@@ -1,6 +1,8 @@
 // Channel plumbing shared by every Chan<T>.
 #include "ctxscope/chan.hpp"
 
+#include <sched.h>
+
 namespace ctxscope::detail {
 
 void WaitQueue::push(ChanEntry* e) noexcept {
@@ -50,6 +52,36 @@ void ChanCore::note_close(std::source_location site) noexcept {
     e.id = id;
     e.site = site;
     emit_to(s, e);
+  }
+}
+
+ChanEntry* ChanCore::claim_retry(WaitQueue& q, std::uint32_t bit) noexcept {
+  ChanEntry* got = nullptr;
+  while (ChanEntry* e = q.pop())
+    if (e->w->try_fire(e->idx)) {
+      e->retry = true;
+      got = e;
+      // The waker is the last thread seen on the other side (Waiter::partner).
+      note_side(&q == &recvq ? sender : receiver, this_thread_rec());
+      break;
+    }
+  note_left(q, bit);
+  return got;
+}
+
+Waiter* ChanCore::kick(WaitQueue& q, std::uint32_t bit) noexcept {
+  LockGuard g(lock);
+  ChanEntry* e = claim_retry(q, bit);
+  return e != nullptr ? e->w : nullptr;
+}
+
+void ring_backoff(unsigned round) noexcept {
+  if (round < 16) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  } else {
+    sched_yield();
   }
 }
 

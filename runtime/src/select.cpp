@@ -85,16 +85,18 @@ inline bool partner_elsewhere(const ThreadRec* p, std::int32_t my_cpu) noexcept 
   return c < 0 || my_cpu < 0 || c != my_cpu;
 }
 
-/// Step 1: true once woken; false when the partner parked or is on our CPU,
-/// the budget (or `deadline_ns`, if sooner) ran out, or there is no partner.
-bool spin_for_partner(const Waiter& w, std::uint64_t deadline_ns) noexcept {
-  ThreadRec* p = w.partner;
-  if (p == nullptr) return false;
-  std::int32_t cpu = publish_cpu(w.me);
+/// The partner spin shared by Waiter::park (step 1) and the channels' poll
+/// before they wait (spin_until): spins while `p` may be on another CPU, until
+/// `done()`; the caller's adaptive budget (`me`) bounds it.  True once done;
+/// false when the partner parked or is on our CPU, the budget (or
+/// `deadline_ns`, if sooner) ran out, or there is no partner.
+template <class Done>
+bool partner_spin(ThreadRec* me, ThreadRec* p, std::uint64_t deadline_ns, Done done) noexcept {
+  if (p == nullptr || p == me) return false;
+  std::int32_t cpu = publish_cpu(me);
   if (!partner_elsewhere(p, cpu)) return false;
   const std::uint64_t max = max_spin_ns();
   if (max == 0) return false;
-  ThreadRec* me = w.me;
   std::uint64_t budget = max;
   if (me != nullptr) {
     if (me->spin_budget_ns == 0 || me->spin_budget_ns > max) me->spin_budget_ns = static_cast<std::uint32_t>(max);
@@ -103,7 +105,7 @@ bool spin_for_partner(const Waiter& w, std::uint64_t deadline_ns) noexcept {
   std::uint64_t end = now_ns() + budget;
   if (deadline_ns != 0 && deadline_ns < end) end = deadline_ns;
   for (unsigned i = 1;; ++i) {
-    if (w.woke.load(std::memory_order_acquire) == kWoken) {
+    if (done()) {
       if (me != nullptr) me->spin_budget_ns = static_cast<std::uint32_t>(std::min<std::uint64_t>(max, budget * 2));
       return true;
     }
@@ -120,6 +122,12 @@ bool spin_for_partner(const Waiter& w, std::uint64_t deadline_ns) noexcept {
     }
     cpu_relax();
   }
+}
+
+/// Step 1: true once woken.
+bool spin_for_partner(const Waiter& w, std::uint64_t deadline_ns) noexcept {
+  return partner_spin(w.me, w.partner, deadline_ns,
+                      [&w] { return w.woke.load(std::memory_order_acquire) == kWoken; });
 }
 
 /// Steps 1 and 2.
@@ -241,6 +249,11 @@ bool Waiter::park_until(std::uint64_t deadline_ns) noexcept {
   return woken;
 }
 
+bool spin_until(ThreadRec* partner, bool (*ready)(const void*), const void* arg) noexcept {
+  if (partner == nullptr) return false;
+  return partner_spin(this_thread_rec(), partner, 0, [&] { return ready(arg); });
+}
+
 void futex_wake(std::atomic<std::uint32_t>* a) noexcept { futex(a, FUTEX_WAKE_PRIVATE, 1, nullptr); }
 
 std::uint32_t fast_rand(std::uint32_t n) noexcept {
@@ -333,7 +346,6 @@ std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t dead
     for (std::size_t i = nl; i-- > 0;) locks[i]->unlock();
   };
 
-  // 2. poll in a random permutation: the first ready case is a uniform pick
   std::array<std::uint32_t, 16> small_order;
   std::vector<std::uint32_t> big_order;
   std::uint32_t* order = small_order.data();
@@ -341,88 +353,126 @@ std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t dead
     big_order.resize(n);
     order = big_order.data();
   }
-  order[0] = 0;  // one case: no random draw
-  for (std::size_t i = 1; i < n; ++i) {
-    std::size_t j = fast_rand(static_cast<std::uint32_t>(i + 1));
-    order[i] = order[j];
-    order[j] = static_cast<std::uint32_t>(i);
-  }
-  int chosen = -1, dflt = -1;
-  try {
-    for (std::size_t k = 0; k < n; ++k) {
-      SelectCase* c = cs[order[k]];
-      if (c->is_default) {
-        dflt = static_cast<int>(order[k]);
-        continue;
-      }
-      if (c->try_now()) {
-        chosen = static_cast<int>(order[k]);
-        break;
-      }
-    }
-  } catch (...) {
-    unlock_all();
-    throw;
-  }
-  if (chosen >= 0 || dflt >= 0) {
-    unlock_all();
-    if (chosen >= 0) {
-      // A ctx-aware operation that finds its context already done is worth a
-      // record even though it did not block: it is the evidence of
-      // use-after-cancel (a premature cancel).
-      if (cs[chosen]->done_ctx() != 0)
-        if (EventSink* s = sink()) {
-          WaitRecord r = describe(cs, n, obj, obj_id, obj_label);
-          const std::uint64_t wid = next_object_id();
-          emit_wait(s, EventType::wait_begin, wid, r, n, cs[0]->site, 0, WaitOutcome::value);
-          emit_wait(s, EventType::wait_end, wid, r, n, cs[0]->site, static_cast<std::uint64_t>(chosen),
-                    WaitOutcome::done);
-        }
-      cs[chosen]->finish();
-      return static_cast<std::size_t>(chosen);
-    }
-    return static_cast<std::size_t>(dflt);
-  }
-
-  // 3. enqueue everywhere and park
   Waiter w;
-  w.me = this_thread_rec();
-  for (std::size_t i = 0; i < n; ++i)
-    if (cs[i]->lock() != nullptr) cs[i]->enqueue(&w, static_cast<int>(i));
-  unlock_all();
-  for (std::size_t i = 0; i < n; ++i)
-    if (cs[i]->lock() == nullptr && !cs[i]->is_default) cs[i]->enqueue(&w, static_cast<int>(i));
-
-  EventSink* s = sink();
+  bool waited = false;  // a wait was begun (and recorded, if s != nullptr)
+  EventSink* s = nullptr;
   WaitRecord rec;
   std::uint64_t wid = 0;
-  if (s != nullptr) {
-    rec = describe(cs, n, obj, obj_id, obj_label);
-    wid = next_object_id();
-    emit_wait(s, EventType::wait_begin, wid, rec, n, cs[0]->site, 0, WaitOutcome::value);
-  }
+  bool locked = true;
+  for (;;) {  // one round per retry (step 6) or busy poll
+    if (!locked)
+      for (std::size_t i = 0; i < nl; ++i) locks[i]->lock();
+    locked = true;
 
-  bool expired = false;
-  if (deadline_ns != 0) {
-    if (!w.park_until(deadline_ns)) {
-      if (w.try_fire(static_cast<int>(n))) expired = true;
-      else w.park();  // a case fired concurrently: wait for its transfer to complete
+    // 2. poll in a random permutation: the first ready case is a uniform pick
+    order[0] = 0;  // one case: no random draw
+    for (std::size_t i = 1; i < n; ++i) {
+      std::size_t j = fast_rand(static_cast<std::uint32_t>(i + 1));
+      order[i] = order[j];
+      order[j] = static_cast<std::uint32_t>(i);
     }
-  } else {
-    w.park();
+    int chosen = -1, dflt = -1;
+    bool busy = false;
+    try {
+      for (std::size_t k = 0; k < n; ++k) {
+        SelectCase* c = cs[order[k]];
+        if (c->is_default) {
+          dflt = static_cast<int>(order[k]);
+          continue;
+        }
+        if (c->try_now()) {
+          chosen = static_cast<int>(order[k]);
+          break;
+        }
+        busy = busy || c->busy();
+      }
+    } catch (...) {
+      unlock_all();
+      if (waited && s != nullptr)
+        emit_wait(s, EventType::wait_end, wid, rec, n, {}, n, WaitOutcome::value);
+      throw;
+    }
+    if (chosen < 0 && busy) {  // half-done operations of other threads: wait them out unlocked
+      unlock_all();
+      locked = false;
+      for (std::size_t i = 0; i < n; ++i)
+        if (cs[i]->busy()) cs[i]->settle();
+      continue;
+    }
+    if (chosen >= 0 || dflt >= 0) {
+      unlock_all();
+      if (chosen >= 0) {
+        if (waited) {
+          // A retry round completed it: the wait recorded in the first round ends here.
+          if (s != nullptr)
+            emit_wait(s, EventType::wait_end, wid, rec, n, {}, static_cast<std::uint64_t>(chosen),
+                      cs[chosen]->outcome());
+        } else if (cs[chosen]->done_ctx() != 0) {
+          // A ctx-aware operation that finds its context already done is worth a
+          // record even though it did not block: it is the evidence of
+          // use-after-cancel (a premature cancel).
+          if (EventSink* es = sink()) {
+            WaitRecord r = describe(cs, n, obj, obj_id, obj_label);
+            const std::uint64_t id = next_object_id();
+            emit_wait(es, EventType::wait_begin, id, r, n, cs[0]->site, 0, WaitOutcome::value);
+            emit_wait(es, EventType::wait_end, id, r, n, cs[0]->site, static_cast<std::uint64_t>(chosen),
+                      WaitOutcome::done);
+          }
+        }
+        cs[chosen]->finish();
+        return static_cast<std::size_t>(chosen);
+      }
+      return static_cast<std::size_t>(dflt);
+    }
+
+    // 3. enqueue everywhere and park
+    if (waited) w.reset();
+    else w.me = this_thread_rec();
+    for (std::size_t i = 0; i < n; ++i)
+      if (cs[i]->lock() != nullptr) cs[i]->enqueue(&w, static_cast<int>(i));
+    unlock_all();
+    locked = false;
+    for (std::size_t i = 0; i < n; ++i)
+      if (cs[i]->lock() == nullptr && !cs[i]->is_default) cs[i]->enqueue(&w, static_cast<int>(i));
+
+    if (!waited) {
+      waited = true;
+      s = sink();
+      if (s != nullptr) {
+        rec = describe(cs, n, obj, obj_id, obj_label);
+        wid = next_object_id();
+        emit_wait(s, EventType::wait_begin, wid, rec, n, cs[0]->site, 0, WaitOutcome::value);
+      }
+    }
+
+    bool expired = false;
+    if (deadline_ns != 0) {
+      if (!w.park_until(deadline_ns)) {
+        if (w.try_fire(static_cast<int>(n))) expired = true;
+        else w.park();  // a case fired concurrently: wait for its transfer to complete
+      }
+    } else {
+      w.park();
+    }
+    const int fired = w.fired.load(std::memory_order_acquire);
+
+    // 4. leave every other queue
+    for (std::size_t i = 0; i < n; ++i)
+      if (static_cast<int>(i) != fired) cs[i]->dequeue();
+
+    // 6. woken to poll again
+    if (!expired && cs[fired]->retry()) {
+      cs[fired]->settle();
+      continue;
+    }
+
+    if (s != nullptr)
+      emit_wait(s, EventType::wait_end, wid, rec, n, {}, expired ? n : static_cast<std::uint64_t>(fired),
+                expired ? WaitOutcome::timeout : cs[fired]->outcome());
+    if (expired) return timed_out;
+    cs[fired]->finish();
+    return static_cast<std::size_t>(fired);
   }
-  const int fired = w.fired.load(std::memory_order_acquire);
-
-  // 4. leave every other queue
-  for (std::size_t i = 0; i < n; ++i)
-    if (static_cast<int>(i) != fired) cs[i]->dequeue();
-
-  if (s != nullptr)
-    emit_wait(s, EventType::wait_end, wid, rec, n, {}, expired ? n : static_cast<std::uint64_t>(fired),
-              expired ? WaitOutcome::timeout : cs[fired]->outcome());
-  if (expired) return timed_out;
-  cs[fired]->finish();
-  return static_cast<std::size_t>(fired);
 }
 
 }  // namespace ctxscope::detail

@@ -25,6 +25,8 @@
 // already done (recorded as a zero-length wait ending in `done`).
 #pragma once
 
+#include <atomic>
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -55,6 +57,7 @@ struct ChanEntry {
   int idx = 0;
   bool linked = false;
   bool closed = false;  ///< set by close() when it woke this entry
+  bool retry = false;   ///< woken to poll its select again (buffered channels)
   void* slot = nullptr; ///< recv: std::optional<T>* to fill; send: T* to take
 };
 
@@ -69,7 +72,11 @@ struct WaitQueue {
 struct ChanCore {
   ChanCore(std::size_t cap, const char* label, std::source_location site) noexcept;
   Lock lock;
-  bool closed = false;
+  /// Written under lock; atomic so that a thread polling before it waits
+  /// (Chan::send / recv, spin_until) may read it without the lock.  On a
+  /// buffered channel the ring's `tail` carries the closed bit that orders
+  /// close against lock-free sends; this flag is the lock holders' copy.
+  std::atomic<bool> closed{false};
   std::size_t cap;
   std::uint64_t id;
   const char* label;
@@ -77,41 +84,276 @@ struct ChanCore {
   /// The last thread seen blocking on, or completing a blocked operation of,
   /// each side (under lock): the partner a new waiter on the other side spins
   /// for (Waiter::partner).  Records are never freed, so these may be stale,
-  /// never dangling.
-  ThreadRec* sender = nullptr;
-  ThreadRec* receiver = nullptr;
+  /// never dangling.  Atomic (relaxed) because a thread polling before it
+  /// waits reads them without the lock; stored only when they change.
+  std::atomic<ThreadRec*> sender{nullptr};
+  std::atomic<ThreadRec*> receiver{nullptr};
+  /// Buffered channels: which wait queues are non-empty (kRecvWait,
+  /// kSendWait).  Changed under lock only, read by the lock-free ring
+  /// operations after their own position update (both seq_cst: a queued
+  /// waiter's re-check and a ring operation cannot both miss each other).
+  /// On its own cache line: read by both sides on every element, written
+  /// only when a thread queues or leaves.
+  enum : std::uint32_t { kRecvWait = 1, kSendWait = 2 };
+  alignas(64) std::atomic<std::uint32_t> waiting{0};
+
+  static void note_side(std::atomic<ThreadRec*>& side, ThreadRec* me) noexcept {
+    if (side.load(std::memory_order_relaxed) != me) side.store(me, std::memory_order_relaxed);
+  }
+  /// Under lock: the queue `q` (flag `bit` of `waiting`) got an entry.
+  /// Always an RMW (seq_cst), even when the bit is already set: the queued
+  /// thread's re-check of the ring must follow a write of its own in the
+  /// single total order, or a ring operation reading `waiting` could miss it.
+  void note_queued(std::uint32_t bit) noexcept { waiting.fetch_or(bit, std::memory_order_seq_cst); }
+  /// Under lock: clears `bit` once `q` is empty.
+  void note_left(const WaitQueue& q, std::uint32_t bit) noexcept {
+    if (q.head == nullptr && (waiting.load(std::memory_order_relaxed) & bit) != 0)
+      waiting.fetch_and(~bit, std::memory_order_seq_cst);
+  }
+  /// Under lock (buffered channels): claims the first waiter of `q` that can
+  /// still be claimed and marks it to *retry* — to poll its select again —
+  /// instead of handing it a value: the ring is shared with lock-free
+  /// operations, so the value the waker saw may be taken by someone else
+  /// before the woken thread runs; a retrying waiter then waits again.
+  ChanEntry* claim_retry(WaitQueue& q, std::uint32_t bit) noexcept;
+  /// A lock-free ring operation found `bit` set: claims one waiter of `q` to
+  /// retry (takes the lock) and returns it for the caller to wake.
+  Waiter* kick(WaitQueue& q, std::uint32_t bit) noexcept;
   void announce(std::source_location site) noexcept;
   void note_close(std::source_location site) noexcept;
   [[noreturn]] static void throw_closed(const char* what);
 };
 
+/// A ring slot's pending publish (send) or release (receive): completed last.
+struct RingPending {
+  std::atomic<std::uint64_t>* word = nullptr;
+  std::uint64_t seq = 0;
+  void complete() noexcept {
+    if (word != nullptr) {
+      word->store(seq, std::memory_order_release);
+      word = nullptr;
+    }
+  }
+};
+
+/// Back-off while another thread is between the two steps of a ring
+/// operation (claimed a position, not yet published the slot): pauses, then
+/// yields.
+void ring_backoff(unsigned round) noexcept;
+
 template <class T>
 struct ChanState : ChanCore {
   ChanState(std::size_t c, const char* l, std::source_location s)
-      : ChanCore(c, l, s), buf(c ? new std::optional<T>[c] : nullptr) {}
-  std::unique_ptr<std::optional<T>[]> buf;
-  std::size_t head = 0, count = 0;
+      : ChanCore(c, l, s),
+        slots(c ? new Slot[c] : nullptr),
+        mask((c & (c - 1)) == 0 ? c - 1 : 0),
+        pow2(c != 0 && (c & (c - 1)) == 0) {
+    for (std::size_t i = 0; i < c; ++i) slots[i].seq.store(2 * i, std::memory_order_relaxed);
+  }
 
-  // Ring indices wrap by a compare, not `%` (a division per element).
-  void push_back(T&& v) {
-    std::size_t i = head + count;
-    if (i >= cap) i -= cap;
-    buf[i].emplace(std::move(v));
-    ++count;
+  // ---- Buffered channels: a lock-free ring (Vyukov's bounded MPMC queue).
+  // A send claims position `tail` with a CAS once its slot is free for that
+  // position (slot.seq = 2 pos), writes the slot and publishes it (seq =
+  // 2 pos + 1); a receive claims `head` with a CAS once the slot at head is
+  // published, moves the value out and frees the slot for the next lap
+  // (seq = 2 (pos + cap)).  Sequence numbers are doubled so that a capacity
+  // of 1 works (Vyukov's pos + 1 / pos + cap would coincide).  With one producer and one consumer each
+  // position word stays in its owner's cache and slot lines move once per
+  // few elements, where a locked ring moved the lock's line twice per element.
+  // The channel lock only guards the wait queues: a thread that must wait
+  // queues itself under the lock, sets `waiting`, and re-checks the ring; a
+  // ring operation that then sees `waiting` wakes one queued thread to retry.
+  // close() sets kClosed in `tail` under the lock: no send can claim a
+  // position after it, and every position claimed before it is delivered.
+  static constexpr std::uint64_t kClosed = std::uint64_t{1} << 63;
+  struct Slot {
+    std::atomic<std::uint64_t> seq{0};
+    /// Disengaged in a published slot: the sender's move threw.  Receivers
+    /// skip it; until one does, it counts against the capacity (a T whose
+    /// move constructor throws is the only way to get one).
+    std::optional<T> val;
+  };
+  std::unique_ptr<Slot[]> slots;
+  std::size_t mask;
+  bool pow2;
+  alignas(64) std::atomic<std::uint64_t> tail{0};  ///< next send position | kClosed
+  alignas(64) std::atomic<std::uint64_t> head{0};  ///< next receive position
+  char pad_[64 - sizeof(std::atomic<std::uint64_t>)];
+
+  Slot& slot_at(std::uint64_t pos) noexcept { return slots[pow2 ? (pos & mask) : (pos % cap)]; }
+
+  // Two phases: ring_send / ring_recv claim a position and move the value,
+  // and leave the slot's publish (send) or release (receive) in a
+  // RingPending that the caller completes last.  Once a value is published
+  // (or a slot released) the other side may complete, and may at once destroy
+  // the last handle — even the very Chan object this thread calls through —
+  // so whatever else the operation must do with the channel (wake a queued
+  // thread: `kick`; unlock, in the engine) comes before the completion.
+  // A thread that holds the channel lock never waits for another's pending
+  // completion (`may_wait` false: it gets `busy`), since that thread may be
+  // waiting for the lock to kick; without the lock it may (backing off).
+  enum class Put { sent, full, closed, busy };
+  /// Lock-free send into the ring; `v` is moved only when sent.
+  Put ring_send(T& v, RingPending& pend, bool may_wait) {
+    std::uint64_t pos = tail.load(std::memory_order_relaxed);
+    for (unsigned round = 0;;) {
+      if (pos & kClosed) return Put::closed;
+      Slot& s = slot_at(pos);
+      const std::uint64_t seq = s.seq.load(std::memory_order_acquire);
+      const auto dif = static_cast<std::int64_t>(seq - 2 * pos);
+      if (dif == 0) {
+        if (tail.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+          struct Publish {  // only when the move throws: receivers skip the empty slot
+            Slot* s;
+            std::uint64_t seq;
+            ~Publish() {
+              if (s != nullptr) s->seq.store(seq, std::memory_order_release);
+            }
+          } on_throw{&s, 2 * pos + 1};
+          s.val.emplace(std::move(v));
+          on_throw.s = nullptr;
+          pend = RingPending{&s.seq, 2 * pos + 1};
+          return Put::sent;
+        }
+        continue;  // pos reloaded by the failed CAS
+      }
+      if (dif < 0) {
+        // The slot still holds the value of position pos - cap: full, or
+        // that value's receive has claimed it and not released it yet.
+        const std::uint64_t h = head.load(std::memory_order_seq_cst);
+        const std::uint64_t t = tail.load(std::memory_order_relaxed);
+        if (t != pos) {
+          pos = t;
+          continue;
+        }
+        if (pos - h >= cap) return Put::full;
+        if (!may_wait) return Put::busy;
+        ring_backoff(round++);
+        continue;
+      }
+      pos = tail.load(std::memory_order_relaxed);  // another sender took pos
+    }
   }
-  T pop_front() {
-    T v = std::move(*buf[head]);
-    buf[head].reset();
-    if (++head == cap) head = 0;
-    --count;
-    return v;
+
+  enum class Take { value, empty, closed, busy };
+  /// Lock-free receive from the ring into `out`.
+  Take ring_recv(std::optional<T>& out, RingPending& pend, bool may_wait) {
+    std::uint64_t pos = head.load(std::memory_order_relaxed);
+    for (unsigned round = 0;;) {
+      Slot& s = slot_at(pos);
+      const std::uint64_t seq = s.seq.load(std::memory_order_acquire);
+      const auto dif = static_cast<std::int64_t>(seq - (2 * pos + 1));
+      if (dif == 0) {
+        if (head.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+          struct Release {  // now if there is no value or its move throws (it is gone with the exception)
+            Slot* s;
+            std::uint64_t seq;
+            ~Release() {
+              if (s != nullptr) {
+                s->val.reset();
+                s->seq.store(seq, std::memory_order_release);
+              }
+            }
+          } now{&s, 2 * (pos + cap)};
+          if (!s.val) {  // a send whose move threw: no value here
+            pos = head.load(std::memory_order_relaxed);
+            continue;
+          }
+          out.emplace(std::move(*s.val));
+          s.val.reset();
+          now.s = nullptr;
+          pend = RingPending{&s.seq, 2 * (pos + cap)};
+          return Take::value;
+        }
+        continue;
+      }
+      if (dif < 0) {
+        // Not published: empty, or a send that claimed pos and has not
+        // published it yet.
+        const std::uint64_t t = tail.load(std::memory_order_seq_cst);
+        const std::uint64_t h = head.load(std::memory_order_relaxed);
+        if (h != pos) {
+          pos = h;
+          continue;
+        }
+        if ((t & ~kClosed) == pos) return (t & kClosed) ? Take::closed : Take::empty;
+        if (!may_wait) return Take::busy;
+        ring_backoff(round++);  // claimed before any close: it will be published
+        continue;
+      }
+      pos = head.load(std::memory_order_relaxed);  // another receiver took pos
+    }
   }
+  /// Without the lock, before a select's retry round: waits out a pending
+  /// completion that made the ring look busy under the lock.
+  void settle_recv() noexcept {
+    for (unsigned round = 0;;) {
+      const std::uint64_t h = head.load(std::memory_order_acquire);
+      const std::uint64_t t = tail.load(std::memory_order_acquire) & ~kClosed;
+      if (t == h || slot_at(h).seq.load(std::memory_order_acquire) == 2 * h + 1) return;
+      if (head.load(std::memory_order_acquire) == h) ring_backoff(round++);
+    }
+  }
+  void settle_send() noexcept {
+    for (unsigned round = 0;;) {
+      const std::uint64_t t0 = tail.load(std::memory_order_acquire);
+      if (t0 & kClosed) return;
+      const std::uint64_t h = head.load(std::memory_order_acquire);
+      if (t0 - h >= cap || slot_at(t0).seq.load(std::memory_order_acquire) == 2 * t0) return;
+      if (tail.load(std::memory_order_acquire) == t0) ring_backoff(round++);
+    }
+  }
+  /// Lock-free hints for a thread polling before it waits (spin_until) and
+  /// for a queued waiter's re-check: the operation may be possible now.
+  bool may_recv() const noexcept {
+    const std::uint64_t t = tail.load(std::memory_order_seq_cst);
+    return (t & kClosed) != 0 || t != head.load(std::memory_order_seq_cst);
+  }
+  bool may_send() const noexcept {
+    const std::uint64_t h = head.load(std::memory_order_seq_cst);
+    const std::uint64_t t = tail.load(std::memory_order_seq_cst);
+    return (t & kClosed) != 0 || t - h < cap;
+  }
+  /// The polls of a thread spinning before it waits (spin_until): they read
+  /// only the slot it would take next and lines nobody writes per element
+  /// (not the other side's position word, which every operation of the
+  /// other side writes); a close is seen through `closed`.
+  static bool recv_ready(const void* self) noexcept {
+    auto* c = static_cast<const ChanState*>(self);
+    const std::uint64_t h = c->head.load(std::memory_order_relaxed);
+    return c->slots[c->pow2 ? (h & c->mask) : (h % c->cap)].seq.load(std::memory_order_relaxed) == 2 * h + 1 ||
+           c->closed.load(std::memory_order_relaxed);
+  }
+  static bool send_ready(const void* self) noexcept {
+    auto* c = static_cast<const ChanState*>(self);
+    const std::uint64_t t = c->tail.load(std::memory_order_relaxed);
+    return (t & kClosed) != 0 ||
+           c->slots[c->pow2 ? (t & c->mask) : (t % c->cap)].seq.load(std::memory_order_relaxed) == 2 * t ||
+           c->closed.load(std::memory_order_relaxed);
+  }
+  std::size_t size() const noexcept {
+    const std::uint64_t h = head.load(std::memory_order_acquire);
+    const std::uint64_t t = tail.load(std::memory_order_acquire) & ~kClosed;
+    return t > h ? static_cast<std::size_t>(std::min<std::uint64_t>(t - h, cap)) : 0;
+  }
+  /// After a lock-free send / receive claimed its position, before its
+  /// completion: claims a queued thread of the other kind to retry, if there
+  /// is one (see `waiting`); the caller wakes it after the completion.
+  Waiter* kick_recv() noexcept {
+    return (waiting.load(std::memory_order_seq_cst) & kRecvWait) ? kick(recvq, kRecvWait) : nullptr;
+  }
+  Waiter* kick_send() noexcept {
+    return (waiting.load(std::memory_order_seq_cst) & kSendWait) ? kick(sendq, kSendWait) : nullptr;
+  }
+
+  // ---- Unbuffered channels: a rendezvous through the wait queues (under lock).
+
   /// A blocked waiter claimed from `q`, or nullptr.  The claiming thread is
   /// recorded as the last one on its side (`self`: sender or receiver).
-  ChanEntry* claim(WaitQueue& q, ThreadRec*& self) {
+  ChanEntry* claim(WaitQueue& q, std::atomic<ThreadRec*>& self) {
     while (ChanEntry* e = q.pop())
       if (e->w->try_fire(e->idx)) {
-        self = this_thread_rec();
+        note_side(self, this_thread_rec());
         return e;
       }
     return nullptr;
@@ -128,21 +370,31 @@ struct ChanState : ChanCore {
   // so nothing of the channel may be touched after a wake-up.
 
   /// Under lock: receive now if possible.  `closed_out` set when closed+drained.
-  bool try_recv(std::optional<T>& out, bool& closed_out, Waiter*& wake) {
-    if (count > 0) {
-      out.emplace(pop_front());
-      if (ChanEntry* s = claim(sendq, receiver)) {
-        push_back(std::move(*static_cast<T*>(s->slot)));
-        wake = s->w;
+  /// Buffered: the slot's release is left in `pend`, for after the unlock.
+  bool try_recv(std::optional<T>& out, bool& closed_out, Waiter*& wake, RingPending& pend, bool& busy) {
+    busy = false;
+    if (cap != 0) {
+      switch (ring_recv(out, pend, false)) {
+        case Take::value:
+          if (ChanEntry* e = claim_retry(sendq, kSendWait)) wake = e->w;  // a slot was freed
+          return true;
+        case Take::closed:
+          out.reset();
+          closed_out = true;
+          return true;
+        case Take::empty:
+          return false;
+        case Take::busy:  // select_impl waits it out unlocked (settle_recv) and polls again
+          busy = true;
+          return false;
       }
-      return true;
     }
     if (ChanEntry* s = claim(sendq, receiver)) {
       out.emplace(std::move(*static_cast<T*>(s->slot)));
       wake = s->w;
       return true;
     }
-    if (closed) {
+    if (closed.load(std::memory_order_relaxed)) {
       out.reset();
       closed_out = true;
       return true;
@@ -150,8 +402,25 @@ struct ChanState : ChanCore {
     return false;
   }
   /// Under lock: send now if possible.  On a closed channel sets `closed_out`.
-  bool try_send(T& v, bool& closed_out, Waiter*& wake) {
-    if (closed) {
+  /// Buffered: the slot's publish is left in `pend`, for after the unlock.
+  bool try_send(T& v, bool& closed_out, Waiter*& wake, RingPending& pend, bool& busy) {
+    busy = false;
+    if (cap != 0) {
+      switch (ring_send(v, pend, false)) {
+        case Put::sent:
+          if (ChanEntry* e = claim_retry(recvq, kRecvWait)) wake = e->w;
+          return true;
+        case Put::closed:
+          closed_out = true;
+          return true;
+        case Put::full:
+          return false;
+        case Put::busy:
+          busy = true;
+          return false;
+      }
+    }
+    if (closed.load(std::memory_order_relaxed)) {
       closed_out = true;
       return true;
     }
@@ -160,21 +429,24 @@ struct ChanState : ChanCore {
       wake = r->w;
       return true;
     }
-    if (count < cap) {
-      push_back(std::move(v));
-      return true;
-    }
     return false;
   }
   /// Under lock: closes and claims every waiter; returns them chained through
   /// ChanEntry::next (entries off every queue, untouched by anyone until
-  /// woken) for wake_chain() after the lock is released.
+  /// woken) for wake_chain() after the lock is released.  Receivers of a
+  /// buffered channel are told to retry: values sent before the close may
+  /// still be in the ring, and they get those first.
   ChanEntry* close_locked() {
-    closed = true;
+    closed.store(true, std::memory_order_relaxed);
+    if (cap != 0) tail.fetch_or(kClosed, std::memory_order_seq_cst);
     ChanEntry* chain = nullptr;
     while (ChanEntry* r = claim_for_close(recvq)) {
-      static_cast<std::optional<T>*>(r->slot)->reset();
-      r->closed = true;
+      if (cap != 0) {
+        r->retry = true;
+      } else {
+        static_cast<std::optional<T>*>(r->slot)->reset();
+        r->closed = true;
+      }
       r->next = chain;
       chain = r;
     }
@@ -183,6 +455,7 @@ struct ChanState : ChanCore {
       s->next = chain;
       chain = s;
     }
+    if (cap != 0) waiting.store(0, std::memory_order_seq_cst);
     return chain;
   }
 };
@@ -219,22 +492,38 @@ class RecvCase final : public SelectCase {
   RecvCase(const RecvCase& o)
       : SelectCase(o), owner_(o.owner_), s_(o.s_), out_(o.out_ == &o.own_ ? &own_ : o.out_) {}
   Lock* lock() noexcept override { return &s_->lock; }
-  bool try_now() override { return s_->try_recv(*out_, entry_.closed, wake_); }
-  /// The waiter this case's try_now claimed is woken here, after select has
-  /// released every lock.
-  void finish() override { wake_if(std::exchange(wake_, nullptr)); }
+  bool try_now() override { return s_->try_recv(*out_, entry_.closed, wake_, pend_, busy_); }
+  bool busy() const noexcept override { return busy_; }
+  /// The slot this case's try_now took is released, and the waiter it
+  /// claimed woken, here, after select has released every lock.
+  void finish() override {
+    pend_.complete();
+    wake_if(std::exchange(wake_, nullptr));
+  }
+  void settle() noexcept override {
+    if (s_->cap != 0) s_->settle_recv();
+  }
   void enqueue(Waiter* w, int idx) override {
     entry_.w = w;
     entry_.idx = idx;
     entry_.slot = out_;
+    entry_.retry = false;
     s_->recvq.push(&entry_);
-    s_->receiver = w->me;
-    w->consider(s_->sender);
+    ChanCore::note_side(s_->receiver, w->me);
+    w->consider(s_->sender.load(std::memory_order_relaxed));
+    if (s_->cap != 0) {
+      // Queued and flagged, then re-check the ring: a lock-free send that
+      // missed the flag published before this check (ChanCore::waiting).
+      s_->note_queued(ChanCore::kRecvWait);
+      if (s_->may_recv()) retry_now(s_->recvq, ChanCore::kRecvWait);
+    }
   }
   void dequeue() noexcept override {
     LockGuard g(s_->lock);
     s_->recvq.remove(&entry_);
+    if (s_->cap != 0) s_->note_left(s_->recvq, ChanCore::kRecvWait);
   }
+  bool retry() const noexcept override { return entry_.retry; }
   WaitObject object() const noexcept override { return WaitObject::chan_recv; }
   std::uint64_t object_id() const noexcept override { return s_->id; }
   const char* label() const noexcept override { return s_->label; }
@@ -245,12 +534,23 @@ class RecvCase final : public SelectCase {
   std::optional<T>& value() noexcept { return *out_; }
 
  private:
+  /// Under lock, while enqueuing: the operation became possible since the
+  /// poll.  The select retries (unless an earlier case already fired).
+  void retry_now(WaitQueue& q, std::uint32_t bit) noexcept {
+    if (!entry_.w->try_fire(entry_.idx)) return;
+    q.remove(&entry_);
+    s_->note_left(q, bit);
+    entry_.retry = true;
+    entry_.w->wake();  // our own waiter, not asleep yet: no system call
+  }
   std::shared_ptr<ChanState<T>> owner_;  ///< empty when borrowed
   ChanState<T>* s_;
   std::optional<T> own_;
   std::optional<T>* out_;
   ChanEntry entry_;
   Waiter* wake_ = nullptr;
+  RingPending pend_;
+  bool busy_ = false;  ///< the last try_now found the ring half-updated by another thread
 };
 
 template <class T>
@@ -264,21 +564,33 @@ class SendCase final : public SelectCase {
     site = loc;
   }
   Lock* lock() noexcept override { return &s_->lock; }
-  bool try_now() override { return s_->try_send(v_, entry_.closed, wake_); }
+  bool try_now() override { return s_->try_send(v_, entry_.closed, wake_, pend_, busy_); }
+  bool busy() const noexcept override { return busy_; }
+  void settle() noexcept override {
+    if (s_->cap != 0) s_->settle_send();
+  }
   void enqueue(Waiter* w, int idx) override {
     entry_.w = w;
     entry_.idx = idx;
     entry_.slot = &v_;
+    entry_.retry = false;
     s_->sendq.push(&entry_);
-    s_->sender = w->me;
-    w->consider(s_->receiver);
+    ChanCore::note_side(s_->sender, w->me);
+    w->consider(s_->receiver.load(std::memory_order_relaxed));
+    if (s_->cap != 0) {  // see RecvCase::enqueue
+      s_->note_queued(ChanCore::kSendWait);
+      if (s_->may_send()) retry_now(s_->sendq, ChanCore::kSendWait);
+    }
   }
   void dequeue() noexcept override {
     LockGuard g(s_->lock);
     s_->sendq.remove(&entry_);
+    if (s_->cap != 0) s_->note_left(s_->sendq, ChanCore::kSendWait);
   }
+  bool retry() const noexcept override { return entry_.retry; }
   void finish() override {
-    wake_if(std::exchange(wake_, nullptr));  // see RecvCase::finish
+    pend_.complete();  // see RecvCase::finish
+    wake_if(std::exchange(wake_, nullptr));
     if (entry_.closed) ChanCore::throw_closed("send on closed channel");
   }
   WaitObject object() const noexcept override { return WaitObject::chan_send; }
@@ -289,11 +601,20 @@ class SendCase final : public SelectCase {
   }
 
  private:
+  void retry_now(WaitQueue& q, std::uint32_t bit) noexcept {  // see RecvCase::retry_now
+    if (!entry_.w->try_fire(entry_.idx)) return;
+    q.remove(&entry_);
+    s_->note_left(q, bit);
+    entry_.retry = true;
+    entry_.w->wake();
+  }
   std::shared_ptr<ChanState<T>> owner_;  ///< empty when borrowed
   ChanState<T>* s_;
   T v_;
   ChanEntry entry_;
   Waiter* wake_ = nullptr;
+  RingPending pend_;
+  bool busy_ = false;  ///< the last try_now found the ring half-updated by another thread
 };
 
 }  // namespace detail
@@ -321,36 +642,16 @@ class Chan {
     // Fast path: the one-case select's poll, inline (a blind operation that
     // does not block records nothing, so nothing is lost by skipping the
     // engine); only an operation that must wait builds a case and parks.
-    bool closed = false;
-    bool done;
-    detail::Waiter* wake = nullptr;
-    {
-      detail::LockGuard g(s_->lock);
-      done = s_->try_send(v, closed, wake);
-    }
-    if (done) {
-      detail::wake_if(wake);
-      if (closed) detail::ChanCore::throw_closed("send on closed channel");
-      return;
-    }
+    if (send_now(v)) return;
+    if (poll_before_wait(s_->receiver, &detail::ChanState<T>::send_ready, s_.get()) && send_now(v)) return;
     detail::SendCase<T> c(s_.get(), std::move(v), loc);
     run(c);
   }
   /// Blind receive: the next value, or nullopt once closed and drained.
   std::optional<T> recv(std::source_location loc = std::source_location::current()) {
     std::optional<T> out;
-    {
-      bool closed = false, done;
-      detail::Waiter* wake = nullptr;
-      {
-        detail::LockGuard g(s_->lock);
-        done = s_->try_recv(out, closed, wake);
-      }
-      if (done) {
-        detail::wake_if(wake);
-        return out;
-      }
-    }
+    if (recv_now(out)) return out;
+    if (poll_before_wait(s_->sender, &detail::ChanState<T>::recv_ready, s_.get()) && recv_now(out)) return out;
     detail::RecvCase<T> c(s_.get(), &out, loc);
     run(c);
     return out;
@@ -363,18 +664,9 @@ class Chan {
     // use-after-cancel evidence).  A cancel racing with this check is ordered
     // after the send, as if it had come a moment later.
     if (!ctx.is_done()) {
-      bool closed = false;
-      bool done;
-      detail::Waiter* wake = nullptr;
-      {
-        detail::LockGuard g(s_->lock);
-        done = s_->try_send(v, closed, wake);
-      }
-      if (done) {
-        detail::wake_if(wake);
-        if (closed) detail::ChanCore::throw_closed("send on closed channel");
-        return {};
-      }
+      if (send_now(v)) return {};
+      const CtxPoll p{s_.get(), &ctx};
+      if (poll_before_wait(s_->receiver, &CtxPoll::send_ready, &p) && !ctx.is_done() && send_now(v)) return {};
     }
     detail::SendCase<T> c(s_.get(), std::move(v), loc);
     Done d = ctx.done(loc);
@@ -386,16 +678,9 @@ class Chan {
   Received<T> recv(const Context& ctx, std::source_location loc = std::source_location::current()) {
     Received<T> r;
     if (!ctx.is_done()) {  // fast path, as in send(ctx, v)
-      bool closed = false, done;
-      detail::Waiter* wake = nullptr;
-      {
-        detail::LockGuard g(s_->lock);
-        done = s_->try_recv(r.value, closed, wake);
-      }
-      if (done) {
-        detail::wake_if(wake);
-        return r;
-      }
+      if (recv_now(r.value)) return r;
+      const CtxPoll p{s_.get(), &ctx};
+      if (poll_before_wait(s_->sender, &CtxPoll::recv_ready, &p) && !ctx.is_done() && recv_now(r.value)) return r;
     }
     detail::RecvCase<T> c(s_.get(), &r.value, loc);
     Done d = ctx.done(loc);
@@ -420,15 +705,17 @@ class Chan {
   }
   /// Closes the channel.  Throws closed_channel_error if already closed.
   void close(std::source_location loc = std::source_location::current()) {
+    // Its own reference for the duration: a buffered channel's receivers see
+    // the close lock-free as soon as close_locked() sets it, and one may then
+    // destroy the last handle — even this very Chan — before the unlock.
+    const std::shared_ptr<detail::ChanState<T>> s = s_;
     detail::ChanEntry* woken;
     {
-      detail::LockGuard g(s_->lock);
-      if (s_->closed) detail::ChanCore::throw_closed("close of closed channel");
-      woken = s_->close_locked();
+      detail::LockGuard g(s->lock);
+      if (s->closed.load(std::memory_order_relaxed)) detail::ChanCore::throw_closed("close of closed channel");
+      woken = s->close_locked();
     }
-    // Recorded before the wake-ups: after them the channel may be gone (see
-    // ChanState::try_recv).
-    s_->note_close(loc);
+    s->note_close(loc);
     detail::wake_chain(woken);
   }
 
@@ -446,13 +733,104 @@ class Chan {
 
   std::size_t capacity() const noexcept { return s_->cap; }
   std::size_t size() const {
-    detail::LockGuard g(s_->lock);
-    return s_->count;
+    if (s_->cap != 0) return s_->size();
+    return 0;
   }
   std::uint64_t id() const noexcept { return s_->id; }
   friend bool operator==(const Chan& a, const Chan& b) noexcept { return a.s_ == b.s_; }
 
  private:
+  /// One attempt under the lock; true when done.  The waiter it claimed is
+  /// woken after the lock is released (see ChanState::try_recv).
+  bool send_now(T& v) {
+    detail::ChanState<T>& s = *s_;
+    if (s.cap != 0) {  // buffered: the lock-free ring, no lock
+      detail::RingPending pend;
+      switch (s.ring_send(v, pend, true)) {
+        case detail::ChanState<T>::Put::sent: {
+          detail::Waiter* w = s.kick_recv();
+          pend.complete();  // the value is out: nothing of the channel after this
+          detail::wake_if(w);
+          return true;
+        }
+        case detail::ChanState<T>::Put::closed:
+          detail::ChanCore::throw_closed("send on closed channel");
+        case detail::ChanState<T>::Put::full:
+        case detail::ChanState<T>::Put::busy:
+          return false;
+      }
+    }
+    bool closed = false, done;
+    detail::Waiter* wake = nullptr;
+    detail::RingPending unused;  // unbuffered: no ring
+    {
+      detail::LockGuard g(s.lock);
+      bool busy;
+      done = s.try_send(v, closed, wake, unused, busy);
+    }
+    if (done) {
+      detail::wake_if(wake);
+      if (closed) detail::ChanCore::throw_closed("send on closed channel");
+    }
+    return done;
+  }
+  bool recv_now(std::optional<T>& out) {
+    detail::ChanState<T>& s = *s_;
+    if (s.cap != 0) {
+      detail::RingPending pend;
+      switch (s.ring_recv(out, pend, true)) {
+        case detail::ChanState<T>::Take::value: {
+          detail::Waiter* w = s.kick_send();
+          pend.complete();  // the slot is free: nothing of the channel after this
+          detail::wake_if(w);
+          return true;
+        }
+        case detail::ChanState<T>::Take::closed:
+          out.reset();
+          return true;
+        case detail::ChanState<T>::Take::empty:
+        case detail::ChanState<T>::Take::busy:
+          return false;
+      }
+    }
+    bool closed = false, done;
+    detail::Waiter* wake = nullptr;
+    detail::RingPending unused;
+    {
+      detail::LockGuard g(s.lock);
+      bool busy;
+      done = s.try_recv(out, closed, wake, unused, busy);
+    }
+    if (done) detail::wake_if(wake);
+    return done;
+  }
+  /// Before a buffered operation waits: spin, lock-free and bounded, while
+  /// the last thread seen on the other side may be running on another CPU,
+  /// until the buffer says the operation may proceed (spin_until).  Without
+  /// it a receiver that keeps up with its producer would queue itself for
+  /// every element and be handed each one through the wait queue (a claim,
+  /// a wake-up, a second pass through the engine); with it the producer keeps
+  /// buffering and the receiver takes what it finds.  Not while a trace is
+  /// recorded: there a wait is recorded first and spins inside the engine, so
+  /// that every wait stays in the trace.  Unbuffered channels do not poll: a
+  /// rendezvous needs one side queued anyway.
+  bool poll_before_wait(const std::atomic<detail::ThreadRec*>& other, bool (*ready)(const void*),
+                        const void* arg) const noexcept {
+    if (s_->cap == 0 || detail::sink() != nullptr) return false;
+    return detail::spin_until(other.load(std::memory_order_relaxed), ready, arg);
+  }
+  struct CtxPoll {
+    const detail::ChanState<T>* s;
+    const Context* ctx;
+    static bool recv_ready(const void* p) noexcept {
+      auto* c = static_cast<const CtxPoll*>(p);
+      return detail::ChanState<T>::recv_ready(c->s) || c->ctx->is_done();
+    }
+    static bool send_ready(const void* p) noexcept {
+      auto* c = static_cast<const CtxPoll*>(p);
+      return detail::ChanState<T>::send_ready(c->s) || c->ctx->is_done();
+    }
+  };
   static void run(detail::SelectCase& c) {
     detail::SelectCase* cs[] = {&c};
     detail::select_impl(cs, 1);

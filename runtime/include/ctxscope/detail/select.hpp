@@ -11,6 +11,9 @@
 //  4. a waker claims the waiter with one CAS on `fired` (so exactly one case
 //     wins), completes the transfer, then wakes it;
 //  5. the woken thread dequeues its other entries.
+//  6. if the winning case asks to retry (SelectCase::retry: a buffered
+//     channel wakes a waiter instead of handing it a value), back to 1: the
+//     same wait, recorded once.
 // Context done cases have no lock of their own in step 1 (their state is one
 // atomic); they register a listener after the channel locks are released, and
 // the CAS in step 4 keeps the result exact.
@@ -52,6 +55,14 @@ struct alignas(64) ThreadRec {
 /// The calling thread's record.
 ThreadRec* this_thread_rec() noexcept;
 
+/// Spins while `partner` may be running on another CPU, until `ready(arg)`
+/// (the partner spin of Waiter::park, with the calling thread's adaptive
+/// budget; see docs/performance.md, "Spin policy").  The channels call it
+/// before they wait, so that a partner about to make the operation possible
+/// is not made to hand over through the wait queue.  True once ready; false
+/// when it gave up (no partner, partner parked or on our CPU, budget spent).
+bool spin_until(ThreadRec* partner, bool (*ready)(const void*), const void* arg) noexcept;
+
 /// One parked thread.  Lives on the stack of the blocking call.
 struct Waiter {
   std::atomic<int> fired{-1};
@@ -79,6 +90,12 @@ struct Waiter {
     if (woke.exchange(1, std::memory_order_acq_rel) == 2) futex_wake(&woke);
   }
   void park() noexcept;
+  /// Ready for another round of the same select (step 6): nobody holds it.
+  void reset() noexcept {
+    fired.store(-1, std::memory_order_relaxed);
+    woke.store(0, std::memory_order_relaxed);
+    partner = nullptr;
+  }
   /// Parks until woken or `deadline_ns` (steady ns) passes; false on timeout.
   bool park_until(std::uint64_t deadline_ns) noexcept;
 };
@@ -106,6 +123,19 @@ class SelectCase {
   virtual std::uint64_t done_ctx() const noexcept { return 0; }
   /// Outcome recorded when this case wins.
   virtual WaitOutcome outcome() const noexcept { return WaitOutcome::value; }
+  /// After this case fired: true when the waker did not complete it but
+  /// asks the select to poll its cases again (a buffered channel's waiter,
+  /// woken because its operation may have become possible; see ChanCore).
+  virtual bool retry() const noexcept { return false; }
+  /// Before a retry round, without any lock: waits out what made the case
+  /// look not ready under the lock although it was about to be (a buffered
+  /// channel's slot claimed by another thread, not yet completed).
+  virtual void settle() noexcept {}
+  /// After try_now() returned false: whether it could not tell because
+  /// another thread's operation on the same buffer was half done.  The
+  /// select then releases its locks, settle()s, and polls again — so a
+  /// select with a default case does not take the default for it.
+  virtual bool busy() const noexcept { return false; }
 
   std::source_location site{};
   bool is_default = false;
