@@ -145,10 +145,10 @@ template <class T>
 struct ChanState : ChanCore {
   ChanState(std::size_t c, const char* l, std::source_location s)
       : ChanCore(c, l, s),
-        slots(c ? new Slot[c] : nullptr),
+        cells(c ? new Slot[c] : nullptr),
         mask((c & (c - 1)) == 0 ? c - 1 : 0),
         pow2(c != 0 && (c & (c - 1)) == 0) {
-    for (std::size_t i = 0; i < c; ++i) slots[i].seq.store(2 * i, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < c; ++i) cells[i].seq.store(2 * i, std::memory_order_relaxed);
   }
 
   // ---- Buffered channels: a lock-free ring (Vyukov's bounded MPMC queue).
@@ -173,14 +173,14 @@ struct ChanState : ChanCore {
     /// move constructor throws is the only way to get one).
     std::optional<T> val;
   };
-  std::unique_ptr<Slot[]> slots;
+  std::unique_ptr<Slot[]> cells;  // not `slots`: a macro wherever Qt is included
   std::size_t mask;
   bool pow2;
   alignas(64) std::atomic<std::uint64_t> tail{0};  ///< next send position | kClosed
   alignas(64) std::atomic<std::uint64_t> head{0};  ///< next receive position
   char pad_[64 - sizeof(std::atomic<std::uint64_t>)];
 
-  Slot& slot_at(std::uint64_t pos) noexcept { return slots[pow2 ? (pos & mask) : (pos % cap)]; }
+  Slot& slot_at(std::uint64_t pos) noexcept { return cells[pow2 ? (pos & mask) : (pos % cap)]; }
 
   // Two phases: ring_send / ring_recv claim a position and move the value,
   // and leave the slot's publish (send) or release (receive) in a
@@ -321,14 +321,14 @@ struct ChanState : ChanCore {
   static bool recv_ready(const void* self) noexcept {
     auto* c = static_cast<const ChanState*>(self);
     const std::uint64_t h = c->head.load(std::memory_order_relaxed);
-    return c->slots[c->pow2 ? (h & c->mask) : (h % c->cap)].seq.load(std::memory_order_relaxed) == 2 * h + 1 ||
+    return c->cells[c->pow2 ? (h & c->mask) : (h % c->cap)].seq.load(std::memory_order_relaxed) == 2 * h + 1 ||
            c->closed.load(std::memory_order_relaxed);
   }
   static bool send_ready(const void* self) noexcept {
     auto* c = static_cast<const ChanState*>(self);
     const std::uint64_t t = c->tail.load(std::memory_order_relaxed);
     return (t & kClosed) != 0 ||
-           c->slots[c->pow2 ? (t & c->mask) : (t % c->cap)].seq.load(std::memory_order_relaxed) == 2 * t ||
+           c->cells[c->pow2 ? (t & c->mask) : (t % c->cap)].seq.load(std::memory_order_relaxed) == 2 * t ||
            c->closed.load(std::memory_order_relaxed);
   }
   std::size_t size() const noexcept {
