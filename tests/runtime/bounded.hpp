@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <optional>
+#include <vector>
 #include <system_error>
 
 #include "ctxscope/chan.hpp"
@@ -34,6 +36,27 @@ inline std::error_code await_done(const Context& c) {
   }
   stop();
   return c.err();
+}
+
+/// Every value 0..n-1 received exactly once (in any order).
+inline void expect_each_once(std::vector<int> got, int n) {
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(n));
+  std::sort(got.begin(), got.end());
+  for (int i = 0; i < n; ++i) ASSERT_EQ(got[static_cast<std::size_t>(i)], i) << "value lost or duplicated";
+}
+
+/// The outcomes of `waiters` receivers (1: closed, nothing received) and as
+/// many senders (2: threw) blocked on channels that were then closed; 0 is a
+/// waiter that completed instead.
+inline void expect_all_ended_by_close(Chan<int>& outcomes, int waiters) {
+  int sum = 0;
+  for (int i = 0; i < 2 * waiters; ++i) {
+    auto o = recv_bounded(outcomes);
+    ASSERT_TRUE(o);
+    ASSERT_NE(*o, 0) << "a waiter completed on a closed channel";
+    sum += *o;
+  }
+  EXPECT_EQ(sum, waiters * 3);
 }
 
 /// wg.wait(), failing the test on a hang.

@@ -29,6 +29,8 @@ using namespace ctxscope;
 using ctxscope::detail::ThreadRec;
 using ctxscope::testing::eventually;
 using ctxscope::testing::kSanitized;
+using ctxscope::testing::expect_all_ended_by_close;
+using ctxscope::testing::expect_each_once;
 using ctxscope::testing::recv_bounded;
 using ctxscope::testing::ScopedRecorder;
 
@@ -49,12 +51,6 @@ void until_parked(const ThreadRec* r) {
 }
 
 /// A consumer that checks every value 0..n-1 arrives exactly once.
-void expect_each_once(std::vector<int> got, int n) {
-  ASSERT_EQ(got.size(), static_cast<std::size_t>(n));
-  std::sort(got.begin(), got.end());
-  for (int i = 0; i < n; ++i) ASSERT_EQ(got[static_cast<std::size_t>(i)], i) << "value lost or duplicated";
-}
-
 /// Blocked operations recorded so far on channel `id` of kind `obj`.
 std::size_t blocked_count(const ScopedRecorder& rec, WaitObject obj, std::uint64_t id) {
   return rec.where(EventType::wait_begin, [&](const Event& e) { return e.kind == u8(obj) && e.value == id; })
@@ -350,14 +346,8 @@ TEST(ChanHandoff, CloseWakesWaitersSpinningOrParked) {
       }
     rx.close();
     tx.close();
-    int sum = 0;
-    for (int i = 0; i < 2 * kWaiters; ++i) {
-      auto o = recv_bounded(outcomes);
-      ASSERT_TRUE(o);
-      ASSERT_NE(*o, 0) << "a waiter completed on a closed channel";
-      sum += *o;
-    }
-    EXPECT_EQ(sum, kWaiters * 3);
+    expect_all_ended_by_close(outcomes, kWaiters);
+    if (::testing::Test::HasFatalFailure()) return;
     for (auto& t : ts) t.join();
   }
 }

@@ -23,6 +23,8 @@
 
 using namespace ctxscope;
 using ctxscope::testing::kSanitized;
+using ctxscope::testing::expect_all_ended_by_close;
+using ctxscope::testing::expect_each_once;
 using ctxscope::testing::recv_bounded;
 using ctxscope::testing::ScopedRecorder;
 
@@ -127,14 +129,8 @@ TEST(ChanRing, CloseWakesBufferedWaitersAndKeepsTheBufferedValue) {
     until_blocked(rec, WaitObject::chan_send, tx.id(), kWaiters);
     rx.close();
     tx.close();
-    int sum = 0;
-    for (int i = 0; i < 2 * kWaiters; ++i) {
-      auto o = recv_bounded(outcomes);
-      ASSERT_TRUE(o);
-      ASSERT_NE(*o, 0) << "a waiter completed on a closed channel";
-      sum += *o;
-    }
-    EXPECT_EQ(sum, kWaiters * 3);
+    expect_all_ended_by_close(outcomes, kWaiters);
+    if (::testing::Test::HasFatalFailure()) return;
     for (auto& t : ts) t.join();
     auto v = tx.recv();
     ASSERT_TRUE(v) << "the value buffered before the close was dropped";
@@ -187,9 +183,7 @@ TEST(ChanRing, SelectRetryAgainstLockFreeProducers) {
     all.insert(all.end(), part->begin(), part->end());
   }
   for (auto& t : ts) t.join();
-  std::sort(all.begin(), all.end());
-  ASSERT_EQ(all.size(), static_cast<std::size_t>(2 * per));
-  for (int i = 0; i < 2 * per; ++i) ASSERT_EQ(all[static_cast<std::size_t>(i)], i) << "value lost or duplicated";
+  expect_each_once(std::move(all), 2 * per);
 }
 
 // Blocked senders and receivers on both sides of a capacity-1 channel with
@@ -228,9 +222,7 @@ TEST(ChanRing, CtxAwareFullAndEmptyOnCapacityOne) {
     all.insert(all.end(), part->begin(), part->end());
   }
   for (auto& t : ts) t.join();
-  std::sort(all.begin(), all.end());
-  ASSERT_EQ(all.size(), static_cast<std::size_t>(kProducers * per));
-  for (int i = 0; i < kProducers * per; ++i) ASSERT_EQ(all[static_cast<std::size_t>(i)], i);
+  expect_each_once(std::move(all), kProducers * per);
 }
 
 namespace {
