@@ -26,8 +26,12 @@
 //               watcher thread, polling the file every 1 ms on its own
 //               SQLite connection, first saw that context committed.
 //   memory      process RSS before and after, per event recorded.
+//   CTXSCOPE_BENCH_EVENTS=1 adds where the GUI thread's time went, by
+//               receiver and event type (the paints nested in an update).
 #include <QApplication>
 #include <QElapsedTimer>
+#include <QScrollBar>
+#include <QThread>
 #include <QTimer>
 #include <algorithm>
 #include <atomic>
@@ -35,6 +39,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -70,7 +76,38 @@ int main(int argc, char** argv) {
   std::filesystem::remove(path);
   std::filesystem::remove(path + "-wal");
   std::filesystem::remove(path + "-shm");
-  QApplication app(argc, argv);
+  // CTXSCOPE_BENCH_EVENTS=1: where the GUI thread's time goes, per receiver
+  // class and event (paints, update requests, queued calls, timers), nested
+  // deliveries under their parent (scroll bars named by orientation and view).
+  struct TimedApp : QApplication {
+    using QApplication::QApplication;
+    bool on = std::getenv("CTXSCOPE_BENCH_EVENTS") != nullptr;
+    std::map<std::string, std::pair<double, double>> t;  // total, max ms
+    std::vector<std::string> stack;
+    bool notify(QObject* o, QEvent* e) override {
+      const auto ty = e->type();
+      if (!on || QThread::currentThread() != thread() ||
+          (ty != QEvent::Paint && ty != QEvent::UpdateRequest && ty != QEvent::MetaCall && ty != QEvent::Timer))
+        return QApplication::notify(o, e);
+      std::string name = std::string(o->metaObject()->className()) + "/" + std::to_string(static_cast<int>(ty));
+      if (auto* bar = qobject_cast<QScrollBar*>(o)) {  // parent: the scroll area's container; its parent: the view
+        name += bar->orientation() == Qt::Horizontal ? " horizontal in " : " vertical in ";
+        name += bar->parent() && bar->parent()->parent() ? bar->parent()->parent()->metaObject()->className() : "?";
+      }
+      const std::string key = stack.empty() ? name : name + " in " + stack.back();
+      QElapsedTimer c;
+      c.start();
+      stack.push_back(name);
+      const bool r = QApplication::notify(o, e);
+      stack.pop_back();
+      const double ms = static_cast<double>(c.nsecsElapsed()) / 1e6;
+      auto& x = t[key];
+      x.first += ms;
+      x.second = std::max(x.second, ms);
+      return r;
+    }
+  };
+  TimedApp app(argc, argv);
   QApplication::setOrganizationName(QStringLiteral("ctxscope-bench"));
 
   std::string err;
@@ -229,6 +266,13 @@ int main(int argc, char** argv) {
   watcher.join();
   const double wall = std::chrono::duration<double>(Clock::now() - wall0).count();
   const long rss1 = rss_kb();
+  if (app.on) {
+    std::vector<std::pair<std::string, std::pair<double, double>>> v(app.t.begin(), app.t.end());
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+    std::printf("GUI thread by event (receiver/event type [in its parent delivery]), top 20:\n");
+    for (std::size_t i = 0; i < std::min<std::size_t>(20, v.size()); ++i)
+      std::printf("  total %8.1f ms  max %6.2f ms  %s\n", v[i].second.first, v[i].second.second, v[i].first.c_str());
+  }
   const auto& doc = *w.document();
   const auto events = doc.model().run().events;
   std::printf("follow: %.0f s at %.0f events/s requested: %llu events in the trace, %zu contexts, %zu updates shown; "

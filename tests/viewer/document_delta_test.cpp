@@ -82,6 +82,7 @@ void expect_laid_out(const viewer::ContextTreeScene& scene, const TraceDocument&
     }
   }
   EXPECT_TRUE(scene.content_rect().contains(boxes.back()));
+  EXPECT_TRUE(scene.sceneRect().contains(scene.content_rect()));  // all of it can be scrolled to
 }
 
 TEST(TraceDocumentDelta, EqualsTheDocumentBuiltWholeAtEveryStepOfALiveRun) {
@@ -179,6 +180,44 @@ TEST(TraceDocumentDelta, EqualsTheDocumentBuiltWholeAtEveryStepOfALiveRun) {
   for (std::uint32_t c = 0; c < doc->model().contexts().size(); ++c)
     leaked |= doc->node_state(c) == viewer::NodeState::leaked;
   EXPECT_TRUE(leaked);
+}
+
+// A followed tree that grows keeps its scene rect (and so the view's scroll
+// bars, whose repaint was a third of a live update's paint) while the content
+// fits in it, and gets room to grow when it does not.
+TEST(TraceDocumentDelta, AGrowingTreeChangesItsSceneRectSeldom) {
+  const auto db = test_dir() / "grow.db";
+  std::string err;
+  ASSERT_TRUE(trace::start(db.string(), {}, &err)) << err;
+  auto reader = trace::TraceReader::open(db.string(), &err);
+  ASSERT_TRUE(reader) << err;
+  auto [root, cancel_root] = with_cancel(background());
+  trace::flush();
+  analysis::TraceModel model = analysis::TraceModel::load(reader->db());
+  const auto report = [&] { return analysis::analyze(reader->db(), analysis::Options{}); };
+  auto doc = std::make_shared<const TraceDocument>(db.string(), model, report(), std::vector<std::string>{});
+  viewer::ContextTreeScene scene;
+  scene.set_document(doc);
+  int rect_changes = 0, growths = 0;
+  QObject::connect(&scene, &QGraphicsScene::sceneRectChanged, [&] { ++rect_changes; });
+  std::vector<CancelFunc> cancels;
+  for (int step = 0; step < 60; ++step) {
+    auto [c, cancel] = with_cancel(step % 3 == 0 || cancels.empty() ? root : background());
+    cancels.push_back(cancel);
+    trace::flush();
+    const auto delta = model.update(reader->db());
+    auto next = std::make_shared<TraceDocument>(*doc, model, delta, report(), std::vector<std::string>{}, false);
+    const QRectF before = scene.content_rect();
+    (void)scene.follow_document(next);
+    growths += scene.content_rect() != before;
+    EXPECT_TRUE(scene.sceneRect().contains(scene.content_rect())) << "step " << step;
+    doc = std::move(next);
+  }
+  for (auto& c : cancels) c();
+  cancel_root();
+  trace::stop();
+  EXPECT_GE(growths, 30);
+  EXPECT_LE(rect_changes, growths / 3);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <QLineEdit>
 #include <QMimeData>
 #include <QSettings>
+#include <QScrollBar>
 #include <QTest>
 #include <QTextBrowser>
 
@@ -114,13 +115,17 @@ TEST(ViewerWindow, FitAndZoomKeysChangeTheLanesScale) {
   auto* lanes = sw.w.lanes_view();
   lanes->setFocus();
   const double fit = lanes->us_per_px();
+  // The whole run in view: nothing to scroll to, so no horizontal scroll bar.
+  EXPECT_FALSE(lanes->horizontalScrollBar()->isVisible());
   QTest::keyClick(lanes, Qt::Key_Plus);
   EXPECT_LT(lanes->us_per_px(), fit / 1.2);
+  EXPECT_TRUE(lanes->horizontalScrollBar()->isVisible());
   QTest::keyClick(lanes, Qt::Key_Minus);
   QTest::keyClick(lanes, Qt::Key_Minus);
   EXPECT_GT(lanes->us_per_px(), fit * 1.2);
   QTest::keyClick(lanes, Qt::Key_F);
   EXPECT_DOUBLE_EQ(lanes->us_per_px(), fit);
+  EXPECT_FALSE(lanes->horizontalScrollBar()->isVisible());
 }
 
 TEST(ViewerWindow, AnIncompleteTraceOpensWithTheReadersWarning) {

@@ -4,6 +4,7 @@
 #include <QFileInfo>
 #include <QMetaObject>
 #include <QTimer>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -32,6 +33,16 @@ const char* to_string(TraceFollower::RunState s) noexcept {
 }
 
 namespace {
+
+// The calling thread (a worker beside the GUI) yields the CPU to the GUI
+// thread: a lower priority (nice is per thread on Linux) and SCHED_BATCH,
+// under which its wake-ups (a poll every 15 ms) never preempt a running
+// thread — the GUI in the middle of a paint.  Neither needs a privilege.
+void yield_to_gui(int nice) {
+  const sched_param none{};
+  (void)::sched_setscheduler(0, SCHED_BATCH, &none);
+  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), nice);
+}
 
 bool process_gone(std::int64_t pid) {
   if (pid <= 0) return false;
@@ -96,7 +107,7 @@ class SideWork {
   void run() {
     // Below the follow worker and the GUI on a busy machine (Linux nice is
     // per thread): a publish must not wait for a core behind the rules.
-    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+    yield_to_gui(10);
     std::optional<trace::TraceReader> reader;
     for (;;) {
       bool rules = false;
@@ -190,7 +201,7 @@ TraceFollower::TraceFollower(QObject* parent) : QObject(parent) {
   // Reading and deriving documents yields to the GUI thread on a busy
   // machine (nice is per thread on Linux): a repaint must not wait for a core
   // behind a poll.  The side thread (rules, whole layouts) is lower still.
-  QMetaObject::invokeMethod(worker_, [] { ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 4); });
+  QMetaObject::invokeMethod(worker_, [] { yield_to_gui(4); });
 }
 
 TraceFollower::~TraceFollower() {

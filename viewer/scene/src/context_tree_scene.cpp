@@ -549,7 +549,20 @@ std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> ContextTreeScene:
 void ContextTreeScene::refresh_extent() {
   content_ = drawn_.empty() ? QRectF() : QRectF(0, -12, width_ * kSlot + kNodeW, levels_ * kLevel - kGapY + 12);
   item_->refresh();
-  setSceneRect(content_.adjusted(-400, -300, 400, 300));
+  const QRectF want = content_.adjusted(-400, -300, 400, 300);
+  if (!growing_) {
+    setSceneRect(want);
+  } else {
+    // A followed run grows (new contexts to the right, new levels below): its
+    // scene rect stays while the content fits in it and gets an eighth more
+    // room when it does not.  Every change of the rect changes the view's
+    // scroll bars, and repainting them was a third of a live update's paint.
+    const QRectF have = sceneRect();
+    const double room_x = std::max(want.width() / 8, 4 * kSlot), room_y = std::max(want.height() / 8, 2 * kLevel);
+    const bool fits = have.topLeft() == want.topLeft() && have.contains(want) &&
+                      have.width() <= want.width() + 2 * room_x && have.height() <= want.height() + 2 * room_y;
+    if (!fits) setSceneRect(want.adjusted(0, 0, room_x, room_y));
+  }
   emit layoutChanged();
 }
 
@@ -562,6 +575,11 @@ std::unique_ptr<TreeGeometry> ContextTreeScene::follow_document(DocumentPtr doc)
     return nullptr;
   }
   doc_ = std::move(doc);
+  growing_ = true;
+  struct Reset {
+    bool& b;
+    ~Reset() { b = false; }
+  } reset{growing_};
   const auto n = doc_->model().contexts().size();
   collapsed_.resize(n, 0);
   auto g = doc_->take_default_tree();

@@ -20,6 +20,7 @@ using analysis::WakeEdge;
 
 namespace {
 constexpr double kBarTop = 8, kBarH = 14;
+constexpr int kMarkerHalfW = 6;  // a cancel marker's triangle: 12 px wide
 
 void arrow_head(QPainter* p, QPointF tip, QPointF from, double size) {
   const QPointF d = tip - from;
@@ -232,6 +233,29 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
   // origins by bisection, one marker per 3-pixel column (level of detail: a
   // lane with a million cancels costs what fits on screen).
   p->setRenderHint(QPainter::Antialiasing, true);
+  // Each marker is a copy of a sprite rendered once (antialiased) at the
+  // device's pixel ratio, placed at the nearest device pixel.
+  const double dpr = p->device() ? p->device()->devicePixelRatioF() : 1.0;
+  const auto sprite = [&](bool deadline) -> const QImage& {
+    auto& sp = s_->marker_sprite_[deadline ? 1 : 0];
+    if (sp.dpr != dpr || sp.image.isNull()) {
+      const int w = kMarkerHalfW * 2 + 2, h = static_cast<int>(H);
+      sp.image = QImage(static_cast<int>(std::ceil(w * dpr)), static_cast<int>(std::ceil(h * dpr)),
+                        QImage::Format_ARGB32_Premultiplied);
+      sp.image.setDevicePixelRatio(dpr);
+      sp.image.fill(Qt::transparent);
+      QPainter q(&sp.image);
+      q.setRenderHint(QPainter::Antialiasing, true);
+      q.setPen(Qt::NoPen);
+      q.setBrush(deadline ? palette::deadline_marker() : palette::cancel_marker());
+      const double cx = w / 2.0;
+      const QPointF tri[3] = {{cx - kMarkerHalfW, 1}, {cx + kMarkerHalfW, 1}, {cx, 11}};
+      q.drawPolygon(tri, 3);
+      q.fillRect(QRectF(cx - 1, 8, 2, H - 10), q.brush());
+      sp.dpr = dpr;
+    }
+    return sp.image;
+  };
   for (int row = first_lane; row <= last_lane; ++row) {
     const auto& os = doc.origins_of_thread(s_->lanes_[static_cast<std::size_t>(row)]);
     const auto at_or_after = [&](std::vector<std::uint32_t>::const_iterator from, std::int64_t t) {
@@ -242,11 +266,7 @@ void LanesItem::paint(QPainter* p, const QStyleOptionGraphicsItem* opt, QWidget*
       const auto& c = m.contexts()[*it];
       if (c.cancel_ns > tR || c.cancel_ns > now) break;
       const double x = X(c.cancel_ns);
-      p->setPen(Qt::NoPen);
-      p->setBrush(c.cancel_reason == 2 ? palette::deadline_marker() : palette::cancel_marker());
-      const QPointF tri[3] = {{x - 6, y + 1}, {x + 6, y + 1}, {x, y + 11}};
-      p->drawPolygon(tri, 3);
-      p->fillRect(QRectF(x - 1, y + 8, 2, H - 10), p->brush());
+      p->drawImage(QPointF(std::round(x) - kMarkerHalfW - 1, std::round(y)), sprite(c.cancel_reason == 2));
       if (s_->recording_) ++rec.markers;
       // The next origin at least 3 device pixels to the right (a deadline
       // marker in the same column is drawn over by the cancel's, as before).

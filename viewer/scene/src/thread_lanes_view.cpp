@@ -27,9 +27,11 @@ void ThreadLanesView::set_scale(double sx) {
   const QRectF r = scene_->content_rect();
   const double fit_sx = std::max(1e-9, (viewport()->width() - kGutter - 40.0) / r.width());
   sx = std::clamp(sx, fit_sx / 8, 2000.0);
-  QTransform t = transform();
   setTransform(QTransform::fromScale(sx, 1));
-  (void)t;
+  // The whole run in view: nothing to scroll to, no horizontal scroll bar (a
+  // followed run changed its range, and repainted it, on every update).
+  const auto policy = sx <= fit_sx * 1.0001 ? Qt::ScrollBarAlwaysOff : Qt::ScrollBarAsNeeded;
+  if (horizontalScrollBarPolicy() != policy) setHorizontalScrollBarPolicy(policy);
 }
 
 void ThreadLanesView::fit() {

@@ -143,6 +143,7 @@ class ContextTreeScene : public QGraphicsScene {
   std::vector<int> depth_;
   std::uint32_t selected_;
   QRectF content_;
+  bool growing_ = false;  // in follow_document: the scene rect grows with room to spare
   std::int64_t t_ = std::numeric_limits<std::int64_t>::max(), prev_ = std::numeric_limits<std::int64_t>::max();
   double wave_level_ = 1e9;
   int wave_depth_ = 0;

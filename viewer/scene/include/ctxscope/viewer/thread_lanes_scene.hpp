@@ -23,6 +23,7 @@
 
 #include <QColor>
 #include <QGraphicsScene>
+#include <QImage>
 #include <limits>
 #include <unordered_map>
 #include <unordered_set>
@@ -111,6 +112,14 @@ class ThreadLanesScene : public QGraphicsScene {
   bool recording_ = false;
   std::int64_t t_ = std::numeric_limits<std::int64_t>::max(), prev_ = std::numeric_limits<std::int64_t>::max();
   PaintRecord record_;
+  // A cancel marker (triangle and stem), rendered once per colour and device
+  // pixel ratio and copied per marker: hundreds of antialiased polygons were
+  // half of a followed run's lanes paint.
+  struct MarkerSprite {
+    QImage image;
+    double dpr = 0;
+  };
+  MarkerSprite marker_sprite_[2];  // explicit cancel, deadline
 };
 
 }  // namespace ctxscope::viewer
