@@ -10,7 +10,10 @@
 // follower merges the polls between two publishes.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <optional>
 #include <thread>
+#include <tuple>
 
 #include "ctxscope/analysis/analyzer.hpp"
 #include "ctxscope/chan.hpp"
@@ -85,18 +88,35 @@ void expect_laid_out(const viewer::ContextTreeScene& scene, const TraceDocument&
   EXPECT_TRUE(scene.sceneRect().contains(scene.content_rect()));  // all of it can be scrolled to
 }
 
-TEST(TraceDocumentDelta, EqualsTheDocumentBuiltWholeAtEveryStepOfALiveRun) {
-  const auto db = test_dir() / "delta.db";
-  std::string err;
-  ASSERT_TRUE(trace::start(db.string(), {}, &err)) << err;
-  auto reader = trace::TraceReader::open(db.string(), &err);
-  ASSERT_TRUE(reader) << err;
+// A run traced into `name` under the test's folder, with a long-lived root,
+// its model loaded and a first document: what each test then grows.
+struct LiveRun {
+  std::filesystem::path db;
+  std::optional<trace::TraceReader> reader;
+  Context root;
+  CancelFunc cancel_root;
+  analysis::TraceModel model;
+  std::shared_ptr<const TraceDocument> doc;
+  analysis::Report report() const { return analysis::analyze(reader->db(), analysis::Options{}); }
+};
 
-  auto [root, cancel_root] = with_cancel(background());
+void start_live_run(LiveRun& r, const char* name) {
+  r.db = test_dir() / name;
+  std::string err;
+  ASSERT_TRUE(trace::start(r.db.string(), {}, &err)) << err;
+  r.reader = trace::TraceReader::open(r.db.string(), &err);
+  ASSERT_TRUE(r.reader) << err;
+  std::tie(r.root, r.cancel_root) = with_cancel(background());
   trace::flush();
-  analysis::TraceModel model = analysis::TraceModel::load(reader->db());
-  auto report = [&] { return analysis::analyze(reader->db(), analysis::Options{}); };
-  auto doc = std::make_shared<const TraceDocument>(db.string(), model, report(), std::vector<std::string>{});
+  r.model = analysis::TraceModel::load(r.reader->db());
+  r.doc = std::make_shared<const TraceDocument>(r.db.string(), r.model, r.report(), std::vector<std::string>{});
+}
+
+TEST(TraceDocumentDelta, EqualsTheDocumentBuiltWholeAtEveryStepOfALiveRun) {
+  LiveRun run;
+  ASSERT_NO_FATAL_FAILURE(start_live_run(run, "delta.db"));
+  auto& [db, reader, root, cancel_root, model, doc] = run;
+  const auto report = [&] { return run.report(); };
 
   // The steps of the run; each leaves what it started for later steps to end.
   Chan<int> blind_gate(0), handler_gate(0);
@@ -186,16 +206,10 @@ TEST(TraceDocumentDelta, EqualsTheDocumentBuiltWholeAtEveryStepOfALiveRun) {
 // bars, whose repaint was a third of a live update's paint) while the content
 // fits in it, and gets room to grow when it does not.
 TEST(TraceDocumentDelta, AGrowingTreeChangesItsSceneRectSeldom) {
-  const auto db = test_dir() / "grow.db";
-  std::string err;
-  ASSERT_TRUE(trace::start(db.string(), {}, &err)) << err;
-  auto reader = trace::TraceReader::open(db.string(), &err);
-  ASSERT_TRUE(reader) << err;
-  auto [root, cancel_root] = with_cancel(background());
-  trace::flush();
-  analysis::TraceModel model = analysis::TraceModel::load(reader->db());
-  const auto report = [&] { return analysis::analyze(reader->db(), analysis::Options{}); };
-  auto doc = std::make_shared<const TraceDocument>(db.string(), model, report(), std::vector<std::string>{});
+  LiveRun run;
+  ASSERT_NO_FATAL_FAILURE(start_live_run(run, "grow.db"));
+  auto& [db, reader, root, cancel_root, model, doc] = run;
+  const auto report = [&] { return run.report(); };
   viewer::ContextTreeScene scene;
   scene.set_document(doc);
   int rect_changes = 0, growths = 0;
