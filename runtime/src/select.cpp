@@ -106,7 +106,12 @@ bool partner_spin(ThreadRec* me, ThreadRec* p, std::uint64_t deadline_ns, Done d
   if (deadline_ns != 0 && deadline_ns < end) end = deadline_ns;
   for (unsigned i = 1;; ++i) {
     if (done()) {
-      if (me != nullptr) me->spin_budget_ns = static_cast<std::uint32_t>(std::min<std::uint64_t>(max, budget * 2));
+      // Stored only when it changes: the record's line is the one partners
+      // read while they spin (`state`), and a store would have to take it
+      // back from them — on the critical path of our next handoff, whose
+      // first locked instruction waits for the store to drain.
+      const auto grown = static_cast<std::uint32_t>(std::min<std::uint64_t>(max, budget * 2));
+      if (me != nullptr && me->spin_budget_ns != grown) me->spin_budget_ns = grown;
       return true;
     }
     if (p->state.load(std::memory_order_relaxed) == ThreadRec::parked) return false;
@@ -323,6 +328,21 @@ void emit_wait(EventSink* s, EventType t, std::uint64_t wait_id, const WaitRecor
 }
 
 }  // namespace
+
+std::uint64_t record_wait_begin(EventSink* s, WaitObject obj, std::uint64_t obj_id, const char* label,
+                                std::source_location site) noexcept {
+  WaitRecord r;
+  r.obj = obj;
+  r.obj_id = obj_id;
+  r.label = label;
+  const std::uint64_t wid = next_object_id();
+  emit_wait(s, EventType::wait_begin, wid, r, 1, site, 0, WaitOutcome::value);
+  return wid;
+}
+
+void record_wait_end(EventSink* s, std::uint64_t wait_id, WaitOutcome out) noexcept {
+  emit_wait(s, EventType::wait_end, wait_id, WaitRecord{}, 1, {}, 0, out);
+}
 
 std::size_t select_impl(SelectCase* const* cs, std::size_t n, std::uint64_t deadline_ns,
                         const WaitObject* obj, std::uint64_t obj_id, const char* obj_label) {

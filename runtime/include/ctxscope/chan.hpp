@@ -30,6 +30,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
+#include <type_traits>
 #include <optional>
 #include "ctxscope/detail/source_location.hpp"  // std::source_location, also with clang++ 14
 #include <stdexcept>
@@ -71,12 +73,36 @@ struct WaitQueue {
 
 struct ChanCore {
   ChanCore(std::size_t cap, const char* label, std::source_location site) noexcept;
+  // ---- The first cache line: everything an unbuffered handoff through the
+  // fast slot touches (lock, slot state, the parked thread's Waiter, the
+  // value), so that a handoff moves this one line between the two cores.
   Lock lock;
+  /// Unbuffered channels: the fast slot — one blind send or receive parked
+  /// in the channel itself instead of in a wait queue (Chan::send / recv;
+  /// see ChanState::recv_or_park).  All changes under lock: kFastRecv /
+  /// kFastSend when a thread parks there, kFastTaken when a partner (or
+  /// close) completes it, kFastFree again when a later parker finds that the
+  /// taken slot's thread has read its result (its ThreadRec::in_fast is
+  /// clear) — the woken thread itself writes nothing on this line, so the
+  /// line does not have to come back to it.  A thread parks there only when
+  /// both wait queues are empty, and every lock holder serves the slot before
+  /// the queues, so the order of waiters stays first come, first served.
+  enum : std::uint32_t { kFastFree = 0, kFastRecv = 1, kFastSend = 2, kFastTaken = 3 };
+  std::atomic<std::uint32_t> fast{kFastFree};
   /// Written under lock; atomic so that a thread polling before it waits
   /// (Chan::send / recv, spin_until) may read it without the lock.  On a
   /// buffered channel the ring's `tail` carries the closed bit that orders
   /// close against lock-free sends; this flag is the lock holders' copy.
   std::atomic<bool> closed{false};
+  /// The fast slot's thread was woken by close(), not by a partner.
+  bool fast_closed = false;
+  /// The fast slot's thread parks on this (Waiter::park: the same spin
+  /// policy as the engine); the partner that takes the slot wakes it.
+  Waiter fast_w;
+  /// The fast slot's value (ChanState::fast_val) when it fits here.
+  static constexpr std::size_t kFastBuf = 24;
+  alignas(8) unsigned char fast_buf[kFastBuf];
+  // ---- Read-mostly from here on.
   std::size_t cap;
   std::uint64_t id;
   const char* label;
@@ -149,7 +175,13 @@ struct ChanState : ChanCore {
         mask((c & (c - 1)) == 0 ? c - 1 : 0),
         pow2(c != 0 && (c & (c - 1)) == 0) {
     for (std::size_t i = 0; i < c; ++i) cells[i].seq.store(2 * i, std::memory_order_relaxed);
+    if constexpr (kFastInline) ::new (static_cast<void*>(fast_buf)) std::optional<T>();
   }
+  ~ChanState() {
+    if constexpr (kFastInline) fast_val().~optional();
+  }
+  ChanState(const ChanState&) = delete;
+  ChanState& operator=(const ChanState&) = delete;
 
   // ---- Buffered channels: a lock-free ring (Vyukov's bounded MPMC queue).
   // A send claims position `tail` with a CAS once its slot is free for that
@@ -176,6 +208,16 @@ struct ChanState : ChanCore {
   std::unique_ptr<Slot[]> cells;  // not `slots`: a macro wherever Qt is included
   std::size_t mask;
   bool pow2;
+  /// Unbuffered: the fast slot's value lives in ChanCore::fast_buf (on the
+  /// handoff's cache line) when it fits, else here.
+  static constexpr bool kFastInline =
+      sizeof(std::optional<T>) <= kFastBuf && alignof(std::optional<T>) <= 8;
+  struct NoValue {};
+  [[no_unique_address]] std::conditional_t<kFastInline, NoValue, std::optional<T>> fast_big_;
+  std::optional<T>& fast_val() noexcept {
+    if constexpr (kFastInline) return *std::launder(reinterpret_cast<std::optional<T>*>(fast_buf));
+    else return fast_big_;
+  }
   alignas(64) std::atomic<std::uint64_t> tail{0};  ///< next send position | kClosed
   alignas(64) std::atomic<std::uint64_t> head{0};  ///< next receive position
   char pad_[64 - sizeof(std::atomic<std::uint64_t>)];
@@ -389,6 +431,13 @@ struct ChanState : ChanCore {
           return false;
       }
     }
+    if (fast.load(std::memory_order_acquire) == kFastSend) {  // older than any queued sender
+      out.emplace(std::move(*fast_val()));  // if this throws, the sender stays parked
+      fast.store(kFastTaken, std::memory_order_relaxed);
+      note_side(receiver, this_thread_rec());
+      wake = &fast_w;
+      return true;
+    }
     if (ChanEntry* s = claim(sendq, receiver)) {
       out.emplace(std::move(*static_cast<T*>(s->slot)));
       wake = s->w;
@@ -424,6 +473,13 @@ struct ChanState : ChanCore {
       closed_out = true;
       return true;
     }
+    if (fast.load(std::memory_order_acquire) == kFastRecv) {  // older than any queued receiver
+      fast_val().emplace(std::move(v));  // if this throws, the receiver stays parked
+      fast.store(kFastTaken, std::memory_order_relaxed);
+      note_side(sender, this_thread_rec());
+      wake = &fast_w;
+      return true;
+    }
     if (ChanEntry* r = claim(recvq, sender)) {
       static_cast<std::optional<T>*>(r->slot)->emplace(std::move(v));
       wake = r->w;
@@ -457,6 +513,101 @@ struct ChanState : ChanCore {
     }
     if (cap != 0) waiting.store(0, std::memory_order_seq_cst);
     return chain;
+  }
+  /// Under lock, with close_locked(): claims the fast slot's parked thread,
+  /// if any, for the caller to wake after the unlock.
+  Waiter* close_fast_locked() noexcept {
+    const std::uint32_t f = fast.load(std::memory_order_acquire);
+    if (f != kFastRecv && f != kFastSend) return nullptr;
+    fast_closed = true;
+    fast.store(kFastTaken, std::memory_order_relaxed);
+    return &fast_w;
+  }
+
+  // ---- Unbuffered blind send / receive: one lock acquisition to complete
+  // the operation or to park in the fast slot.  A partner then finds this
+  // thread on the channel's first cache line — lock, slot and value together
+  // — and wakes it through the same line: one line crosses the cores per
+  // handoff, where a queued waiter (ChanEntry, Waiter and value on the
+  // waiting thread's stack) costs three or four.
+  enum class Fast { done, parked, engine };
+  /// Receives now, or parks in the fast slot (when it is free and no other
+  /// receiver is queued), or leaves the wait to the engine.  `wake`: a
+  /// waiter claimed by a completed receive, for the caller to wake after.
+  Fast recv_or_park(std::optional<T>& out, Waiter*& wake) {
+    LockGuard g(lock);
+    bool closed_out = false, busy = false;
+    RingPending unused;
+    if (try_recv(out, closed_out, wake, unused, busy)) return Fast::done;
+    if (!fast_free() || recvq.head != nullptr) return Fast::engine;
+    if (!park_fast(receiver, sender)) return Fast::engine;
+    fast.store(kFastRecv, std::memory_order_relaxed);
+    return Fast::parked;
+  }
+  /// Sends now (`closed_out` if closed), or parks in the fast slot with the
+  /// value moved into it, or leaves the wait to the engine.
+  Fast send_or_park(T& v, bool& closed_out, Waiter*& wake) {
+    LockGuard g(lock);
+    bool busy = false;
+    RingPending unused;
+    if (try_send(v, closed_out, wake, unused, busy)) return Fast::done;
+    if (!fast_free() || sendq.head != nullptr || this_thread_rec() == nullptr) return Fast::engine;
+    fast_val().emplace(std::move(v));  // if this throws, nothing is parked
+    park_fast(sender, receiver);
+    fast.store(kFastSend, std::memory_order_relaxed);
+    return Fast::parked;
+  }
+  /// After recv_or_park / send_or_park returned `parked` (lock released):
+  /// waits for the partner or close and takes the result.  Receive: the value
+  /// into `out` (nothing if closed).  True if the channel was closed.  Only
+  /// reads the channel after the wake-up; the slot is freed by its next user
+  /// (fast_free), once in_fast says the result was taken.
+  bool wait_fast(std::optional<T>* out, std::source_location site, WaitObject obj) {
+    ThreadRec* me = fast_w.me;
+    EventSink* es = sink();
+    const std::uint64_t wid = es != nullptr ? record_wait_begin(es, obj, id, label, site) : 0;
+    fast_w.park();
+    const bool was_closed = fast_closed;
+    {
+      struct Taken {  // also when the value's copy throws
+        ThreadRec* me;
+        ~Taken() { me->in_fast.store(false, std::memory_order_release); }
+      } taken{me};
+      if (out != nullptr && !was_closed) {
+        if constexpr (std::is_trivially_copyable_v<T>) out->emplace(*fast_val());  // no write to the line
+        else out->emplace(std::move(*fast_val()));
+      }
+    }
+    if (es != nullptr) record_wait_end(es, wid, was_closed ? WaitOutcome::closed : WaitOutcome::value);
+    return was_closed;
+  }
+
+ private:
+  /// Under lock: whether a thread may park in the fast slot now; frees a
+  /// taken slot whose thread has read its result.
+  bool fast_free() noexcept {
+    const std::uint32_t f = fast.load(std::memory_order_relaxed);
+    if (f == kFastFree) return true;
+    if (f != kFastTaken || fast_w.me->in_fast.load(std::memory_order_acquire)) return false;
+    fast_val().reset();
+    fast_closed = false;
+    fast_w.reset();
+    fast.store(kFastFree, std::memory_order_relaxed);
+    return true;
+  }
+  /// Under lock: the calling thread takes the fast slot (`mine`: its side,
+  /// `other`: the side whose last thread it expects to complete the wait).
+  /// False without a thread record (the engine then waits).
+  bool park_fast(std::atomic<ThreadRec*>& mine, std::atomic<ThreadRec*>& other) noexcept {
+    ThreadRec* me = this_thread_rec();
+    if (me == nullptr) return false;
+    me->in_fast.store(true, std::memory_order_relaxed);
+    fast_w.me = me;
+    fast_w.partner = nullptr;
+    fast_w.consider(other.load(std::memory_order_relaxed));
+    note_side(mine, me);
+    fast_closed = false;
+    return true;
   }
 };
 
@@ -642,16 +793,49 @@ class Chan {
     // Fast path: the one-case select's poll, inline (a blind operation that
     // does not block records nothing, so nothing is lost by skipping the
     // engine); only an operation that must wait builds a case and parks.
-    if (send_now(v)) return;
-    if (poll_before_wait(s_->receiver, &detail::ChanState<T>::send_ready, s_.get()) && send_now(v)) return;
+    if (s_->cap == 0) {  // unbuffered: complete, or park in the fast slot, in one lock
+      detail::ChanState<T>& s = *s_;
+      bool closed = false;
+      detail::Waiter* wake = nullptr;
+      switch (s.send_or_park(v, closed, wake)) {
+        case detail::ChanState<T>::Fast::done:
+          detail::wake_if(wake);
+          if (closed) detail::ChanCore::throw_closed("send on closed channel");
+          return;
+        case detail::ChanState<T>::Fast::parked:
+          if (s.wait_fast(nullptr, loc, WaitObject::chan_send))
+            detail::ChanCore::throw_closed("send on closed channel");
+          return;
+        case detail::ChanState<T>::Fast::engine:
+          break;
+      }
+    } else {
+      if (send_now(v)) return;
+      if (poll_before_wait(s_->receiver, &detail::ChanState<T>::send_ready, s_.get()) && send_now(v)) return;
+    }
     detail::SendCase<T> c(s_.get(), std::move(v), loc);
     run(c);
   }
   /// Blind receive: the next value, or nullopt once closed and drained.
   std::optional<T> recv(std::source_location loc = std::source_location::current()) {
     std::optional<T> out;
-    if (recv_now(out)) return out;
-    if (poll_before_wait(s_->sender, &detail::ChanState<T>::recv_ready, s_.get()) && recv_now(out)) return out;
+    if (s_->cap == 0) {  // unbuffered: complete, or park in the fast slot, in one lock
+      detail::ChanState<T>& s = *s_;
+      detail::Waiter* wake = nullptr;
+      switch (s.recv_or_park(out, wake)) {
+        case detail::ChanState<T>::Fast::done:
+          detail::wake_if(wake);
+          return out;
+        case detail::ChanState<T>::Fast::parked:
+          s.wait_fast(&out, loc, WaitObject::chan_recv);
+          return out;
+        case detail::ChanState<T>::Fast::engine:
+          break;
+      }
+    } else {
+      if (recv_now(out)) return out;
+      if (poll_before_wait(s_->sender, &detail::ChanState<T>::recv_ready, s_.get()) && recv_now(out)) return out;
+    }
     detail::RecvCase<T> c(s_.get(), &out, loc);
     run(c);
     return out;
@@ -710,13 +894,16 @@ class Chan {
     // destroy the last handle — even this very Chan — before the unlock.
     const std::shared_ptr<detail::ChanState<T>> s = s_;
     detail::ChanEntry* woken;
+    detail::Waiter* fast;
     {
       detail::LockGuard g(s->lock);
       if (s->closed.load(std::memory_order_relaxed)) detail::ChanCore::throw_closed("close of closed channel");
       woken = s->close_locked();
+      fast = s->close_fast_locked();
     }
     s->note_close(loc);
     detail::wake_chain(woken);
+    detail::wake_if(fast);
   }
 
   /// Select cases.  `out` receives the value (nullopt when closed).

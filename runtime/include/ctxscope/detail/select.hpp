@@ -51,6 +51,12 @@ struct alignas(64) ThreadRec {
   /// mutex idea), between 1 us and the maximum (select.cpp).
   std::uint32_t spin_budget_ns = 0;  ///< 0: not set yet
   ThreadRec* next_free = nullptr;             ///< pool link (under the pool's lock)
+  /// On its own cache line (partners spinning read `state` on the first, and
+  /// a store here must not take that line from them): true while the thread
+  /// is parked in an unbuffered channel's fast slot or has not yet taken its
+  /// result from it (ChanState::wait_fast).  Written by the owner only; read
+  /// by lock holders deciding whether a taken slot may be reused.
+  alignas(64) std::atomic<bool> in_fast{false};
 };
 /// The calling thread's record.
 ThreadRec* this_thread_rec() noexcept;
@@ -168,6 +174,14 @@ inline constexpr std::size_t timed_out = static_cast<std::size_t>(-1);
 std::size_t select_impl(SelectCase* const* cases, std::size_t n, std::uint64_t deadline_ns = 0,
                         const WaitObject* obj = nullptr, std::uint64_t obj_id = 0,
                         const char* obj_label = nullptr);
+
+/// Records a one-case blocking operation that waits outside select_impl (an
+/// unbuffered channel's fast slot, ChanState::wait_fast) exactly as
+/// select_impl records a one-case wait.  Returns the wait's id for
+/// record_wait_end.
+std::uint64_t record_wait_begin(EventSink* s, WaitObject obj, std::uint64_t obj_id, const char* label,
+                                std::source_location site) noexcept;
+void record_wait_end(EventSink* s, std::uint64_t wait_id, WaitOutcome out) noexcept;
 
 /// Uniform random number in [0, n) from a per-thread generator.
 std::uint32_t fast_rand(std::uint32_t n) noexcept;
