@@ -793,22 +793,8 @@ class Chan {
     // Fast path: the one-case select's poll, inline (a blind operation that
     // does not block records nothing, so nothing is lost by skipping the
     // engine); only an operation that must wait builds a case and parks.
-    if (s_->cap == 0) {  // unbuffered: complete, or park in the fast slot, in one lock
-      detail::ChanState<T>& s = *s_;
-      bool closed = false;
-      detail::Waiter* wake = nullptr;
-      switch (s.send_or_park(v, closed, wake)) {
-        case detail::ChanState<T>::Fast::done:
-          detail::wake_if(wake);
-          if (closed) detail::ChanCore::throw_closed("send on closed channel");
-          return;
-        case detail::ChanState<T>::Fast::parked:
-          if (s.wait_fast(nullptr, loc, WaitObject::chan_send))
-            detail::ChanCore::throw_closed("send on closed channel");
-          return;
-        case detail::ChanState<T>::Fast::engine:
-          break;
-      }
+    if (s_->cap == 0) {
+      if (send_unbuffered(v, loc)) return;
     } else {
       if (send_now(v)) return;
       if (poll_before_wait(s_->receiver, &detail::ChanState<T>::send_ready, s_.get()) && send_now(v)) return;
@@ -819,19 +805,8 @@ class Chan {
   /// Blind receive: the next value, or nullopt once closed and drained.
   std::optional<T> recv(std::source_location loc = std::source_location::current()) {
     std::optional<T> out;
-    if (s_->cap == 0) {  // unbuffered: complete, or park in the fast slot, in one lock
-      detail::ChanState<T>& s = *s_;
-      detail::Waiter* wake = nullptr;
-      switch (s.recv_or_park(out, wake)) {
-        case detail::ChanState<T>::Fast::done:
-          detail::wake_if(wake);
-          return out;
-        case detail::ChanState<T>::Fast::parked:
-          s.wait_fast(&out, loc, WaitObject::chan_recv);
-          return out;
-        case detail::ChanState<T>::Fast::engine:
-          break;
-      }
+    if (s_->cap == 0) {
+      if (recv_unbuffered(out, loc)) return out;
     } else {
       if (recv_now(out)) return out;
       if (poll_before_wait(s_->sender, &detail::ChanState<T>::recv_ready, s_.get()) && recv_now(out)) return out;
@@ -927,6 +902,42 @@ class Chan {
   friend bool operator==(const Chan& a, const Chan& b) noexcept { return a.s_ == b.s_; }
 
  private:
+  /// Unbuffered blind send / receive: completes, or parks in the fast slot
+  /// and waits there, in one lock acquisition (ChanState::send_or_park);
+  /// false when the wait must go through the engine (someone else waits).
+  /// Out of line, so that the buffered path's code stays as small as it was.
+  [[gnu::noinline]] bool send_unbuffered(T& v, std::source_location loc) {
+    detail::ChanState<T>& s = *s_;
+    bool closed = false;
+    detail::Waiter* wake = nullptr;
+    switch (s.send_or_park(v, closed, wake)) {
+      case detail::ChanState<T>::Fast::done:
+        detail::wake_if(wake);
+        if (closed) detail::ChanCore::throw_closed("send on closed channel");
+        return true;
+      case detail::ChanState<T>::Fast::parked:
+        if (s.wait_fast(nullptr, loc, WaitObject::chan_send)) detail::ChanCore::throw_closed("send on closed channel");
+        return true;
+      case detail::ChanState<T>::Fast::engine:
+        break;
+    }
+    return false;
+  }
+  [[gnu::noinline]] bool recv_unbuffered(std::optional<T>& out, std::source_location loc) {
+    detail::ChanState<T>& s = *s_;
+    detail::Waiter* wake = nullptr;
+    switch (s.recv_or_park(out, wake)) {
+      case detail::ChanState<T>::Fast::done:
+        detail::wake_if(wake);
+        return true;
+      case detail::ChanState<T>::Fast::parked:
+        s.wait_fast(&out, loc, WaitObject::chan_recv);
+        return true;
+      case detail::ChanState<T>::Fast::engine:
+        break;
+    }
+    return false;
+  }
   /// One attempt under the lock; true when done.  The waiter it claimed is
   /// woken after the lock is released (see ChanState::try_recv).
   bool send_now(T& v) {
