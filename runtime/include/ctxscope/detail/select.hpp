@@ -3,7 +3,11 @@
 // Channel send/recv, select, WaitGroup::wait, Group::wait, sleep_for and
 // Done::wait are all `select_impl` over a few SelectCases, so every blocking
 // operation is recorded the same way (wait_begin / wait_end) and observes
-// `ctx.done()` the same way.  The protocol is Go's sudog protocol:
+// `ctx.done()` the same way.  (One exception: a blind unbuffered send or
+// receive that finds nobody else waiting parks in the channel's fast slot,
+// ChanState::recv_or_park, and records its wait with record_wait_begin /
+// record_wait_end exactly as a one-case select would.)
+// The protocol is Go's sudog protocol:
 //  1. lock every case's lock (sorted by address, so two selects never deadlock),
 //  2. poll the cases in a random permutation and complete the first ready one
 //     (uniform choice among ready cases, like Go),
