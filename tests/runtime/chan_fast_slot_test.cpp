@@ -134,10 +134,11 @@ TEST(ChanFastSlot, EveryKindOfOperationCompletesAParkedOne) {
   cancel();
 }
 
-// A thread that took its value from one channel's slot and parked in another
-// channel's slot keeps the first slot taken: the next receiver of the first
-// channel waits in the queue, and is served.
-TEST(ChanFastSlot, TakenSlotOfAThreadParkedElsewhereFallsBackToTheQueue) {
+// A thread that took its value from one channel's slot frees it (fast_ack),
+// even while it then waits in another channel's slot: a second receiver of
+// the first channel, arriving while the first thread waits in the second,
+// is served, and so is the first thread.
+TEST(ChanFastSlot, ASlotIsFreeOnceItsThreadTookItsValue) {
   ScopedRecorder rec;
   Chan<int> a, b;
   Chan<int> got(4);
@@ -166,6 +167,49 @@ TEST(ChanFastSlot, TakenSlotOfAThreadParkedElsewhereFallsBackToTheQueue) {
   b.send(5);
   EXPECT_EQ(recv_bounded(got), 5);
   third.join();
+}
+
+// The partner may destroy the channel as soon as its operation returned,
+// while the thread it woke in the slot is still reading its result from the
+// channel (the destructor waits for that thread's fast_ack); as with a
+// std::condition_variable, which may be destroyed once its waiters are
+// notified.  Under the sanitizers an early free is a use-after-free / race.
+namespace {
+// One round of the test below: a channel of T, `v` handed through its slot,
+// the channel destroyed by the partner right after its operation returned.
+template <class T>
+void destroy_after_handoff(const ScopedRecorder& rec, bool receiver_parks, const T& v) {
+  auto ch = std::make_unique<Chan<T>>();
+  Chan<int> result(1);
+  std::thread t;
+  if (receiver_parks) {
+    t = std::thread([&, c = ch.get()] { result.send(c->recv() == v ? 1 : 0); });
+    until_blocked(rec, WaitObject::chan_recv, ch->id(), 1);
+    if (::testing::Test::HasFatalFailure()) return t.join();  // the hang detector fired: t is stuck
+    ch->send(v);
+  } else {
+    t = std::thread([&, c = ch.get()] {
+      c->send(v);
+      result.send(1);
+    });
+    until_blocked(rec, WaitObject::chan_send, ch->id(), 1);
+    if (::testing::Test::HasFatalFailure()) return t.join();
+    EXPECT_EQ(ch->recv(), v);
+  }
+  ch.reset();  // the woken thread may not have returned from its operation yet
+  EXPECT_EQ(recv_bounded(result), 1);
+  t.join();
+}
+}  // namespace
+
+TEST(ChanFastSlot, ThePartnerMayDestroyTheChannelOnceItsOperationReturned) {
+  ScopedRecorder rec;
+  constexpr int kRounds = kSanitized ? 200 : 2000;
+  for (int round = 0; round < kRounds && !::testing::Test::HasFailure(); ++round)
+    for (bool receiver_parks : {true, false}) {
+      destroy_after_handoff(rec, receiver_parks, round);  // in the slot's line
+      destroy_after_handoff(rec, receiver_parks, std::string(32, static_cast<char>('a' + round % 26)));  // beside it
+    }
 }
 
 // Many blind senders and receivers and select receivers on one channel: the

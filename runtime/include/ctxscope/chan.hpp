@@ -82,12 +82,14 @@ struct ChanCore {
   /// see ChanState::recv_or_park).  All changes under lock: kFastRecv /
   /// kFastSend when a thread parks there, kFastTaken when a partner (or
   /// close) completes it, kFastFree again when a later parker finds that the
-  /// taken slot's thread has read its result (its ThreadRec::in_fast is
-  /// clear) — the woken thread itself writes nothing on this line, so the
-  /// line does not have to come back to it.  A thread parks there only when
-  /// both wait queues are empty, and every lock holder serves the slot before
-  /// the queues, so the order of waiters stays first come, first served.
-  enum : std::uint32_t { kFastFree = 0, kFastRecv = 1, kFastSend = 2, kFastTaken = 3 };
+  /// taken slot's thread has read its result (`fast_ack`, below, equals the
+  /// slot's generation) — the woken thread itself writes nothing on this
+  /// line, so the line does not have to come back to it.  A thread parks
+  /// there only when both wait queues are empty, and every lock holder serves
+  /// the slot before the queues, so the order of waiters stays first come,
+  /// first served.  The low two bits are the state, the rest the generation:
+  /// one more for every thread that parks.
+  enum : std::uint32_t { kFastFree = 0, kFastRecv = 1, kFastSend = 2, kFastTaken = 3, kFastStateMask = 3 };
   std::atomic<std::uint32_t> fast{kFastFree};
   /// Written under lock; atomic so that a thread polling before it waits
   /// (Chan::send / recv, spin_until) may read it without the lock.  On a
@@ -122,6 +124,15 @@ struct ChanCore {
   /// only when a thread queues or leaves.
   enum : std::uint32_t { kRecvWait = 1, kSendWait = 2 };
   alignas(64) std::atomic<std::uint32_t> waiting{0};
+  /// Unbuffered channels (which never touch `waiting`): the generation of
+  /// the last fast-slot thread that has taken its result and will not touch
+  /// the channel again.  Written by that thread only, off the handoff's line
+  /// (ChanState::wait_fast); read under lock by the next parker, and by the
+  /// destructor, which waits for it: a thread woken in the slot reads its
+  /// value from the channel after the wake-up, and the partner that woke it
+  /// may destroy the channel as soon as its send or receive returned (as a
+  /// std::condition_variable may be destroyed once its waiters are notified).
+  std::atomic<std::uint32_t> fast_ack{0};
 
   static void note_side(std::atomic<ThreadRec*>& side, ThreadRec* me) noexcept {
     if (side.load(std::memory_order_relaxed) != me) side.store(me, std::memory_order_relaxed);
@@ -178,6 +189,9 @@ struct ChanState : ChanCore {
     if constexpr (kFastInline) ::new (static_cast<void*>(fast_buf)) std::optional<T>();
   }
   ~ChanState() {
+    // A woken fast-slot thread may still be reading its result (fast_ack).
+    if (const std::uint32_t f = fast.load(std::memory_order_acquire); (f & kFastStateMask) == kFastTaken)
+      for (unsigned round = 0; fast_ack.load(std::memory_order_acquire) != (f >> 2); ++round) ring_backoff(round);
     if constexpr (kFastInline) fast_val().~optional();
   }
   ChanState(const ChanState&) = delete;
@@ -431,9 +445,9 @@ struct ChanState : ChanCore {
           return false;
       }
     }
-    if (fast.load(std::memory_order_acquire) == kFastSend) {  // older than any queued sender
+    if (fast_state() == kFastSend) {  // older than any queued sender
       out.emplace(std::move(*fast_val()));  // if this throws, the sender stays parked
-      fast.store(kFastTaken, std::memory_order_relaxed);
+      set_fast_state(kFastTaken);
       note_side(receiver, this_thread_rec());
       wake = &fast_w;
       return true;
@@ -473,9 +487,9 @@ struct ChanState : ChanCore {
       closed_out = true;
       return true;
     }
-    if (fast.load(std::memory_order_acquire) == kFastRecv) {  // older than any queued receiver
+    if (fast_state() == kFastRecv) {  // older than any queued receiver
       fast_val().emplace(std::move(v));  // if this throws, the receiver stays parked
-      fast.store(kFastTaken, std::memory_order_relaxed);
+      set_fast_state(kFastTaken);
       note_side(sender, this_thread_rec());
       wake = &fast_w;
       return true;
@@ -517,10 +531,10 @@ struct ChanState : ChanCore {
   /// Under lock, with close_locked(): claims the fast slot's parked thread,
   /// if any, for the caller to wake after the unlock.
   Waiter* close_fast_locked() noexcept {
-    const std::uint32_t f = fast.load(std::memory_order_acquire);
+    const std::uint32_t f = fast_state();
     if (f != kFastRecv && f != kFastSend) return nullptr;
     fast_closed = true;
-    fast.store(kFastTaken, std::memory_order_relaxed);
+    set_fast_state(kFastTaken);
     return &fast_w;
   }
 
@@ -540,8 +554,7 @@ struct ChanState : ChanCore {
     RingPending unused;
     if (try_recv(out, closed_out, wake, unused, busy)) return Fast::done;
     if (!fast_free() || recvq.head != nullptr) return Fast::engine;
-    if (!park_fast(receiver, sender)) return Fast::engine;
-    fast.store(kFastRecv, std::memory_order_relaxed);
+    if (!park_fast(receiver, sender, kFastRecv)) return Fast::engine;
     return Fast::parked;
   }
   /// Sends now (`closed_out` if closed), or parks in the fast slot with the
@@ -553,26 +566,26 @@ struct ChanState : ChanCore {
     if (try_send(v, closed_out, wake, unused, busy)) return Fast::done;
     if (!fast_free() || sendq.head != nullptr || this_thread_rec() == nullptr) return Fast::engine;
     fast_val().emplace(std::move(v));  // if this throws, nothing is parked
-    park_fast(sender, receiver);
-    fast.store(kFastSend, std::memory_order_relaxed);
+    park_fast(sender, receiver, kFastSend);
     return Fast::parked;
   }
   /// After recv_or_park / send_or_park returned `parked` (lock released):
   /// waits for the partner or close and takes the result.  Receive: the value
   /// into `out` (nothing if closed).  True if the channel was closed.  Only
   /// reads the channel after the wake-up; the slot is freed by its next user
-  /// (fast_free), once in_fast says the result was taken.
+  /// (fast_free) or the destructor, once fast_ack says the result was taken.
   bool wait_fast(std::optional<T>* out, std::source_location site, WaitObject obj) {
-    ThreadRec* me = fast_w.me;
+    const std::uint32_t gen = fast.load(std::memory_order_relaxed) >> 2;  // ours: set under lock by park_fast
     EventSink* es = sink();
     const std::uint64_t wid = es != nullptr ? record_wait_begin(es, obj, id, label, site) : 0;
     fast_w.park();
     const bool was_closed = fast_closed;
     {
-      struct Taken {  // also when the value's copy throws
-        ThreadRec* me;
-        ~Taken() { me->in_fast.store(false, std::memory_order_release); }
-      } taken{me};
+      struct Taken {  // also when the value's copy throws; the last access to the channel
+        std::atomic<std::uint32_t>& ack;
+        std::uint32_t gen;
+        ~Taken() { ack.store(gen, std::memory_order_release); }
+      } taken{fast_ack, gen};
       if (out != nullptr && !was_closed) {
         if constexpr (std::is_trivially_copyable_v<T>) out->emplace(*fast_val());  // no write to the line
         else out->emplace(std::move(*fast_val()));
@@ -587,27 +600,33 @@ struct ChanState : ChanCore {
   /// taken slot whose thread has read its result.
   bool fast_free() noexcept {
     const std::uint32_t f = fast.load(std::memory_order_relaxed);
-    if (f == kFastFree) return true;
-    if (f != kFastTaken || fast_w.me->in_fast.load(std::memory_order_acquire)) return false;
+    if ((f & kFastStateMask) == kFastFree) return true;
+    if ((f & kFastStateMask) != kFastTaken || fast_ack.load(std::memory_order_acquire) != (f >> 2)) return false;
     fast_val().reset();
     fast_closed = false;
     fast_w.reset();
-    fast.store(kFastFree, std::memory_order_relaxed);
+    set_fast_state(kFastFree);
     return true;
   }
   /// Under lock: the calling thread takes the fast slot (`mine`: its side,
   /// `other`: the side whose last thread it expects to complete the wait).
   /// False without a thread record (the engine then waits).
-  bool park_fast(std::atomic<ThreadRec*>& mine, std::atomic<ThreadRec*>& other) noexcept {
+  bool park_fast(std::atomic<ThreadRec*>& mine, std::atomic<ThreadRec*>& other, std::uint32_t state) noexcept {
     ThreadRec* me = this_thread_rec();
     if (me == nullptr) return false;
-    me->in_fast.store(true, std::memory_order_relaxed);
     fast_w.me = me;
     fast_w.partner = nullptr;
     fast_w.consider(other.load(std::memory_order_relaxed));
     note_side(mine, me);
     fast_closed = false;
+    fast.store((((fast.load(std::memory_order_relaxed) >> 2) + 1) << 2) | state, std::memory_order_relaxed);
     return true;
+  }
+  /// Under lock: the fast slot's state (without its generation), and a new one.
+  std::uint32_t fast_state() const noexcept { return fast.load(std::memory_order_relaxed) & kFastStateMask; }
+  void set_fast_state(std::uint32_t state) noexcept {
+    fast.store((fast.load(std::memory_order_relaxed) & ~std::uint32_t{kFastStateMask}) | state,
+               std::memory_order_relaxed);
   }
 };
 

@@ -55,12 +55,6 @@ struct alignas(64) ThreadRec {
   /// mutex idea), between 1 us and the maximum (select.cpp).
   std::uint32_t spin_budget_ns = 0;  ///< 0: not set yet
   ThreadRec* next_free = nullptr;             ///< pool link (under the pool's lock)
-  /// On its own cache line (partners spinning read `state` on the first, and
-  /// a store here must not take that line from them): true while the thread
-  /// is parked in an unbuffered channel's fast slot or has not yet taken its
-  /// result from it (ChanState::wait_fast).  Written by the owner only; read
-  /// by lock holders deciding whether a taken slot may be reused.
-  alignas(64) std::atomic<bool> in_fast{false};
 };
 /// The calling thread's record.
 ThreadRec* this_thread_rec() noexcept;
