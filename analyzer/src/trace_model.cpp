@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <exception>
 #include <system_error>
 #include <limits>
 #include <memory>
@@ -448,6 +449,18 @@ class ModelBuilder {
     }
     return kNoIndex;
   }
+  // The same, following parent ids instead of the parent links: the same
+  // answer once every id is indexed (a whole load), and it reads nothing
+  // link_context() writes, so the waits are linked while the tree is.
+  std::uint32_t effective_by_id(std::uint32_t c) const {
+    for (int hops = 0; c != kNoIndex && hops < 10000; ++hops) {
+      const Context& x = m_.contexts_[c];
+      if (x.cancelable()) return c;
+      if (x.kind != static_cast<std::uint8_t>(ContextKind::value)) return kNoIndex;
+      c = x.parent_id ? m_.find_context(x.parent_id) : kNoIndex;
+    }
+    return kNoIndex;
+  }
 
   // Links of one context to the rest (parent, origin), given its id fields.
   void link_context(std::uint32_t i, bool is_new) {
@@ -520,11 +533,13 @@ class ModelBuilder {
     }
   }
 
-  void link_wait(std::uint32_t i, bool is_new) {
+  // `by_id`: the done source by parent ids (effective_by_id), for a whole
+  // load that links the tree on another thread meanwhile.
+  void link_wait(std::uint32_t i, bool is_new, bool by_id = false) {
     Wait& w = m_.waits_.mut(i);
     w.done_ctx = w.done_ctx_id ? m_.find_context(w.done_ctx_id) : kNoIndex;
     if (is_new && w.done_ctx != kNoIndex)
-      if (std::uint32_t src = effective(w.done_ctx); src != kNoIndex) {
+      if (std::uint32_t src = by_id ? effective_by_id(w.done_ctx) : effective(w.done_ctx); src != kNoIndex) {
         grow(m_.first_observer_, m_.contexts_.size());
         grow(m_.next_observer_, m_.waits_.size());
         m_.next_observer_.mut(i) = m_.first_observer_[src];
@@ -657,24 +672,47 @@ class ModelBuilder {
     return t == kNoTime ? -1 : t;
   }
 
-  // `parallel`: the time indices are sorted on a second thread meanwhile.  It
-  // reads only creation and begin times, which linking never writes (linking
-  // writes the tree, origin, thread and observer fields): no data is shared.
+  // `parallel`: two lanes.  A second thread sorts the time indices and links
+  // the waits, while this one links the context tree, the origins and the
+  // threads; the edges, which read both, come after.  No field is written by
+  // both lanes, and none one lane writes is read by the other: the sort reads
+  // creation and begin times, the waits' lane contexts' kinds and parent ids
+  // (effective_by_id) and writes the waits, the observer lists and each
+  // thread's `waits`; this lane writes the tree links, origins, and threads'
+  // context fields and lists.  mut() of the loaded arrays writes no chunk
+  // bookkeeping (a load's chunks are all its own), so both lanes may call it.
   void link_all(bool parallel = false) {
-    std::thread sorter;
+    auto second_lane = [this] {
+      rebuild_time_indices();
+      for (std::uint32_t i = 0; i < m_.waits_.size(); ++i) link_wait(i, true, /*by_id=*/true);
+    };
+    std::thread second;
+    std::exception_ptr second_failed;
     if (parallel) {
       try {
-        sorter = std::thread([this] { rebuild_time_indices(); });
-      } catch (const std::system_error&) {  // no thread: sorted below
+        second = std::thread([&] {
+          try {
+            second_lane();
+          } catch (...) {
+            second_failed = std::current_exception();
+          }
+        });
+      } catch (const std::system_error&) {  // no thread: run below
       }
     }
+    struct Join {
+      std::thread& t;
+      ~Join() {
+        if (t.joinable()) t.join();
+      }
+    } join{second};
     for (std::uint32_t i = 0; i < m_.contexts_.size(); ++i) link_context(i, true);
     fix_origins();
     for (std::uint32_t i = 0; i < m_.threads_.size(); ++i) link_thread(i);
-    for (std::uint32_t i = 0; i < m_.waits_.size(); ++i) link_wait(i, true);
+    if (second.joinable()) second.join();
+    else second_lane();
+    if (second_failed) std::rethrow_exception(second_failed);
     rebuild_edges();
-    if (sorter.joinable()) sorter.join();
-    else rebuild_time_indices();
   }
 
   // ---- incremental update --------------------------------------------------
