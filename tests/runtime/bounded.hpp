@@ -59,6 +59,20 @@ inline void expect_all_ended_by_close(Chan<int>& outcomes, int waiters) {
   EXPECT_EQ(sum, waiters * 3);
 }
 
+/// Blocked operations of kind `obj` recorded so far on channel `id`.
+inline std::size_t blocked_count(const ScopedRecorder& rec, WaitObject obj, std::uint64_t id) {
+  return rec
+      .where(EventType::wait_begin,
+             [&](const Event& e) { return e.kind == static_cast<std::uint8_t>(obj) && e.value == id; })
+      .size();
+}
+/// Waits (hang detector only) until `n` operations have blocked on channel
+/// `id`: an operation is parked or queued when its wait_begin is recorded.
+inline void until_blocked(const ScopedRecorder& rec, WaitObject obj, std::uint64_t id, std::size_t n) {
+  ASSERT_TRUE(eventually([&] { return blocked_count(rec, obj, id) >= n; }))
+      << "hang detector: " << n << " blocked operations expected on channel " << id;
+}
+
 /// wg.wait(), failing the test on a hang.
 inline void wait_bounded(const WaitGroup& wg) {
   auto [limit, stop] = with_timeout(background(), kHangLimit);

@@ -24,23 +24,15 @@
 #include "runtime/event_recorder.hpp"
 
 using namespace ctxscope;
-using ctxscope::testing::eventually;
 using ctxscope::testing::expect_each_once;
 using ctxscope::testing::kSanitized;
 using ctxscope::testing::recv_bounded;
 using ctxscope::testing::ScopedRecorder;
+using ctxscope::testing::until_blocked;
 
 namespace {
 
 std::uint8_t u8(auto e) { return static_cast<std::uint8_t>(e); }
-
-/// Waits (hang detector only) until `n` operations have blocked on channel `id`.
-void until_blocked(const ScopedRecorder& rec, WaitObject obj, std::uint64_t id, std::size_t n) {
-  ASSERT_TRUE(eventually([&] {
-    return rec.where(EventType::wait_begin, [&](const Event& e) { return e.kind == u8(obj) && e.value == id; })
-               .size() >= n;
-  })) << "hang detector: " << n << " blocked operations expected on channel " << id;
-}
 
 constexpr int kStream = kSanitized ? 3000 : 30000;
 

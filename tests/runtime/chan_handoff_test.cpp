@@ -33,6 +33,7 @@ using ctxscope::testing::expect_all_ended_by_close;
 using ctxscope::testing::expect_each_once;
 using ctxscope::testing::recv_bounded;
 using ctxscope::testing::ScopedRecorder;
+using ctxscope::testing::until_blocked;
 
 namespace {
 
@@ -50,17 +51,6 @@ void until_parked(const ThreadRec* r) {
       << "hang detector: the blocked thread never parked";
 }
 
-/// A consumer that checks every value 0..n-1 arrives exactly once.
-/// Blocked operations recorded so far on channel `id` of kind `obj`.
-std::size_t blocked_count(const ScopedRecorder& rec, WaitObject obj, std::uint64_t id) {
-  return rec.where(EventType::wait_begin, [&](const Event& e) { return e.kind == u8(obj) && e.value == id; })
-      .size();
-}
-/// Waits (hang detector only) until `n` operations have blocked on channel `id`.
-void until_blocked(const ScopedRecorder& rec, WaitObject obj, std::uint64_t id, std::size_t n) {
-  ASSERT_TRUE(eventually([&] { return blocked_count(rec, obj, id) >= n; }))
-      << "hang detector: " << n << " blocked operations expected on channel " << id;
-}
 /// Waits until `n` ctx-aware waits observing context `ctx_id` have begun.
 void until_blocked_on_ctx(const ScopedRecorder& rec, std::uint64_t ctx_id, std::size_t n) {
   ASSERT_TRUE(eventually([&] {

@@ -27,21 +27,11 @@ using ctxscope::testing::expect_all_ended_by_close;
 using ctxscope::testing::expect_each_once;
 using ctxscope::testing::recv_bounded;
 using ctxscope::testing::ScopedRecorder;
+using ctxscope::testing::until_blocked;
 
 namespace {
 
 constexpr int kStream = kSanitized ? 4000 : 60000;
-
-std::uint8_t u8(auto e) { return static_cast<std::uint8_t>(e); }
-
-std::size_t blocked_count(const ScopedRecorder& rec, WaitObject obj, std::uint64_t id) {
-  return rec.where(EventType::wait_begin, [&](const Event& e) { return e.kind == u8(obj) && e.value == id; })
-      .size();
-}
-void until_blocked(const ScopedRecorder& rec, WaitObject obj, std::uint64_t id, std::size_t n) {
-  ASSERT_TRUE(ctxscope::testing::eventually([&] { return blocked_count(rec, obj, id) >= n; }))
-      << "hang detector: " << n << " blocked operations expected on channel " << id;
-}
 
 }  // namespace
 
