@@ -439,25 +439,16 @@ class ModelBuilder {
   }
 
   // Effective done source: value contexts share their parent's done;
-  // background, todo and without_cancel are never done.
-  std::uint32_t effective(std::uint32_t c) const {
+  // background, todo and without_cancel are never done.  `by_id`: follow
+  // parent ids instead of the parent links — the same answer once every id
+  // is indexed (a whole load), reading nothing link_context() writes, so
+  // the waits are linked while the tree is.
+  std::uint32_t effective(std::uint32_t c, bool by_id = false) const {
     for (int hops = 0; c != kNoIndex && hops < 10000; ++hops) {
       const Context& x = m_.contexts_[c];
       if (x.cancelable()) return c;
       if (x.kind != static_cast<std::uint8_t>(ContextKind::value)) return kNoIndex;
-      c = x.parent;
-    }
-    return kNoIndex;
-  }
-  // The same, following parent ids instead of the parent links: the same
-  // answer once every id is indexed (a whole load), and it reads nothing
-  // link_context() writes, so the waits are linked while the tree is.
-  std::uint32_t effective_by_id(std::uint32_t c) const {
-    for (int hops = 0; c != kNoIndex && hops < 10000; ++hops) {
-      const Context& x = m_.contexts_[c];
-      if (x.cancelable()) return c;
-      if (x.kind != static_cast<std::uint8_t>(ContextKind::value)) return kNoIndex;
-      c = x.parent_id ? m_.find_context(x.parent_id) : kNoIndex;
+      c = !by_id ? x.parent : x.parent_id ? m_.find_context(x.parent_id) : kNoIndex;
     }
     return kNoIndex;
   }
@@ -533,13 +524,13 @@ class ModelBuilder {
     }
   }
 
-  // `by_id`: the done source by parent ids (effective_by_id), for a whole
-  // load that links the tree on another thread meanwhile.
+  // `by_id`: the done source by parent ids (effective), for a whole load
+  // that links the tree on another thread meanwhile.
   void link_wait(std::uint32_t i, bool is_new, bool by_id = false) {
     Wait& w = m_.waits_.mut(i);
     w.done_ctx = w.done_ctx_id ? m_.find_context(w.done_ctx_id) : kNoIndex;
     if (is_new && w.done_ctx != kNoIndex)
-      if (std::uint32_t src = by_id ? effective_by_id(w.done_ctx) : effective(w.done_ctx); src != kNoIndex) {
+      if (std::uint32_t src = effective(w.done_ctx, by_id); src != kNoIndex) {
         grow(m_.first_observer_, m_.contexts_.size());
         grow(m_.next_observer_, m_.waits_.size());
         m_.next_observer_.mut(i) = m_.first_observer_[src];
@@ -677,7 +668,7 @@ class ModelBuilder {
   // threads; the edges, which read both, come after.  No field is written by
   // both lanes, and none one lane writes is read by the other: the sort reads
   // creation and begin times, the waits' lane contexts' kinds and parent ids
-  // (effective_by_id) and writes the waits, the observer lists and each
+  // (effective, by id) and writes the waits, the observer lists and each
   // thread's `waits`; this lane writes the tree links, origins, and threads'
   // context fields and lists.  mut() of the loaded arrays writes no chunk
   // bookkeeping (a load's chunks are all its own), so both lanes may call it.
@@ -686,11 +677,11 @@ class ModelBuilder {
       rebuild_time_indices();
       for (std::uint32_t i = 0; i < m_.waits_.size(); ++i) link_wait(i, true, /*by_id=*/true);
     };
-    std::thread second;
     std::exception_ptr second_failed;
+    std::jthread second;  // joined on every way out, exceptions included
     if (parallel) {
       try {
-        second = std::thread([&] {
+        second = std::jthread([&] {
           try {
             second_lane();
           } catch (...) {
@@ -700,12 +691,6 @@ class ModelBuilder {
       } catch (const std::system_error&) {  // no thread: run below
       }
     }
-    struct Join {
-      std::thread& t;
-      ~Join() {
-        if (t.joinable()) t.join();
-      }
-    } join{second};
     for (std::uint32_t i = 0; i < m_.contexts_.size(); ++i) link_context(i, true);
     fix_origins();
     for (std::uint32_t i = 0; i < m_.threads_.size(); ++i) link_thread(i);
