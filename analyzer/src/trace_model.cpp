@@ -14,6 +14,8 @@
 #include <system_error>
 #include <limits>
 #include <memory>
+#include <mutex>
+#include <type_traits>
 #include <thread>
 #include <unordered_set>
 #include <utility>
@@ -212,42 +214,70 @@ class ModelBuilder {
 
   // ---- whole load ----------------------------------------------------------
 
-  // Rows of the three entity tables whose ids lie in [lo, hi) of each: one
-  // half of a parallel load.  Reads only the model's site and stack indices
-  // (complete before any part is read), so two parts may be read at once.
-  struct Range {
-    std::int64_t lo = std::numeric_limits<std::int64_t>::min(), hi = std::numeric_limits<std::int64_t>::max();
-  };
+  // One reader's rows of the three entity tables, each in id order once read.
   struct Part {
-    Range threads, contexts, waits;
     detail::BigVector<Thread> thread_rows;
     detail::BigVector<Context> context_rows;
     std::vector<std::uint64_t> origin_ids;
     detail::BigVector<Wait> wait_rows;
+    bool done[3] = {false, false, false};  // each table read to the end (or to where the other reader took over)
   };
+  // Where two readers of one table meet.  The lower reads the ids upward
+  // from the lowest, the upper downward from the highest; each takes the
+  // rows of a batch the other has not taken, so the two meet wherever their
+  // speeds put them (a fixed split at the middle left whichever thread ran
+  // on the reference VM's slower vCPU 50% behind the other).
+  struct Meet {
+    std::mutex m;
+    std::int64_t below = std::numeric_limits<std::int64_t>::min();  // the largest id the upward reader took
+    std::int64_t above = std::numeric_limits<std::int64_t>::max();  // the smallest id the downward reader took
+  };
+  static constexpr int kBatch = 64;
 
-  // `tick` is called every 4,096 rows; it throws to stop the read.
-  template <class Tick>
-  void read_part(sqlite3* db, Part& p, Tick&& tick) const {
-    auto query = [&](const char* cols, const char* table, const Range& r) {
-      auto st = std::make_unique<sql::Stmt>(db, std::string("SELECT ") + cols + " FROM " + table +
-                                                    " WHERE id >= ? AND id < ? ORDER BY id");
-      st->bind(1, r.lo);
-      st->bind(2, r.hi);
-      return st;
-    };
-    std::uint32_t n = 0;
-    auto row = [&] {
-      if (++n % 4096 == 0) tick(4096);
-    };
-    for (auto s = query(kThreadCols, "threads", p.threads); s->step(); row()) p.thread_rows.push_back(read_thread(*s));
-    for (auto s = query(kCtxCols, "contexts", p.contexts); s->step(); row()) {
-      std::uint64_t origin = 0;
-      p.context_rows.push_back(read_context(*s, origin));
-      p.origin_ids.push_back(origin);
+  // Reads the rows of `table` with ids in [lo, hi) into `rows` (and `origins`
+  // for contexts): all of them without `meet`; with it, the ones this reader
+  // takes before meeting the other (`down`: from the top, left in descending
+  // order).  `tick(n)` after each batch; it throws to stop the read.
+  template <class T, class Tick>
+  void read_table(sqlite3* db, const char* table, std::int64_t lo, std::int64_t hi, Meet* meet, bool down,
+                  detail::BigVector<T>& rows, std::vector<std::uint64_t>* origins, Tick& tick) const {
+    const char* cols = std::is_same_v<T, Context> ? kCtxCols : std::is_same_v<T, Wait> ? kWaitCols : kThreadCols;
+    sql::Stmt s(db, std::string("SELECT ") + cols + " FROM " + table + " WHERE id >= ? AND id < ? ORDER BY id" +
+                        (down ? " DESC" : ""));
+    s.bind(1, lo);
+    s.bind(2, hi);
+    std::int64_t ids[kBatch];
+    for (;;) {
+      int n = 0;
+      for (; n < kBatch && s.step(); ++n) {
+        if constexpr (std::is_same_v<T, Context>) {
+          std::uint64_t origin = 0;
+          rows.push_back(read_context(s, origin));
+          origins->push_back(origin);
+        } else if constexpr (std::is_same_v<T, Wait>) {
+          rows.push_back(read_wait(s));
+        } else {
+          rows.push_back(read_thread(s));
+        }
+        ids[n] = static_cast<std::int64_t>(rows.back().id);
+      }
+      int keep = n;
+      if (meet && n > 0) {
+        std::lock_guard lock(meet->m);
+        keep = 0;
+        if (!down) {
+          while (keep < n && ids[keep] < meet->above) ++keep;
+          if (keep > 0) meet->below = ids[keep - 1];
+        } else {
+          while (keep < n && ids[keep] > meet->below) ++keep;
+          if (keep > 0) meet->above = ids[keep - 1];
+        }
+      }
+      rows.resize(rows.size() - static_cast<std::size_t>(n - keep));
+      if (origins) origins->resize(origins->size() - static_cast<std::size_t>(n - keep));
+      tick(static_cast<std::uint32_t>(keep));
+      if (keep < n || n < kBatch) return;
     }
-    for (auto s = query(kWaitCols, "waits", p.waits); s->step(); row()) p.wait_rows.push_back(read_wait(*s));
-    tick(n % 4096);
   }
 
   // The smallest and largest id of a table (0, 0 when empty).  Two
@@ -255,8 +285,6 @@ class ModelBuilder {
   // or max(); `SELECT min(id), max(id)` scans the table.
   struct IdSpan {
     std::int64_t min = 0, max = 0;
-    // Where a two-connection load splits the table: the lower half below.
-    std::int64_t middle() const { return min + (max - min) / 2 + 1; }
   };
   IdSpan id_span(const char* table) {
     const std::string t = table;
@@ -302,14 +330,18 @@ class ModelBuilder {
     const double total = std::max<double>(1.0, static_cast<double>(n_threads + n_ctx + n_waits));
 
     // Large files are read by two connections at once (SQLite's per-column
-    // cost is most of a load): each table split at the middle of its ids, the
-    // lower halves on a second connection on another core, the upper halves
-    // here.  Both must see the same commit, or the lower half is read again
-    // here.  One connection: `upper` is every id.
+    // cost is most of a load): the lower ids of each table here, the upper
+    // ones on a second connection on another core, meeting where their
+    // speeds put them (Meet).  Both must see the same commit, or the second
+    // reads nothing and this one reads every row.
+    const std::int64_t lo[3] = {thread_ids.min, ctx_ids.min, wait_ids.min};
+    std::int64_t hi[3] = {std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::max(),
+                          std::numeric_limits<std::int64_t>::max()};
+    if (preview) hi[0] = cut(thread_ids), hi[1] = cut(ctx_ids), hi[2] = cut(wait_ids);
     Part lower, upper;
-    if (preview) upper.threads.hi = cut(thread_ids), upper.contexts.hi = cut(ctx_ids), upper.waits.hi = cut(wait_ids);
-    auto reserve = [&](Part& p, double share) {
-      auto n = [&](std::int64_t rows) { return static_cast<std::size_t>(static_cast<double>(rows) * share) + 64; };
+    Meet meets[3];
+    auto reserve = [&](Part& p) {  // address space: pages are touched when written
+      auto n = [&](std::int64_t rows) { return static_cast<std::size_t>(rows) + kBatch; };
       p.thread_rows.reserve(n(n_threads));
       p.context_rows.reserve(n(n_ctx));
       p.origin_ids.reserve(n(n_ctx));
@@ -317,8 +349,21 @@ class ModelBuilder {
     };
     std::atomic<std::uint64_t> rows_done{0};
     std::atomic<bool> stop{false};
+    std::uint32_t since_progress = 0;
     auto here_tick = [&](std::uint32_t n) {
-      progress(0.95 * std::min(1.0, static_cast<double>(rows_done.fetch_add(n, std::memory_order_relaxed) + n) / total));
+      const auto done = rows_done.fetch_add(n, std::memory_order_relaxed) + n;
+      if ((since_progress += n) < 4096) return;
+      since_progress = 0;
+      progress(0.95 * std::min(1.0, static_cast<double>(done) / total));
+    };
+    // Reads every table on `db` (`down`: the upper reader).
+    auto read_all = [&](sqlite3* db, Part& p, bool down, Meet* meet, auto& tick) {
+      read_table(db, "threads", lo[0], hi[0], meet, down, p.thread_rows, nullptr, tick);
+      p.done[0] = true;
+      read_table(db, "contexts", lo[1], hi[1], meet ? meet + 1 : nullptr, down, p.context_rows, &p.origin_ids, tick);
+      p.done[1] = true;
+      read_table(db, "waits", lo[2], hi[2], meet ? meet + 2 : nullptr, down, p.wait_rows, nullptr, tick);
+      p.done[2] = true;
     };
     sql::Connection sibling;
     if (opts.parallel && !preview && total >= static_cast<double>(opts.parallel_min_rows)) sibling = open_sibling(db_);
@@ -326,45 +371,63 @@ class ModelBuilder {
     m_.wait_ids_.reserve(static_cast<std::uint64_t>(std::max<std::int64_t>(wait_ids.max, 0)),
                          static_cast<std::size_t>(n_waits));
     origin_fixups_.reserve(static_cast<std::size_t>(n_ctx));
+    reserve(lower);
     if (!sibling) {
-      reserve(upper, 1.0);
-      read_part(db_, upper, here_tick);
+      read_all(db_, lower, false, nullptr, here_tick);
     } else {
-      lower.threads.hi = upper.threads.lo = thread_ids.middle();
-      lower.contexts.hi = upper.contexts.lo = ctx_ids.middle();
-      lower.waits.hi = upper.waits.lo = wait_ids.middle();
-      reserve(lower, 1.0);  // adopted whole, then the upper half appended in place
-      reserve(upper, 0.55);
+      reserve(upper);
       const auto mark = snapshot_mark(db_);  // under the caller's snapshot
-      bool lower_done = false;
+      auto upper_tick = [&](std::uint32_t n) {
+        rows_done.fetch_add(n, std::memory_order_relaxed);
+        if (stop.load(std::memory_order_relaxed)) throw LoadCancelled();
+      };
       std::thread worker;
       try {
         worker = std::thread([&] {
           try {
             sql::ReadSnapshot snap(sibling.get());
             if (snapshot_mark(sibling.get()) != mark) return;  // a commit came between the two snapshots
-            read_part(sibling.get(), lower, [&](std::uint32_t n) {
-              rows_done.fetch_add(n, std::memory_order_relaxed);
-              if (stop.load(std::memory_order_relaxed)) throw LoadCancelled();
-            });
-            lower_done = true;
-          } catch (...) {  // cancelled, or an SQL error: the half is read again below (or not at all)
+            read_all(sibling.get(), upper, true, meets, upper_tick);
+          } catch (...) {  // cancelled, or an SQL error: what it took is read again below
           }
         });
       } catch (const std::system_error&) {  // no thread: read it all here
       }
+      const bool started = worker.joinable();
       try {
-        read_part(db_, upper, here_tick);
+        read_all(db_, lower, false, started ? meets : nullptr, here_tick);
       } catch (...) {
         stop.store(true);
         if (worker.joinable()) worker.join();
         throw;
       }
       if (worker.joinable()) worker.join();
-      if (!lower_done) {
-        lower = Part{lower.threads, lower.contexts, lower.waits, {}, {}, {}, {}};
-        reserve(lower, 1.0);
-        read_part(db_, lower, here_tick);
+      // Each table: the upper reader's rows put in ascending order after the
+      // lower's, rows moved across the meeting point so that the lower fill
+      // whole chunks (adopted below without copying one).  A table the upper
+      // reader did not finish: its rows dropped, the ids above the lower
+      // reader's last read here.
+      auto rest = [&](int t, auto& up_rows, auto& low_rows, std::vector<std::uint64_t>* up_origins,
+                      std::vector<std::uint64_t>* low_origins) {
+        if (upper.done[t]) {
+          using T = typename std::decay_t<decltype(up_rows)>::value_type;
+          const auto shift = detail::meeting_shift(low_rows.size(), up_rows.size(), ChunkedVector<T>::kPerChunk);
+          detail::shift_meeting(low_rows, up_rows, shift);
+          if (up_origins) detail::shift_meeting(*low_origins, *up_origins, shift);
+          std::reverse(up_rows.begin(), up_rows.end());
+          if (up_origins) std::reverse(up_origins->begin(), up_origins->end());
+          return;
+        }
+        up_rows.clear();
+        if (up_origins) up_origins->clear();
+        const std::int64_t from = meets[t].below == std::numeric_limits<std::int64_t>::min() ? lo[t] : meets[t].below + 1;
+        read_table(db_, t == 0 ? "threads" : t == 1 ? "contexts" : "waits", from, hi[t], nullptr, false, low_rows,
+                   low_origins, here_tick);
+      };
+      if (started) {
+        rest(0, upper.thread_rows, lower.thread_rows, nullptr, nullptr);
+        rest(1, upper.context_rows, lower.context_rows, &upper.origin_ids, &lower.origin_ids);
+        rest(2, upper.wait_rows, lower.wait_rows, nullptr, nullptr);
       }
     }
     // The lower ids first, so every table stays in id order; the first part's
@@ -587,11 +650,17 @@ class ModelBuilder {
   }
 
   void rebuild_time_indices() {
+    rebuild_ctx_time_index();
+    rebuild_wait_time_index();
+    if (m_.moments_->ready.load(std::memory_order_relaxed)) compute_moments(m_, m_.moments_->v);
+  }
+  void rebuild_ctx_time_index() {
     m_.ctx_by_time_.clear();
     m_.ctx_by_time_.adopt(order_by_time(m_.contexts_.size(), [&](std::uint32_t i) { return created(i); }));
+  }
+  void rebuild_wait_time_index() {
     m_.waits_by_time_.clear();
     m_.waits_by_time_.adopt(order_by_time(m_.waits_.size(), [&](std::uint32_t i) { return begun(i); }));
-    if (m_.moments_->ready.load(std::memory_order_relaxed)) compute_moments(m_, m_.moments_->v);
   }
 
   // The indices 0..n-1 ordered by time(i), ties by index: a stable
@@ -663,18 +732,19 @@ class ModelBuilder {
     return t == kNoTime ? -1 : t;
   }
 
-  // `parallel`: two lanes.  A second thread sorts the time indices and links
-  // the waits, while this one links the context tree, the origins and the
-  // threads; the edges, which read both, come after.  No field is written by
-  // both lanes, and none one lane writes is read by the other: the sort reads
-  // creation and begin times, the waits' lane contexts' kinds and parent ids
-  // (effective, by id) and writes the waits, the observer lists and each
-  // thread's `waits`; this lane writes the tree links, origins, and threads'
-  // context fields and lists.  mut() of the loaded arrays writes no chunk
-  // bookkeeping (a load's chunks are all its own), so both lanes may call it.
+  // `parallel`: two lanes.  A second thread sorts the waits by time and
+  // links them, while this one links the context tree, the origins and the
+  // threads and sorts the contexts by time; the edges, which read both, come
+  // after.  No field is written by both lanes, and none one lane writes is
+  // read by the other: the waits' lane reads begin times and contexts' kinds
+  // and parent ids (effective, by id) and writes the waits, their time
+  // index, the observer lists and each thread's `waits`; this lane writes the
+  // tree links, origins, the contexts' time index and threads' context fields
+  // and lists.  mut() of the loaded arrays writes no chunk bookkeeping (a
+  // load's chunks are all its own), so both lanes may call it.
   void link_all(bool parallel = false) {
     auto second_lane = [this] {
-      rebuild_time_indices();
+      rebuild_wait_time_index();
       for (std::uint32_t i = 0; i < m_.waits_.size(); ++i) link_wait(i, true, /*by_id=*/true);
     };
     std::exception_ptr second_failed;
@@ -694,9 +764,11 @@ class ModelBuilder {
     for (std::uint32_t i = 0; i < m_.contexts_.size(); ++i) link_context(i, true);
     fix_origins();
     for (std::uint32_t i = 0; i < m_.threads_.size(); ++i) link_thread(i);
+    rebuild_ctx_time_index();
     if (second.joinable()) second.join();
     else second_lane();
     if (second_failed) std::rethrow_exception(second_failed);
+    if (m_.moments_->ready.load(std::memory_order_relaxed)) compute_moments(m_, m_.moments_->v);
     rebuild_edges();
   }
 

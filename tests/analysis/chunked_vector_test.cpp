@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -123,6 +125,47 @@ TEST(ChunkedVector, AnAdoptedArrayContinuesTheIndicesAcrossAPartialChunk) {
   ids.append(3, 7u);
   EXPECT_EQ(ids.size(), 1003u);
   EXPECT_EQ(ids[1002], 7u);
+}
+
+// Two parts of a table read from both ends (the model's parallel load): rows
+// moved across the meeting point the fewer way until the lower part fills
+// whole chunks; then both are adopted without copying an element (the
+// elements keep the addresses they were read to).
+TEST(ChunkedVector, PartsReadFromBothEndsMeetAtAChunkBoundaryAndAreAdoptedInPlace) {
+  EXPECT_EQ(detail::meeting_shift(2 * K, 5, K), 0);
+  EXPECT_EQ(detail::meeting_shift(2 * K + 1, 5 * K, K), -1);         // one lower row up
+  EXPECT_EQ(detail::meeting_shift(2 * K + K - 1, 5 * K, K), 1);      // one upper row down
+  EXPECT_EQ(detail::meeting_shift(K + K / 2, 5 * K, K), static_cast<std::ptrdiff_t>(K / 2));  // a tie: down
+  EXPECT_EQ(detail::meeting_shift(K + 10, 3, K), 3);                 // the whole upper part
+  EXPECT_EQ(detail::meeting_shift(K + 2, 3, K), -2);                 // fewer lower rows than upper
+  EXPECT_EQ(detail::meeting_shift(0, 7, K), 0);
+  for (std::size_t meet : {std::size_t{0}, std::size_t{1}, K - 1, K, K + 3, 2 * K - 2, 3 * K + K / 2, 4 * K}) {
+    const std::size_t n = 4 * K + 5;  // rows 0..n-1; the lower reader took [0, meet)
+    detail::BigVector<Big> lower, upper;
+    lower.reserve(n);
+    upper.reserve(n);
+    for (std::size_t i = 0; i < meet; ++i) lower.emplace_back(i);
+    for (std::size_t i = n; i-- > meet;) upper.emplace_back(i);  // descending
+    const auto shift = detail::meeting_shift(lower.size(), upper.size(), K);
+    EXPECT_LE(static_cast<std::size_t>(std::abs(shift)), K / 2 + 1) << "meet " << meet;
+    detail::shift_meeting(lower, upper, shift);
+    EXPECT_TRUE(lower.size() % K == 0 || upper.empty()) << "meet " << meet;
+    std::reverse(upper.begin(), upper.end());
+    const Big* low_at = lower.data();
+    const Big* up_at = upper.data();
+    const std::size_t low_n = lower.size();
+    ChunkedVector<Big> v;
+    v.adopt(std::move(lower));
+    v.adopt(std::move(upper));
+    EXPECT_EQ(values(v), iota(n)) << "meet " << meet;
+    if (low_n > 0) {
+      EXPECT_EQ(&v[0], low_at) << "meet " << meet;
+    }
+    if (low_n < n) {
+      EXPECT_EQ(&v[low_n], up_at) << "meet " << meet << ": the upper part was copied";
+      EXPECT_EQ(&v[n - 1], up_at + (n - 1 - low_n)) << "meet " << meet;
+    }
+  }
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "ctxscope/trace.hpp"
 #include "ctxscope/trace_reader.hpp"
 #include "test_util.hpp"
+#include "trace_builder.hpp"
 
 namespace ctxscope::testing {
 namespace {
@@ -381,6 +382,52 @@ TEST(TraceModel, TwoConnectionsLoadTheModelOneConnectionLoads) {
   ASSERT_FALSE(fractions.empty());
   EXPECT_TRUE(std::is_sorted(fractions.begin(), fractions.end()));
   EXPECT_EQ(fractions.back(), 1.0);
+}
+
+// Tables of several chunks each (synthetic rows, ids interleaved across the
+// tables as the recorder's are): the two readers meet wherever their speeds
+// put them — a different row each load — and the rows moved across the
+// meeting point to align the chunks lose and repeat nothing.  Several loads,
+// each equal to the one-connection load.
+TEST(TraceModel, TwoReadersMeetingAnywhereInTablesOfManyChunksLoadWhatOneLoads) {
+  const auto db = test_dir() / "chunks.db";
+  const std::int64_t n_ctx = static_cast<std::int64_t>(analysis::ChunkedVector<analysis::Context>::kPerChunk) * 2 + 77;
+  const std::int64_t n_threads = static_cast<std::int64_t>(analysis::ChunkedVector<analysis::Thread>::kPerChunk) + 901;
+  const std::int64_t n_waits = static_cast<std::int64_t>(analysis::ChunkedVector<analysis::Wait>::kPerChunk) + 1234;
+  {
+    TraceBuilder b(db, 10'000'000);
+    b.exec("BEGIN");
+    const auto site = b.site("server.cpp", 12);
+    std::int64_t id = 3;  // 1, 2: the builder's background and todo
+    std::vector<std::int64_t> ctx_ids{1};
+    for (std::int64_t t = 2; t <= n_threads; ++t) b.thread({.id = t, .name = "w" + std::to_string(t), .spawn_ns = t});  // 1: the builder's main
+    for (std::int64_t i = 0, w = 0; i < n_ctx; ++i) {
+      CtxRow c{.id = id++, .parent = ctx_ids[static_cast<std::size_t>(i / 2)],
+               .thread = 1 + i % n_threads, .created_ns = 100 + i, .site = site};
+      ctx_ids.push_back(c.id);
+      if (i % 4 == 1) c.cancel_ns = 5'000'000 + i, c.cancel_reason = "explicit";
+      if (i % 4 == 3) c.cancel_ns = 5'000'000 + i, c.cancel_reason = "parent", c.cancel_origin = c.parent;
+      b.ctx(c);
+      for (; w < n_waits * (i + 1) / n_ctx; ++w)
+        b.wait({.id = id++, .thread = 1 + w % n_threads, .done_ctx = c.id, .begin_ns = 200 + (w * 7919) % n_waits,
+                .end_ns = 6'000'000 + w, .outcome = w % 2 ? "done" : "value"});
+    }
+    b.exec("COMMIT");
+  }
+  auto reader = open_reader(db);
+  const TraceModel one = TraceModel::load(reader.db(), one_connection());
+  ASSERT_EQ(one.contexts().size(), static_cast<std::size_t>(n_ctx) + 2);
+  ASSERT_EQ(one.waits().size(), static_cast<std::size_t>(n_waits));
+  ASSERT_EQ(one.threads().size(), static_cast<std::size_t>(n_threads));
+  for (int round = 0; round < 3; ++round) {
+    const TraceModel two = TraceModel::load(reader.db(), two_connections());
+    expect_identical(two, one);
+    for (std::size_t i = 1; i < two.contexts().size(); ++i)
+      ASSERT_LT(two.contexts()[i - 1].id, two.contexts()[i].id) << "round " << round << " row " << i;
+    for (std::size_t i = 1; i < two.waits().size(); ++i)
+      ASSERT_LT(two.waits()[i - 1].id, two.waits()[i].id) << "round " << round << " row " << i;
+    expect_time_ordered(two);
+  }
 }
 
 // A prefix load (the viewer's preview) holds exactly the rows whose ids lie

@@ -81,6 +81,32 @@ struct BigAllocator {
 template <class T>
 using BigVector = std::vector<T, BigAllocator<T>>;
 
+/// A table read by two readers from both ends (the trace model's parallel
+/// load): `lower` in ascending order, `upper` in descending order (its
+/// lowest row last).  How many rows to move across the meeting point so that
+/// `lower` fills whole chunks of `per_chunk` elements (or `upper` is empty):
+/// > 0 from the back of `upper` to `lower`, < 0 from the back of `lower` to
+/// `upper`; the fewer way, at most half a chunk.  Both parts are then adopted
+/// by a ChunkedVector without copying a chunk.
+inline std::ptrdiff_t meeting_shift(std::size_t lower, std::size_t upper, std::size_t per_chunk) noexcept {
+  const std::size_t r = lower % per_chunk;
+  if (r == 0) return 0;
+  const std::size_t from_upper = std::min(per_chunk - r, upper);
+  return from_upper <= r ? static_cast<std::ptrdiff_t>(from_upper) : -static_cast<std::ptrdiff_t>(r);
+}
+/// Moves rows as meeting_shift() says (`upper` stays in descending order).
+template <class V>
+void shift_meeting(V& lower, V& upper, std::ptrdiff_t shift) {
+  auto move_last = [](V& from, V& to, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      to.push_back(std::move(from.back()));
+      from.pop_back();
+    }
+  };
+  if (shift > 0) move_last(upper, lower, static_cast<std::size_t>(shift));
+  else if (shift < 0) move_last(lower, upper, static_cast<std::size_t>(-shift));
+}
+
 /// A generation no vector has had.
 inline std::uint64_t next_chunk_generation() noexcept {
   static std::atomic<std::uint64_t> g{1};
@@ -233,7 +259,13 @@ class ChunkedVector {
   /// one shared block that this vector's chunks view (what a load adopts).
   void adopt(detail::BigVector<T>&& rows) {
     std::size_t at = 0;
-    // Fill the last chunk first, so chunk boundaries stay at multiples of kPerChunk.
+    // Fill the last chunk first, so chunk boundaries stay at multiples of
+    // kPerChunk: in a block of a whole chunk's room (one allocation, no regrowth).
+    if (const std::size_t n = size_ % kPerChunk; n != 0 && !rows.empty()) {
+      Chunk& c = chunks_.back();
+      if (c.gen != gen() || !c.own) own(c, n, kPerChunk);
+      else c.block->reserve(kPerChunk);
+    }
     while (size_ % kPerChunk != 0 && at < rows.size()) emplace_back(std::move(rows[at++]));
     if (at == rows.size()) return;
     auto block = std::make_shared<detail::BigVector<T>>(std::move(rows));
@@ -283,11 +315,12 @@ class ChunkedVector {
     block->reserve(chunks_.empty() ? std::max<std::size_t>(first_fill, 16) : kPerChunk);
     chunks_.push_back(Chunk{block, block->data(), gen(), true});
   }
-  /// Gives chunk `c` (holding `n` elements) a block of its own, with room to grow.
-  void own(Chunk& c, std::size_t n) {
+  /// Gives chunk `c` (holding `n` elements) a block of its own, with room to
+  /// grow (at least `room` elements when it is the last chunk).
+  void own(Chunk& c, std::size_t n, std::size_t room = 0) {
     auto block = std::make_shared<detail::BigVector<T>>();
     const bool last = &c == &chunks_.back();
-    block->reserve(last ? std::min(kPerChunk, std::max<std::size_t>(16, 2 * n)) : n);
+    block->reserve(last ? std::max(room, std::min(kPerChunk, std::max<std::size_t>(16, 2 * n))) : n);
     block->insert(block->end(), c.data, c.data + n);
     c = Chunk{std::move(block), nullptr, gen(), true};
     c.data = c.block->data();

@@ -231,9 +231,9 @@ struct LoadOptions {
   /// cancel the load (load() then throws LoadCancelled).  May be empty.
   std::function<bool(double)> progress;
   /// A large trace file (parallel_min_rows entity rows or more) is read by
-  /// two connections on two threads, each half of every table, when both see
-  /// the same commit (else the other half is read again on the caller's
-  /// connection); progress is still reported on the calling thread.
+  /// two connections on two threads, every table from both ends until the two
+  /// meet, when both see the same commit (else the caller's connection reads
+  /// it all); progress is still reported on the calling thread.
   /// false: one connection, one thread.  An in-memory trace is read on one.
   bool parallel = true;
   std::size_t parallel_min_rows = 50000;
