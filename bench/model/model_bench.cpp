@@ -102,7 +102,7 @@ int live_mode(long requests) {
   const auto events0 = m.run().events;
   std::vector<double> upd;
   std::uint64_t per_update = 0;
-  for (int round = 0; round < 9; ++round) {
+  for (int round = 0; round < 40; ++round) {  // 20,000 contexts: across chunk boundaries of every array
     const auto before = m.run().events;
     for (int i = 0; i < 250; ++i) request(root);  // ~1,000 events (4 rows a request)
     ctxscope::trace::flush();

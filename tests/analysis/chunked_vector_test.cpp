@@ -168,4 +168,62 @@ TEST(ChunkedVector, PartsReadFromBothEndsMeetAtAChunkBoundaryAndAreAdoptedInPlac
   }
 }
 
+// A live model's first update after a load appends to arrays whose last
+// chunk views the end of a loaded block: with room in the block, in place
+// (no copy of the chunk) — until a copy shares the chunk, when the writer
+// copies it and the copy keeps seeing the block unchanged.
+TEST(ChunkedVector, AnAdoptedBlockWithRoomGrowsInPlaceUntilACopySharesIt) {
+  detail::BigVector<Big> rows;
+  rows.reserve(3 * K);
+  for (std::uint64_t i = 0; i < K + 5; ++i) rows.emplace_back(i);
+  const Big* base = rows.data();
+  ChunkedVector<Big> v;
+  v.adopt(std::move(rows));
+  v.emplace_back(K + 5);
+  EXPECT_EQ(&v[K + 5], base + K + 5) << "appended in place";
+  EXPECT_EQ(&v[0], base);
+  v.truncate(K + 2);  // shrinks the block's end in place
+  v.emplace_back(K + 2);
+  EXPECT_EQ(&v[K + 2], base + K + 2);
+  EXPECT_EQ(values(v), iota(K + 3));
+  const ChunkedVector<Big> snapshot = v;
+  v.emplace_back(999);
+  EXPECT_NE(&v[K], base + K) << "a chunk a copy shares was written";
+  EXPECT_EQ(&snapshot[K], base + K);
+  EXPECT_EQ(&v[0], base) << "only the written chunk is copied";
+  EXPECT_EQ(values(snapshot), iota(K + 3));
+  auto expect = iota(K + 3);
+  expect.push_back(999);
+  EXPECT_EQ(values(v), expect);
+  v.truncate(K + 1);
+  EXPECT_EQ(values(snapshot), iota(K + 3));
+  // A block without room: the chunk is copied once, with a whole chunk's room.
+  detail::BigVector<Big> exact;
+  for (std::uint64_t i = 0; i < K + 5; ++i) exact.emplace_back(i);
+  ChunkedVector<Big> w;
+  w.adopt(std::move(exact));
+  fill(w, K - 5, K + 5);
+  EXPECT_EQ(values(w), iota(2 * K));
+}
+
+// The first chunk grows like a std::vector while small, and takes a whole
+// chunk's room once it holds an eighth of one: it is never moved again, so no
+// append copies most of a chunk into a fresh block.
+TEST(ChunkedVector, AFirstChunkPastAnEighthTakesAWholeChunkAndStaysPut) {
+  using V = ChunkedVector<std::uint32_t>;
+  V v;
+  v.append(V::kPerChunk / 8 + 1, 7u);
+  const std::uint32_t* first = &v[0];
+  for (std::size_t i = v.size(); i < V::kPerChunk; ++i) v.push_back(static_cast<std::uint32_t>(i));
+  EXPECT_EQ(&v[0], first);
+  v.append(V::kPerChunk / 2, 9u);  // into a second chunk
+  EXPECT_EQ(&v[0], first);
+  EXPECT_EQ(v.size(), V::kPerChunk + V::kPerChunk / 2);
+  EXPECT_EQ(v[V::kPerChunk - 1], V::kPerChunk - 1);
+  EXPECT_EQ(v[V::kPerChunk], 9u);
+  V small;
+  small.push_back(1);
+  EXPECT_LT(small.memory_bytes(), 4096u) << "a small vector stays small";
+}
+
 }  // namespace

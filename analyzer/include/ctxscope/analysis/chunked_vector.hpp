@@ -231,9 +231,10 @@ class ChunkedVector {
     if (size_ % kPerChunk == 0) new_chunk();
     Chunk& c = chunks_.back();
     const std::size_t n = size_ % kPerChunk;
-    if (c.gen != gen() || !c.own) own(c, n);
+    if ((c.gen != gen() || !c.own) && !grows_in_place(c, n, 1)) own(c, n);
+    else if (c.own) room(c, n + 1);
     c.block->emplace_back(std::forward<A>(a)...);
-    c.data = c.block->data();
+    if (c.own) c.data = c.block->data();
     ++size_;
     return c.data[n];
   }
@@ -243,9 +244,10 @@ class ChunkedVector {
       if (size_ % kPerChunk == 0) new_chunk(std::min(count, kPerChunk));
       Chunk& c = chunks_.back();
       const std::size_t n = size_ % kPerChunk, take = std::min(count, kPerChunk - n);
-      if (c.gen != gen() || !c.own) own(c, n);
+      if ((c.gen != gen() || !c.own) && !grows_in_place(c, n, take)) own(c, n);
+      else if (c.own) room(c, n + take);
       c.block->insert(c.block->end(), take, v);
-      c.data = c.block->data();
+      if (c.own) c.data = c.block->data();
       size_ += take;
       count -= take;
     }
@@ -263,8 +265,12 @@ class ChunkedVector {
     // kPerChunk: in a block of a whole chunk's room (one allocation, no regrowth).
     if (const std::size_t n = size_ % kPerChunk; n != 0 && !rows.empty()) {
       Chunk& c = chunks_.back();
-      if (c.gen != gen() || !c.own) own(c, n, kPerChunk);
-      else c.block->reserve(kPerChunk);
+      if (c.gen == gen() && c.own) {
+        c.block->reserve(kPerChunk);
+        c.data = c.block->data();
+      } else if (!grows_in_place(c, n, std::min(rows.size(), kPerChunk - n))) {
+        own(c, n, kPerChunk);
+      }
     }
     while (size_ % kPerChunk != 0 && at < rows.size()) emplace_back(std::move(rows[at++]));
     if (at == rows.size()) return;
@@ -277,12 +283,16 @@ class ChunkedVector {
   /// Keeps the first n elements.
   void truncate(std::size_t n) {
     if (n >= size_) return;
+    const std::size_t keep = n % kPerChunk, ci = n / kPerChunk;
+    const std::size_t len = keep != 0 ? chunk_size(ci) : 0;  // the new last chunk's length before
     chunks_.resize((n + kPerChunk - 1) / kPerChunk);
     size_ = n;
-    if (n % kPerChunk == 0) return;
+    if (keep == 0) return;
     Chunk& c = chunks_.back();
-    if (c.gen == gen() && c.own) c.block->resize(n % kPerChunk);
-    else own(c, n % kPerChunk);
+    if (c.gen == gen() && c.own) c.block->resize(keep);
+    else if (c.gen == gen() && c.data + len == c.block->data() + c.block->size())
+      c.block->resize(c.block->size() - (len - keep));  // the end of an adopted block: shrunk in place
+    else own(c, keep);
   }
   void clear() noexcept {
     chunks_.clear();
@@ -306,14 +316,36 @@ class ChunkedVector {
     bool own = false;                             // block holds this chunk alone, from its start (may grow)
   };
   std::uint64_t gen() const noexcept { return gen_.load(std::memory_order_relaxed); }
+  /// Chunk `c` (holding `n` elements) is this vector's alone and views the
+  /// end of an adopted block with room for `more`: it grows in place (a
+  /// model's first update after a load appended without copying the chunk).
+  bool grows_in_place(const Chunk& c, std::size_t n, std::size_t more) const noexcept {
+    return c.gen == gen() && c.data + n == c.block->data() + c.block->size() &&
+           c.block->capacity() - c.block->size() >= more;
+  }
   std::size_t chunk_size(std::size_t ci) const noexcept {
     return ci + 1 < chunks_.size() ? kPerChunk : size_ - ci * kPerChunk;
   }
   void new_chunk(std::size_t first_fill = 1) {
     auto block = std::make_shared<detail::BigVector<T>>();
     // The first chunk grows like a std::vector (small models stay small); later ones are made whole.
-    block->reserve(chunks_.empty() ? std::max<std::size_t>(first_fill, 16) : kPerChunk);
+    block->reserve(chunks_.empty() ? first_room(first_fill) : kPerChunk);
     chunks_.push_back(Chunk{block, block->data(), gen(), true});
+  }
+  /// Room for a growing first chunk that must hold `need`: doubling, but a
+  /// whole chunk once that is an eighth of one or more — so the chunk that
+  /// grows is never copied at half its size into a fresh 2 MiB block (the
+  /// first update after a load that filled most of a chunk: 8-10 ms of copy
+  /// and page faults on the reference VM).
+  static std::size_t first_room(std::size_t need) noexcept {
+    const std::size_t n = std::max<std::size_t>(need, 16);
+    return n >= kPerChunk / 8 ? kPerChunk : n;
+  }
+  /// Makes an own chunk's block hold `need` elements without a regrowth past a chunk.
+  void room(Chunk& c, std::size_t need) {
+    if (c.block->capacity() >= need) return;
+    c.block->reserve(std::max(need, first_room(2 * c.block->capacity())));
+    c.data = c.block->data();
   }
   /// Gives chunk `c` (holding `n` elements) a block of its own, with room to
   /// grow (at least `room` elements when it is the last chunk).
