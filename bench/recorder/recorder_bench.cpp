@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -388,10 +389,29 @@ static_assert(static_cast<int>(ctx::Kind::cancel) == 2 && static_cast<int>(ctx::
               static_cast<int>(ctx::WaitObject::chan_recv) == 0 && static_cast<int>(ctx::WaitOutcome::value) == 0,
               "kCodes: the raw baselines' SQL literals");
 
-void emit_units(std::uint64_t base, std::uint64_t units, ctx::EventSink* sink) {
+// Object ids as the runtime hands them out (detail::next_object_id): blocks
+// of 1,024 per thread from one counter, from block 1 — as in a process whose
+// objects are these.  (The runtime's own counter is not used: the benchmarks
+// run before this one in the same process advanced it by millions.)  Two
+// producers get interleaved blocks, as two threads of a program do; they used
+// to get ranges 4 M ids apart, wider integers than any trace of 2 M events has.
+struct IdBlocks {
+  static constexpr std::uint64_t kBlock = 1024;
+  std::atomic<std::uint64_t> next_block{1};
+};
+
+void emit_units(IdBlocks& blocks, std::uint64_t units, ctx::EventSink* sink) {
   const std::source_location site = std::source_location::current();
+  std::uint64_t next = 0, end = 0;
+  auto next_id = [&] {
+    if (next == end) {
+      next = blocks.next_block.fetch_add(1, std::memory_order_relaxed) * IdBlocks::kBlock;
+      end = next + IdBlocks::kBlock;
+    }
+    return next++;
+  };
   for (std::uint64_t u = 0; u < units; ++u) {
-    const std::uint64_t id = base + 2 * u, wid = id + 1;
+    const std::uint64_t id = next_id(), wid = next_id();
     ctx::Event e{};
     e.type = ctx::EventType::ctx_create;
     e.id = id;
@@ -644,8 +664,8 @@ void SustainedVsRaw(benchmark::State& state) {
     ctx::EventSink* sink = ctx::detail::sink();
     const auto t0 = Clock::now();
     std::vector<std::thread> ts;
-    for (int i = 0; i < threads; ++i)
-      ts.emplace_back(emit_units, static_cast<std::uint64_t>(i + 1) << 22, units_per_thread, sink);  // ids as small as the runtime's
+    IdBlocks ids;
+    for (int i = 0; i < threads; ++i) ts.emplace_back(emit_units, std::ref(ids), units_per_thread, sink);
     for (auto& t : ts) t.join();
     ctx::trace::flush();  // everything committed
     const double secs = seconds_since(t0);
