@@ -24,7 +24,13 @@
 //
 // Reads: operator[] (const), iteration, view().  Writes: mut(i), push_back,
 // append, truncate, assign — on one thread, with no reader of the same vector
-// (snapshots are other vectors and may be read meanwhile).
+// (snapshots are other vectors and may be read meanwhile).  What is appended
+// must not refer into the vector itself: the last chunk may move first.
+//
+// The last chunk grows in place where it can: in its own block (the first
+// chunk takes a whole chunk's room once it holds an eighth of one), or at the
+// end of an adopted block that has room and that no copy shares (a loaded
+// model's first updates).
 #pragma once
 
 #include <algorithm>
