@@ -3,6 +3,7 @@
 //   WithCancel/*       with_cancel + cancel untraced vs traced                  [traced <= 2x]
 //   FanOut/*           a fan-out request handler (errgroup of 16 goroutines)   [traced <= +3%, median of 5:
 //                      bench/recorder/run.sh BUILD fanout]
+//   GoThread/*         one go() thread started, joined: tracing's per-thread part  [report]
 //   SustainedVsRaw/*   events/s into the file with zero drops, vs a raw         [>= 1.2M ev/s, >= 0.5x raw]
 //                      prepared-statement loop writing the same rows; bytes/event [<= 40]
 //   WithCancel/traced_stacks16_*: cost per creation with 16-frame stacks         [report]
@@ -370,6 +371,33 @@ void FanOut_traced_nostacks(benchmark::State& state) {
   o.stack_frames = 0;
   run_fanout_traced(state, o);
 }
+// One go() thread that creates and cancels a context and exits, started and
+// joined one at a time: the per-thread part of the fan-out's tracing cost
+// (its ring from the pool and registry, the thread's announcement and exit
+// events) apart from the request's events.
+void go_thread_once() {
+  ctx::WaitGroup wg;
+  wg.add(1);
+  ctx::go(ctx::background(), "t", [&wg] {
+    auto [c, cancel] = ctx::with_cancel(ctx::background());
+    cancel();
+    wg.done();
+  });
+  wg.wait();
+}
+void GoThread_untraced(benchmark::State& state) {
+  for (auto _ : state) go_thread_once();
+}
+void GoThread_traced_nostacks(benchmark::State& state) {
+  ctx::trace::Options o;
+  o.stack_frames = 0;
+  Tracing t("gothread", o);
+  for (auto _ : state) go_thread_once();
+  ctx::trace::flush();
+}
+BENCHMARK(GoThread_untraced)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(GoThread_traced_nostacks)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 BENCHMARK(FanOut_untraced)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(FanOut_traced)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(FanOut_traced_nostacks)->Unit(benchmark::kMicrosecond)->UseRealTime();
