@@ -357,12 +357,13 @@ class ModelBuilder {
       progress(0.95 * std::min(1.0, static_cast<double>(done) / total));
     };
     // Reads every table on `db` (`down`: the upper reader).
+    static constexpr const char* kTable[3] = {"threads", "contexts", "waits"};
     auto read_all = [&](sqlite3* db, Part& p, bool down, Meet* meet, auto& tick) {
-      read_table(db, "threads", lo[0], hi[0], meet, down, p.thread_rows, nullptr, tick);
+      read_table(db, kTable[0], lo[0], hi[0], meet, down, p.thread_rows, nullptr, tick);
       p.done[0] = true;
-      read_table(db, "contexts", lo[1], hi[1], meet ? meet + 1 : nullptr, down, p.context_rows, &p.origin_ids, tick);
+      read_table(db, kTable[1], lo[1], hi[1], meet ? meet + 1 : nullptr, down, p.context_rows, &p.origin_ids, tick);
       p.done[1] = true;
-      read_table(db, "waits", lo[2], hi[2], meet ? meet + 2 : nullptr, down, p.wait_rows, nullptr, tick);
+      read_table(db, kTable[2], lo[2], hi[2], meet ? meet + 2 : nullptr, down, p.wait_rows, nullptr, tick);
       p.done[2] = true;
     };
     sql::Connection sibling;
@@ -421,8 +422,7 @@ class ModelBuilder {
         up_rows.clear();
         if (up_origins) up_origins->clear();
         const std::int64_t from = meets[t].below == std::numeric_limits<std::int64_t>::min() ? lo[t] : meets[t].below + 1;
-        read_table(db_, t == 0 ? "threads" : t == 1 ? "contexts" : "waits", from, hi[t], nullptr, false, low_rows,
-                   low_origins, here_tick);
+        read_table(db_, kTable[t], from, hi[t], nullptr, false, low_rows, low_origins, here_tick);
       };
       if (started) {
         rest(0, upper.thread_rows, lower.thread_rows, nullptr, nullptr);
@@ -771,7 +771,6 @@ class ModelBuilder {
     if (second.joinable()) second.join();
     else second_lane();
     if (second_failed) std::rethrow_exception(second_failed);
-    if (m_.moments_->ready.load(std::memory_order_relaxed)) compute_moments(m_, m_.moments_->v);
     rebuild_edges();
   }
 
@@ -1261,8 +1260,7 @@ void IdIndex::insert(std::uint64_t id, std::uint32_t index) {
   ++rows_;
   // Grown by at most kDenseStep ids past the one inserted: a live model's
   // update grows the index by about what it adds, not by half the index (a
-  // 3 MB fill on the first update after a load, 8-10 ms when the kernel had
-  // to compact memory for its fresh huge pages).
+  // 3 MB fill of fresh pages on the first update after a load).
   if (id >= dense_.size() && id < dense_limit(rows_))
     grow(std::min(std::max<std::uint64_t>(id + 1, std::min(dense_.size() * 3 / 2, id + kDenseStep)), dense_limit(rows_)));
   if (id < dense_.size()) dense_.mut(id) = index;

@@ -237,10 +237,8 @@ class ChunkedVector {
     if (size_ % kPerChunk == 0) new_chunk();
     Chunk& c = chunks_.back();
     const std::size_t n = size_ % kPerChunk;
-    if ((c.gen != gen() || !c.own) && !grows_in_place(c, n, 1)) own(c, n);
-    else if (c.own) room(c, n + 1);
+    writable_end(c, n, n + 1);
     c.block->emplace_back(std::forward<A>(a)...);
-    if (c.own) c.data = c.block->data();
     ++size_;
     return c.data[n];
   }
@@ -250,10 +248,8 @@ class ChunkedVector {
       if (size_ % kPerChunk == 0) new_chunk(std::min(count, kPerChunk));
       Chunk& c = chunks_.back();
       const std::size_t n = size_ % kPerChunk, take = std::min(count, kPerChunk - n);
-      if ((c.gen != gen() || !c.own) && !grows_in_place(c, n, take)) own(c, n);
-      else if (c.own) room(c, n + take);
+      writable_end(c, n, n + take);
       c.block->insert(c.block->end(), take, v);
-      if (c.own) c.data = c.block->data();
       size_ += take;
       count -= take;
     }
@@ -269,15 +265,8 @@ class ChunkedVector {
     std::size_t at = 0;
     // Fill the last chunk first, so chunk boundaries stay at multiples of
     // kPerChunk: in a block of a whole chunk's room (one allocation, no regrowth).
-    if (const std::size_t n = size_ % kPerChunk; n != 0 && !rows.empty()) {
-      Chunk& c = chunks_.back();
-      if (c.gen == gen() && c.own) {
-        c.block->reserve(kPerChunk);
-        c.data = c.block->data();
-      } else if (!grows_in_place(c, n, std::min(rows.size(), kPerChunk - n))) {
-        own(c, n, kPerChunk);
-      }
-    }
+    if (const std::size_t n = size_ % kPerChunk; n != 0 && !rows.empty())
+      writable_end(chunks_.back(), n, std::min(n + rows.size(), kPerChunk), kPerChunk);
     while (size_ % kPerChunk != 0 && at < rows.size()) emplace_back(std::move(rows[at++]));
     if (at == rows.size()) return;
     auto block = std::make_shared<detail::BigVector<T>>(std::move(rows));
@@ -347,11 +336,19 @@ class ChunkedVector {
     const std::size_t n = std::max<std::size_t>(need, 16);
     return n >= kPerChunk / 8 ? kPerChunk : n;
   }
-  /// Makes an own chunk's block hold `need` elements without a regrowth past a chunk.
-  void room(Chunk& c, std::size_t need) {
-    if (c.block->capacity() >= need) return;
-    c.block->reserve(std::max(need, first_room(2 * c.block->capacity())));
-    c.data = c.block->data();
+  /// Makes the last chunk `c` (holding `n` elements) writable at its end with
+  /// room for `need` elements, so that appending up to `need` moves nothing:
+  /// in place where it can — its own block (regrown at most to a chunk), or
+  /// the end of an adopted block with room that no copy shares — else a
+  /// block of its own with room for `need` (and `room` when larger).
+  void writable_end(Chunk& c, std::size_t n, std::size_t need, std::size_t room = 0) {
+    if (c.gen == gen() && c.own) {
+      if (c.block->capacity() >= std::max(need, room)) return;
+      c.block->reserve(std::max({need, room, first_room(2 * c.block->capacity())}));
+      c.data = c.block->data();
+    } else if (!grows_in_place(c, n, need - n)) {
+      own(c, n, std::max(need, room));
+    }
   }
   /// Gives chunk `c` (holding `n` elements) a block of its own, with room to
   /// grow (at least `room` elements when it is the last chunk).
