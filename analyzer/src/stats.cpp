@@ -13,6 +13,7 @@
 #include "ctxscope/analysis/finding.hpp"
 #include "ctxscope/trace_codes.hpp"
 #include "enum_names.hpp"
+#include "event_blocks.hpp"
 #include "sql.hpp"
 
 namespace ctxscope::analysis {
@@ -20,12 +21,7 @@ namespace {
 
 using Q = sql::Stmt;
 
-void count_by(sqlite3* db, const char* sql, std::map<std::string, std::uint64_t>& out) {
-  Q q(db, sql);
-  while (q.step()) out[q.null(0) ? "" : q.text(0)] += static_cast<std::uint64_t>(q.i64(1));
-}
-
-// The same for `SELECT code, count(*) ... GROUP BY 1` over an enumeration
+// Counts of `SELECT code, count(*) ... GROUP BY 1` over an enumeration
 // column of E: counts by the code's name (`null_name` for NULL).
 void count_by_code(sqlite3* db, const detail::EnumTable& names, const char* type, const char* sql,
                    std::map<std::string, std::uint64_t>& out, const char* null_name = "") {
@@ -61,10 +57,17 @@ TraceStats compute_stats_sql(sqlite3* db) {
       st.duration_ns = q.i64(1);
     }
   }
-  count_by(db,
-           "SELECT coalesce(e.name, 'type ' || ev.type), ev.n FROM (SELECT op & 15 AS type, count(*) AS n FROM "
-           "event_log GROUP BY 1) ev LEFT JOIN enums e ON e.type = 'event' AND e.value = ev.type",
-           st.events_by_type);
+  {
+    // Every event decoded from its block (event_blocks.hpp): the view would
+    // have SQLite parse each event's fields one by one.
+    std::uint64_t by_type[trace::schema::event_encoding::kTypeMax + 1] = {};
+    detail::for_each_event_after(db, 0, [&](const detail::BlockEvent& e) { ++by_type[e.type()]; });
+    for (int t = 0; t <= static_cast<int>(trace::schema::event_encoding::kTypeMax); ++t) {
+      if (!by_type[t]) continue;
+      const auto it = names.find({"event", t});
+      st.events_by_type[it != names.end() ? it->second : "type " + std::to_string(t)] += by_type[t];
+    }
+  }
   for (auto& [k, n] : st.events_by_type) st.events += n;
   count_by_code(db, names, "kind", "SELECT kind, count(*) FROM contexts GROUP BY kind", st.contexts_by_kind);
   for (auto& [k, n] : st.contexts_by_kind) st.contexts += n;

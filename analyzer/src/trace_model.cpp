@@ -23,6 +23,7 @@
 
 #include "ctxscope/trace_schema.hpp"
 #include "enum_names.hpp"
+#include "event_blocks.hpp"
 #include "sql.hpp"
 
 namespace ctxscope::analysis {
@@ -31,6 +32,8 @@ namespace {
 constexpr std::uint8_t kOutcomeDone = 2;
 constexpr std::uint8_t kReasonExplicit = 0, kReasonParent = 1, kReasonDeadline = 2, kReasonBornDone = 3;
 constexpr std::uint8_t kReleaseDestroyed = 2;
+// The seq of the newest event: the last block's last (blocks are in seq order; by rowid, not a scan).
+constexpr const char* kLastSeqSql = "SELECT seq + n - 1 FROM main.event_blocks ORDER BY seq DESC LIMIT 1";
 
 // NULL reads as 0: only a 0 needs the second call that tells the two apart
 // (the load reads millions of columns; this halves the calls into SQLite).
@@ -294,7 +297,7 @@ class ModelBuilder {
 
   // What identifies the commit a connection's snapshot sees.
   static std::pair<std::int64_t, std::int64_t> snapshot_mark(sqlite3* db) {
-    sql::Stmt s(db, "SELECT (SELECT max(seq) FROM event_log), (SELECT last_commit_ns FROM run LIMIT 1), "
+    sql::Stmt s(db, std::string("SELECT (") + kLastSeqSql + "), (SELECT last_commit_ns FROM run LIMIT 1), "
                     "(SELECT end_state = 'stopped' FROM run LIMIT 1)");
     if (!s.step()) return {0, 0};
     return {s.i64(0), s.i64(1) * 2 + s.i64(2)};
@@ -468,7 +471,7 @@ class ModelBuilder {
   }
 
   std::int64_t max_seq() {
-    sql::Stmt s(db_, "SELECT max(seq) FROM event_log");
+    sql::Stmt s(db_, kLastSeqSql);
     return s.step() && !s.null(0) ? s.i64(0) : 0;
   }
 
@@ -788,21 +791,16 @@ class ModelBuilder {
     {
       // Event types (docs/trace-schema.md, enumeration `event`): 1-5 name a
       // context, 6-7 a wait, 8-9 a thread; every event names its thread.
-      // Decoded here from event_log and its blocks (the view `events` would walk
-      // every block): only the blocks that can hold seq > last, found by rowid.
-      sql::Stmt s(db_, "SELECT e.op & 15, b.id + e.did, b.thread FROM main.event_blocks AS b CROSS JOIN "
-                       "main.event_log AS e ON e.seq >= b.seq AND e.seq < b.seq + b.n WHERE b.seq > ?1 - " +
-                           std::to_string(trace::schema::event_encoding::kMaxBlockEvents) + " AND e.seq > ?1");
-      s.bind(1, m_.last_seq_);
-      while (s.step()) {
-        const std::int64_t type = s.i64(0);
-        const auto id = static_cast<std::uint64_t>(s.i64(1));
-        thread_ids.insert(static_cast<std::uint32_t>(s.i64(2)));
-        if (type >= 1 && type <= 5) ctx_ids.insert(id);
-        else if (type == 6 || type == 7) wait_ids.insert(id);
-        else if (type == 8 || type == 9) thread_ids.insert(static_cast<std::uint32_t>(id));
+      // Decoded here from the blocks that can hold seq > last (the view
+      // `events` would walk every block).
+      detail::for_each_event_after(db_, m_.last_seq_, [&](const detail::BlockEvent& e) {
+        const int type = e.type();
+        thread_ids.insert(e.thread);
+        if (type >= 1 && type <= 5) ctx_ids.insert(e.id);
+        else if (type == 6 || type == 7) wait_ids.insert(e.id);
+        else if (type == 8 || type == 9) thread_ids.insert(static_cast<std::uint32_t>(e.id));
         else if (type == 12 || type == 13) tests_changed = true;
-      }
+      });
     }
     if (tests_changed) d.tests_changed = read_tests();
     read_sites();

@@ -246,7 +246,7 @@ std::optional<TraceReader> TraceReader::open_db(const std::string& open_path, co
   std::int64_t runs = 0;
   if (!query_int(db, "SELECT count(*) FROM run", &runs, &msg)) return fail("file is truncated or corrupt (" + msg + ")");
   if (runs != 1) return fail("not a complete ctxscope trace (" + std::to_string(runs) + " rows in table 'run')");
-  // Events are stored compactly (event_log, event_blocks); every reader sees
+  // Events are stored packed (event_blocks.events); every reader sees
   // them decoded through the TEMP view `events` (this connection only: the file
   // itself holds no view).
   if (!sql::try_exec(db, schema::events_view_sql().c_str(), &msg))

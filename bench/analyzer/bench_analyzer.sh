@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Analyzer benchmark: for synthetic traces of 1M, 3M and 10M events, times
 # `ctxscope analyze` and, in the same run, the baseline
-#   sqlite3 FILE 'SELECT count(*), sum(dt) FROM event_log'
-# (one scan of the stored events; schema 4 scanned table events), alternating the two, and prints the median
+#   sqlite3 FILE "SELECT count(*), sum(json_extract(e.value, '$[0]')) FROM event_blocks, json_each(events) e"
+# (one scan of the stored events, each decoded; schema 5 scanned
+# `SELECT count(*), sum(dt) FROM event_log`, schema 4 table events), alternating the two, and prints the median
 # wall times and CPU (user+sys) times, their ratios, peak RSS, and the cost
 # per million events (linearity).  On a shared machine the CPU ratio is the
 # steadier figure; both are printed.
@@ -27,6 +28,7 @@ command -v sqlite3 >/dev/null || { echo "bench_analyzer: sqlite3 not installed" 
 dir="$build/bench-traces"
 mkdir -p "$dir"
 
+scan="SELECT count(*), sum(json_extract(e.value, '\$[0]')) FROM event_blocks, json_each(events) e"
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "analyzer benchmark: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $reps runs each, medians"
@@ -34,15 +36,18 @@ printf '%-10s %11s %9s %7s %11s %9s %7s %12s %14s %9s\n' events "analyze(s)" "sc
   "analyze-cpu" "scan-cpu" ratio "analyze-RSS" "analyze-s/Mev" findings
 for n in 1000000 3000000 10000000; do
   f="$dir/synthetic-$n.db"
-  [ -f "$f" ] || "$gen" "$f" "$n" 1 >/dev/null 2>&1
+  # (Re)generated when missing or written in another schema version.
+  if [ ! -f "$f" ] || [ "$(sqlite3 "$f" 'PRAGMA user_version')" != "$("$gen" --schema-version)" ]; then
+    "$gen" "$f" "$n" 1 >/dev/null 2>&1
+  fi
   # Warm the page cache once so neither side pays the first read from disk.
-  sqlite3 "$f" 'SELECT count(*), sum(dt) FROM event_log' >/dev/null
+  sqlite3 "$f" "$scan" >/dev/null
   a_times=(); s_times=(); a_cpu=(); s_cpu=(); rss=0
   for ((i = 0; i < reps; i++)); do
     read -r e u sy r < <( { /usr/bin/time -f '%e %U %S %M' "$cli" analyze "$f" --format json --no-progress \
                             >"$dir/report.json"; } 2>&1 | tail -1)
     a_times+=("$e"); a_cpu+=("$(awk -v u="$u" -v s="$sy" 'BEGIN {print u + s}')"); [ "$r" -gt "$rss" ] && rss=$r
-    read -r e u sy < <( { /usr/bin/time -f '%e %U %S' sqlite3 "$f" 'SELECT count(*), sum(dt) FROM event_log' \
+    read -r e u sy < <( { /usr/bin/time -f '%e %U %S' sqlite3 "$f" "$scan" \
                           >/dev/null; } 2>&1 | tail -1)
     s_times+=("$e"); s_cpu+=("$(awk -v u="$u" -v s="$sy" 'BEGIN {print u + s}')")
   done

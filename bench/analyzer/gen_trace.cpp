@@ -2,9 +2,10 @@
 // analyzer benchmark (bench_analyzer.sh).
 //
 //   ctxscope-gen-trace OUT.db N_EVENTS [SEED]
+//   ctxscope-gen-trace --schema-version   (the version of the files it writes)
 //
 // The file is created from the schema declaration (schema::create_sql), with
-// both the events (`event_log`, `event_blocks`) and the entity rows the recorder keeps (contexts,
+// both the events (`event_blocks`) and the entity rows the recorder keeps (contexts,
 // threads, waits, channels), consistent with each other.  The mix, per
 // "request" (≈21 events): a timeout context per request, two go() workers
 // under it, a channel, two selects per worker that observe the request's done,
@@ -94,8 +95,12 @@ const std::int64_t kCanceled = code(ctxscope::errc::canceled);
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--schema-version") {  // of the files it writes
+    std::printf("%d\n", ctxscope::trace::schema::kVersion);
+    return 0;
+  }
   if (argc < 3) {
-    std::fprintf(stderr, "usage: ctxscope-gen-trace OUT.db N_EVENTS [SEED]\n");
+    std::fprintf(stderr, "usage: ctxscope-gen-trace OUT.db N_EVENTS [SEED] | --schema-version\n");
     return 2;
   }
   const std::string out = argv[1];
@@ -115,8 +120,7 @@ int main(int argc, char** argv) {
 
   // Events encoded as the recorder encodes them (schema::event_encoding): a
   // block per run of one thread's events (at most kMaxBlockEvents).
-  Stmt ev("INSERT INTO event_log(seq, dt, op, did, ref, value, site) VALUES(?,?,?,?,?,?,?)");
-  Stmt blk("INSERT INTO event_blocks(seq, n, thread, t_ns, id) VALUES(?,?,?,?,?)");
+  Stmt blk("INSERT INTO event_blocks(seq, n, thread, t_ns, id, events) VALUES(?,?,?,?,?,?)");
   Stmt ctx("INSERT INTO contexts(id, parent, kind, thread, created_ns, site, deadline_ns, registered, cancel_ns, "
            "cancel_reason, cancel_parent, cancel_origin, cancel_thread, cancel_site, cancel_called_ns, "
            "cancel_called_thread, err, dropped_ns, dropped_thread, dropped_when_done, released_ns, release_reason) "
@@ -140,9 +144,14 @@ int main(int argc, char** argv) {
   std::int64_t events = 0, t = 1000, next_id = 1024, next_thread = 2;
   namespace enc = ctxscope::trace::schema::event_encoding;
   std::int64_t b_seq = 0, b_n = 0, b_thread = 0, b_t = 0, b_id = 0;
+  std::string b_events;
   auto close_block = [&] {
-    if (b_n) blk.run(b_seq, b_n, b_thread, b_t, b_id);
+    if (b_n) {
+      enc::finish_block(b_events);
+      blk.run(b_seq, b_n, b_thread, b_t, b_id, b_events.c_str());
+    }
     b_n = 0;
+    b_events.clear();
   };
   auto E = [&](std::int64_t tt, int type, std::int64_t thread, std::int64_t id, std::int64_t ref, std::int64_t value,
                std::int64_t kind, std::int64_t aux, std::int64_t site_id) {
@@ -151,9 +160,10 @@ int main(int argc, char** argv) {
       b_seq = events + 1, b_thread = thread, b_t = tt, b_id = id;
     }
     ++b_n;
-    ev.run(events + 1, tt - b_t,
-           enc::pack_op(static_cast<unsigned>(type), static_cast<unsigned>(kind), 0, static_cast<unsigned>(aux), 0),
-           id - b_id, enc::pack_ref(static_cast<std::uint64_t>(ref), b_id), value, site_id ? site_id : NUL);
+    enc::append_event(b_events, {tt - b_t,
+                                 enc::pack_op(static_cast<unsigned>(type), static_cast<unsigned>(kind), 0,
+                                              static_cast<unsigned>(aux), 0),
+                                 id - b_id, site_id, enc::pack_ref(static_cast<std::uint64_t>(ref), b_id), value});
     ++events;
   };
   auto S = [&]() { return static_cast<std::int64_t>(1 + rnd() % kSites); };

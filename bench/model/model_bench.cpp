@@ -2,7 +2,8 @@
 // docs/performance.md#trace-model), side by side in one run:
 //
 //   ctxscope-bench-model TRACE.db [REPEATS]
-//       one scan of `event_log` (SELECT count(*), sum(dt)) vs TraceModel::load,
+//       one scan of the stored events (bench_util.hpp: every block read and
+//       decoded) vs TraceModel::load,
 //       alternating, medians; resident memory of the loaded model
 //   ctxscope-bench-model --live N_REQUESTS
 //       records a trace with the real recorder while following it: a
@@ -68,7 +69,7 @@ int file_mode(const std::string& path, int reps) {
   }
   const double s = median(scan), l = median(load), l1 = median(load1);
   std::printf("trace model: %lld events, %d runs each, interleaved, medians\n", events, reps);
-  std::printf("  scan of event_log   %9.1f ms\n", s);
+  std::printf("  scan of the events  %9.1f ms\n", s);
   std::printf("  TraceModel::load    %9.1f ms   %.2fx the scan (target <= 2x)\n", l, l / s);
   std::printf("    one connection    %9.1f ms   %.2fx the scan (LoadOptions::parallel = false)\n", l1, l1 / s);
   std::printf("  resident            %9.1f MB   (RSS growth while loaded; model's own count %.1f MB; target <= 150 MB at 1M)\n",

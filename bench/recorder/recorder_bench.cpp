@@ -485,9 +485,48 @@ sqlite3* open_raw(const std::string& p) {
   return db;
 }
 
+// The events of the raw loops, encoded as the recorder encodes them
+// (schema::event_encoding): one thread, an event_blocks row per 256 events.
+struct RawBlocks {
+  static constexpr std::int64_t kBlock = ctx::trace::schema::event_encoding::kMaxBlockEvents;
+  sqlite3_stmt* ins = nullptr;
+  std::string text;
+  std::int64_t seq = 1, first = 1, n = 0, bt = 0, bid = 0;
+  explicit RawBlocks(sqlite3* db) {
+    if (sqlite3_prepare_v2(db, "INSERT INTO event_blocks(seq,n,thread,t_ns,id,events) VALUES(?,?,1,?,?,?)", -1, &ins,
+                           nullptr) != SQLITE_OK)
+      std::abort();
+  }
+  ~RawBlocks() { sqlite3_finalize(ins); }
+  void event(std::int64_t t, int type, std::int64_t id, std::int64_t ref, std::int64_t value, int kind, int err,
+             bool site) {
+    namespace enc = ctx::trace::schema::event_encoding;
+    if (n == kBlock) flush();
+    if (n == 0) first = seq, bt = t, bid = id;
+    ++n;
+    ++seq;
+    enc::append_event(text, {t - bt, enc::pack_op(static_cast<unsigned>(type), static_cast<unsigned>(kind),
+                                                   static_cast<unsigned>(err), 0, 0),
+                             id - bid, site ? 1 : 0, enc::pack_ref(static_cast<std::uint64_t>(ref), bid), value});
+  }
+  void flush() {
+    if (n == 0) return;
+    ctx::trace::schema::event_encoding::finish_block(text);
+    sqlite3_bind_int64(ins, 1, first);
+    sqlite3_bind_int64(ins, 2, n);
+    sqlite3_bind_int64(ins, 3, bt);
+    sqlite3_bind_int64(ins, 4, bid);
+    sqlite3_bind_text(ins, 5, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+    sqlite3_step(ins);
+    sqlite3_reset(ins);
+    text.clear();
+    n = 0;
+  }
+};
+
 // Baseline 1 ("raw"): the same rows written by a plain loop of prepared
-// statements on one thread, one statement per row change: an events row per
-// event plus the entity row insert/update it implies.
+// statements on one thread, one statement per row change: the event's block
+// (a row per 256 events) plus the entity row insert/update it implies.
 double raw_insert_events_per_s(std::uint64_t units) {
   const std::string p = bench_path("raw");
   sqlite3* db = open_raw(p);
@@ -499,10 +538,7 @@ double raw_insert_events_per_s(std::uint64_t units) {
     if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK) std::abort();
     return s;
   };
-  // events as the recorder encodes them (schema::event_encoding): an event_log
-  // row each, an event_blocks row per 256 (one thread).
-  sqlite3_stmt* ev = prep("INSERT INTO event_log(seq,dt,op,did,ref,value,site) VALUES(?,?,?,?,?,?,?)");
-  sqlite3_stmt* blk = prep("INSERT INTO event_blocks(seq,n,thread,t_ns,id) VALUES(?,?,1,?,?)");
+  RawBlocks blocks(db);
   // Enumerations as the recorder stores them: integer codes (kCodes); no cause (NULL).
   sqlite3_stmt* cc = prep("INSERT INTO contexts(id,parent,kind,thread,created_ns,site,registered) VALUES(?,1,"
                           "2 /* cancel */,1,?,1,0)");
@@ -518,29 +554,8 @@ double raw_insert_events_per_s(std::uint64_t units) {
     sqlite3_step(s);
     sqlite3_reset(s);
   };
-  constexpr std::int64_t kBlock = ctx::trace::schema::event_encoding::kMaxBlockEvents;
-  std::int64_t seq = 1, bt = 0, bid = 0;
   auto event = [&](std::int64_t t, int type, std::int64_t id, std::int64_t ref, std::int64_t value, int kind, int err,
-                   bool site) {
-    if ((seq - 1) % kBlock == 0) {
-      bt = t;
-      bid = id;
-      sqlite3_bind_int64(blk, 1, seq);
-      sqlite3_bind_int64(blk, 2, kBlock);  // as if full (the last may not be): this file is only timed
-      sqlite3_bind_int64(blk, 3, bt);
-      sqlite3_bind_int64(blk, 4, bid);
-      step(blk);
-    }
-    sqlite3_bind_int64(ev, 1, seq++);
-    sqlite3_bind_int64(ev, 2, t - bt);
-    sqlite3_bind_int64(ev, 3, ctx::trace::schema::event_encoding::pack_op(type, kind, err, 0, 0));
-    sqlite3_bind_int64(ev, 4, id - bid);
-    sqlite3_bind_int64(ev, 5, ctx::trace::schema::event_encoding::pack_ref(static_cast<std::uint64_t>(ref), bid));
-    sqlite3_bind_int64(ev, 6, value);
-    if (site) sqlite3_bind_int(ev, 7, 1);
-    else sqlite3_bind_null(ev, 7);
-    step(ev);
-  };
+                   bool site) { blocks.event(t, type, id, ref, value, kind, err, site); };
   const auto t0 = Clock::now();
   sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
   std::int64_t t = 1000;
@@ -568,11 +583,15 @@ double raw_insert_events_per_s(std::uint64_t units) {
     sqlite3_bind_int64(cr, 1, t);
     sqlite3_bind_int64(cr, 2, id);
     step(cr);
-    if (u % 10000 == 9999) sqlite3_exec(db, "COMMIT; BEGIN", nullptr, nullptr, nullptr);
+    if (u % 10000 == 9999) {
+      blocks.flush();  // a block never spans commits
+      sqlite3_exec(db, "COMMIT; BEGIN", nullptr, nullptr, nullptr);
+    }
   }
+  blocks.flush();
   sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
   const double secs = seconds_since(t0);
-  for (sqlite3_stmt* s : {ev, blk, cc, wb, we, cn, cr}) sqlite3_finalize(s);
+  for (sqlite3_stmt* s : {cc, wb, we, cn, cr}) sqlite3_finalize(s);
   sqlite3_close(db);
   remove_trace(p);
   return static_cast<double>(units * kUnit) / secs;
@@ -580,7 +599,7 @@ double raw_insert_events_per_s(std::uint64_t units) {
 
 
 // Baseline 2 ("raw_min"): the least SQL work that produces the same final rows:
-// events 64 rows per statement, each context and wait row inserted once with
+// events a block row per 256, each context and wait row inserted once with
 // its final values, 16 rows per statement.  No rings, no threads.
 double raw_min_events_per_s(std::uint64_t units) {
   const std::string p = bench_path("rawmin");
@@ -595,11 +614,7 @@ double raw_min_events_per_s(std::uint64_t units) {
     if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) std::abort();
     return s;
   };
-  sqlite3_stmt* ev = prep(multi("INSERT INTO event_log(seq,dt,op,did,ref,value,site) VALUES ", "(?,?,?,?,?,?,?)", 64));
-  sqlite3_stmt* blk = prep(multi("INSERT INTO event_blocks(seq,n,thread,t_ns,id) VALUES ", "(?,?,1,?,?)", 16));
-  constexpr std::int64_t kBlock = ctx::trace::schema::event_encoding::kMaxBlockEvents;
-  std::int64_t seq = 1, bt = 0, bid = 0;
-  int nb = 0;
+  RawBlocks blocks(db);
   sqlite3_stmt* cx = prep(multi("INSERT INTO contexts(id,parent,kind,thread,created_ns,site,registered,cancel_ns,"
                                 "cancel_reason,cancel_thread,cancel_site,err,cancel_called_ns,cancel_called_thread,"
                                 "cancel_called_site,released_ns,release_reason,release_thread) VALUES ",
@@ -607,40 +622,13 @@ double raw_min_events_per_s(std::uint64_t units) {
   sqlite3_stmt* wt = prep(multi("INSERT INTO waits(id,thread,object,object_id,done_ctx,n_cases,site,begin_ns,end_ns,"
                                 "outcome,case_index) VALUES ",
                                 "(?,1,0,77,?,1,1,?,?,0,0)", 16));
-  int ne = 0, nc = 0;
+  int nc = 0;
   auto step = [](sqlite3_stmt* s) {
     sqlite3_step(s);
     sqlite3_reset(s);
   };
   auto event = [&](std::int64_t t, int type, std::int64_t id, std::int64_t ref, std::int64_t value, int kind, int err,
-                   bool site) {
-    if ((seq - 1) % kBlock == 0) {
-      bt = t;
-      bid = id;
-      const int bb = nb * 4;
-      sqlite3_bind_int64(blk, bb + 1, seq);
-      sqlite3_bind_int64(blk, bb + 2, kBlock);
-      sqlite3_bind_int64(blk, bb + 3, bt);
-      sqlite3_bind_int64(blk, bb + 4, bid);
-      if (++nb == 16) {
-        step(blk);
-        nb = 0;
-      }
-    }
-    const int b = ne * 7;
-    sqlite3_bind_int64(ev, b + 1, seq++);
-    sqlite3_bind_int64(ev, b + 2, t - bt);
-    sqlite3_bind_int64(ev, b + 3, ctx::trace::schema::event_encoding::pack_op(type, kind, err, 0, 0));
-    sqlite3_bind_int64(ev, b + 4, id - bid);
-    sqlite3_bind_int64(ev, b + 5, ctx::trace::schema::event_encoding::pack_ref(static_cast<std::uint64_t>(ref), bid));
-    sqlite3_bind_int64(ev, b + 6, value);
-    if (site) sqlite3_bind_int(ev, b + 7, 1);
-    else sqlite3_bind_null(ev, b + 7);
-    if (++ne == 64) {
-      step(ev);
-      ne = 0;
-    }
-  };
+                   bool site) { blocks.event(t, type, id, ref, value, kind, err, site); };
   const auto t0 = Clock::now();
   sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
   std::int64_t t = 1000;
@@ -667,14 +655,18 @@ double raw_min_events_per_s(std::uint64_t units) {
       step(wt);
       nc = 0;
     }
-    if (u % 10000 == 9999) sqlite3_exec(db, "COMMIT; BEGIN", nullptr, nullptr, nullptr);
+    if (u % 10000 == 9999) {
+      blocks.flush();  // a block never spans commits
+      sqlite3_exec(db, "COMMIT; BEGIN", nullptr, nullptr, nullptr);
+    }
   }
+  blocks.flush();
   sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
   const double secs = seconds_since(t0);
-  for (sqlite3_stmt* s : {ev, blk, cx, wt}) sqlite3_finalize(s);
+  for (sqlite3_stmt* s : {cx, wt}) sqlite3_finalize(s);
   sqlite3_close(db);
   remove_trace(p);
-  return static_cast<double>(units * kUnit - static_cast<std::uint64_t>(ne)) / secs;
+  return static_cast<double>(units * kUnit) / secs;
 }
 
 // All three measured in the same run, back to back.  Arg: producer threads.

@@ -7,8 +7,8 @@
 //                       previewShown (a large run's first rows, loaded
 //                       before the whole; load_document) or else
 //                       documentLoaded, then one full paint of the window
-//                       (grab), vs one `SELECT count(*), sum(dt) FROM
-//                       event_log` on the same file; alternating, medians.
+//                       (grab), vs one scan of the stored events
+//                       (bench_util.hpp) on the same file; alternating, medians.
 //                       CTXSCOPE_BENCH_FIRST_PAINT_PNG=F saves that paint
 //                       (CTXSCOPE_BENCH_TREE_PNG=F: the window with the
 //                       TREE_TRACE tree fitted).

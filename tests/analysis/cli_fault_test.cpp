@@ -181,7 +181,7 @@ TEST(CliFault, FullDiskRunFailsTheGate) {
   EXPECT_EQ(sql_text(t, "SELECT end_state FROM run"), "failed");
   EXPECT_FALSE(sql_text(t, "SELECT failure FROM run").empty());
   EXPECT_EQ(sql_text(t, "PRAGMA quick_check"), "ok");
-  EXPECT_EQ(sql_text(t, "SELECT count(*) FROM event_log"), sql_text(t, "SELECT events_recorded FROM run"));
+  EXPECT_EQ(sql_text(t, "SELECT sum(n) FROM event_blocks"), sql_text(t, "SELECT events_recorded FROM run"));
   const auto r = run_cmd(cli() + " check " + q(t), dir);
   EXPECT_EQ(r.code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("recording failed"), std::string::npos) << r.err;

@@ -1,5 +1,5 @@
-// The compact event encoding of schema 5 (event_log + event_blocks, read
-// through the TEMP view `events`): every column of every emitted event reads
+// The packed event encoding of schema 6 (a JSON array of events per
+// event_blocks row, read through the TEMP view `events`): every column of every emitted event reads
 // back exactly — across block boundaries (256 events), commit boundaries
 // (flush), several producer threads, time going backwards, wide and negative
 // values — and the trace model's update() decodes the same ids and threads.
@@ -55,50 +55,108 @@ TEST(EventEncoding, RefIsAbsoluteOrBlockRelativeAndUnpacks) {
   EXPECT_EQ(enc::pack_ref(4194304, 4194304), 2 * 4194304 - 1);  // the block's own id: absolute (0 means none)
 }
 
-// The SQL of the view decodes exactly what the C++ helpers decode.
+TEST(EventEncoding, BlocksRoundTripThroughAppendAndDecode) {
+  const std::int64_t wide[] = {0, 1, -1, 127, -128, 1234567, INT64_MAX, INT64_MIN, INT32_MIN};
+  std::vector<enc::Fields> want;
+  std::string text;
+  for (std::int64_t a : wide)
+    for (int zeros = 0; zeros < 16; ++zeros) {  // every pattern of zeros in the optional fields
+      enc::Fields f{a, enc::pack_op(1 + (zeros % 13), 2, 0, 0, 0), zeros & 1 ? a : 0, zeros & 2 ? 42 : 0,
+                    zeros & 4 ? -a : 0, zeros & 8 ? a : 0};
+      enc::append_event(text, f);
+      want.push_back(f);
+    }
+  enc::finish_block(text);
+  std::vector<enc::Fields> got;
+  ASSERT_TRUE(enc::decode_block(text, got)) << text.substr(0, 200);
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(got[i].dt, want[i].dt);
+    EXPECT_EQ(got[i].op, want[i].op);
+    EXPECT_EQ(got[i].did, want[i].did);
+    EXPECT_EQ(got[i].site, want[i].site);
+    EXPECT_EQ(got[i].ref, want[i].ref);
+    EXPECT_EQ(got[i].value, want[i].value);
+  }
+  // Trailing zeros are left out; dt and op always written.
+  std::string one;
+  enc::append_event(one, {0, 33, 0, 0, 0, 0});
+  enc::append_event(one, {5, 6, 1, 0, 2, 0});
+  enc::finish_block(one);
+  EXPECT_EQ(one, "[[0,33],[5,6,1,0,2]]");
+  std::string none;
+  enc::finish_block(none);
+  EXPECT_EQ(none, "[]");
+  EXPECT_TRUE(enc::decode_block(none, got));
+  EXPECT_TRUE(got.empty());
+  EXPECT_TRUE(enc::decode_block(" [ [1, 2] ,[3,4,5,6,7,8] ] ", got));  // JSON whitespace anywhere
+  EXPECT_EQ(got.size(), 2u);
+  // Anything else is refused: not an array, an element of one field or of
+  // seven, a non-integer, a number out of range, text after the array.
+  for (const char* bad : {"", "{}", "[1,2]", "[[1]]", "[[1,2,3,4,5,6,7]]", "[[1,\"2\"]]", "[[1,2.5]]", "[[1,2]",
+                          "[[1,2]]x", "[[1,2],]", "[[1,99999999999999999999]]", "[[,1,2]]", "[[1 2]]"})
+    EXPECT_FALSE(enc::decode_block(bad, got)) << bad;
+}
+
+// The SQL of the view decodes exactly what the C++ helpers encode.
 TEST(EventEncoding, ViewDecodesLikeTheHelpers) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(":memory:", &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db, trace::schema::create_sql().c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db, trace::schema::events_view_sql().c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-  const std::int64_t block_id = 4194304;
-  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO event_blocks VALUES(1, 1000000, 3, 5000, 4194304)", nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_stmt* ins = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO event_log VALUES(?,0,?,0,?,0,NULL)", -1, &ins, nullptr), SQLITE_OK);
-  std::int64_t seq = 0;
-  std::map<std::int64_t, std::pair<std::int64_t, std::uint64_t>> want;  // seq -> (op, ref)
+  const std::int64_t block_id = 4194304, block_t = 5000;
+  struct Want {
+    std::int64_t op, ref, dt, did, value, site;
+  };
+  std::vector<Want> want;
+  std::string text;
+  int i = 0;
   for (unsigned type = 0; type <= enc::kTypeMax; ++type)
     for (unsigned err = 0; err <= enc::kErrMax; ++err)
       for (std::int32_t code : {0, 1, -1, INT32_MIN, INT32_MAX})
         for (std::uint64_t ref : {0ull, 1ull, 4194303ull, 1ull << 42}) {
+          ++i;
           const std::int64_t op = enc::pack_op(type, (type + err) & 15, err, (type * 37) & 255, code);
-          sqlite3_bind_int64(ins, 1, ++seq);
-          sqlite3_bind_int64(ins, 2, op);
-          sqlite3_bind_int64(ins, 3, enc::pack_ref(ref, block_id));
-          ASSERT_EQ(sqlite3_step(ins), SQLITE_DONE);
-          sqlite3_reset(ins);
-          want[seq] = {op, ref};
+          const std::int64_t dt = i % 5 == 0 ? -700 : i * 1000, did = i % 3 == 0 ? 0 : i - 20;
+          const std::int64_t value = i % 7 == 0 ? INT64_MIN : i % 7 == 1 ? INT64_MAX : i % 7 == 2 ? 0 : i;
+          const std::int64_t site = i % 4 == 0 ? 0 : i % 4;
+          enc::append_event(text, {dt, op, did, site, enc::pack_ref(ref, block_id), value});
+          want.push_back({op, static_cast<std::int64_t>(ref), dt, did, value, site});
         }
+  enc::finish_block(text);
+  sqlite3_stmt* ins = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO event_blocks VALUES(1, ?, 3, ?, ?, ?)", -1, &ins, nullptr), SQLITE_OK);
+  sqlite3_bind_int64(ins, 1, static_cast<std::int64_t>(want.size()));
+  sqlite3_bind_int64(ins, 2, block_t);
+  sqlite3_bind_int64(ins, 3, block_id);
+  sqlite3_bind_text(ins, 4, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  ASSERT_EQ(sqlite3_step(ins), SQLITE_DONE);
   sqlite3_finalize(ins);
   sqlite3_stmt* q = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT seq, type, kind, aux, err, code, ref, thread, t_ns FROM events", -1, &q,
-                               nullptr),
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT seq, type, kind, aux, err, code, ref, thread, t_ns, id, value, site FROM events",
+                               -1, &q, nullptr),
             SQLITE_OK);
   std::int64_t rows = 0;
   while (sqlite3_step(q) == SQLITE_ROW) {
-    ++rows;
-    const auto [op, ref] = want.at(sqlite3_column_int64(q, 0));
-    EXPECT_EQ(sqlite3_column_int64(q, 1), enc::op_type(op));
-    EXPECT_EQ(sqlite3_column_int64(q, 2), enc::op_kind(op));
-    EXPECT_EQ(sqlite3_column_int64(q, 3), enc::op_aux(op));
-    EXPECT_EQ(sqlite3_column_int64(q, 4), enc::op_err(op)) << "op " << op;
-    EXPECT_EQ(sqlite3_column_int64(q, 5), enc::op_code(op));
-    EXPECT_EQ(sqlite3_column_int64(q, 6), static_cast<std::int64_t>(ref));
+    const std::int64_t seq = sqlite3_column_int64(q, 0);
+    EXPECT_EQ(seq, ++rows);
+    const Want& w = want.at(static_cast<std::size_t>(seq - 1));
+    EXPECT_EQ(sqlite3_column_int64(q, 1), enc::op_type(w.op));
+    EXPECT_EQ(sqlite3_column_int64(q, 2), enc::op_kind(w.op));
+    EXPECT_EQ(sqlite3_column_int64(q, 3), enc::op_aux(w.op));
+    EXPECT_EQ(sqlite3_column_int64(q, 4), enc::op_err(w.op)) << "op " << w.op;
+    EXPECT_EQ(sqlite3_column_int64(q, 5), enc::op_code(w.op));
+    EXPECT_EQ(sqlite3_column_int64(q, 6), w.ref);
     EXPECT_EQ(sqlite3_column_int64(q, 7), 3);
-    EXPECT_EQ(sqlite3_column_int64(q, 8), 5000);
+    EXPECT_EQ(sqlite3_column_int64(q, 8), block_t + w.dt);
+    EXPECT_EQ(sqlite3_column_int64(q, 9), block_id + w.did);
+    EXPECT_EQ(sqlite3_column_type(q, 10), SQLITE_INTEGER);
+    EXPECT_EQ(sqlite3_column_int64(q, 10), w.value);
+    if (w.site == 0) EXPECT_EQ(sqlite3_column_type(q, 11), SQLITE_NULL);
+    else EXPECT_EQ(sqlite3_column_int64(q, 11), w.site);
   }
-  EXPECT_EQ(rows, seq);
+  EXPECT_EQ(rows, static_cast<std::int64_t>(want.size()));
   sqlite3_finalize(q);
   sqlite3_close(db);
 }
@@ -200,12 +258,15 @@ TEST_F(EventEncodingRecorded, EveryColumnOfEveryEventReadsBackThroughTheView) {
   const std::int64_t start = r->run().start_steady_ns;
   // Blocks: never more than 256 events, one thread each, covering seq 1..N without overlap.
   EXPECT_EQ(rectest::q_int(db, "SELECT max(n) FROM event_blocks"), enc::kMaxBlockEvents);
-  EXPECT_EQ(rectest::q_int(db, "SELECT sum(n) FROM event_blocks"), rectest::q_int(db, "SELECT count(*) FROM event_log"));
+  EXPECT_EQ(rectest::q_int(db, "SELECT sum(n) FROM event_blocks"), rectest::q_int(db, "SELECT count(*) FROM events"));
+  EXPECT_EQ(rectest::q_int(db, "SELECT count(*) FROM event_blocks WHERE json_array_length(events) != n"), 0);
   EXPECT_EQ(rectest::q_int(db, "SELECT count(*) FROM event_blocks a JOIN event_blocks b ON b.seq > a.seq AND "
                                "b.seq < a.seq + a.n"),
             0);
-  EXPECT_EQ(rectest::q_int(db, "SELECT max(seq) FROM event_log"), rectest::q_int(db, "SELECT count(*) FROM events"));
-  EXPECT_GT(rectest::q_int(db, "SELECT count(*) FROM event_log WHERE dt < 0"), 0);
+  EXPECT_EQ(rectest::q_int(db, "SELECT max(seq) FROM events"), rectest::q_int(db, "SELECT count(*) FROM events"));
+  EXPECT_GT(rectest::q_int(db, "SELECT count(*) FROM event_blocks, json_each(events) e WHERE "
+                               "json_extract(e.value, '$[0]') < 0"),
+            0);
 
   std::map<std::uint64_t, std::size_t> next;  // per thread: index of the next expected event
   std::size_t matched = 0;
@@ -248,8 +309,8 @@ TEST_F(EventEncodingRecorded, EveryColumnOfEveryEventReadsBackThroughTheView) {
   for (auto& [thread, v] : emitted_) EXPECT_EQ(next[thread], v.size()) << "thread " << thread;
 }
 
-// The trace model reads events only in update(), decoding event_log with its
-// blocks itself: every context and wait id, and every thread, emitted after
+// The trace model reads events only in update(), decoding the blocks itself
+// (decode_block): every context and wait id, and every thread, emitted after
 // the load must be found, with the columns the model reads from their rows.
 TEST_F(EventEncodingRecorded, ModelUpdateFindsEveryObjectAcrossCommitsAndThreads) {
   auto r0 = [&] {
@@ -321,6 +382,33 @@ TEST_F(EventEncodingRecorded, ModelUpdateFindsEveryObjectAcrossCommitsAndThreads
       EXPECT_EQ(w.begin_ns, u.begun - start);
       EXPECT_NE(m.find_thread(static_cast<std::uint32_t>(u.thread)), analysis::kNoIndex);
     }
+}
+
+// A block whose events are not the JSON the writer writes (a damaged or
+// hand-edited file) stops update() with one clear error naming the block,
+// never a crash or a silently short model.
+TEST_F(EventEncodingRecorded, ModelUpdateRefusesACorruptBlock) {
+  trace::flush();
+  auto r0 = rectest::must_open(path_);
+  ASSERT_TRUE(r0);
+  analysis::TraceModel m = analysis::TraceModel::load(r0->db());
+  emit_all(0, 300, 1);
+  trace::flush();
+  sqlite3* rw = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &rw), SQLITE_OK);
+  sqlite3_busy_timeout(rw, 10'000);  // the recorder may be committing
+  ASSERT_EQ(sqlite3_exec(rw, "UPDATE event_blocks SET events = '[[1,2],[3' WHERE seq = (SELECT max(seq) FROM event_blocks)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  const std::int64_t bad = rectest::q_int(rw, "SELECT max(seq) FROM event_blocks").value_or(-1);
+  sqlite3_close(rw);
+  try {
+    m.update(r0->db());
+    ADD_FAILURE() << "update() read a corrupt block";
+  } catch (const analysis::ModelError& e) {
+    EXPECT_EQ(std::string(e.what()), "event block " + std::to_string(bad) +
+                                         " is corrupt (its events are not a JSON array of event arrays)");
+  }
 }
 
 }  // namespace

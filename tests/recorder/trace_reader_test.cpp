@@ -122,9 +122,9 @@ TEST(TraceReader, RefusesAnOlderSchemaVersion) {
 }
 
 TEST(TraceReader, RefusesTheVersionBeforeThisOne) {
-  // Version 4 stored events as one plain table; version 5 encodes them
-  // (event_log, event_blocks): a version-4 file is refused with the same line.
-  const std::string p = good_trace("v4");
+  // Version 5 stored one row per event (event_log); version 6 packs them per
+  // block (event_blocks.events): a version-5 file is refused with the same line.
+  const std::string p = good_trace("v5");
   const int v = trace::schema::kVersion - 1;
   exec_rw(p, "PRAGMA user_version=" + std::to_string(v));
   EXPECT_EQ(refusal(p), p + ": written by an older ctxscope (schema version " + std::to_string(v) +
@@ -134,7 +134,7 @@ TEST(TraceReader, RefusesTheVersionBeforeThisOne) {
 
 TEST(TraceReader, RefusesPlantedTriggersAndViews) {
   const std::string p1 = good_trace("trigger");
-  exec_rw(p1, "CREATE TRIGGER evil AFTER INSERT ON event_log BEGIN DELETE FROM run; END;");
+  exec_rw(p1, "CREATE TRIGGER evil AFTER INSERT ON event_blocks BEGIN DELETE FROM run; END;");
   EXPECT_EQ(refusal(p1), p1 + ": refusing a trace that contains a trigger ('evil'): traces never hold views or triggers");
   const std::string p2 = good_trace("view");
   exec_rw(p2, "CREATE VIEW contexts_v AS SELECT * FROM contexts;");

@@ -255,13 +255,7 @@ bool TraceWriter::open(const std::string& path, bool in_memory, std::uint64_t t0
            .c_str());
   exec(schema::enums_sql().c_str());
   {
-    std::string one = "(?,?,?,?,?,?,?)";
-    std::string s = "INSERT INTO event_log(seq,dt,op,did,ref,value,site) VALUES ";
-    ins_event1_ = prep(s + one);
-    for (int r = 0; r < kEventsPerStmt; ++r) s += (r ? "," : "") + one;
-    ins_eventK_ = prep(s);
-    pending_events_.reserve(kEventsPerStmt);
-    std::string b = "INSERT INTO event_blocks(seq,n,thread,t_ns,id) VALUES ", oneb = "(?,?,?,?,?)";
+    std::string b = "INSERT INTO event_blocks(seq,n,thread,t_ns,id,events) VALUES ", oneb = "(?,?,?,?,?,?)";
     ins_block1_ = prep(b + oneb);
     for (int r = 0; r < kBlocksPerStmt; ++r) b += (r ? "," : "") + oneb;
     ins_blockK_ = prep(b);
@@ -440,17 +434,19 @@ void TraceWriter::write(const Event& e, const void* const* frames, int nframes) 
   // a drain pass writes long runs), closed at kMaxBlockEvents and at commit.
   if (block_.n == 0 || block_.thread != thread || block_.n == schema::event_encoding::kMaxBlockEvents) {
     close_block();
-    block_ = {next_seq_, 0, thread, t, id};
+    block_.seq = next_seq_;
+    block_.thread = thread;
+    block_.t = t;
+    block_.id = id;
   }
   ++block_.n;
-  pending_events_.push_back(EventRow{{next_seq_++, t - block_.t,
-                                      schema::event_encoding::pack_op(static_cast<unsigned>(e.type), e.kind, e.err,
-                                                                      e.aux, e.code),
-                                      static_cast<std::int64_t>(e.id - static_cast<std::uint64_t>(block_.id)),
-                                      schema::event_encoding::pack_ref(e.ref, block_.id),
-                                      static_cast<std::int64_t>(e.value), site}});
+  ++next_seq_;
+  schema::event_encoding::append_event(
+      block_.events, {t - block_.t,
+                      schema::event_encoding::pack_op(static_cast<unsigned>(e.type), e.kind, e.err, e.aux, e.code),
+                      static_cast<std::int64_t>(e.id - static_cast<std::uint64_t>(block_.id)), site,
+                      schema::event_encoding::pack_ref(e.ref, block_.id), static_cast<std::int64_t>(e.value)});
   ++events_;
-  if (pending_events_.size() == kEventsPerStmt) flush_events();
 
   switch (e.type) {
     case EventType::ctx_create: {
@@ -591,48 +587,29 @@ void TraceWriter::write(const Event& e, const void* const* frames, int nframes) 
   }
 }
 
-// The codes fit the fields of event_log.op (trace_schema.hpp, event_encoding).
+// The codes fit the fields of op (event_blocks.events: trace_schema.hpp, event_encoding).
 static_assert(static_cast<unsigned>(EventType::ctx_cancel) == schema::event_encoding::kCancelType &&
                   static_cast<unsigned>(EventType::test_end) <= schema::event_encoding::kTypeMax &&
                   static_cast<unsigned>(Kind::value) <= schema::event_encoding::kKindMax &&
                   static_cast<unsigned>(errc::deadline_exceeded) <= schema::event_encoding::kErrMax,
-              "a code outgrew its field of event_log.op: widen it (a new schema version)");
-
-void TraceWriter::flush_events() {
-  if (!in_txn_ && !failed_) {
-    if (!exec("BEGIN")) return;
-    in_txn_ = true;
-  }
-  std::size_t i = 0;
-  const std::size_t n = pending_events_.size();
-  auto bind_row = [](sql::Stmt& s, int base, const EventRow& r) {
-    for (int c = 0; c < kEventCols; ++c) {
-      if (c == kEventCols - 1 && r.v[c] == 0) s.bind_null(base + c + 1);  // site: NULL when unknown
-      else s.bind(base + c + 1, r.v[c]);
-    }
-  };
-  for (; n - i >= kEventsPerStmt; i += kEventsPerStmt) {
-    for (int r = 0; r < kEventsPerStmt; ++r)
-      bind_row(ins_eventK_, r * kEventCols, pending_events_[i + static_cast<std::size_t>(r)]);
-    step(ins_eventK_);
-  }
-  for (; i < n; ++i) {
-    bind_row(ins_event1_, 0, pending_events_[i]);
-    step(ins_event1_);
-  }
-  pending_events_.clear();
-}
+              "a code outgrew its field of op: widen it (a new schema version)");
 
 void TraceWriter::close_block() {
   if (block_.n == 0) return;
-  pending_blocks_.push_back(block_);
-  block_ = {};
-  if (pending_blocks_.size() == kBlocksPerStmt) flush_blocks();
+  schema::event_encoding::finish_block(block_.events);
+  if (npending_ == pending_blocks_.size()) pending_blocks_.emplace_back();
+  std::swap(pending_blocks_[npending_++], block_);  // block_ takes a used buffer back
+  block_.n = 0;
+  block_.events.clear();
+  if (npending_ == kBlocksPerStmt) flush_blocks();
 }
 
 void TraceWriter::flush_blocks() {
   if (!in_txn_ && !failed_) {
-    if (!exec("BEGIN")) return;
+    if (!exec("BEGIN")) {  // failed: nothing more is written
+      npending_ = 0;
+      return;
+    }
     in_txn_ = true;
   }
   auto bind_row = [](sql::Stmt& s, int base, const Block& b) {
@@ -641,18 +618,19 @@ void TraceWriter::flush_blocks() {
     s.bind(base + 3, b.thread);
     s.bind(base + 4, b.t);
     s.bind(base + 5, b.id);
+    s.bind_text(base + 6, b.events, /*stable=*/true);  // lives until the step below
   };
   std::size_t i = 0;
-  const std::size_t n = pending_blocks_.size();
+  const std::size_t n = npending_;
   for (; n - i >= kBlocksPerStmt; i += kBlocksPerStmt) {
-    for (int r = 0; r < kBlocksPerStmt; ++r) bind_row(ins_blockK_, r * 5, pending_blocks_[i + static_cast<std::size_t>(r)]);
+    for (int r = 0; r < kBlocksPerStmt; ++r) bind_row(ins_blockK_, r * 6, pending_blocks_[i + static_cast<std::size_t>(r)]);
     step(ins_blockK_);
   }
   for (; i < n; ++i) {
     bind_row(ins_block1_, 0, pending_blocks_[i]);
     step(ins_block1_);
   }
-  pending_blocks_.clear();
+  npending_ = 0;
 }
 
 void TraceWriter::flush_entity(Entity& e) {
@@ -698,7 +676,6 @@ bool TraceWriter::commit(bool final_stop, std::uint64_t dropped) {
   // A block never spans commits: its row is in the transaction of its events.
   close_block();
   flush_blocks();
-  flush_events();
   for (Entity* e : {&contexts_, &waits_, &threads_, &channels_, &tests_}) flush_entity(*e);
   // The end-of-data marker is the newest event time of the file, in the same
   // transaction as those events: a reader that takes it as the end of a killed
@@ -727,7 +704,7 @@ bool TraceWriter::commit(bool final_stop, std::uint64_t dropped) {
 void TraceWriter::close() {
   if (!db_) return;
   // Statements first: SQLite closes a connection only when none is left.
-  for (sql::Stmt* s : {&ins_event1_, &ins_eventK_, &ins_block1_, &ins_blockK_, &contexts_.upsert1, &contexts_.upsertK, &waits_.upsert1,
+  for (sql::Stmt* s : {&ins_block1_, &ins_blockK_, &contexts_.upsert1, &contexts_.upsertK, &waits_.upsert1,
                        &waits_.upsertK, &threads_.upsert1, &threads_.upsertK, &channels_.upsert1, &channels_.upsertK,
                        &tests_.upsert1, &tests_.upsertK, &ins_site_, &ins_stack_, &ins_stack_frame_, &ins_frame_,
                        &run_commit_, &run_end_})

@@ -1,10 +1,10 @@
 // TraceWriter: everything SQLite on the recording side.  Used only by the
 // recorder thread (and by start/stop while that thread does not run).
 //
-// Per event it appends one `event_log` row to a batch (written 64 rows per
-// statement) — time and id as deltas from the event's block, a run of up to
-// 256 consecutive events of one thread within one commit (`event_blocks`, one
-// row per block, written when the block closes) — and merges the event into a pending entity row (contexts, waits,
+// Per event it appends the event to its block — a run of up to 256
+// consecutive events of one thread within one commit, one `event_blocks` row
+// (its events a JSON array: time and id as deltas from the block, codes
+// packed; blocks written 16 rows per statement) — and merges the event into a pending entity row (contexts, waits,
 // threads, channels) keyed by object id.  commit() writes the pending entity
 // rows as multi-row upserts whose columns are first-wins (coalesce(old, new)),
 // so a context created, cancelled and released within one commit interval
@@ -71,15 +71,11 @@ class TraceWriter {
     int col(std::string_view name) const;
     Cell* row(std::int64_t id);
   };
-  static constexpr int kEventsPerStmt = 64;
   static constexpr int kEntitiesPerStmt = 16;
   static constexpr int kBlocksPerStmt = 16;
-  static constexpr int kEventCols = 7;  // seq, dt, op, did, ref, value, site
-  struct EventRow {
-    std::int64_t v[kEventCols];
-  };
   struct Block {  // one event_blocks row
     std::int64_t seq = 0, n = 0, thread = 0, t = 0, id = 0;
+    std::string events;  // JSON array (schema::event_encoding); its capacity is reused
   };
 
   bool exec(const char* sql);
@@ -88,7 +84,6 @@ class TraceWriter {
   sql::Stmt prep(const std::string& sql);
   void step(sql::Stmt& s);
   bool init_entity(Entity& e, const char* name);
-  void flush_events();
   void close_block();
   void flush_blocks();
   void flush_entity(Entity& e);
@@ -129,11 +124,10 @@ class TraceWriter {
   std::int64_t max_t_ = 0;
   bool in_txn_ = false;
 
-  std::vector<EventRow> pending_events_;
-  sql::Stmt ins_event1_, ins_eventK_;
   std::int64_t next_seq_ = 1;
   Block block_;  // the open block (n == 0: none)
-  std::vector<Block> pending_blocks_;
+  std::vector<Block> pending_blocks_;  // closed blocks: the first npending_ (the rest keep their buffers)
+  std::size_t npending_ = 0;
   sql::Stmt ins_block1_, ins_blockK_;
   Entity contexts_, waits_, threads_, channels_, tests_;
   sql::Stmt ins_site_, ins_stack_, ins_stack_frame_, ins_frame_, run_commit_, run_end_;

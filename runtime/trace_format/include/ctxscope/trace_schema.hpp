@@ -23,9 +23,10 @@
 //  * Rows in the entity tables (contexts, waits, threads, channels) are upserted:
 //    a context whose cancel is recorded before its creation still gets one row.
 //  * The file holds no views or triggers (readers refuse files that do); consumers
-//    create their own TEMP views.  Events are stored compactly (`event_log`,
-//    `event_blocks`) and read through the TEMP view `events` (events_view_sql()),
-//    which TraceReader creates on every connection it opens.
+//    create their own TEMP views.  Events are stored packed, a JSON array per
+//    block of one thread's events (`event_blocks.events`), and read through the
+//    TEMP view `events` (events_view_sql()), which TraceReader creates on every
+//    connection it opens.
 #pragma once
 
 #include <cstdint>
@@ -45,8 +46,12 @@ namespace ctxscope::trace::schema {
 /// 5 = events stored compactly: tables `event_log` (one row per event: time and
 ///     id as deltas from its block, type/kind/err/aux/code packed into `op`) and
 ///     `event_blocks` (runs of one thread's events), read through the TEMP view
-///     `events` (the version-4 columns) that every reader creates (events_view_sql()).
-inline constexpr int kVersion = 5;
+///     `events` (the version-4 columns) that every reader creates (events_view_sql());
+/// 6 = events packed per block: `event_blocks.events` holds the block's events as
+///     one JSON array (the fields of a version-5 `event_log` row each, trailing
+///     zeros left out); table `event_log` is gone (one row per event was most of
+///     the recorder's SQLite work).  The view `events` is unchanged.
+inline constexpr int kVersion = 6;
 /// `PRAGMA application_id`: ASCII "CTXS".
 inline constexpr std::int32_t kApplicationId = 0x43545853;
 
@@ -236,30 +241,25 @@ inline constexpr Column frames[] = {
 };
 
 inline constexpr Column event_blocks[] = {
-    {"seq", "INTEGER PRIMARY KEY", "`event_log.seq` of the block's first event; the block holds the events "
-                                   "`seq` .. `seq + n - 1` (blocks never overlap and cover every event)."},
+    {"seq", "INTEGER PRIMARY KEY", "`events.seq` of the block's first event; the block holds the events "
+                                   "`seq` .. `seq + n - 1` (blocks never overlap and cover every event: `seq` "
+                                   "counts 1, 2, ... without gaps)."},
     {"n", "INTEGER NOT NULL", "Number of events in the block (1 to 256)."},
     {"thread", "INTEGER NOT NULL", "Emitting thread of every event of the block (`events.thread`): a block is a run of "
                                    "consecutive events of one thread, within one commit."},
-    {"t_ns", "INTEGER NOT NULL", "Time of the block's first event; `events.t_ns` = `t_ns` + `event_log.dt`."},
-    {"id", "INTEGER NOT NULL", "Primary object id of the block's first event; `events.id` = `id` + `event_log.did`."},
-};
-
-inline constexpr Column event_log[] = {
-    {"seq", "INTEGER PRIMARY KEY", "Order in which the recorder wrote the event (1, 2, ... without gaps; see `events.seq`)."},
-    {"dt", "INTEGER NOT NULL", "`events.t_ns` minus its block's `t_ns` (0 for the block's first event; a thread's "
-                               "events are in time order, so it is rarely negative)."},
-    {"op", "INTEGER NOT NULL", "Packed: `type | kind << 4 | e << 8 | aux << 10 | code << 18` (type 4 bits, kind 4, "
-                               "e 2, aux 8, code the signed rest; decode with `op & 15`, `(op >> 4) & 15`, "
-                               "`(op >> 10) & 255`, `op >> 18`).  `e` is err, except for ctx_cancel (type 2): "
-                               "`(err - 1) & 3`, so that err = `((op >> 8) + 1) & 3` (the common cancel, err 1, "
-                               "packs into one byte)."},
-    {"did", "INTEGER NOT NULL", "`events.id` minus its block's `id`."},
-    {"ref", "INTEGER", "`events.ref`: 0 for none, else `2 * ref - 1` (odd: absolute) or `2 * (ref - block id)` "
-                       "(even: relative to the block's `id`), whichever is smaller: `events.ref` = `CASE WHEN ref = 0 "
-                       "THEN 0 WHEN ref & 1 THEN (ref + 1) >> 1 ELSE id + (ref >> 1) END`."},
-    {"value", "INTEGER", "`events.value`, as emitted."},
-    {"site", "INTEGER", "`events.site`: `sites.id` or NULL."},
+    {"t_ns", "INTEGER NOT NULL", "Time of the block's first event; `events.t_ns` = `t_ns` + `dt`."},
+    {"id", "INTEGER NOT NULL", "Primary object id of the block's first event; `events.id` = `id` + `did`."},
+    {"events", "TEXT NOT NULL",
+     "The block's `n` events in order, a JSON array of arrays `[dt, op, did, site, ref, value]` with trailing "
+     "zeros left out (from `did` on: `[0,33]` is dt 0, op 33, the rest 0); `json_each(events)` walks them "
+     "(`key` + `seq` is the event's seq).  `dt`: `events.t_ns` minus the block's `t_ns` (0 for the first "
+     "event; a thread's events are in time order, so it is rarely negative).  `op`: packed "
+     "`type | kind << 4 | e << 8 | aux << 10 | code << 18` (type 4 bits, kind 4, e 2, aux 8, code the signed "
+     "rest; decode with `op & 15`, `(op >> 4) & 15`, `(op >> 10) & 255`, `op >> 18`), where `e` is err, except "
+     "for ctx_cancel (type 2): `(err - 1) & 3`, so that err = `((op >> 8) + 1) & 3`.  `did`: `events.id` minus "
+     "the block's `id`.  `site`: `events.site` (`sites.id`; 0 = NULL).  `ref`: `events.ref`: 0 for none, else "
+     "`2 * ref - 1` (odd: absolute) or `2 * (ref - block id)` (even: relative to the block's `id`), whichever "
+     "is smaller.  `value`: `events.value`, as emitted."},
 };
 
 /// The columns of the TEMP view `events` (events_view_sql()): every event decoded.
@@ -305,10 +305,9 @@ inline constexpr Table kTables[] = {
     {"stacks", "Captured stacks (8 frames by default; CTXSCOPE_STACKS=N, 0 = off), deduplicated.", cols::stacks},
     {"stack_frames", "Frames of each stack, innermost first.", cols::stack_frames, "PRIMARY KEY (stack_id, depth)", true},
     {"frames", "Symbolized frames (by the recorder, once per distinct address).", cols::frames},
-    {"event_blocks", "Runs of up to 256 consecutive events of one thread: the base of the deltas in `event_log`.",
+    {"event_blocks", "Every event: runs of up to 256 consecutive events of one thread, packed one row per run; "
+                     "read them through the view [`events`](#events).",
      cols::event_blocks},
-    {"event_log", "Every event, one row each, encoded against its block (`event_blocks`); read it through the "
-                  "view [`events`](#events).", cols::event_log},
     {"enums", "Names of the integer codes of every enumeration column (entity tables and `events`); every code of "
               "every enumeration has a row (see [Enumeration codes](#enumeration-codes)).",
      cols::enums, "PRIMARY KEY (type, value)", true},
@@ -320,14 +319,14 @@ inline constexpr std::span<const Table> tables() noexcept { return kTables; }
 /// The columns of the TEMP view `events` (not a table of the file).
 inline constexpr std::span<const Column> events_view_columns() noexcept { return cols::events; }
 
-/// How `event_log` and `event_blocks` encode an event (the recorder writes
-/// them, gen_trace and tests too; events_view_sql() and the trace model decode).
+/// How `event_blocks` encodes events (the recorder writes them, gen_trace and
+/// tests too; events_view_sql() and the trace model decode).
 namespace event_encoding {
 inline constexpr int kMaxBlockEvents = 256;  ///< events per `event_blocks` row at most
 inline constexpr int kKindShift = 4, kErrShift = 8, kAuxShift = 10, kCodeShift = 18;
 inline constexpr unsigned kTypeMax = 15, kKindMax = 15, kErrMax = 3;
 inline constexpr unsigned kCancelType = 2;  ///< EventType::ctx_cancel (trace_codes.hpp)
-/// `event_log.op`.  type, kind and err must fit their fields (static_asserts in
+/// The field `op`.  type, kind and err must fit their fields (static_asserts in
 /// the recorder).  The err field of a ctx_cancel holds (err - 1) & 3, so that the
 /// common cancel (err 1, canceled) stays one byte on disk; other events carry err 0.
 constexpr std::int64_t pack_op(unsigned type, unsigned kind, unsigned err, unsigned aux, std::int32_t code) noexcept {
@@ -344,7 +343,7 @@ constexpr int op_err(std::int64_t op) noexcept {
 }
 constexpr int op_aux(std::int64_t op) noexcept { return static_cast<int>((op >> kAuxShift) & 255); }
 constexpr std::int32_t op_code(std::int64_t op) noexcept { return static_cast<std::int32_t>(op >> kCodeShift); }
-/// `event_log.ref`: 0 for none; else the id absolute (odd: `2 * ref - 1`, so
+/// The field `ref`: 0 for none; else the id absolute (odd: `2 * ref - 1`, so
 /// that background, 1, stores as 1: zero bytes on disk) or relative to the
 /// block's id (even, non-zero: `2 * (ref - block id)`), whichever is smaller — a
 /// parent or done context is usually an id near the event's own.  Ids are below
@@ -358,13 +357,33 @@ constexpr std::int64_t pack_ref(std::uint64_t ref, std::int64_t block_id) noexce
 constexpr std::int64_t unpack_ref(std::int64_t stored, std::int64_t block_id) noexcept {
   return stored == 0 ? 0 : (stored & 1) ? (stored + 1) >> 1 : block_id + (stored >> 1);
 }
+
+/// One event of a block as stored: the fields of a JSON element of `event_blocks.events`.
+struct Fields {
+  std::int64_t dt = 0;     ///< t_ns minus the block's t_ns
+  std::int64_t op = 0;     ///< pack_op(...)
+  std::int64_t did = 0;    ///< id minus the block's id
+  std::int64_t site = 0;   ///< sites.id, 0 = none
+  std::int64_t ref = 0;    ///< pack_ref(ref, block id)
+  std::int64_t value = 0;  ///< as emitted
+};
+/// Appends one event to a block's `events` text: `[` before the first, `,`
+/// before the others; close the block with finish_block().
+void append_event(std::string& events, const Fields& f);
+/// Closes the array that append_event() opened (`]`).
+void finish_block(std::string& events);
+/// Decodes a block's `events` text into `out` (cleared first).  False, with
+/// `out` holding what parsed, when the text is not an array of 2 to 6 integer
+/// arrays.
+bool decode_block(std::string_view events, std::vector<Fields>& out);
 }  // namespace event_encoding
 
 /// `CREATE TEMP VIEW IF NOT EXISTS events(...) AS ...`: the columns of cols::events,
-/// decoded from `main.event_log` and `main.event_blocks`, in `seq` order.  Readers
-/// run it on every connection (files hold no views); with plain `sqlite3`, paste it
-/// first.  A query on a range of `seq` should read `event_log` directly (the view
-/// walks every block).
+/// decoded from `main.event_blocks` (json_each), in `seq` order.  Readers run it
+/// on every connection (files hold no views); with plain `sqlite3`, paste it
+/// first.  A query on a range of `seq` should read the blocks of that range
+/// directly (`WHERE seq > ? - 256`) and decode them (decode_block): the view
+/// walks every block.
 std::string events_view_sql();
 
 /// The table, or nullptr.
