@@ -5,6 +5,8 @@
 //       one scan of the stored events (bench_util.hpp: every block read and
 //       decoded) vs TraceModel::load,
 //       alternating, medians; resident memory of the loaded model
+//   ctxscope-bench-model --scan TRACE.db
+//       the reference scan alone (bench_analyzer.sh times it)
 //   ctxscope-bench-model --live N_REQUESTS
 //       records a trace with the real recorder while following it: a
 //       TraceModel::update() of ~1,000 new events after N requests loaded
@@ -128,8 +130,18 @@ int live_mode(long requests) {
 
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string(argv[1]) == "--live") return live_mode(std::atol(argv[2]));
+  if (argc == 3 && std::string(argv[1]) == "--scan") {  // the reference scan alone, for bench_analyzer.sh
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(argv[2], &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+      std::fprintf(stderr, "ctxscope-bench-model: %s: cannot open\n", argv[2]);
+      return 2;
+    }
+    std::printf("%lld events\n", ctxscope::bench::scan_events(db));
+    sqlite3_close(db);
+    return 0;
+  }
   if (argc < 2) {
-    std::fprintf(stderr, "usage: ctxscope-bench-model TRACE.db [REPEATS] | --live N_REQUESTS\n");
+    std::fprintf(stderr, "usage: ctxscope-bench-model TRACE.db [REPEATS] | --live N_REQUESTS | --scan TRACE.db\n");
     return 2;
   }
   return file_mode(argv[1], argc > 2 ? std::atoi(argv[2]) : 5);

@@ -322,6 +322,61 @@ TEST_F(RecorderRoundTrip, CancelRecordedBeforeCreateStillGivesOneRow) {
   EXPECT_EQ(q_int(r->db(), "SELECT cancel_reason FROM contexts WHERE id=" + S(ctx)), code(CancelReason::explicit_call));
 }
 
+// The writer upserts entity rows first-wins, column by column: across commits,
+// a later row that sets other columns fills those still NULL and never
+// overwrites one already written, in either order of the events, and rows
+// setting different columns in one commit each get their own.
+TEST_F(RecorderRoundTrip, RowsOfEveryShapeMergeFirstWinsAcrossCommits) {
+  const std::uint64_t a = kBase + 40, b = kBase + 41, c = kBase + 42;
+  auto create = [](std::uint64_t id, std::uint64_t parent) {
+    Event e{};
+    e.type = EventType::ctx_create;
+    e.id = id;
+    e.ref = parent;
+    e.kind = static_cast<std::uint8_t>(Kind::cancel);
+    emit(e);
+  };
+  auto cancel = [](std::uint64_t id, std::uint8_t reason, std::uint64_t parent) {
+    Event e{};
+    e.type = EventType::ctx_cancel;
+    e.id = id;
+    e.ref = parent;
+    e.kind = reason;
+    e.err = 1;
+    emit(e);
+  };
+  // Commit 1: a created; b cancelled before any create (by its parent a);
+  // c created and cancelled explicitly (a third shape).
+  create(a, 1);
+  cancel(b, static_cast<std::uint8_t>(CancelReason::parent), a);
+  create(c, a);
+  cancel(c, static_cast<std::uint8_t>(CancelReason::explicit_call), 0);
+  trace::flush();
+  // Commit 2: a cancelled; b created; c cancelled again by its parent (first wins).
+  cancel(a, static_cast<std::uint8_t>(CancelReason::explicit_call), 0);
+  create(b, a);
+  cancel(c, static_cast<std::uint8_t>(CancelReason::parent), a);
+  auto r = read();
+  ASSERT_TRUE(r);
+  auto col = [&](std::uint64_t id, const char* c) {
+    return q_int(r->db(), "SELECT coalesce(" + std::string(c) + ", -1) FROM contexts WHERE id=" + S(id));
+  };
+  for (std::uint64_t id : {a, b, c}) EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM contexts WHERE id=" + S(id)), 1);
+  EXPECT_EQ(col(a, "kind"), code(Kind::cancel));
+  EXPECT_EQ(col(a, "parent"), 1);
+  EXPECT_EQ(col(a, "cancel_reason"), code(CancelReason::explicit_call));
+  EXPECT_EQ(col(b, "kind"), code(Kind::cancel));
+  EXPECT_EQ(col(b, "parent"), static_cast<std::int64_t>(a));
+  EXPECT_EQ(col(b, "cancel_reason"), code(CancelReason::parent));
+  EXPECT_EQ(col(b, "cancel_parent"), static_cast<std::int64_t>(a));
+  EXPECT_EQ(col(c, "parent"), static_cast<std::int64_t>(a));
+  EXPECT_EQ(col(c, "cancel_reason"), code(CancelReason::explicit_call)) << "a second cancel must not overwrite the first";
+  for (std::uint64_t id : {a, b, c}) {
+    EXPECT_GE(col(id, "created_ns"), 0) << id;
+    EXPECT_GE(col(id, "cancel_ns"), 0) << id;
+  }
+}
+
 TEST_F(RecorderRoundTrip, FlushIsABarrierForEveryProducerThread) {
   constexpr int kThreads = 4, kEach = 5000;  // more than one ring's capacity per thread
   std::vector<std::thread> ts;
