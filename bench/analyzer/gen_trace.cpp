@@ -144,12 +144,9 @@ int main(int argc, char** argv) {
   std::int64_t events = 0, t = 1000, next_id = 1024, next_thread = 2;
   namespace enc = ctxscope::trace::schema::event_encoding;
   std::int64_t b_seq = 0, b_n = 0, b_thread = 0, b_t = 0, b_id = 0;
-  std::string b_events;
+  enc::BlockText b_events;
   auto close_block = [&] {
-    if (b_n) {
-      enc::finish_block(b_events);
-      blk.run(b_seq, b_n, b_thread, b_t, b_id, b_events.c_str());
-    }
+    if (b_n) blk.run(b_seq, b_n, b_thread, b_t, b_id, b_events.finish().c_str());
     b_n = 0;
     b_events.clear();
   };
@@ -160,7 +157,7 @@ int main(int argc, char** argv) {
       b_seq = events + 1, b_thread = thread, b_t = tt, b_id = id;
     }
     ++b_n;
-    enc::append_event(b_events, {tt - b_t,
+    b_events.append({tt - b_t,
                                  enc::pack_op(static_cast<unsigned>(type), static_cast<unsigned>(kind), 0,
                                               static_cast<unsigned>(aux), 0),
                                  id - b_id, site_id, enc::pack_ref(static_cast<std::uint64_t>(ref), b_id), value});

@@ -490,7 +490,7 @@ sqlite3* open_raw(const std::string& p) {
 struct RawBlocks {
   static constexpr std::int64_t kBlock = ctx::trace::schema::event_encoding::kMaxBlockEvents;
   sqlite3_stmt* ins = nullptr;
-  std::string text;
+  ctx::trace::schema::event_encoding::BlockText text;
   std::int64_t seq = 1, first = 1, n = 0, bt = 0, bid = 0;
   explicit RawBlocks(sqlite3* db) {
     if (sqlite3_prepare_v2(db, "INSERT INTO event_blocks(seq,n,thread,t_ns,id,events) VALUES(?,?,1,?,?,?)", -1, &ins,
@@ -505,18 +505,18 @@ struct RawBlocks {
     if (n == 0) first = seq, bt = t, bid = id;
     ++n;
     ++seq;
-    enc::append_event(text, {t - bt, enc::pack_op(static_cast<unsigned>(type), static_cast<unsigned>(kind),
+    text.append({t - bt, enc::pack_op(static_cast<unsigned>(type), static_cast<unsigned>(kind),
                                                    static_cast<unsigned>(err), 0, 0),
                              id - bid, site ? 1 : 0, enc::pack_ref(static_cast<std::uint64_t>(ref), bid), value});
   }
   void flush() {
     if (n == 0) return;
-    ctx::trace::schema::event_encoding::finish_block(text);
+    const std::string& events = text.finish();
     sqlite3_bind_int64(ins, 1, first);
     sqlite3_bind_int64(ins, 2, n);
     sqlite3_bind_int64(ins, 3, bt);
     sqlite3_bind_int64(ins, 4, bid);
-    sqlite3_bind_text(ins, 5, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+    sqlite3_bind_text(ins, 5, events.data(), static_cast<int>(events.size()), SQLITE_STATIC);
     sqlite3_step(ins);
     sqlite3_reset(ins);
     text.clear();

@@ -58,17 +58,16 @@ TEST(EventEncoding, RefIsAbsoluteOrBlockRelativeAndUnpacks) {
 TEST(EventEncoding, BlocksRoundTripThroughAppendAndDecode) {
   const std::int64_t wide[] = {0, 1, -1, 127, -128, 1234567, INT64_MAX, INT64_MIN, INT32_MIN};
   std::vector<enc::Fields> want;
-  std::string text;
+  enc::BlockText text;
   for (std::int64_t a : wide)
     for (int zeros = 0; zeros < 16; ++zeros) {  // every pattern of zeros in the optional fields
       enc::Fields f{a, enc::pack_op(1 + (zeros % 13), 2, 0, 0, 0), zeros & 1 ? a : 0, zeros & 2 ? 42 : 0,
                     zeros & 4 ? -a : 0, zeros & 8 ? a : 0};
-      enc::append_event(text, f);
+      text.append(f);
       want.push_back(f);
     }
-  enc::finish_block(text);
   std::vector<enc::Fields> got;
-  ASSERT_TRUE(enc::decode_block(text, got)) << text.substr(0, 200);
+  ASSERT_TRUE(enc::decode_block(text.finish(), got)) << text.str().substr(0, 200);
   ASSERT_EQ(got.size(), want.size());
   for (std::size_t i = 0; i < want.size(); ++i) {
     SCOPED_TRACE(i);
@@ -79,19 +78,26 @@ TEST(EventEncoding, BlocksRoundTripThroughAppendAndDecode) {
     EXPECT_EQ(got[i].ref, want[i].ref);
     EXPECT_EQ(got[i].value, want[i].value);
   }
-  // Trailing zeros are left out; dt and op always written.
-  std::string one;
-  enc::append_event(one, {0, 33, 0, 0, 0, 0});
-  enc::append_event(one, {5, 6, 1, 0, 2, 0});
-  enc::finish_block(one);
-  EXPECT_EQ(one, "[[0,33],[5,6,1,0,2]]");
-  std::string none;
-  enc::finish_block(none);
-  EXPECT_EQ(none, "[]");
-  EXPECT_TRUE(enc::decode_block(none, got));
+  // Trailing zeros are left out; dt and op always written; dt and did stored
+  // as deltas from the previous event, given and decoded relative to the block.
+  enc::BlockText one;
+  one.append({0, 33, 0, 0, 0, 0});
+  one.append({5, 6, 1, 0, 2, 0});
+  one.append({1005, 7, 1, 0, 0, 0});
+  one.append({1000, 2, 0, 3, 0, 0});
+  EXPECT_EQ(one.finish(), "[[0,33],[5,6,1,0,2],[1000,7],[-5,2,-1,3]]");
+  EXPECT_EQ(one.finish(), "[[0,33],[5,6,1,0,2],[1000,7],[-5,2,-1,3]]") << "finish() closes once";
+  one.clear();
+  one.append({7, 33, 2, 0, 0, 0});
+  EXPECT_EQ(one.finish(), "[[7,33,2]]") << "a cleared text starts a new block";
+  enc::BlockText none;
+  EXPECT_EQ(none.finish(), "[]");
+  EXPECT_TRUE(enc::decode_block(none.str(), got));
   EXPECT_TRUE(got.empty());
   EXPECT_TRUE(enc::decode_block(" [ [1, 2] ,[3,4,5,6,7,8] ] ", got));  // JSON whitespace anywhere
-  EXPECT_EQ(got.size(), 2u);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].dt, 4);
+  EXPECT_EQ(got[1].did, 5);
   // Anything else is refused: not an array, an element of one field or of
   // seven, a non-integer, a number out of range, text after the array.
   for (const char* bad : {"", "{}", "[1,2]", "[[1]]", "[[1,2,3,4,5,6,7]]", "[[1,\"2\"]]", "[[1,2.5]]", "[[1,2]",
@@ -110,7 +116,7 @@ TEST(EventEncoding, ViewDecodesLikeTheHelpers) {
     std::int64_t op, ref, dt, did, value, site;
   };
   std::vector<Want> want;
-  std::string text;
+  enc::BlockText text;
   int i = 0;
   for (unsigned type = 0; type <= enc::kTypeMax; ++type)
     for (unsigned err = 0; err <= enc::kErrMax; ++err)
@@ -121,16 +127,16 @@ TEST(EventEncoding, ViewDecodesLikeTheHelpers) {
           const std::int64_t dt = i % 5 == 0 ? -700 : i * 1000, did = i % 3 == 0 ? 0 : i - 20;
           const std::int64_t value = i % 7 == 0 ? INT64_MIN : i % 7 == 1 ? INT64_MAX : i % 7 == 2 ? 0 : i;
           const std::int64_t site = i % 4 == 0 ? 0 : i % 4;
-          enc::append_event(text, {dt, op, did, site, enc::pack_ref(ref, block_id), value});
+          text.append({dt, op, did, site, enc::pack_ref(ref, block_id), value});
           want.push_back({op, static_cast<std::int64_t>(ref), dt, did, value, site});
         }
-  enc::finish_block(text);
+  const std::string& events = text.finish();
   sqlite3_stmt* ins = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO event_blocks VALUES(1, ?, 3, ?, ?, ?)", -1, &ins, nullptr), SQLITE_OK);
   sqlite3_bind_int64(ins, 1, static_cast<std::int64_t>(want.size()));
   sqlite3_bind_int64(ins, 2, block_t);
   sqlite3_bind_int64(ins, 3, block_id);
-  sqlite3_bind_text(ins, 4, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  sqlite3_bind_text(ins, 4, events.data(), static_cast<int>(events.size()), SQLITE_STATIC);
   ASSERT_EQ(sqlite3_step(ins), SQLITE_DONE);
   sqlite3_finalize(ins);
   sqlite3_stmt* q = nullptr;

@@ -441,8 +441,7 @@ void TraceWriter::write(const Event& e, const void* const* frames, int nframes) 
   }
   ++block_.n;
   ++next_seq_;
-  schema::event_encoding::append_event(
-      block_.events, {t - block_.t,
+  block_.events.append({t - block_.t,
                       schema::event_encoding::pack_op(static_cast<unsigned>(e.type), e.kind, e.err, e.aux, e.code),
                       static_cast<std::int64_t>(e.id - static_cast<std::uint64_t>(block_.id)), site,
                       schema::event_encoding::pack_ref(e.ref, block_.id), static_cast<std::int64_t>(e.value)});
@@ -596,7 +595,7 @@ static_assert(static_cast<unsigned>(EventType::ctx_cancel) == schema::event_enco
 
 void TraceWriter::close_block() {
   if (block_.n == 0) return;
-  schema::event_encoding::finish_block(block_.events);
+  block_.events.finish();
   if (npending_ == pending_blocks_.size()) pending_blocks_.emplace_back();
   std::swap(pending_blocks_[npending_++], block_);  // block_ takes a used buffer back
   block_.n = 0;
@@ -618,7 +617,7 @@ void TraceWriter::flush_blocks() {
     s.bind(base + 3, b.thread);
     s.bind(base + 4, b.t);
     s.bind(base + 5, b.id);
-    s.bind_text(base + 6, b.events, /*stable=*/true);  // lives until the step below
+    s.bind_text(base + 6, b.events.str(), /*stable=*/true);  // lives until the step below
   };
   std::size_t i = 0;
   const std::size_t n = npending_;

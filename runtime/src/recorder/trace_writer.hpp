@@ -75,7 +75,7 @@ class TraceWriter {
   static constexpr int kBlocksPerStmt = 16;
   struct Block {  // one event_blocks row
     std::int64_t seq = 0, n = 0, thread = 0, t = 0, id = 0;
-    std::string events;  // JSON array (schema::event_encoding); its capacity is reused
+    schema::event_encoding::BlockText events;  // its buffer is reused
   };
 
   bool exec(const char* sql);

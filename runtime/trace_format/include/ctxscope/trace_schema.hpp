@@ -49,7 +49,7 @@ namespace ctxscope::trace::schema {
 ///     `events` (the version-4 columns) that every reader creates (events_view_sql());
 /// 6 = events packed per block: `event_blocks.events` holds the block's events as
 ///     one JSON array (the fields of a version-5 `event_log` row each, trailing
-///     zeros left out); table `event_log` is gone (one row per event was most of
+///     zeros left out, time and id as deltas from the previous event); table `event_log` is gone (one row per event was most of
 ///     the recorder's SQLite work).  The view `events` is unchanged.
 inline constexpr int kVersion = 6;
 /// `PRAGMA application_id`: ASCII "CTXS".
@@ -247,17 +247,19 @@ inline constexpr Column event_blocks[] = {
     {"n", "INTEGER NOT NULL", "Number of events in the block (1 to 256)."},
     {"thread", "INTEGER NOT NULL", "Emitting thread of every event of the block (`events.thread`): a block is a run of "
                                    "consecutive events of one thread, within one commit."},
-    {"t_ns", "INTEGER NOT NULL", "Time of the block's first event; `events.t_ns` = `t_ns` + `dt`."},
-    {"id", "INTEGER NOT NULL", "Primary object id of the block's first event; `events.id` = `id` + `did`."},
+    {"t_ns", "INTEGER NOT NULL", "Time of the block's first event, the base of `dt`."},
+    {"id", "INTEGER NOT NULL", "Primary object id of the block's first event, the base of `did` and of a relative `ref`."},
     {"events", "TEXT NOT NULL",
      "The block's `n` events in order, a JSON array of arrays `[dt, op, did, site, ref, value]` with trailing "
      "zeros left out (from `did` on: `[0,33]` is dt 0, op 33, the rest 0); `json_each(events)` walks them "
-     "(`key` + `seq` is the event's seq).  `dt`: `events.t_ns` minus the block's `t_ns` (0 for the first "
-     "event; a thread's events are in time order, so it is rarely negative).  `op`: packed "
+     "(`key` + `seq` is the event's seq).  `dt`: `events.t_ns` minus the previous event's (minus the block's "
+     "`t_ns` for the first, so 0; a thread's events are in time order, so it is rarely negative): `events.t_ns` "
+     "is `t_ns` plus the sum of `dt` up to the event.  `op`: packed "
      "`type | kind << 4 | e << 8 | aux << 10 | code << 18` (type 4 bits, kind 4, e 2, aux 8, code the signed "
      "rest; decode with `op & 15`, `(op >> 4) & 15`, `(op >> 10) & 255`, `op >> 18`), where `e` is err, except "
      "for ctx_cancel (type 2): `(err - 1) & 3`, so that err = `((op >> 8) + 1) & 3`.  `did`: `events.id` minus "
-     "the block's `id`.  `site`: `events.site` (`sites.id`; 0 = NULL).  `ref`: `events.ref`: 0 for none, else "
+     "the previous event's (minus the block's `id` for the first): `events.id` is `id` plus the sum of `did` up "
+     "to the event.  `site`: `events.site` (`sites.id`; 0 = NULL).  `ref`: `events.ref`: 0 for none, else "
      "`2 * ref - 1` (odd: absolute) or `2 * (ref - block id)` (even: relative to the block's `id`), whichever "
      "is smaller.  `value`: `events.value`, as emitted."},
 };
@@ -358,7 +360,10 @@ constexpr std::int64_t unpack_ref(std::int64_t stored, std::int64_t block_id) no
   return stored == 0 ? 0 : (stored & 1) ? (stored + 1) >> 1 : block_id + (stored >> 1);
 }
 
-/// One event of a block as stored: the fields of a JSON element of `event_blocks.events`.
+/// One event of a block: its fields relative to the block — `dt` from the
+/// block's t_ns, `did` from its id.  (On disk `dt` and `did` are deltas from
+/// the previous event of the block, which keeps them short: BlockText and
+/// decode_block convert.)
 struct Fields {
   std::int64_t dt = 0;     ///< t_ns minus the block's t_ns
   std::int64_t op = 0;     ///< pack_op(...)
@@ -367,14 +372,31 @@ struct Fields {
   std::int64_t ref = 0;    ///< pack_ref(ref, block id)
   std::int64_t value = 0;  ///< as emitted
 };
-/// Appends one event to a block's `events` text: `[` before the first, `,`
-/// before the others; close the block with finish_block().
-void append_event(std::string& events, const Fields& f);
-/// Closes the array that append_event() opened (`]`).
-void finish_block(std::string& events);
-/// Decodes a block's `events` text into `out` (cleared first).  False, with
-/// `out` holding what parsed, when the text is not an array of 2 to 6 integer
-/// arrays.
+/// Builds one block's `events` text (the writer's, gen_trace's and the
+/// benches' one encoder).
+class BlockText {
+ public:
+  /// Appends one event (`[` before the first, `,` before the others).
+  void append(const Fields& f);
+  /// Closes the array (once) and returns the text.
+  const std::string& finish();
+  const std::string& str() const noexcept { return text_; }
+  /// Empty again, for the next block (the buffer is kept).
+  void clear() noexcept {
+    text_.clear();
+    dt_ = did_ = 0;
+    finished_ = false;
+  }
+  bool empty() const noexcept { return text_.empty(); }
+
+ private:
+  std::string text_;
+  std::int64_t dt_ = 0, did_ = 0;  // of the previous event, relative to the block
+  bool finished_ = false;
+};
+/// Decodes a block's `events` text into `out` (cleared first), fields relative
+/// to the block.  False, with `out` holding what parsed, when the text is not
+/// an array of arrays of 2 to 6 integers.
 bool decode_block(std::string_view events, std::vector<Fields>& out);
 }  // namespace event_encoding
 
