@@ -61,8 +61,9 @@ TEST(EventEncoding, BlocksRoundTripThroughAppendAndDecode) {
   enc::BlockText text;
   for (std::int64_t a : wide)
     for (int zeros = 0; zeros < 16; ++zeros) {  // every pattern of zeros in the optional fields
+      const auto neg_a = static_cast<std::int64_t>(0 - static_cast<std::uint64_t>(a));  // -a, wrapping at INT64_MIN
       enc::Fields f{a, enc::pack_op(1 + (zeros % 13), 2, 0, 0, 0), zeros & 1 ? a : 0, zeros & 2 ? 42 : 0,
-                    zeros & 4 ? -a : 0, zeros & 8 ? a : 0};
+                    zeros & 4 ? neg_a : 0, zeros & 8 ? a : 0};
       text.append(f);
       want.push_back(f);
     }
