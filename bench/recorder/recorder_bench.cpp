@@ -554,32 +554,30 @@ double raw_insert_events_per_s(std::uint64_t units) {
     sqlite3_step(s);
     sqlite3_reset(s);
   };
-  auto event = [&](std::int64_t t, int type, std::int64_t id, std::int64_t ref, std::int64_t value, int kind, int err,
-                   bool site) { blocks.event(t, type, id, ref, value, kind, err, site); };
   const auto t0 = Clock::now();
   sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
   std::int64_t t = 1000;
   for (std::uint64_t u = 0; u < units; ++u) {
     const auto id = static_cast<std::int64_t>((1ull << 32) + 2 * u), wid = id + 1;
-    event(t++, 1, id, 1, 0, 2, 0, true);
+    blocks.event(t++, 1, id, 1, 0, 2, 0, true);
     sqlite3_bind_int64(cc, 1, id);
     sqlite3_bind_int64(cc, 2, t);
     step(cc);
-    event(t++, 6, wid, id, 77, 0, 0, true);
+    blocks.event(t++, 6, wid, id, 77, 0, 0, true);
     sqlite3_bind_int64(wb, 1, wid);
     sqlite3_bind_int64(wb, 2, id);
     sqlite3_bind_int64(wb, 3, t);
     step(wb);
-    event(t++, 7, wid, 0, 0, 0, 0, false);
+    blocks.event(t++, 7, wid, 0, 0, 0, 0, false);
     sqlite3_bind_int64(we, 1, t);
     sqlite3_bind_int64(we, 2, wid);
     step(we);
-    event(t++, 2, id, 0, 0, 0, 1, true);
+    blocks.event(t++, 2, id, 0, 0, 0, 1, true);
     sqlite3_bind_int64(cn, 1, t);
     sqlite3_bind_int64(cn, 2, t);
     sqlite3_bind_int64(cn, 3, id);
     step(cn);
-    event(t++, 4, id, 1, 0, 0, 0, false);
+    blocks.event(t++, 4, id, 1, 0, 0, 0, false);
     sqlite3_bind_int64(cr, 1, t);
     sqlite3_bind_int64(cr, 2, id);
     step(cr);
@@ -627,19 +625,17 @@ double raw_min_events_per_s(std::uint64_t units) {
     sqlite3_step(s);
     sqlite3_reset(s);
   };
-  auto event = [&](std::int64_t t, int type, std::int64_t id, std::int64_t ref, std::int64_t value, int kind, int err,
-                   bool site) { blocks.event(t, type, id, ref, value, kind, err, site); };
   const auto t0 = Clock::now();
   sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
   std::int64_t t = 1000;
   for (std::uint64_t u = 0; u < units; ++u) {
     const auto id = static_cast<std::int64_t>((1ull << 32) + 2 * u), wid = id + 1;
     const std::int64_t t1 = t;
-    event(t++, 1, id, 1, 0, 2, 0, true);
-    event(t++, 6, wid, id, 77, 0, 0, true);
-    event(t++, 7, wid, 0, 0, 0, 0, false);
-    event(t++, 2, id, 0, 0, 0, 1, true);
-    event(t++, 4, id, 1, 0, 0, 0, false);
+    blocks.event(t++, 1, id, 1, 0, 2, 0, true);
+    blocks.event(t++, 6, wid, id, 77, 0, 0, true);
+    blocks.event(t++, 7, wid, 0, 0, 0, 0, false);
+    blocks.event(t++, 2, id, 0, 0, 0, 1, true);
+    blocks.event(t++, 4, id, 1, 0, 0, 0, false);
     const int bc = nc * 5, bw = nc * 4;
     sqlite3_bind_int64(cx, bc + 1, id);
     sqlite3_bind_int64(cx, bc + 2, t1);

@@ -231,7 +231,7 @@ std::string markdown() {
        "  `SELECT e.name FROM contexts c JOIN enums e ON e.type = 'kind' AND e.value = c.kind`.\n";
   s += "- The file contains no views or triggers; readers refuse a file that does. Create TEMP views instead.\n";
   s += "- Events are stored packed in `event_blocks`: one row per run of up to 256 events of one thread, the\n"
-       "  events a JSON array in it (deltas from the block, codes packed); read them through the TEMP view\n"
+       "  events a JSON array in it (time and id as deltas, codes packed); read them through the TEMP view\n"
        "  [`events`](#events), which every ctxscope reader creates on its connection (with plain `sqlite3`,\n"
        "  paste its `CREATE TEMP VIEW` first; it needs SQLite's JSON functions, built in since 3.38).\n";
   s += "- A run without end marker (`run.end_state = 'none'`) is still being written or was killed: it holds\n"
