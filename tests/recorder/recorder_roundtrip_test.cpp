@@ -1,6 +1,8 @@
 // Every event kind goes emit -> file -> reader with exact values.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -611,6 +613,48 @@ TEST(RecorderWaitMode, AFullBufferMakesTheProducerWaitAndLosesNothing) {
   EXPECT_EQ(r->run().events_dropped, 0);
   EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events WHERE id=" + S(kBase + 60)),
             static_cast<std::int64_t>(trace::detail::kRingCapacity + 10));
+}
+
+// The SQLite work runs on the writer's own thread, a batch behind the
+// draining: a barrier must wait for the batch it covers and for any batch
+// handed over before it, or flush() would return before the events are in
+// the file.
+TEST(RecorderWriter, AFlushWaitsUntilEveryBatchHandedOverIsCommitted) {
+  const std::string p = rectest::temp_trace("writer-hold");
+  std::string err;
+  ASSERT_TRUE(trace::start(p, {}, &err)) << err;
+  trace::detail::hold_writes_for_test(true);
+  for (int i = 0; i < 10; ++i) {
+    Event e{};
+    e.type = EventType::chan_close;
+    e.id = kBase + 70;
+    emit(e);
+  }
+  // Time for the periodic commit to hand the batch over on its own (if it has
+  // not, the barrier hands it over itself: either way flush() must wait).
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  std::atomic<bool> flushed{false};
+  std::thread f([&] {
+    trace::flush();
+    flushed.store(true);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(flushed.load()) << "flush() returned while its batch was not written";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(p.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    EXPECT_EQ(q_int(db, "SELECT count(*) FROM event_blocks"), 0);
+    sqlite3_close(db);
+  }
+  trace::detail::hold_writes_for_test(false);
+  f.join();
+  EXPECT_TRUE(flushed.load());
+  {
+    auto r = rectest::must_open(p);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events WHERE id=" + S(kBase + 70)), 10);
+  }
+  trace::stop();
 }
 
 }  // namespace

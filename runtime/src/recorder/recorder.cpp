@@ -6,11 +6,11 @@
 // wait (bounded) for the recorder, or, in drop mode, drop and count.
 //
 // Recorder thread (one): drains every ring in passes (woken when a ring passes
-// half full, by a barrier, or every 10 ms; never chasing producers), writes
-// rows with prepared statements inside one open transaction and commits at
-// least every 50 ms, at every flush() barrier and at stop().  It symbolizes and
-// deduplicates stacks and sites.  A thread_local guard keeps the recorder from
-// recording itself.
+// half full, by a barrier, or every 10 ms; never chasing producers), merges
+// the events into the rows of a batch and hands the batch to the writer's SQL
+// thread (TraceWriter) at least every 50 ms, at every flush() barrier (which
+// waits for its commit) and at stop().  It symbolizes and deduplicates stacks
+// and sites.  A thread_local guard keeps the recorder from recording itself.
 //
 // Lifetime: the sink, the rings and the registry are never destroyed (detached
 // threads may emit until the very end of the process); a ring whose thread has
@@ -453,13 +453,17 @@ void recorder_main(detail::TraceWriter* w) {
     // A barrier is acknowledged only after a complete pass that began after it was requested.
     const bool flush_wanted = !paused && d.complete && freq > g.flush_done.load(std::memory_order_relaxed);
     if (stopping && d.complete) {
-      w->commit(true, g.dropped.load(std::memory_order_relaxed));
+      w->commit(true, g.dropped.load(std::memory_order_relaxed), /*wait=*/true);
       break;
     }
+    // A commit hands the batch to the writer's SQL thread and drains on; a
+    // barrier waits until what it covers is committed.
     if (pending && (flush_wanted || now - last_commit >= kCommitEveryNs)) {
-      w->commit(false, g.dropped.load(std::memory_order_relaxed));
+      w->commit(false, g.dropped.load(std::memory_order_relaxed), /*wait=*/flush_wanted);
       last_commit = now_ns();  // after the commit: the next pass gets a full interval
       pending = false;
+    } else if (flush_wanted) {
+      w->sync();  // nothing new, but the last batch may still be on its way
     }
     if (flush_wanted) {
       g.flush_done.store(freq, std::memory_order_release);

@@ -15,6 +15,9 @@ EventSink* recorder_sink() noexcept;
 /// Test hook: while paused the recorder thread drains nothing (rings fill up),
 /// so that full-buffer behaviour can be tested deterministically.
 void pause_for_test(bool paused) noexcept;
+/// Test hook: while held the writer's SQL thread starts no batch (what the
+/// recorder hands over waits), so that what a barrier waits for can be tested.
+void hold_writes_for_test(bool held) noexcept;
 /// Starts from CTXSCOPE_TRACE / CTXSCOPE_STACKS / CTXSCOPE_DROP (autostart).
 bool start_from_environment();
 /// Events per thread buffer.

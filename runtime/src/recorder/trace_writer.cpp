@@ -3,11 +3,13 @@
 
 #include "recorder/symbolizer.hpp"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +24,8 @@ namespace ctxscope::trace::detail {
 namespace {
 
 using ctxscope::detail::now_ns;
+
+std::atomic<bool> g_hold_writes{false};  // hold_writes_for_test
 
 std::string json_escape(std::string_view s) {
   std::string r = "\"";
@@ -54,6 +58,8 @@ bool cause_is_err(const Event& e) {
 }
 
 }  // namespace
+
+void hold_writes_for_test(bool held) noexcept { g_hold_writes.store(held, std::memory_order_release); }
 
 std::size_t TraceWriter::SiteKeyHash::operator()(const SiteKey& k) const noexcept {
   std::size_t h = std::hash<const void*>()(k.file);
@@ -165,6 +171,8 @@ bool TraceWriter::init_entity(Entity& e, const char* name) {
   };
   e.upsert1 = prep(sql(1));
   e.upsertK = prep(sql(kEntitiesPerStmt));
+  e.bound1.assign(static_cast<std::size_t>(e.ncols), Cell{});  // a fresh statement's parameters are NULL
+  e.boundK.assign(static_cast<std::size_t>(e.ncols) * kEntitiesPerStmt, Cell{});
   e.cells.reserve(static_cast<std::size_t>(e.ncols) * 4096);
   return !failed_;
 }
@@ -292,7 +300,8 @@ bool TraceWriter::open(const std::string& path, bool in_memory, std::uint64_t t0
   ins_frame_ = prep("INSERT INTO frames(id,address,function,file,line) VALUES(?,?,?,?,?)");
   run_commit_ = prep("UPDATE run SET events_recorded=?, events_dropped=?, last_commit_ns=?");
   run_end_ = prep("UPDATE run SET end_state='stopped', end_ns=?");
-  if (failed_ || !commit(false, 0)) return fail();
+  if (failed_ || !commit(false, 0, true)) return fail();
+  sql_thread_ = std::thread([this] { sql_main(); });
   return true;
 }
 
@@ -306,12 +315,7 @@ std::int64_t TraceWriter::site_id(const std::source_location& loc) {
   auto [jt, fresh] = site_by_text_.emplace(std::move(key), next_site_);
   if (fresh) {
     ++next_site_;
-    ins_site_.bind(1, jt->second);
-    ins_site_.bind_text(2, k.file, /*stable=*/true);
-    ins_site_.bind(3, k.line);
-    ins_site_.bind(4, k.col);
-    ins_site_.bind_text(5, k.func, /*stable=*/true);
-    step(ins_site_);
+    build_.sites.push_back({jt->second, k.file, k.func, k.line, k.col});
   }
   site_by_ptr_.emplace(k, jt->second);
   return jt->second;
@@ -354,15 +358,7 @@ const TraceWriter::AddressFrames& TraceWriter::frame_ids(const void* addr) {
   for (const SymbolizedFrame& f : sym) {
     const std::int64_t id = next_frame_++;
     af.ids.push_back(id);
-    ins_frame_.bind(1, id);
-    ins_frame_.bind(2, static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(addr)));
-    if (f.function.empty()) ins_frame_.bind_null(3);
-    else ins_frame_.bind_text(3, f.function.c_str());
-    if (f.file.empty()) ins_frame_.bind_null(4);
-    else ins_frame_.bind_text(4, f.file.c_str());
-    if (f.line > 0) ins_frame_.bind(5, static_cast<std::int64_t>(f.line));
-    else ins_frame_.bind_null(5);
-    step(ins_frame_);
+    build_.frames.push_back({id, reinterpret_cast<std::uintptr_t>(addr), f.function, f.file, f.line});
   }
   return frames_.emplace(addr, std::move(af)).first->second;
 }
@@ -387,15 +383,9 @@ std::int64_t TraceWriter::stack_id(const void* const* frames, int n) {
   bucket.push_back({std::vector<const void*>(frames, frames + n), id});
   if (!fresh) return id;
   ++next_stack_;
-  ins_stack_.bind(1, id);
-  ins_stack_.bind(2, static_cast<std::int64_t>(ids.size()));
-  step(ins_stack_);
-  for (std::size_t d = 0; d < ids.size(); ++d) {
-    ins_stack_frame_.bind(1, id);
-    ins_stack_frame_.bind(2, static_cast<std::int64_t>(d));
-    ins_stack_frame_.bind(3, ids[d]);
-    step(ins_stack_frame_);
-  }
+  build_.stacks.push_back(id);
+  build_.stacks.push_back(static_cast<std::int64_t>(ids.size()));
+  build_.stacks.insert(build_.stacks.end(), ids.begin(), ids.end());
   return id;
 }
 
@@ -407,7 +397,7 @@ void TraceWriter::see_thread(std::uint64_t id, std::int64_t t) {
 }
 
 void TraceWriter::write(const Event& e, const void* const* frames, int nframes) {
-  if (failed_) return;
+  if (failed_.load(std::memory_order_relaxed)) return;
   // A recording holds the events stamped between its start and its stop.  A
   // producer may stamp an event, be preempted across the start, and push it
   // once the recorder is active: its time would precede the run (t_ns < 0).
@@ -596,48 +586,160 @@ static_assert(static_cast<unsigned>(EventType::ctx_cancel) == schema::event_enco
 void TraceWriter::close_block() {
   if (block_.n == 0) return;
   block_.events.finish();
-  if (npending_ == pending_blocks_.size()) pending_blocks_.emplace_back();
-  std::swap(pending_blocks_[npending_++], block_);  // block_ takes a used buffer back
+  Batch& b = build_;
+  if (b.nblocks == b.blocks.size()) b.blocks.emplace_back();
+  std::swap(b.blocks[b.nblocks++], block_);  // block_ takes a used buffer back
   block_.n = 0;
   block_.events.clear();
-  if (npending_ == kBlocksPerStmt) flush_blocks();
 }
 
-void TraceWriter::flush_blocks() {
-  if (!in_txn_ && !failed_) {
-    if (!exec("BEGIN")) {  // failed: nothing more is written
-      npending_ = 0;
-      return;
-    }
-    in_txn_ = true;
+bool TraceWriter::commit(bool final_stop, std::uint64_t dropped, bool wait) {
+  if (!db_) return false;
+  // A block never spans commits: its row is in the transaction of its events.
+  close_block();
+  Batch& b = build_;
+  // The end-of-data marker is the newest event time of the file, in the same
+  // transaction as those events: a reader that takes it as the end of a killed
+  // run never sees a window in which events were emitted but not saved (the
+  // commit's own clock reading would lie by up to the commit interval).
+  b.events = events_;
+  b.dropped = dropped;
+  b.max_t = max_t_;
+  b.end_ns = final_stop ? std::max(max_t_, rel(now_ns())) : -1;
+  for (int k = 0; k < kEntities; ++k) {
+    std::swap(entities_[k]->cells, b.cells[k]);  // the entity takes a cleared buffer back
+    entities_[k]->index.clear();
   }
-  auto bind_row = [](sql::Stmt& s, int base, const Block& b) {
-    s.bind(base + 1, b.seq);
-    s.bind(base + 2, b.n);
-    s.bind(base + 3, b.thread);
-    s.bind(base + 4, b.t);
-    s.bind(base + 5, b.id);
-    s.bind_text(base + 6, b.events.str(), /*stable=*/true);  // lives until the step below
+  if (!sql_thread_.joinable()) {  // open(): the SQL thread starts after the first commit
+    write_batch(b);
+    return !failed_;
+  }
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return !shipped_; });
+  std::swap(build_, ship_);  // build_ takes the written, cleared batch back
+  shipped_ = true;
+  cv_.notify_all();
+  if (wait) cv_.wait(lk, [&] { return !shipped_; });
+  return !failed_;
+}
+
+void TraceWriter::sync() {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return !shipped_; });
+}
+
+void TraceWriter::sql_main() {
+  pthread_setname_np(pthread_self(), "ctxscope-sql");
+  std::unique_lock lk(mu_);
+  for (;;) {
+    cv_.wait(lk, [&] { return shipped_ || quit_; });
+    if (!shipped_) return;  // quit, nothing left
+    lk.unlock();
+    while (g_hold_writes.load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    write_batch(ship_);
+    lk.lock();
+    shipped_ = false;
+    cv_.notify_all();
+  }
+}
+
+// One batch, one transaction (the SQL thread; open()'s own commit before it starts).
+void TraceWriter::write_batch(Batch& b) {
+  auto clear = [&] {
+    b.nblocks = 0;
+    for (auto& c : b.cells) c.clear();
+    b.sites.clear();
+    b.frames.clear();
+    b.stacks.clear();
+  };
+  if (failed_) record_failure();
+  if (failed_ || (!in_txn_ && !exec("BEGIN"))) {
+    record_failure();
+    clear();
+    return;
+  }
+  in_txn_ = true;
+  for (const SiteRow& r : b.sites) {
+    ins_site_.bind(1, r.id);
+    ins_site_.bind_text(2, r.file, /*stable=*/true);
+    ins_site_.bind(3, r.line);
+    ins_site_.bind(4, r.col);
+    ins_site_.bind_text(5, r.func, /*stable=*/true);
+    step(ins_site_);
+  }
+  for (const FrameRow& f : b.frames) {
+    ins_frame_.bind(1, f.id);
+    ins_frame_.bind(2, static_cast<std::int64_t>(f.address));
+    if (f.function.empty()) ins_frame_.bind_null(3);
+    else ins_frame_.bind_text(3, f.function.c_str(), /*stable=*/true);
+    if (f.file.empty()) ins_frame_.bind_null(4);
+    else ins_frame_.bind_text(4, f.file.c_str(), /*stable=*/true);
+    if (f.line > 0) ins_frame_.bind(5, static_cast<std::int64_t>(f.line));
+    else ins_frame_.bind_null(5);
+    step(ins_frame_);
+  }
+  for (std::size_t i = 0; i < b.stacks.size();) {
+    const std::int64_t id = b.stacks[i], depth = b.stacks[i + 1];
+    ins_stack_.bind(1, id);
+    ins_stack_.bind(2, depth);
+    step(ins_stack_);
+    for (std::int64_t d = 0; d < depth; ++d) {
+      ins_stack_frame_.bind(1, id);
+      ins_stack_frame_.bind(2, d);
+      ins_stack_frame_.bind(3, b.stacks[i + 2 + static_cast<std::size_t>(d)]);
+      step(ins_stack_frame_);
+    }
+    i += 2 + static_cast<std::size_t>(depth);
+  }
+  flush_blocks(b);
+  for (int k = 0; k < kEntities; ++k) flush_entity(*entities_[k], b.cells[k]);
+  run_commit_.bind(1, static_cast<std::int64_t>(b.events));
+  run_commit_.bind(2, static_cast<std::int64_t>(b.dropped));
+  run_commit_.bind(3, b.max_t);
+  step(run_commit_);
+  if (b.end_ns >= 0) {
+    run_end_.bind(1, b.end_ns);
+    step(run_end_);
+  }
+  clear();
+  if (failed_) {
+    record_failure();
+    return;
+  }
+  in_txn_ = false;
+  if (!exec("COMMIT")) record_failure();
+}
+
+void TraceWriter::flush_blocks(Batch& b) {
+  auto bind_row = [](sql::Stmt& s, int base, const Block& k) {
+    s.bind(base + 1, k.seq);
+    s.bind(base + 2, k.n);
+    s.bind(base + 3, k.thread);
+    s.bind(base + 4, k.t);
+    s.bind(base + 5, k.id);
+    s.bind_text(base + 6, k.events.str(), /*stable=*/true);  // lives until the step below
   };
   std::size_t i = 0;
-  const std::size_t n = npending_;
+  const std::size_t n = b.nblocks;
   for (; n - i >= kBlocksPerStmt; i += kBlocksPerStmt) {
-    for (int r = 0; r < kBlocksPerStmt; ++r) bind_row(ins_blockK_, r * 6, pending_blocks_[i + static_cast<std::size_t>(r)]);
+    for (int r = 0; r < kBlocksPerStmt; ++r) bind_row(ins_blockK_, r * 6, b.blocks[i + static_cast<std::size_t>(r)]);
     step(ins_blockK_);
   }
   for (; i < n; ++i) {
-    bind_row(ins_block1_, 0, pending_blocks_[i]);
+    bind_row(ins_block1_, 0, b.blocks[i]);
     step(ins_block1_);
   }
-  npending_ = 0;
 }
 
-void TraceWriter::flush_entity(Entity& e) {
+void TraceWriter::flush_entity(Entity& e, std::vector<Cell>& cells) {
   const std::size_t nc = static_cast<std::size_t>(e.ncols);
-  const std::size_t rows = e.cells.size() / nc;
-  auto bind_row = [&](sql::Stmt& s, int base, const Cell* row) {
+  const std::size_t rows = cells.size() / nc;
+  auto bind_row = [&](sql::Stmt& s, std::vector<Cell>& bound, int base, const Cell* row) {
     for (int c = 0; c < e.ncols; ++c) {
       const Cell& v = row[c];
+      Cell& was = bound[static_cast<std::size_t>(base + c)];
+      if (v == was) continue;  // still bound (texts are static: equal pointers, equal text)
+      was = v;
       if (v.tag == 1) s.bind(base + c + 1, v.i);
       else if (v.tag == 2) s.bind_text(base + c + 1, v.s, /*stable=*/true);
       else s.bind_null(base + c + 1);
@@ -650,57 +752,29 @@ void TraceWriter::flush_entity(Entity& e) {
   e.order.resize(rows);
   for (std::size_t r = 0; r < rows; ++r) e.order[r] = static_cast<std::uint32_t>(r);
   std::sort(e.order.begin(), e.order.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return e.cells[a * nc].i < e.cells[b * nc].i; });
+            [&](std::uint32_t a, std::uint32_t b) { return cells[a * nc].i < cells[b * nc].i; });
   std::size_t i = 0;
   for (; rows - i >= kEntitiesPerStmt; i += kEntitiesPerStmt) {
     for (int r = 0; r < kEntitiesPerStmt; ++r)
-      bind_row(e.upsertK, r * e.ncols, &e.cells[e.order[i + static_cast<std::size_t>(r)] * nc]);
+      bind_row(e.upsertK, e.boundK, r * e.ncols, &cells[e.order[i + static_cast<std::size_t>(r)] * nc]);
     step(e.upsertK);
   }
   for (; i < rows; ++i) {
-    bind_row(e.upsert1, 0, &e.cells[e.order[i] * nc]);
+    bind_row(e.upsert1, e.bound1, 0, &cells[e.order[i] * nc]);
     step(e.upsert1);
   }
-  e.cells.clear();
-  e.index.clear();
-}
-
-bool TraceWriter::commit(bool final_stop, std::uint64_t dropped) {
-  if (failed_) record_failure();
-  if (!db_ || failed_) return false;
-  if (!in_txn_) {
-    if (!exec("BEGIN")) return false;
-    in_txn_ = true;
-  }
-  // A block never spans commits: its row is in the transaction of its events.
-  close_block();
-  flush_blocks();
-  for (Entity* e : {&contexts_, &waits_, &threads_, &channels_, &tests_}) flush_entity(*e);
-  // The end-of-data marker is the newest event time of the file, in the same
-  // transaction as those events: a reader that takes it as the end of a killed
-  // run never sees a window in which events were emitted but not saved (the
-  // commit's own clock reading would lie by up to the commit interval).
-  run_commit_.bind(1, static_cast<std::int64_t>(events_));
-  run_commit_.bind(2, static_cast<std::int64_t>(dropped));
-  run_commit_.bind(3, max_t_);
-  step(run_commit_);
-  if (final_stop) {
-    run_end_.bind(1, std::max(max_t_, rel(now_ns())));
-    step(run_end_);
-  }
-  if (failed_) {
-    record_failure();
-    return false;
-  }
-  in_txn_ = false;
-  if (!exec("COMMIT")) {
-    record_failure();
-    return false;
-  }
-  return true;
+  cells.clear();
 }
 
 void TraceWriter::close() {
+  if (sql_thread_.joinable()) {
+    {
+      std::lock_guard lk(mu_);
+      quit_ = true;  // after the batch in hand, if any
+    }
+    cv_.notify_all();
+    sql_thread_.join();
+  }
   if (!db_) return;
   // Statements first: SQLite closes a connection only when none is left.
   for (sql::Stmt* s : {&ins_block1_, &ins_blockK_, &contexts_.upsert1, &contexts_.upsertK, &waits_.upsert1,

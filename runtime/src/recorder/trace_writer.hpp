@@ -1,18 +1,27 @@
-// TraceWriter: everything SQLite on the recording side.  Used only by the
-// recorder thread (and by start/stop while that thread does not run).
+// TraceWriter: everything SQLite on the recording side, in two threads.
 //
-// Per event it appends the event to its block — a run of up to 256
-// consecutive events of one thread within one commit, one `event_blocks` row
-// (its events a JSON array: time and id as deltas from the block, codes
-// packed; blocks written 16 rows per statement) — and merges the event into a pending entity row (contexts, waits,
-// threads, channels) keyed by object id.  commit() writes the pending entity
-// rows as multi-row upserts whose columns are first-wins (coalesce(old, new)),
-// so a context created, cancelled and released within one commit interval
-// costs one row write, and events of one object drained out of order (rings
-// are per thread) still meet in one row.
+// The recorder thread calls write() per event: it appends the event to its
+// block — a run of up to 256 consecutive events of one thread within one
+// commit, one `event_blocks` row (its events a JSON array: time and id as
+// deltas from the previous event, codes packed) — and merges the event into a
+// pending entity row (contexts, waits, threads, channels, tests) keyed by
+// object id; new sites, stacks and frames become pending rows too.  All of it
+// is the open Batch.  commit() hands the batch to the writer's own SQL thread
+// and goes on with the other batch (double buffering: at most one batch being
+// written while the next is built), so SQLite's work (about 60% of the
+// recorder's time) runs beside the draining instead of after it.  The SQL
+// thread writes a batch in one transaction: blocks 16 rows per statement,
+// entity rows as multi-row upserts whose columns are first-wins
+// (coalesce(old, new)), so a context created, cancelled and released within
+// one commit interval costs one row write, and events of one object drained
+// out of order (rings are per thread) or across commits still meet in one row.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
+#include <thread>
 #include <map>
 #include <source_location>
 #include <string>
@@ -45,11 +54,17 @@ class TraceWriter {
   void anchor_clock() { clock_.anchor(); }
   /// Buffers one event (frames: raw stack of ctx_create / explicit cancel, or null).
   void write(const Event& e, const void* const* frames, int nframes);
-  /// Writes everything buffered, updates the run row, commits.  `final_stop`
-  /// also writes the end marker.  False once the file failed (reported once on
-  /// stderr; the batch is rolled back and the run row marked `failed`, in a
-  /// transaction of its own, where the disk still allows one page).
-  bool commit(bool final_stop, std::uint64_t dropped);
+  /// Ends the open batch and hands it to the SQL thread, which writes it, updates
+  /// the run row and commits (`final_stop` also writes the end marker).  Waits
+  /// while the SQL thread still writes the previous batch; with `wait`, also
+  /// until this batch is committed (a flush barrier, the stop).  False once the
+  /// file failed (reported once on stderr; the batch is rolled back and the run
+  /// row marked `failed`, in a transaction of its own, where the disk still
+  /// allows one page).
+  bool commit(bool final_stop, std::uint64_t dropped, bool wait);
+  /// Waits until every batch handed over is committed.
+  void sync();
+  /// Writes what was handed over, stops the SQL thread, closes the file.
   void close();
   std::uint64_t events_written() const { return events_; }
   std::uint64_t events_before_start() const { return before_start_; }
@@ -60,22 +75,55 @@ class TraceWriter {
     std::int64_t i = 0;
     const char* s = nullptr;
     std::uint8_t tag = 0;  // 0 null, 1 int, 2 text
+    bool operator==(const Cell& o) const { return tag == o.tag && i == o.i && s == o.s; }
   };
   struct Entity {
     const schema::Table* table = nullptr;
     int ncols = 0;
+    // The recorder thread's: the open batch's rows (swapped into the batch at commit).
     std::unordered_map<std::int64_t, std::uint32_t> index;  // id -> pending row
     std::vector<Cell> cells;                                 // pending rows, ncols each
-    std::vector<std::uint32_t> order;                        // flush order (by id)
+    // The SQL thread's.
+    std::vector<std::uint32_t> order;  // flush order (by id)
     sql::Stmt upsert1, upsertK;
+    // What each parameter of upsert1 / upsertK holds: bindings outlive a reset,
+    // so a value equal to the one already bound is not bound again (most
+    // columns repeat row after row: NULL, a kind, a thread, a site).
+    std::vector<Cell> bound1, boundK;
     int col(std::string_view name) const;
     Cell* row(std::int64_t id);
   };
   static constexpr int kEntitiesPerStmt = 16;
+  static constexpr int kEntities = 5;
   static constexpr int kBlocksPerStmt = 16;
   struct Block {  // one event_blocks row
     std::int64_t seq = 0, n = 0, thread = 0, t = 0, id = 0;
     schema::event_encoding::BlockText events;  // its buffer is reused
+  };
+  struct SiteRow {  // strings of a std::source_location: static storage
+    std::int64_t id;
+    const char* file;
+    const char* func;
+    std::uint32_t line, col;
+  };
+  struct FrameRow {
+    std::int64_t id;
+    std::uintptr_t address;
+    std::string function, file;
+    int line;
+  };
+  // Everything one commit writes.  Built by the recorder thread, written by
+  // the SQL thread, then cleared (its buffers keep their capacity).
+  struct Batch {
+    std::vector<Block> blocks;  // closed blocks: the first nblocks (the rest keep their buffers)
+    std::size_t nblocks = 0;
+    std::vector<Cell> cells[kEntities];  // each entity's rows (Entity::cells)
+    std::vector<SiteRow> sites;
+    std::vector<FrameRow> frames;
+    std::vector<std::int64_t> stacks;  // per new stack: id, depth, then depth frame ids
+    std::uint64_t events = 0, dropped = 0;
+    std::int64_t max_t = 0;
+    std::int64_t end_ns = -1;  // >= 0: the final commit, with the end marker
   };
 
   bool exec(const char* sql);
@@ -85,8 +133,11 @@ class TraceWriter {
   void step(sql::Stmt& s);
   bool init_entity(Entity& e, const char* name);
   void close_block();
-  void flush_blocks();
-  void flush_entity(Entity& e);
+  // The SQL thread's.
+  void sql_main();
+  void write_batch(Batch& b);
+  void flush_blocks(Batch& b);
+  void flush_entity(Entity& e, std::vector<Cell>& cells);
   std::int64_t rel(std::uint64_t abs) const { return static_cast<std::int64_t>(abs - t0_); }
   std::int64_t site_id(const std::source_location& loc);
   std::int64_t stack_id(const void* const* frames, int n);
@@ -116,9 +167,9 @@ class TraceWriter {
   std::uint64_t events_ = 0;
   std::uint64_t before_start_ = 0;  // stamped before the run began: not part of it
   int stack_frames_ = 0;
-  bool failed_ = false;
-  bool failure_recorded_ = false;
-  std::string failure_;  // SQLite's message for the first failed write
+  std::atomic<bool> failed_{false};  // set by the SQL thread (and by open), read by write()
+  bool failure_recorded_ = false;     // the SQL thread's
+  std::string failure_;  // SQLite's message for the first failed write (the SQL thread's)
   // The end-of-data marker: newest event time written (a rolled-back batch
   // never reaches the file, its run row update neither).
   std::int64_t max_t_ = 0;
@@ -126,11 +177,19 @@ class TraceWriter {
 
   std::int64_t next_seq_ = 1;
   Block block_;  // the open block (n == 0: none)
-  std::vector<Block> pending_blocks_;  // closed blocks: the first npending_ (the rest keep their buffers)
-  std::size_t npending_ = 0;
+  Batch build_;  // the open batch (recorder thread)
   sql::Stmt ins_block1_, ins_blockK_;
   Entity contexts_, waits_, threads_, channels_, tests_;
+  Entity* const entities_[kEntities] = {&contexts_, &waits_, &threads_, &channels_, &tests_};
   sql::Stmt ins_site_, ins_stack_, ins_stack_frame_, ins_frame_, run_commit_, run_end_;
+
+  // The hand-over: ship_ is the batch given to the SQL thread.
+  std::thread sql_thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Batch ship_;           // under mu_ while shipped_ is false; the SQL thread's while it is true
+  bool shipped_ = false;  // under mu_: ship_ holds a batch not yet committed
+  bool quit_ = false;     // under mu_
 
   // Column indices, resolved once from the schema declaration.
   struct {
