@@ -63,8 +63,8 @@ void remove_trace(const std::string& p) {
 }
 
 struct Tracing {
-  std::string path;
-  explicit Tracing(const std::string& name, ctx::trace::Options o = {}) : path(bench_path(name)) {
+  std::string name, path;
+  explicit Tracing(const std::string& n, ctx::trace::Options o = {}) : name(n), path(bench_path(n)) {
     std::string err;
     if (!ctx::trace::start(path, o, &err)) {
       std::fprintf(stderr, "%s\n", err.c_str());
@@ -73,6 +73,12 @@ struct Tracing {
   }
   ~Tracing() {
     ctx::trace::stop();
+    // CTXSCOPE_BENCH_KEEP=DIR keeps the trace (DIR/NAME.db) for counting its rows.
+    if (const char* keep = std::getenv("CTXSCOPE_BENCH_KEEP"); keep && *keep) {
+      const std::string to = std::string(keep) + "/" + name + ".db";
+      remove_trace(to);
+      std::filesystem::rename(path, to);
+    }
     remove_trace(path);
   }
 };
