@@ -62,6 +62,17 @@ void remove_trace(const std::string& p) {
   for (const char* suf : {"", "-wal", "-shm"}) std::filesystem::remove(p + suf);
 }
 
+// CTXSCOPE_BENCH_KEEP=DIR keeps a stopped trace as DIR/NAME.db (for dbstat, or
+// to count its rows); otherwise it is removed.
+void keep_or_remove_trace(const std::string& p, const std::string& name) {
+  if (const char* keep = std::getenv("CTXSCOPE_BENCH_KEEP"); keep && *keep) {
+    const std::string to = std::string(keep) + "/" + name + ".db";
+    remove_trace(to);
+    std::filesystem::rename(p, to);
+  }
+  remove_trace(p);
+}
+
 struct Tracing {
   std::string name, path;
   explicit Tracing(const std::string& n, ctx::trace::Options o = {}) : name(n), path(bench_path(n)) {
@@ -73,13 +84,7 @@ struct Tracing {
   }
   ~Tracing() {
     ctx::trace::stop();
-    // CTXSCOPE_BENCH_KEEP=DIR keeps the trace (DIR/NAME.db) for counting its rows.
-    if (const char* keep = std::getenv("CTXSCOPE_BENCH_KEEP"); keep && *keep) {
-      const std::string to = std::string(keep) + "/" + name + ".db";
-      remove_trace(to);
-      std::filesystem::rename(path, to);
-    }
-    remove_trace(path);
+    keep_or_remove_trace(path, name);
   }
 };
 
@@ -695,13 +700,7 @@ void SustainedVsRaw(benchmark::State& state) {
     const auto dropped = ctx::trace::events_dropped();
     ctx::trace::stop();
     const double bytes = static_cast<double>(file_bytes(p));
-    // CTXSCOPE_BENCH_KEEP=DIR keeps the trace (DIR/sustained-N.db) for dbstat.
-    if (const char* keep = std::getenv("CTXSCOPE_BENCH_KEEP"); keep && *keep) {
-      const std::string to = std::string(keep) + "/sustained-" + std::to_string(threads) + ".db";
-      remove_trace(to);
-      std::filesystem::rename(p, to);
-    }
-    remove_trace(p);
+    keep_or_remove_trace(p, "sustained-" + std::to_string(threads));
     const double raw = raw_insert_events_per_s(units_per_thread * static_cast<std::uint64_t>(threads));
     const double raw_min = raw_min_events_per_s(units_per_thread * static_cast<std::uint64_t>(threads));
     state.SetIterationTime(secs);

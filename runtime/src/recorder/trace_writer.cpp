@@ -652,7 +652,6 @@ void TraceWriter::write_batch(Batch& b) {
     b.frames.clear();
     b.stacks.clear();
   };
-  if (failed_) record_failure();
   if (failed_ || (!in_txn_ && !exec("BEGIN"))) {
     record_failure();
     clear();

@@ -387,7 +387,6 @@ class BlockText {
     dt_ = did_ = 0;
     finished_ = false;
   }
-  bool empty() const noexcept { return text_.empty(); }
 
  private:
   std::string text_;
