@@ -646,7 +646,9 @@ TEST(RecorderWriter, AFlushWaitsUntilEveryBatchHandedOverIsCommitted) {
     sqlite3* db = nullptr;
     const int rc = sqlite3_open_v2(p.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
     EXPECT_EQ(rc, SQLITE_OK);
-    if (rc == SQLITE_OK) EXPECT_EQ(q_int(db, "SELECT count(*) FROM event_blocks"), 0);
+    if (rc == SQLITE_OK) {
+      EXPECT_EQ(q_int(db, "SELECT count(*) FROM event_blocks"), 0);
+    }
     sqlite3_close(db);
   }
   trace::detail::hold_writes_for_test(false);
@@ -658,6 +660,45 @@ TEST(RecorderWriter, AFlushWaitsUntilEveryBatchHandedOverIsCommitted) {
     EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM events WHERE id=" + S(kBase + 70)), 10);
   }
   trace::stop();
+}
+
+// The recorder's threads work in bursts; a burst longer than GiveWay::kSliceNs
+// offers the CPU to the program's threads (sched_yield) instead of keeping it
+// for the scheduler's whole slice.  Both bursts are made long on any machine:
+// with the recorder paused, 32 threads fill their buffers (64,000 events, one
+// channel each), so the recorder drains them in one pass; with writes held,
+// the SQL thread gets them as one batch (64,000 channel rows).
+TEST(RecorderWriter, LongBurstsGiveWayToTheProgram) {
+  const std::string p = rectest::temp_trace("writer-give-way");
+  std::string err;
+  ASSERT_TRUE(trace::start(p, {}, &err)) << err;
+  constexpr int kThreads = 32, kEach = 2000;
+  static_assert(kEach < trace::detail::kRingCapacity, "each thread's events fit its buffer");
+  trace::detail::hold_writes_for_test(true);
+  trace::detail::pause_for_test(true);
+  for (int t = 0; t < kThreads; ++t)
+    std::thread([t] {
+      for (int i = 0; i < kEach; ++i) {
+        Event e{};
+        e.type = EventType::chan_close;
+        e.id = kBase + 1000 + static_cast<std::uint64_t>(t * kEach + i);
+        emit(e);
+      }
+    }).join();
+  const std::uint64_t drain0 = trace::detail::give_way_yields(false);
+  trace::detail::pause_for_test(false);
+  // The drain pass, then the periodic commit's hand-over (while writes are
+  // held, the batch waits for the SQL thread; a flush would too).
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const std::uint64_t sql0 = trace::detail::give_way_yields(true);
+  trace::detail::hold_writes_for_test(false);
+  trace::flush();
+  EXPECT_GT(trace::detail::give_way_yields(false), drain0) << "the recorder drained 64,000 events without giving way";
+  EXPECT_GT(trace::detail::give_way_yields(true), sql0) << "the SQL thread wrote 64,000 rows without giving way";
+  trace::stop();
+  auto r = rectest::must_open(p);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(q_int(r->db(), "SELECT count(*) FROM channels WHERE id >= " + S(kBase + 1000)), kThreads * kEach);
 }
 
 }  // namespace

@@ -47,6 +47,7 @@
 #include "ctxscope/trace.hpp"
 #include "ctxscope/trace_schema.hpp"
 #include "ctxscope/version.hpp"
+#include "recorder/give_way.hpp"
 #include "recorder/recorder_internal.hpp"
 #include "recorder/stack_capture.hpp"
 #include "recorder/trace_writer.hpp"
@@ -362,7 +363,7 @@ struct DrainResult {
 // the events up to those heads are written: each event of the pass was stamped
 // before the anchor, so its timestamp converts by interpolation (TimeMap).
 DrainResult drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot, std::vector<std::uint64_t>& heads,
-                      std::vector<char>& dead, std::uint64_t deadline_ns, std::size_t* rotor) {
+                      std::vector<char>& dead, std::uint64_t deadline_ns, std::size_t* rotor, detail::GiveWay& give_way) {
   snapshot.clear();
   {
     std::lock_guard lk(g_reg_mu);
@@ -401,6 +402,7 @@ DrainResult drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot, std:
         ++res.events;
       }
       r->tail.store(t, std::memory_order_release);
+      give_way.point();
     }
     if (dead[j]) {
       g_dead_undrained.fetch_sub(1, std::memory_order_relaxed);
@@ -430,6 +432,7 @@ DrainResult drain_all(detail::TraceWriter& w, std::vector<Ring*>& snapshot, std:
 }
 
 void recorder_main(detail::TraceWriter* w) {
+  pthread_setname_np(pthread_self(), "ctxscope-drain");  // beside "ctxscope-sql" in top, gdb and perf
   t_state.in_recorder = true;
   std::vector<Ring*> snapshot;
   std::vector<std::uint64_t> heads;
@@ -437,6 +440,8 @@ void recorder_main(detail::TraceWriter* w) {
   std::uint64_t last_commit = now_ns();
   bool pending = false;
   std::size_t rotor = 0;
+  detail::GiveWay give_way(detail::g_give_way_yields_drain);
+  give_way.begin();
   for (;;) {
     const bool stopping = g.stop_req.load(std::memory_order_acquire);
     const std::uint64_t freq = g.flush_req.load(std::memory_order_acquire);
@@ -446,7 +451,7 @@ void recorder_main(detail::TraceWriter* w) {
     // to the commit that is due.
     const bool must_complete = stopping || freq > g.flush_done.load(std::memory_order_relaxed);
     DrainResult d;
-    if (!paused) d = drain_all(*w, snapshot, heads, dead, must_complete ? UINT64_MAX : last_commit + kCommitEveryNs, &rotor);
+    if (!paused) d = drain_all(*w, snapshot, heads, dead, must_complete ? UINT64_MAX : last_commit + kCommitEveryNs, &rotor, give_way);
     const std::size_t n = d.events;
     pending = pending || n > 0;
     const std::uint64_t now = now_ns();
@@ -480,6 +485,7 @@ void recorder_main(detail::TraceWriter* w) {
       g.sleeping.store(true, std::memory_order_seq_cst);
       futex_wait(&g.wake_word, word, kTickNs);
       g.sleeping.store(false, std::memory_order_relaxed);
+      give_way.begin();
     }
   }
   // Nobody waits forever on a barrier once the recorder is gone.
@@ -722,6 +728,11 @@ unsigned long long events_dropped() noexcept { return g.dropped.load(std::memory
 
 namespace detail {
 EventSink* recorder_sink() noexcept { return &g_recorder; }
+std::atomic<std::uint64_t> g_give_way_yields_drain{0}, g_give_way_yields_sql{0};
+std::uint64_t give_way_yields(bool sql_thread) noexcept {
+  return (sql_thread ? g_give_way_yields_sql : g_give_way_yields_drain).load(std::memory_order_relaxed);
+}
+
 void pause_for_test(bool paused) noexcept {
   g.paused.store(paused, std::memory_order_release);
   wake_recorder();

@@ -18,6 +18,9 @@ void pause_for_test(bool paused) noexcept;
 /// Test hook: while held the writer's SQL thread starts no batch (what the
 /// recorder hands over waits), so that what a barrier waits for can be tested.
 void hold_writes_for_test(bool held) noexcept;
+/// How often the recorder's threads have given way to the program's
+/// (give_way.hpp): the draining thread, or the writer's SQL thread.
+std::uint64_t give_way_yields(bool sql_thread) noexcept;
 /// Starts from CTXSCOPE_TRACE / CTXSCOPE_STACKS / CTXSCOPE_DROP (autostart).
 bool start_from_environment();
 /// Events per thread buffer.

@@ -145,6 +145,7 @@ void TraceWriter::step(sql::Stmt& s) {
   if (!s) return;
   if (s.step_rc() != SQLITE_DONE) fail_write(s.errmsg());
   s.rewind();
+  give_way_.point();
 }
 
 // Builds the first-wins multi-row upserts of one entity table.
@@ -636,6 +637,7 @@ void TraceWriter::sql_main() {
     if (!shipped_) return;  // quit, nothing left
     lk.unlock();
     while (g_hold_writes.load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    give_way_.begin();
     write_batch(ship_);
     lk.lock();
     shipped_ = false;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "ctxscope/detail/events.hpp"
+#include "recorder/give_way.hpp"
 #include "recorder/time_map.hpp"
 #include "ctxscope/detail/sql.hpp"
 #include "ctxscope/trace_schema.hpp"
@@ -190,6 +191,7 @@ class TraceWriter {
   Batch ship_;           // under mu_ while shipped_ is false; the SQL thread's while it is true
   bool shipped_ = false;  // under mu_: ship_ holds a batch not yet committed
   bool quit_ = false;     // under mu_
+  GiveWay give_way_{g_give_way_yields_sql};  // the thread that runs the SQL (open(), then the SQL thread)
 
   // Column indices, resolved once from the schema declaration.
   struct {
