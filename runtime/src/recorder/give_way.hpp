@@ -33,10 +33,13 @@ class GiveWay {
   explicit GiveWay(std::atomic<std::uint64_t>& counter) noexcept : counter_(counter) {}
 
   /// A fresh slice: after the thread slept (the scheduler just gave it the CPU).
+  /// Until the first begin() point() does nothing: the writer's first commit
+  /// runs in open(), on the thread that calls trace::start, which is the
+  /// program's and must not be made to yield.
   void begin() noexcept { since_ = ctxscope::detail::now_ns(); }
   /// Between two units of work (an SQL statement, a chunk of a ring).
   void point() noexcept {
-    if (ctxscope::detail::now_ns() - since_ < kSliceNs) return;
+    if (since_ == 0 || ctxscope::detail::now_ns() - since_ < kSliceNs) return;
     sched_yield();
     counter_.fetch_add(1, std::memory_order_relaxed);
     since_ = ctxscope::detail::now_ns();
@@ -44,7 +47,7 @@ class GiveWay {
 
  private:
   std::atomic<std::uint64_t>& counter_;
-  std::uint64_t since_ = 0;
+  std::uint64_t since_ = 0;  // 0: not begun
 };
 
 }  // namespace ctxscope::trace::detail

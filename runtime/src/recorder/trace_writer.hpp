@@ -191,7 +191,7 @@ class TraceWriter {
   Batch ship_;           // under mu_ while shipped_ is false; the SQL thread's while it is true
   bool shipped_ = false;  // under mu_: ship_ holds a batch not yet committed
   bool quit_ = false;     // under mu_
-  GiveWay give_way_{g_give_way_yields_sql};  // the thread that runs the SQL (open(), then the SQL thread)
+  GiveWay give_way_{g_give_way_yields_sql};  // the SQL thread's (inactive in open()'s commit)
 
   // Column indices, resolved once from the schema declaration.
   struct {
