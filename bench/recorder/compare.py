@@ -73,13 +73,17 @@ def main():
             add(f"  recorder / raw_min batched loop ({c(s, 'raw_min_ev/s') / 1e6:.2f} M/s)",
                 f"{c(s, 'recorder/raw_min'):.2f}x", ">= 0.5x", c(s, "recorder/raw_min") >= 0.5)
             add("  bytes per event on disk", f"{c(s, 'bytes/event'):.2f}", "<= 40", c(s, "bytes/event") <= 40)
-        for name, what, target in (("StackCapture_libunwind/14", "one capture, libunwind, 14 addresses (8 frames + the runtime's 6)", 150),
-                                   ("StackCapture_libunwind/22", "one capture, libunwind, 22 addresses (16 frames)", None),
+        for name, what, target in (("StackCapture_cfi/14", "one capture, cfi (default), 14 addresses (8 frames + the runtime's 6)", 150),
+                                   ("StackCapture_cfi/22", "one capture, cfi, 22 addresses (16 frames)", None),
+                                   ("StackCapture_libunwind/14", "one capture, libunwind, 14 addresses", None),
+                                   ("StackCapture_libunwind/22", "one capture, libunwind, 22 addresses", None),
                                    ("StackCapture_boost/14", "one capture, Boost.Stacktrace (before), 14 addresses", None)):
             v = t(name)
             add(what, f"{v:.0f} ns", f"<= {target} ns" if target else "report", v <= target if target else None)
         for name, what, target in (
-                ("WithCancel_traced_stacks8_libunwind_burst", "stacks 8 frames (default), libunwind", 150),
+                ("WithCancel_traced_stacks8_cfi_burst", "stacks 8 frames (default), cfi", 150),
+                ("WithCancel_traced_stacks16_cfi_burst", "stacks 16 frames, cfi", None),
+                ("WithCancel_traced_stacks8_libunwind_burst", "stacks 8 frames, libunwind", None),
                 ("WithCancel_traced_stacks8_boost_burst", "stacks 8 frames, Boost.Stacktrace (before)", None),
                 ("WithCancel_traced_stacks16_libunwind_burst", "stacks 16 frames, libunwind", None)):
             st = per(name, "ns/op")

@@ -255,16 +255,23 @@ void WithCancel_traced_nostacks_burst(benchmark::State& state) {
 // (the creation and the explicit cancel).  The difference to _nostacks, halved,
 // is one capture.
 void run_with_cancel_stacks(benchmark::State& state, ctx::trace::detail::Unwinder u, int frames) {
+  const auto before = ctx::trace::detail::init_unwinder();
   const auto used = ctx::trace::detail::select_unwinder(u, 0);
   if (used != u) {
-    state.SkipWithError("libunwind.so.8 is not installed");
+    state.SkipWithError("this unwinder is not available here");
     return;
   }
   ctx::trace::Options o;
   o.stack_frames = frames;
   Tracing t("wc-stacks", o);
   run_with_cancel_bursts(state);
-  ctx::trace::detail::select_unwinder(ctx::trace::detail::Unwinder::libunwind);
+  ctx::trace::detail::select_unwinder(before);
+}
+void WithCancel_traced_stacks8_cfi_burst(benchmark::State& state) {
+  run_with_cancel_stacks(state, ctx::trace::detail::Unwinder::cfi, 8);
+}
+void WithCancel_traced_stacks16_cfi_burst(benchmark::State& state) {
+  run_with_cancel_stacks(state, ctx::trace::detail::Unwinder::cfi, 16);
 }
 void WithCancel_traced_stacks8_libunwind_burst(benchmark::State& state) {
   run_with_cancel_stacks(state, ctx::trace::detail::Unwinder::libunwind, 8);
@@ -277,6 +284,8 @@ void WithCancel_traced_stacks16_libunwind_burst(benchmark::State& state) {
 }
 BENCHMARK(WithCancel_untraced_burst)->Iterations(400)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(WithCancel_traced_nostacks_burst)->Iterations(400)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(WithCancel_traced_stacks8_cfi_burst)->Iterations(400)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(WithCancel_traced_stacks16_cfi_burst)->Iterations(400)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(WithCancel_traced_stacks8_libunwind_burst)->Iterations(400)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(WithCancel_traced_stacks8_boost_burst)->Iterations(100)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(WithCancel_traced_stacks16_libunwind_burst)->Iterations(400)->UseManualTime()->Unit(benchmark::kMicrosecond);
@@ -291,8 +300,9 @@ BENCHMARK(WithCancel_traced_stacks16_libunwind_burst)->Iterations(400)->UseManua
   return r;
 }
 void run_capture(benchmark::State& state, ctx::trace::detail::Unwinder u) {
+  const auto before = ctx::trace::detail::init_unwinder();
   if (ctx::trace::detail::select_unwinder(u, 0) != u) {
-    state.SkipWithError("libunwind.so.8 is not installed");
+    state.SkipWithError("this unwinder is not available here");
     return;
   }
   const void* frames[64];
@@ -300,10 +310,12 @@ void run_capture(benchmark::State& state, ctx::trace::detail::Unwinder u) {
   int got = 0;
   for (auto _ : state) got = capture_at_depth(12, frames, n);
   state.counters["frames"] = got;
-  ctx::trace::detail::select_unwinder(ctx::trace::detail::Unwinder::libunwind);
+  ctx::trace::detail::select_unwinder(before);
 }
+void StackCapture_cfi(benchmark::State& state) { run_capture(state, ctx::trace::detail::Unwinder::cfi); }
 void StackCapture_libunwind(benchmark::State& state) { run_capture(state, ctx::trace::detail::Unwinder::libunwind); }
 void StackCapture_boost(benchmark::State& state) { run_capture(state, ctx::trace::detail::Unwinder::boost); }
+BENCHMARK(StackCapture_cfi)->Arg(14)->Arg(22);
 BENCHMARK(StackCapture_libunwind)->Arg(14)->Arg(22);
 BENCHMARK(StackCapture_boost)->Arg(14);
 

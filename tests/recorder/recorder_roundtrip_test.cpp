@@ -521,31 +521,30 @@ TEST(RecorderStacks, AreOnByDefaultAndStartAtTheCallerOfTheApi) {
   EXPECT_NE(file->find("recorder_roundtrip_test.cpp"), std::string::npos) << *file;
 }
 
-TEST(RecorderStacks, LibunwindIsTheUnwinderWhereInstalledAndBoostGivesTheSameFrames) {
+TEST(RecorderStacks, EveryUnwinderRecordsTheSameFrames) {
   namespace d = trace::detail;
   const d::Unwinder chosen = d::init_unwinder();
-  // libunwind8 is a dependency of the build (packaging/install-deps.sh); under
-  // AddressSanitizer the default is Boost (stack_capture.hpp).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  EXPECT_STREQ(d::unwinder_name(), "boost");
-#else
-  EXPECT_STREQ(d::unwinder_name(), "libunwind");
+  // The runtime's own walker is the default, sanitizers or not (stack_capture.hpp).
+  EXPECT_STREQ(d::unwinder_name(), "cfi");
+  std::vector<d::Unwinder> unwinders{d::Unwinder::cfi, d::Unwinder::boost};
+  // libunwind8 is a dependency of the build (packaging/install-deps.sh); it is
+  // never loaded under a sanitizer.
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  unwinders.push_back(d::Unwinder::libunwind);
 #endif
-#if defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "libunwind faults walking ThreadSanitizer's frames: the runtime uses Boost under TSan";
-#endif
-  std::vector<std::string> frames[2];
-  for (int k = 0; k < 2; ++k) {
+  std::vector<std::vector<std::string>> frames;
+  for (const d::Unwinder u : unwinders) {
     // libunwind from the first capture on (not only past kLibunwindAfter).
-    d::select_unwinder(k == 0 ? d::Unwinder::libunwind : d::Unwinder::boost, 0);
-    const std::string p = record_stacks(k == 0 ? "stacks-libunwind" : "stacks-boost", trace::Options{});
+    ASSERT_EQ(d::select_unwinder(u, 0), u);
+    const std::string name = std::string("stacks-") + d::unwinder_name();
+    const std::string p = record_stacks(name.c_str(), trace::Options{});
     auto r = rectest::must_open(p);
     ASSERT_TRUE(r);
-    frames[k] = stack_functions(r->db(), "stack");
+    frames.push_back(stack_functions(r->db(), "stack"));
   }
   d::select_unwinder(chosen);
   ASSERT_FALSE(frames[0].empty());
-  EXPECT_EQ(frames[0], frames[1]);
+  for (std::size_t i = 1; i < frames.size(); ++i) EXPECT_EQ(frames[0], frames[i]) << "unwinder " << i;
 }
 
 TEST(RecorderStacks, ZeroFramesTurnsThemOff) {
