@@ -83,14 +83,14 @@ set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 # ldconfig runs from dpkg's trigger (Debian policy 8.1.1); CPack also adds
 # postinst/postrm that call it (lintian: a warning, maintscript-calls-ldconfig).
-# libunwind.so.8 is loaded with dlopen (the fast stack unwinder; without it
-# stacks fall back to Boost.Stacktrace, ~20x slower): shlibdeps cannot see it.
-set(CPACK_DEBIAN_LIBS_PACKAGE_DEPENDS "libunwind8")
+# libunwind.so.8 is loaded with dlopen only when CTXSCOPE_UNWINDER=libunwind
+# asks for it (the default unwinder is the runtime's own): a suggestion.
+set(CPACK_DEBIAN_LIBS_PACKAGE_SUGGESTS "libunwind8")
 set(CPACK_DEBIAN_LIBS_PACKAGE_CONTROL_EXTRA ${CMAKE_CURRENT_SOURCE_DIR}/debian/libctxscope0/triggers)
 
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "libctxscope0 (= ${ver}), libsqlite3-dev, libboost-stacktrace-dev, libunwind8, nlohmann-json3-dev, libgtest-dev")
+    "libctxscope0 (= ${ver}), libsqlite3-dev, libboost-stacktrace-dev, nlohmann-json3-dev, libgtest-dev")
 set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "pkg-config, cmake")
 set(CPACK_DEBIAN_DEV_DESCRIPTION "Go's context for C++20: development files
 ctxscope gives C++ programs Go's context model (cancellation trees,

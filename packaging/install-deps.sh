@@ -10,7 +10,7 @@ set -euo pipefail
 core=(build-essential cmake ninja-build pkg-config
       libsqlite3-dev sqlite3
       libboost-dev libboost-stacktrace-dev
-      libunwind8           # the fast stack unwinder, loaded by the runtime with dlopen
+      libunwind8           # CTXSCOPE_UNWINDER=libunwind (dlopen); the tests compare it with the default walker
       libgtest-dev libgmock-dev libbenchmark-dev
       nlohmann-json3-dev libcli11-dev
       libxml2-utils time   # analyzer tests (xmllint for JUnit) and bench (GNU time: peak RSS)

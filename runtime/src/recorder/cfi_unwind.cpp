@@ -4,7 +4,6 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
-#include <mutex>
 
 #if defined(__x86_64__) && defined(__linux__)
 #include <pthread.h>
@@ -384,13 +383,16 @@ Rule compute_rule(std::uintptr_t pc) {
 }
 
 // ---------------------------------------------------------------------------
-// The table: open addressing, keys published with release after their rule,
-// never changed once set.  16 Ki slots (256 KiB of .bss, touched as used);
-// past three quarters full, new addresses are computed on every walk instead
-// of kept.
+// The table: open addressing, lock-free.  An insert claims an empty slot by
+// CAS with the key and a busy bit, stores the rule, then publishes the bare
+// key with release; a key is never changed once published.  No lock, so a
+// fork() in the middle of another thread's insert leaves the child nothing
+// to wait for.  16 Ki slots (256 KiB of .bss, touched as used); past three
+// quarters full, new addresses are interpreted on every walk instead of kept.
 
 constexpr std::size_t kSlots = std::size_t{1} << 14;
 constexpr std::size_t kMaxUsed = kSlots / 4 * 3;
+constexpr std::uint64_t kBusy = std::uint64_t{1} << 63;  // never set in a user-space code address
 
 struct Slot {
   std::atomic<std::uint64_t> key{0};
@@ -399,13 +401,13 @@ struct Slot {
 Slot g_slots[kSlots];
 std::atomic<std::size_t> g_used{0};
 std::atomic<std::size_t> g_given_up{0};
-std::mutex g_insert;
 
 inline std::size_t slot_of(std::uint64_t key) {
   return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> (64 - 14));
 }
 static_assert(kSlots == std::size_t{1} << 14);
 
+// kNone when absent (or still being inserted by another thread).
 inline Rule find(std::uint64_t key) {
   for (std::size_t i = slot_of(key);; i = (i + 1) & (kSlots - 1)) {
     const std::uint64_t k = g_slots[i].key.load(std::memory_order_acquire);
@@ -415,18 +417,19 @@ inline Rule find(std::uint64_t key) {
 }
 
 [[gnu::noinline]] Rule learn(std::uint64_t key) {
-  const Rule r = compute_rule(key);  // outside the lock: it takes libgcc's
-  std::lock_guard lock(g_insert);
+  const Rule r = compute_rule(key);
   if (g_used.load(std::memory_order_relaxed) >= kMaxUsed) return r;
-  for (std::size_t i = slot_of(key);; i = (i + 1) & (kSlots - 1)) {
-    const std::uint64_t k = g_slots[i].key.load(std::memory_order_relaxed);
-    if (k == key) return r;  // another thread was first
+  for (std::size_t i = slot_of(key);;) {
+    std::uint64_t k = g_slots[i].key.load(std::memory_order_acquire);
+    if ((k & ~kBusy) == key) return r;  // another thread has it, or is storing it
     if (k == 0) {
+      if (!g_slots[i].key.compare_exchange_strong(k, key | kBusy, std::memory_order_acquire)) continue;  // lost the slot: look again
       g_slots[i].rule.store(pack(r), std::memory_order_relaxed);
       g_slots[i].key.store(key, std::memory_order_release);
       g_used.fetch_add(1, std::memory_order_relaxed);
       return r;
     }
+    i = (i + 1) & (kSlots - 1);
   }
 }
 

@@ -16,7 +16,8 @@
 //              per-thread cache to fill (a young thread walks at full speed).
 //   first time per code address: libgcc's _Unwind_Find_FDE finds the frame
 //              description, and the walker runs its call-frame instructions up
-//              to the address (outside any lock; the insert takes a mutex).
+//              to the address; a CAS puts the rule in the table (no lock
+//              anywhere, so a fork() mid-insert leaves nothing held).
 //
 // It follows the rules compilers emit for ordinary code (CFA = rsp|rbp +
 // offset, return address at CFA - 8, rbp unchanged or saved at CFA + n).  A
