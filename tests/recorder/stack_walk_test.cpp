@@ -137,6 +137,33 @@ TEST(StackWalk, MatchesOnAnotherThreadToItsFirstFrame) {
   EXPECT_LT(g.cfi, kMax);
 }
 
+// capture_stack, as the recorder calls it, under each unwinder: the same
+// addresses past its own call sites.
+[[gnu::noinline]] int capture_as(d::Unwinder u, const void** out, int max) {
+  const d::Unwinder before = d::init_unwinder();
+  EXPECT_EQ(d::select_unwinder(u, 0), u);
+  const int n = d::capture_stack(out, max);
+  d::select_unwinder(before);
+  return n;
+}
+
+TEST(StackWalk, CaptureStackGivesTheSameAddressesWithEveryUnwinder) {
+  std::vector<d::Unwinder> us{d::Unwinder::cfi, d::Unwinder::boost};
+  if (libunwind_usable()) us.push_back(d::Unwinder::libunwind);
+  std::vector<Frames> got;
+  for (const d::Unwinder u : us) {
+    const void* a[14];
+    const int n = capture_as(u, a, 14);
+    got.emplace_back(a, a + std::max(n, 0));
+  }
+  for (std::size_t i = 1; i < got.size(); ++i) {
+    ASSERT_EQ(got[0].size(), got[i].size()) << "unwinder " << i;
+    // Entry 0 is the unwinder's call site inside capture_stack (one per
+    // unwinder); from entry 1 on, capture_as and everything under it.
+    EXPECT_EQ(Frames(got[0].begin() + 1, got[0].end()), Frames(got[i].begin() + 1, got[i].end())) << "unwinder " << i;
+  }
+}
+
 // Fresh code for many threads to meet at once: each template instance is a
 // function no other test walks, so its rule is learned here, by whichever
 // thread gets there first, while the others read the table.
