@@ -212,6 +212,12 @@ void set_rule(Row& s, std::uint64_t reg, RegRule rule, std::int64_t off = 0) {
   }
 }
 
+// DW_CFA_restore: the register's rule as the CIE's initial instructions left it.
+void restore_rule(Row& s, std::uint64_t reg, const Row& initial) {
+  if (reg == kRbp) set_rule(s, reg, initial.rbp, initial.rbp_off);
+  if (reg == kRa) set_rule(s, reg, initial.ra, initial.ra_off);
+}
+
 // Runs call-frame instructions from `loc` while the row's location is at or
 // before `target`.  Returns false on an instruction it cannot read.
 bool run_cfa(Reader r, std::uint64_t loc, std::uint64_t target, const Cie& c, const Row& initial, Row& s) {
@@ -233,8 +239,7 @@ bool run_cfa(Reader r, std::uint64_t loc, std::uint64_t target, const Cie& c, co
         set_rule(s, low, kOffset, static_cast<std::int64_t>(r.uleb()) * c.daf);
         continue;
       case 0xc0:  // DW_CFA_restore
-        if (low == kRbp) s.rbp = initial.rbp, s.rbp_off = initial.rbp_off;
-        if (low == kRa) s.ra = initial.ra, s.ra_off = initial.ra_off;
+        restore_rule(s, low, initial);
         continue;
       default: break;
     }
@@ -263,9 +268,7 @@ bool run_cfa(Reader r, std::uint64_t loc, std::uint64_t target, const Cie& c, co
         break;
       }
       case 0x06: {  // restore_extended
-        const std::uint64_t reg = r.uleb();
-        if (reg == kRbp) s.rbp = initial.rbp, s.rbp_off = initial.rbp_off;
-        if (reg == kRa) s.ra = initial.ra, s.ra_off = initial.ra_off;
+        restore_rule(s, r.uleb(), initial);
         break;
       }
       case 0x07: set_rule(s, r.uleb(), kUndefined); break;

@@ -86,6 +86,12 @@ const char* unwinder_name() noexcept {
 
 namespace {
 
+// unw_backtrace's first entry is the return address into its caller, as ours
+// (always inline: the caller's frame is the one it starts from).
+[[gnu::always_inline]] inline int libunwind_backtrace(const void** out, int max) noexcept {
+  return g_unw(const_cast<void**>(reinterpret_cast<const void* const*>(out)), max);
+}
+
 // safe_dump_to's first frame is its own: skip 1 starts at its caller's return
 // address, as unw_backtrace does.  It writes a terminating null when there is room.
 [[gnu::noinline]] int boost_backtrace(const void** out, int max) noexcept {
@@ -118,7 +124,7 @@ inline int no_tail_call(int n) {
     }
     case Unwinder::libunwind:
       if (t_captures >= g_libunwind_after.load(std::memory_order_relaxed)) {
-        const int n = g_unw(const_cast<void**>(reinterpret_cast<const void* const*>(out)), max);
+        const int n = libunwind_backtrace(out, max);
         return no_tail_call(n < 0 ? 0 : n);
       }
       ++t_captures;  // a young thread: not worth libunwind's per-thread cache yet
@@ -134,7 +140,7 @@ inline int no_tail_call(int n) {
     case Unwinder::libunwind:
       std::call_once(g_load_once, load_libunwind);
       if (!g_unw) return -1;
-      return no_tail_call(g_unw(const_cast<void**>(reinterpret_cast<const void* const*>(out)), max));
+      return no_tail_call(libunwind_backtrace(out, max));
     case Unwinder::boost: break;
   }
   return no_tail_call(boost_backtrace(out, max));
